@@ -1,0 +1,1 @@
+"""guard: an unattended risk guard for perpetual-futures accounts."""

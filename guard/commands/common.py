@@ -1,0 +1,58 @@
+"""Shared CLI helpers: the database URL, the console, decimal-safe JSON output, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from guard.store import Store
+
+DEFAULT_DATABASE = "var/guard.db"
+EXIT_INVALID = 2  # bad input: a usage error, a bad file, an unknown name
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def database_url(db: str | None = None) -> str:
+    """--db PATH or URL, else GUARD_DATABASE_URL, else sqlite:///var/guard.db."""
+    raw = db or os.environ.get("GUARD_DATABASE_URL") or DEFAULT_DATABASE
+    if "://" in raw:
+        return raw
+    Path(raw).parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{raw}"
+
+
+def open_store(db: str | None = None, *, create: bool = False) -> Store:
+    store = Store(database_url(db))
+    if create:
+        store.create_schema()
+    return store
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(jsonable(value), indent=2, sort_keys=False) + "\n")
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise SystemExit(code)

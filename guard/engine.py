@@ -1,0 +1,175 @@
+"""The decision engine: evaluate(snapshot, policies, state) -> Decision; pure and deterministic.
+Invariants: per position the largest request wins (every reason kept), never above the position's
+size; level-triggered requests are net of reductions already in flight."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from guard.domain import (
+    ZERO,
+    AccountSnapshot,
+    Decision,
+    Execution,
+    GuardState,
+    LadderEpisode,
+    PositionKey,
+    ReduceRequest,
+    Reduction,
+    Severity,
+    frozen_map,
+    require_utc,
+)
+from guard.margin import AccountMetrics, measure
+from guard.policy.rules import RuleContext, RuleOutcome, exit_ladder, stale_data
+from guard.policy.schema import ExitLadderRule, PolicySet, RuleBase, StaleDataRule
+from guard.venues.base import VenueRules
+
+PEAK_HISTORY = timedelta(days=30)
+
+
+def evaluate(
+    snapshot: AccountSnapshot,
+    policies: PolicySet,
+    state: GuardState,
+    venue: VenueRules,
+    evaluated_at: datetime | None = None,
+) -> Decision:
+    """Run every enabled rule that selects this account and merge their requests per position."""
+    now = require_utc(evaluated_at or snapshot.taken_at, "evaluated_at")
+    metrics = measure(snapshot, venue)
+    peaks = _updated_peaks(state.equity_peaks, snapshot.taken_at, metrics.equity)
+    drawdown = _drawdown(peaks, metrics.equity)
+    ctx = RuleContext(snapshot, metrics, state, venue, drawdown)
+    age = Decimal(str((now - snapshot.taken_at).total_seconds()))
+    outcomes: list[RuleOutcome] = []
+    for rule in policies.rules:
+        if not rule.enabled or not rule.select.matches_account(snapshot.account):
+            continue
+        outcomes.append(_run(rule, ctx, age))
+    findings = tuple(f for outcome in outcomes for f in outcome.findings)
+    alerts = tuple(a for outcome in outcomes for a in outcome.alerts)
+    stale = any(f.kind == "stale_data" and f.severity is Severity.CRITICAL for f in findings)
+    requests = [f.request for f in findings if f.request is not None]
+    reductions = () if stale else merge(requests, snapshot, state.in_flight)
+    next_state = _next_state(state, outcomes, snapshot, peaks)
+    return Decision(
+        account=snapshot.account,
+        taken_at=snapshot.taken_at,
+        findings=findings,
+        reductions=reductions,
+        alerts=alerts,
+        next_state=next_state,
+        metrics=frozen_map(_summary(metrics, drawdown)),
+    )
+
+
+def _run(rule: RuleBase, ctx: RuleContext, age: Decimal) -> RuleOutcome:
+    if isinstance(rule, ExitLadderRule):
+        return exit_ladder(rule, ctx)
+    if isinstance(rule, StaleDataRule):
+        return stale_data(rule, ctx, age)
+    raise TypeError(f"no evaluator for rule kind {type(rule).__name__}")
+
+
+def merge(
+    requests: list[ReduceRequest],
+    snapshot: AccountSnapshot,
+    in_flight: Mapping[PositionKey, Decimal],
+) -> tuple[Reduction, ...]:
+    """Largest reduction per position wins, all reasons kept, capped at the position size.
+
+    One-shot requests (new ladder steps) stand as they are; level-triggered requests restate a
+    target every tick, so reductions already in flight are subtracted from them.
+    """
+    by_key: dict[PositionKey, list[ReduceRequest]] = defaultdict(list)
+    for request in requests:
+        by_key[request.key].append(request)
+    merged: list[Reduction] = []
+    for key in sorted(by_key):
+        position = snapshot.position(key)
+        if position is None:
+            continue
+        group = by_key[key]
+        one_shot = max((r.quantity for r in group if not r.level), default=ZERO)
+        level = max((r.quantity for r in group if r.level), default=ZERO)
+        pending = in_flight.get(key, ZERO)
+        net_level = max(level - pending, ZERO)
+        quantity = min(max(one_shot, net_level), max(position.quantity - pending, ZERO))
+        if quantity <= ZERO:
+            continue
+        winner = max(group, key=lambda r: (r.quantity, r.rule_id))
+        execution = winner.execution or Execution()
+        merged.append(
+            Reduction(
+                key=key,
+                quantity=quantity,
+                rule_ids=tuple(sorted({r.rule_id for r in group})),
+                reasons=tuple(r.reason for r in sorted(group, key=lambda r: r.rule_id)),
+                steps=tuple(sorted(r.step for r in group)),
+                execution=execution,
+            )
+        )
+    return tuple(merged)
+
+
+def _next_state(
+    state: GuardState,
+    outcomes: list[RuleOutcome],
+    snapshot: AccountSnapshot,
+    peaks: tuple[tuple[datetime, Decimal], ...],
+) -> GuardState:
+    episodes: dict[str, LadderEpisode] = dict(state.episodes)
+    counters = dict(state.episode_counters)
+    fired = dict(state.last_fired)
+    for outcome in outcomes:
+        for key, episode in outcome.episodes.items():
+            if episode is None:
+                episodes.pop(key, None)
+            else:
+                episodes[key] = episode
+        counters.update(outcome.episode_counters)
+        fired.update(outcome.fired_at)
+    open_keys = {f"{p.symbol}|{p.side.value}" for p in snapshot.positions}
+    for key in list(episodes):
+        if key.split("|", 1)[1] not in open_keys:
+            del episodes[key]  # the position is gone: its episode ends with it
+    return replace(
+        state,
+        episodes=frozen_map(dict(sorted(episodes.items()))),
+        episode_counters=frozen_map(dict(sorted(counters.items()))),
+        last_fired=frozen_map(dict(sorted(fired.items()))),
+        equity_peaks=peaks,
+    )
+
+
+def _updated_peaks(
+    peaks: tuple[tuple[datetime, Decimal], ...], now: datetime, equity: Decimal
+) -> tuple[tuple[datetime, Decimal], ...]:
+    """Keep a monotone queue of (time, equity) so the running peak within the window is first."""
+    kept = [(t, e) for t, e in peaks if now - t <= PEAK_HISTORY and e > equity]
+    kept.append((now, equity))
+    return tuple(kept)
+
+
+def _drawdown(peaks: tuple[tuple[datetime, Decimal], ...], equity: Decimal) -> Decimal | None:
+    peak = max((e for _, e in peaks), default=None)
+    if peak is None or peak <= ZERO:
+        return None
+    return max((peak - equity) / peak, ZERO)
+
+
+def _summary(metrics: AccountMetrics, drawdown: Decimal | None) -> dict[str, Decimal | None]:
+    return {
+        "equity": metrics.equity,
+        "maintenance_margin": metrics.maintenance_margin,
+        "margin_ratio": metrics.margin_ratio,
+        "free_collateral": metrics.free_collateral,
+        "leverage": metrics.leverage,
+        "worst_liquidation_distance": metrics.worst_liquidation_distance,
+        "drawdown": drawdown,
+    }

@@ -1,0 +1,180 @@
+"""Carries out order plans exactly once: the intent (with the lock check) is committed before the
+send, every outcome is recorded, and unknown outcomes are resolved by client id, never resent blind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from guard.audit import AuditEvent, EventKind
+from guard.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus
+from guard.gateway.base import Gateway, GatewayError, OrderRejected, TemporaryError, UnknownOrderOutcome
+from guard.store import Store, StoredIntent
+from guard.store.store import plan_payload
+
+RESULT_EVENT = {
+    OrderStatus.SENT: EventKind.ORDER_SENT,
+    OrderStatus.ACKNOWLEDGED: EventKind.ORDER_ACKNOWLEDGED,
+    OrderStatus.FILLED: EventKind.ORDER_FILLED,
+    OrderStatus.PARTIALLY_FILLED: EventKind.ORDER_PARTIALLY_FILLED,
+    OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
+    OrderStatus.UNKNOWN: EventKind.ORDER_UNKNOWN,
+    OrderStatus.ABANDONED: EventKind.ORDER_REJECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """What happened to the plans of one tick."""
+
+    results: tuple[OrderResult, ...] = ()
+    suppressed: tuple[tuple[OrderPlan, str], ...] = ()
+    duplicates: tuple[OrderPlan, ...] = ()
+    would_place: tuple[OrderPlan, ...] = ()
+
+    @property
+    def sent(self) -> int:
+        return len(self.results)
+
+
+class Executor:
+    """Sends plans through one gateway, recording every step in the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        gateway: Gateway,
+        clock: Callable[[], datetime],
+        *,
+        dry_run: bool = False,
+        actor: str = "guard",
+        resend_window: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.clock = clock
+        self.dry_run = dry_run
+        self.actor = actor
+        self.resend_window = resend_window
+
+    async def execute(
+        self,
+        account: str,
+        plans: Sequence[OrderPlan],
+        *,
+        tick_id: str | None,
+        fingerprint: str | None,
+        state: GuardState | None,
+        events: Sequence[AuditEvent] = (),
+        override_locks: bool = False,
+    ) -> ExecutionReport:
+        """Admit the plans in one transaction (locks, duplicates, state, audit), then send."""
+        admission = self.store.admit(
+            account,
+            plans,
+            self.clock(),
+            tick_id=tick_id,
+            fingerprint=fingerprint,
+            actor=self.actor,
+            dry_run=self.dry_run,
+            state=state,
+            events=events,
+            override_locks=override_locks,
+        )
+        if self.dry_run:
+            return ExecutionReport((), admission.suppressed, admission.duplicates, admission.admitted)
+        results = []
+        for plan in admission.admitted:
+            results.append(await self.send(plan, tick_id=tick_id, fingerprint=fingerprint))
+        return ExecutionReport(tuple(results), admission.suppressed, admission.duplicates)
+
+    async def send(self, plan: OrderPlan, *, tick_id: str | None, fingerprint: str | None) -> OrderResult:
+        """Send one admitted plan and record the outcome; never resends on its own."""
+        self._record(plan, OrderResult(plan.client_order_id, OrderStatus.SENT), tick_id, fingerprint)
+        try:
+            result = await self.gateway.create_order(plan)
+        except OrderRejected as error:
+            result = OrderResult(plan.client_order_id, OrderStatus.REJECTED, message=str(error))
+        except (UnknownOrderOutcome, TemporaryError) as error:
+            result = await self._look_up(plan, f"send outcome unknown ({error})")
+        except GatewayError as error:
+            result = OrderResult(plan.client_order_id, OrderStatus.REJECTED, message=str(error))
+        self._record(plan, result, tick_id, fingerprint)
+        return result
+
+    async def _look_up(self, plan: OrderPlan, why: str) -> OrderResult:
+        try:
+            found = await self.gateway.fetch_order(plan.account, plan.symbol, plan.client_order_id)
+        except GatewayError as error:
+            return OrderResult(plan.client_order_id, OrderStatus.UNKNOWN, message=f"{why}; lookup failed: {error}")
+        if found is None:
+            return OrderResult(plan.client_order_id, OrderStatus.UNKNOWN, message=f"{why}; not found yet")
+        return found
+
+    def _record(
+        self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
+    ) -> None:
+        kind = RESULT_EVENT.get(result.status, EventKind.ORDER_UNKNOWN)
+        detail = f" at {result.average_price}" if result.average_price is not None else ""
+        message = (
+            f"{result.status.value}: reduce-only {plan.side.value} {plan.quantity} {plan.symbol}"
+            f" (filled {result.filled_quantity}{detail})"
+        )
+        if result.message:
+            message += f" — {result.message}"
+        event = AuditEvent(
+            kind=kind,
+            message=message,
+            account=plan.account,
+            symbol=plan.symbol,
+            rule_id=",".join(plan.rule_ids) or None,
+            tick_id=tick_id,
+            fingerprint=fingerprint,
+            actor=self.actor,
+            client_order_id=plan.client_order_id,
+            payload={
+                **plan_payload(plan),
+                "status": result.status.value,
+                "filled_quantity": result.filled_quantity,
+                "average_price": result.average_price,
+                "fee": result.fee,
+                "venue_order_id": result.venue_order_id,
+            },
+        )
+        self.store.update_intent(result, self.clock(), [event])
+
+    async def reconcile(self, intents: Sequence[StoredIntent], plans_by_id: dict[str, OrderPlan]) -> list[OrderResult]:
+        """Resolve unfinished intents by client id before the first tick.
+
+        Found at the venue: record what the venue says. Not found: the order never arrived, so
+        it is sent once now (same client id, clipped by the caller to the current position) if
+        it is younger than the resend window; otherwise it is abandoned with a reason.
+        """
+        results: list[OrderResult] = []
+        now = self.clock()
+        for intent in intents:
+            plan = plans_by_id[intent.client_order_id]
+            try:
+                found = await self.gateway.fetch_order(intent.account, intent.symbol, intent.client_order_id)
+            except GatewayError as error:
+                results.append(
+                    OrderResult(intent.client_order_id, intent.status, message=f"lookup failed: {error}")
+                )
+                continue
+            if found is not None:
+                self._record(plan, found, None, None)
+                results.append(found)
+                continue
+            if now - intent.created_at > self.resend_window or plan.quantity <= ZERO:
+                why = (
+                    "never reached the venue and is older than the resend window"
+                    if plan.quantity > ZERO
+                    else "never reached the venue and the position is gone"
+                )
+                abandoned = OrderResult(intent.client_order_id, OrderStatus.ABANDONED, message=why)
+                self._record(plan, abandoned, None, None)
+                results.append(abandoned)
+                continue
+            results.append(await self.send(replace(plan), tick_id=None, fingerprint=None))
+        return results

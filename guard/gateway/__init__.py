@@ -1,0 +1,1 @@
+"""Gateways: the only way the guard reaches a venue (ccxt, the paper venue, or dry-run)."""

@@ -1,0 +1,55 @@
+"""The Gateway protocol and the error families every gateway raises (translated once, here named)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from guard.domain import AccountSnapshot, OrderPlan, OrderResult
+
+
+class GatewayError(Exception):
+    """Base of the gateway error families; the message names the venue and what went wrong."""
+
+
+class TemporaryError(GatewayError):
+    """Network trouble, rate limit or maintenance: retry with backoff."""
+
+
+class OrderRejected(GatewayError):
+    """The venue refused this order: record it, do not resend it this tick."""
+
+
+class UnknownOrderOutcome(GatewayError):
+    """The send may or may not have reached the venue (timeout): look it up by client id."""
+
+
+class PermanentError(GatewayError):
+    """Authentication, permission or configuration: alert and stop acting on that account."""
+
+
+class Gateway(Protocol):
+    """What the service needs from a venue connection for one or more accounts."""
+
+    venue: str
+
+    async def fetch_snapshot(self, account: str) -> AccountSnapshot:
+        """Positions, balance and market data of `account` as the venue reports them now."""
+        ...
+
+    async def create_order(self, plan: OrderPlan) -> OrderResult:
+        """Send one reduce-only order; raises OrderRejected, UnknownOrderOutcome, ..."""
+        ...
+
+    async def fetch_order(
+        self, account: str, symbol: str, client_order_id: str
+    ) -> OrderResult | None:
+        """The order with this client id, or None when the venue has never seen it."""
+        ...
+
+    async def fetch_open_orders(self, account: str) -> list[OrderResult]: ...
+
+    async def cancel_order(
+        self, account: str, symbol: str, client_order_id: str
+    ) -> OrderResult: ...
+
+    async def close(self) -> None: ...

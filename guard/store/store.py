@@ -1,0 +1,603 @@
+"""The Store: every database read and write of the guard. Audit rows are append-only and
+hash-chained; the lock check and the intent row are written in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, func, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from guard.audit import AuditEvent, EventKind
+from guard.domain import (
+    ZERO,
+    GuardState,
+    MarginMode,
+    OrderPlan,
+    OrderSide,
+    OrderType,
+    OrderResult,
+    OrderStatus,
+    PositionKey,
+    Side,
+)
+from guard.store.codec import state_from_json, state_to_json, to_jsonable
+from guard.store.tables import AuditRow, IntentRow, LockRow, StateRow
+
+GENESIS = "0" * 64
+CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
+NOT_FINAL = (
+    OrderStatus.PENDING.value,
+    OrderStatus.SENT.value,
+    OrderStatus.ACKNOWLEDGED.value,
+    OrderStatus.UNKNOWN.value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An audit row as read back."""
+
+    id: int
+    at: datetime
+    kind: str
+    account: str | None
+    symbol: str | None
+    rule_id: str | None
+    tick_id: str | None
+    fingerprint: str | None
+    actor: str
+    client_order_id: str | None
+    message: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIntent:
+    """An order intent as read back."""
+
+    client_order_id: str
+    account: str
+    symbol: str
+    side: str
+    position_side: Side
+    quantity: Decimal
+    status: OrderStatus
+    filled_quantity: Decimal
+    average_price: Decimal | None
+    reason: str
+    rule_ids: tuple[str, ...]
+    dry_run: bool
+    created_at: datetime
+    updated_at: datetime
+    message: str
+    margin_mode: MarginMode
+    order_type: OrderType
+    limit_price: Decimal | None
+    hedged: bool
+    steps: tuple[str, ...]
+
+    @property
+    def key(self) -> PositionKey:
+        return PositionKey(self.symbol, self.position_side)
+
+    def as_plan(self, quantity: Decimal) -> OrderPlan:
+        """The plan this intent was written for, with `quantity` (clipped by the caller)."""
+        return OrderPlan(
+            account=self.account,
+            symbol=self.symbol,
+            side=OrderSide(self.side),
+            quantity=quantity,
+            position_side=self.position_side,
+            margin_mode=self.margin_mode,
+            client_order_id=self.client_order_id,
+            order_type=self.order_type,
+            limit_price=self.limit_price,
+            reduce_only=True,
+            hedged=self.hedged,
+            rule_ids=self.rule_ids,
+            reason=self.reason,
+            steps=self.steps,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What the intent transaction decided for each plan."""
+
+    admitted: tuple[OrderPlan, ...]
+    suppressed: tuple[tuple[OrderPlan, str], ...]  # (plan, why: the lock or rail that held it)
+    duplicates: tuple[OrderPlan, ...]  # client id already known: never sent twice
+
+
+def row_hash(prev_hash: str, row: AuditRow) -> str:
+    """sha256 over the previous hash and the row's content (everything but id and hashes)."""
+    content = json.dumps(
+        [
+            prev_hash,
+            row.at.isoformat(),
+            row.kind,
+            row.account,
+            row.symbol,
+            row.rule_id,
+            row.tick_id,
+            row.fingerprint,
+            row.actor,
+            row.client_order_id,
+            row.message,
+            row.payload,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+class Store:
+    """Database access for the service and the CLI (SQLite by default, PostgreSQL in production)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine: Engine = self._make_engine(url)
+
+    def _make_engine(self, url: str) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front: the audit chain reads its tip and appends
+            # in one transaction, and a deferred upgrade could deadlock against another writer.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def create_schema(self) -> None:
+        """Create every table (tests and the demo; production uses `guard db upgrade`)."""
+        SQLModel.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    # ----- audit ---------------------------------------------------------------------------
+    def _chain_tip(self, session: Session) -> str:
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        last = session.exec(select(AuditRow.hash).order_by(col(AuditRow.id).desc()).limit(1)).first()
+        return last or GENESIS
+
+    def append(self, session: Session, events: Sequence[AuditEvent], at: datetime) -> list[int]:
+        """Append events inside `session`'s transaction, chaining each to the previous row."""
+        if not events:
+            return []
+        prev = self._chain_tip(session)
+        rows: list[AuditRow] = []
+        for item in events:
+            row = AuditRow(
+                at=at,
+                kind=item.kind.value,
+                account=item.account,
+                symbol=item.symbol,
+                rule_id=item.rule_id,
+                tick_id=item.tick_id,
+                fingerprint=item.fingerprint,
+                actor=item.actor,
+                client_order_id=item.client_order_id,
+                message=item.message,
+                payload=json.dumps(to_jsonable(dict(item.payload)), sort_keys=True),
+                prev_hash=prev,
+                hash="",
+            )
+            row.hash = row_hash(prev, row)
+            prev = row.hash
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        return [row.id for row in rows if row.id is not None]
+
+    def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
+        with self.transaction() as session:
+            return self.append(session, events, at)
+
+    def tail(
+        self,
+        limit: int = 20,
+        account: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """The newest `limit` events matching the filters, oldest first."""
+        with Session(self.engine) as session:
+            query = select(AuditRow)
+            if account is not None:
+                query = query.where(AuditRow.account == account)
+            if kind is not None:
+                query = query.where(AuditRow.kind == kind)
+            if since is not None:
+                query = query.where(col(AuditRow.at) >= since)
+            rows = session.exec(query.order_by(col(AuditRow.id).desc()).limit(limit)).all()
+            return [_event(row) for row in reversed(rows)]
+
+    def event(self, event_id: int) -> StoredEvent | None:
+        with Session(self.engine) as session:
+            row = session.get(AuditRow, event_id)
+            return _event(row) if row is not None else None
+
+    def events(self, after_id: int = 0, batch: int = 1000) -> Iterator[StoredEvent]:
+        """Every event in id order, read in batches."""
+        last = after_id
+        while True:
+            with Session(self.engine) as session:
+                rows = session.exec(
+                    select(AuditRow).where(col(AuditRow.id) > last).order_by(col(AuditRow.id)).limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _event(row)
+            last = rows[-1].id or last
+
+    def count_events(self, kind: str | None = None, account: str | None = None) -> int:
+        with Session(self.engine) as session:
+            query = select(func.count()).select_from(AuditRow)
+            if kind is not None:
+                query = query.where(AuditRow.kind == kind)
+            if account is not None:
+                query = query.where(AuditRow.account == account)
+            return int(session.exec(query).one())
+
+    def verify_chain(self) -> tuple[bool, int | None, str]:
+        """(True, None, summary) when intact; else (False, first bad id, what is wrong)."""
+        prev = GENESIS
+        previous_id = 0
+        count = 0
+        with Session(self.engine) as session:
+            rows = session.exec(select(AuditRow).order_by(col(AuditRow.id)))
+            for row in rows:
+                assert row.id is not None
+                if row.prev_hash != prev:
+                    return False, row.id, (
+                        f"row {row.id}: its prev_hash does not match row {previous_id}'s hash "
+                        "(a row before it was deleted or edited)"
+                    )
+                if row_hash(prev, row) != row.hash:
+                    return False, row.id, f"row {row.id}: its content does not match its hash (edited)"
+                prev = row.hash
+                previous_id = row.id
+                count += 1
+        return True, None, f"{count} rows, chain intact"
+
+    # ----- state ---------------------------------------------------------------------------
+    def load_state(self, account: str) -> GuardState:
+        """The account's remembered state with the reductions now in flight."""
+        with Session(self.engine) as session:
+            row = session.get(StateRow, account)
+            state = state_from_json(row.state) if row is not None else GuardState()
+            flights = self._in_flight(session, account)
+        return state.with_in_flight(flights)
+
+    def _in_flight(self, session: Session, account: str) -> dict[PositionKey, Decimal]:
+        rows = session.exec(
+            select(IntentRow).where(
+                IntentRow.account == account,
+                col(IntentRow.status).in_(NOT_FINAL),
+                IntentRow.dry_run == False,  # noqa: E712
+            )
+        ).all()
+        flights: dict[PositionKey, Decimal] = {}
+        for row in rows:
+            key = PositionKey(row.symbol, Side(row.position_side))
+            flights[key] = flights.get(key, ZERO) + row.quantity - row.filled_quantity
+        return flights
+
+    def _save_state(
+        self,
+        session: Session,
+        account: str,
+        state: GuardState,
+        at: datetime,
+        tick_id: str | None,
+        summary: dict[str, Any] | None,
+    ) -> None:
+        row = session.get(StateRow, account)
+        encoded = state_to_json(state)
+        summary_text = json.dumps(to_jsonable(summary or {}), sort_keys=True)
+        if row is None:
+            row = StateRow(account=account, state=encoded, updated_at=at, summary=summary_text)
+        else:
+            row.state = encoded
+            row.updated_at = at
+            if summary is not None:
+                row.summary = summary_text
+        if tick_id is not None:
+            row.last_tick_id = tick_id
+            row.last_tick_at = at
+        session.add(row)
+
+    def record_tick(
+        self,
+        account: str,
+        tick_id: str,
+        at: datetime,
+        state: GuardState,
+        summary: dict[str, Any],
+        events: Sequence[AuditEvent],
+    ) -> None:
+        """Save the next state, the tick summary and the tick's audit rows in one transaction."""
+        with self.transaction() as session:
+            self._save_state(session, account, state, at, tick_id, summary)
+            self.append(session, events, at)
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(StateRow)).all()
+            return {
+                row.account: {
+                    **json.loads(row.summary),
+                    "last_tick_at": row.last_tick_at,
+                    "last_tick_id": row.last_tick_id,
+                }
+                for row in rows
+            }
+
+    # ----- intents -------------------------------------------------------------------------
+    def admit(
+        self,
+        account: str,
+        plans: Sequence[OrderPlan],
+        at: datetime,
+        *,
+        tick_id: str | None,
+        fingerprint: str | None,
+        actor: str,
+        dry_run: bool,
+        state: GuardState | None,
+        events: Sequence[AuditEvent] = (),
+        override_locks: bool = False,
+    ) -> Admission:
+        """One transaction: check locks, skip known client ids, write intents, save state, audit.
+
+        An active lock covering the account or market suppresses the plan (audited, naming the
+        lock) unless `override_locks` (a human's flatten). A plan whose client id is already
+        known is a duplicate and is never admitted again.
+        """
+        admitted: list[OrderPlan] = []
+        suppressed: list[tuple[OrderPlan, str]] = []
+        duplicates: list[OrderPlan] = []
+        audit: list[AuditEvent] = list(events)
+        with self.transaction() as session:
+            locks = self._active_locks(session, account, at)
+            for plan in plans:
+                if session.get(IntentRow, plan.client_order_id) is not None:
+                    duplicates.append(plan)
+                    continue
+                lock = _covering(locks, plan.symbol)
+                held = lock is not None and not override_locks
+                status = OrderStatus.SUPPRESSED if held else (
+                    OrderStatus.WOULD_PLACE if dry_run else OrderStatus.PENDING
+                )
+                why = (
+                    f"held back by lock #{lock.id} ({lock.scope}, by {lock.actor}: {lock.reason})"
+                    if held and lock is not None
+                    else ""
+                )
+                session.add(_intent_row(plan, status, at, tick_id, actor, dry_run, why))
+                audit.append(_intent_event(plan, status, why, tick_id, fingerprint, actor))
+                if held:
+                    suppressed.append((plan, why))
+                else:
+                    admitted.append(plan)
+            if state is not None:
+                self._save_state(session, account, state, at, None, None)
+            self.append(session, audit, at)
+        return Admission(tuple(admitted), tuple(suppressed), tuple(duplicates))
+
+    def update_intent(
+        self, result: OrderResult, at: datetime, events: Sequence[AuditEvent] = ()
+    ) -> None:
+        with self.transaction() as session:
+            row = session.get(IntentRow, result.client_order_id)
+            if row is None:
+                raise KeyError(f"no order intent with client id {result.client_order_id}")
+            row.status = result.status.value
+            row.filled_quantity = result.filled_quantity
+            row.average_price = result.average_price
+            row.fee = result.fee
+            row.venue_order_id = result.venue_order_id or row.venue_order_id
+            row.message = result.message
+            row.updated_at = at
+            session.add(row)
+            self.append(session, events, at)
+
+    def intents(
+        self, account: str | None = None, statuses: Sequence[str] | None = None
+    ) -> list[StoredIntent]:
+        with Session(self.engine) as session:
+            query = select(IntentRow)
+            if account is not None:
+                query = query.where(IntentRow.account == account)
+            if statuses is not None:
+                query = query.where(col(IntentRow.status).in_(list(statuses)))
+            rows = session.exec(query.order_by(col(IntentRow.created_at))).all()
+            return [_stored_intent(row) for row in rows]
+
+    def unresolved_intents(self, account: str | None = None) -> list[StoredIntent]:
+        """Intents whose outcome is not final (pending, sent, acknowledged, unknown), not dry-run."""
+        return [i for i in self.intents(account, NOT_FINAL) if not i.dry_run]
+
+    # ----- locks ---------------------------------------------------------------------------
+    def _active_locks(self, session: Session, account: str, at: datetime) -> list[LockRow]:
+        rows = session.exec(
+            select(LockRow).where(
+                col(LockRow.cleared_at).is_(None),
+                (col(LockRow.account).is_(None)) | (LockRow.account == account),
+            )
+        ).all()
+        return [row for row in rows if row.expires_at is None or row.expires_at > at]
+
+
+def _covering(locks: Sequence[LockRow], symbol: str) -> LockRow | None:
+    for lock in sorted(locks, key=lambda row: row.id or 0):
+        if lock.market is None or lock.market == symbol:
+            return lock
+    return None
+
+
+def _intent_row(
+    plan: OrderPlan,
+    status: OrderStatus,
+    at: datetime,
+    tick_id: str | None,
+    actor: str,
+    dry_run: bool,
+    message: str,
+) -> IntentRow:
+    return IntentRow(
+        client_order_id=plan.client_order_id,
+        account=plan.account,
+        symbol=plan.symbol,
+        side=plan.side.value,
+        position_side=plan.position_side.value,
+        margin_mode=plan.margin_mode.value,
+        order_type=plan.order_type.value,
+        quantity=plan.quantity,
+        limit_price=plan.limit_price,
+        reduce_only=plan.reduce_only,
+        hedged=plan.hedged,
+        status=status.value,
+        filled_quantity=ZERO,
+        fee=ZERO,
+        rule_ids=json.dumps(list(plan.rule_ids)),
+        steps=json.dumps(list(plan.steps)),
+        reason=plan.reason,
+        message=message,
+        tick_id=tick_id,
+        actor=actor,
+        dry_run=dry_run,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def plan_payload(plan: OrderPlan) -> dict[str, Any]:
+    return {
+        "side": plan.side.value,
+        "quantity": plan.quantity,
+        "position_side": plan.position_side.value,
+        "margin_mode": plan.margin_mode.value,
+        "order_type": plan.order_type.value,
+        "limit_price": plan.limit_price,
+        "reduce_only": plan.reduce_only,
+        "rule_ids": list(plan.rule_ids),
+        "steps": list(plan.steps),
+        "reason": plan.reason,
+    }
+
+
+def _intent_event(
+    plan: OrderPlan,
+    status: OrderStatus,
+    why: str,
+    tick_id: str | None,
+    fingerprint: str | None,
+    actor: str,
+) -> AuditEvent:
+    kind = {
+        OrderStatus.SUPPRESSED: EventKind.ORDER_SUPPRESSED,
+        OrderStatus.WOULD_PLACE: EventKind.ORDER_WOULD_PLACE,
+    }.get(status, EventKind.INTENT)
+    verb = {
+        EventKind.ORDER_SUPPRESSED: "suppressed",
+        EventKind.ORDER_WOULD_PLACE: "would place",
+        EventKind.INTENT: "intent",
+    }[kind]
+    message = (
+        f"{verb}: reduce-only {plan.side.value} {plan.quantity} {plan.symbol} "
+        f"({plan.order_type.value}) — {plan.reason}"
+    )
+    if why:
+        message += f" — {why}"
+    return AuditEvent(
+        kind=kind,
+        message=message,
+        account=plan.account,
+        symbol=plan.symbol,
+        rule_id=",".join(plan.rule_ids) or None,
+        tick_id=tick_id,
+        fingerprint=fingerprint,
+        actor=actor,
+        client_order_id=plan.client_order_id,
+        payload=plan_payload(plan),
+    )
+
+
+def _event(row: AuditRow) -> StoredEvent:
+    assert row.id is not None
+    return StoredEvent(
+        id=row.id,
+        at=row.at,
+        kind=row.kind,
+        account=row.account,
+        symbol=row.symbol,
+        rule_id=row.rule_id,
+        tick_id=row.tick_id,
+        fingerprint=row.fingerprint,
+        actor=row.actor,
+        client_order_id=row.client_order_id,
+        message=row.message,
+        payload=json.loads(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _stored_intent(row: IntentRow) -> StoredIntent:
+    return StoredIntent(
+        client_order_id=row.client_order_id,
+        account=row.account,
+        symbol=row.symbol,
+        side=row.side,
+        position_side=Side(row.position_side),
+        quantity=row.quantity,
+        status=OrderStatus(row.status),
+        filled_quantity=row.filled_quantity,
+        average_price=row.average_price,
+        reason=row.reason,
+        rule_ids=tuple(json.loads(row.rule_ids)),
+        dry_run=row.dry_run,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        message=row.message,
+        margin_mode=MarginMode(row.margin_mode),
+        order_type=OrderType(row.order_type),
+        limit_price=row.limit_price,
+        hedged=row.hedged,
+        steps=tuple(json.loads(row.steps)),
+    )
