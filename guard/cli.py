@@ -1,19 +1,29 @@
-"""The `guard` command line: operators and the service meet only in the database."""
+"""The `guard` command line: operators and the service meet only in the database.
+
+Every module in guard/commands/ that defines `register(app)` adds its commands here."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import typer
 
-from guard.commands import audit, demo
+import guard.commands
 
 app = typer.Typer(
     name="guard",
     help="Unattended risk guard for perpetual-futures accounts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
-for module in (demo, audit):
-    module.register(app)
+
+for info in sorted(pkgutil.iter_modules(guard.commands.__path__), key=lambda m: m.name):
+    module = importlib.import_module(f"guard.commands.{info.name}")
+    register = getattr(module, "register", None)
+    if callable(register):
+        register(app)
 
 
 def main() -> None:

@@ -32,7 +32,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class _Node:
@@ -111,7 +113,9 @@ def load_yaml(path: Path) -> tuple[Any, _Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError([Problem(str(path), None, "", f"cannot read the file: {error.strerror}")]) from error
+        raise ConfigError(
+            [Problem(str(path), None, "", f"cannot read the file: {error.strerror}")]
+        ) from error
     try:
         data = yaml.safe_load(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -146,4 +150,6 @@ def load_policies(paths: Sequence[Path]) -> PolicySet:
     try:
         return PolicySet.of(files)
     except ValueError as error:
-        raise ConfigError([Problem(", ".join(str(p) for p in paths), None, "rules", str(error))]) from None
+        raise ConfigError(
+            [Problem(", ".join(str(p) for p in paths), None, "rules", str(error))]
+        ) from None

@@ -87,8 +87,15 @@ async def run_guarded(
             done.set()
 
     scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(job, "interval", seconds=wall_interval, max_instances=1, coalesce=True,
-                      misfire_grace_time=1, id=f"tick:{account}")
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=wall_interval,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=1,
+        id=f"tick:{account}",
+    )
     await service.reconcile()
     await service.tick(account)  # first tick at the scenario start, before any price move
     scheduler.start()

@@ -9,7 +9,13 @@ from datetime import datetime, timedelta
 
 from guard.audit import AuditEvent, EventKind
 from guard.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus
-from guard.gateway.base import Gateway, GatewayError, OrderRejected, TemporaryError, UnknownOrderOutcome
+from guard.gateway.base import (
+    Gateway,
+    GatewayError,
+    OrderRejected,
+    TemporaryError,
+    UnknownOrderOutcome,
+)
 from guard.store import Store, StoredIntent
 from guard.store.store import plan_payload
 
@@ -83,15 +89,21 @@ class Executor:
             override_locks=override_locks,
         )
         if self.dry_run:
-            return ExecutionReport((), admission.suppressed, admission.duplicates, admission.admitted)
+            return ExecutionReport(
+                (), admission.suppressed, admission.duplicates, admission.admitted
+            )
         results = []
         for plan in admission.admitted:
             results.append(await self.send(plan, tick_id=tick_id, fingerprint=fingerprint))
         return ExecutionReport(tuple(results), admission.suppressed, admission.duplicates)
 
-    async def send(self, plan: OrderPlan, *, tick_id: str | None, fingerprint: str | None) -> OrderResult:
+    async def send(
+        self, plan: OrderPlan, *, tick_id: str | None, fingerprint: str | None
+    ) -> OrderResult:
         """Send one admitted plan and record the outcome; never resends on its own."""
-        self._record(plan, OrderResult(plan.client_order_id, OrderStatus.SENT), tick_id, fingerprint)
+        self._record(
+            plan, OrderResult(plan.client_order_id, OrderStatus.SENT), tick_id, fingerprint
+        )
         try:
             result = await self.gateway.create_order(plan)
         except OrderRejected as error:
@@ -107,9 +119,13 @@ class Executor:
         try:
             found = await self.gateway.fetch_order(plan.account, plan.symbol, plan.client_order_id)
         except GatewayError as error:
-            return OrderResult(plan.client_order_id, OrderStatus.UNKNOWN, message=f"{why}; lookup failed: {error}")
+            return OrderResult(
+                plan.client_order_id, OrderStatus.UNKNOWN, message=f"{why}; lookup failed: {error}"
+            )
         if found is None:
-            return OrderResult(plan.client_order_id, OrderStatus.UNKNOWN, message=f"{why}; not found yet")
+            return OrderResult(
+                plan.client_order_id, OrderStatus.UNKNOWN, message=f"{why}; not found yet"
+            )
         return found
 
     def _record(
@@ -144,7 +160,9 @@ class Executor:
         )
         self.store.update_intent(result, self.clock(), [event])
 
-    async def reconcile(self, intents: Sequence[StoredIntent], plans_by_id: dict[str, OrderPlan]) -> list[OrderResult]:
+    async def reconcile(
+        self, intents: Sequence[StoredIntent], plans_by_id: dict[str, OrderPlan]
+    ) -> list[OrderResult]:
         """Resolve unfinished intents by client id before the first tick.
 
         Found at the venue: record what the venue says. Not found: the order never arrived, so
@@ -156,10 +174,14 @@ class Executor:
         for intent in intents:
             plan = plans_by_id[intent.client_order_id]
             try:
-                found = await self.gateway.fetch_order(intent.account, intent.symbol, intent.client_order_id)
+                found = await self.gateway.fetch_order(
+                    intent.account, intent.symbol, intent.client_order_id
+                )
             except GatewayError as error:
                 results.append(
-                    OrderResult(intent.client_order_id, intent.status, message=f"lookup failed: {error}")
+                    OrderResult(
+                        intent.client_order_id, intent.status, message=f"lookup failed: {error}"
+                    )
                 )
                 continue
             if found is not None:

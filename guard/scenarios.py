@@ -55,8 +55,13 @@ class Scenario:
             venue.open_account(account, self.collateral)
             for seed in self.positions:
                 venue.seed_position(
-                    account, seed.symbol, seed.side, seed.quantity, seed.entry_price,
-                    seed.leverage, seed.margin_mode,
+                    account,
+                    seed.symbol,
+                    seed.side,
+                    seed.quantity,
+                    seed.entry_price,
+                    seed.leverage,
+                    seed.margin_mode,
                 )
         return venue
 
@@ -82,7 +87,11 @@ MARKETS = {
     "ETH/USDT:USDT": market("ETH/USDT:USDT", "ETH", "0.01", "0.01"),
     "SOL/USDT:USDT": market("SOL/USDT:USDT", "SOL", "0.1", "0.001"),
 }
-START_PRICES = {"BTC/USDT:USDT": Decimal(60000), "ETH/USDT:USDT": Decimal(3000), "SOL/USDT:USDT": Decimal(150)}
+START_PRICES = {
+    "BTC/USDT:USDT": Decimal(60000),
+    "ETH/USDT:USDT": Decimal(3000),
+    "SOL/USDT:USDT": Decimal(150),
+}
 BETAS = {"BTC/USDT:USDT": 1.0, "ETH/USDT:USDT": 1.25, "SOL/USDT:USDT": 1.6}
 
 
@@ -120,7 +129,9 @@ def _crash_drift(minute: int) -> float:
     return 0.0006  # a partial relief rally
 
 
-def hourly_funding(rate: str, hours: int, start: datetime = START) -> tuple[tuple[datetime, Decimal], ...]:
+def hourly_funding(
+    rate: str, hours: int, start: datetime = START
+) -> tuple[tuple[datetime, Decimal], ...]:
     return tuple((start + timedelta(hours=h), Decimal(rate)) for h in range(1, hours + 1))
 
 
@@ -141,7 +152,12 @@ def crash(seed: int = 7) -> Scenario:
             SeedPosition("BTC/USDT:USDT", Side.LONG, Decimal("1.2"), Decimal(60000), Decimal(10)),
             SeedPosition("ETH/USDT:USDT", Side.LONG, Decimal(18), Decimal(3000), Decimal(8)),
             SeedPosition(
-                "SOL/USDT:USDT", Side.LONG, Decimal(100), Decimal(150), Decimal(5), MarginMode.ISOLATED
+                "SOL/USDT:USDT",
+                Side.LONG,
+                Decimal(100),
+                Decimal(150),
+                Decimal(5),
+                MarginMode.ISOLATED,
             ),
         ),
     )

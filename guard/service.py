@@ -54,7 +54,9 @@ class GuardService:
     tick_counts: dict[str, int] = field(default_factory=dict)
 
     def executor(self, runtime: AccountRuntime) -> Executor:
-        return Executor(self.store, runtime.gateway, self.clock, dry_run=runtime.dry_run, actor=self.actor)
+        return Executor(
+            self.store, runtime.gateway, self.clock, dry_run=runtime.dry_run, actor=self.actor
+        )
 
     async def tick(self, account: str) -> TickReport:
         """One level-triggered reconcile step of `account`; errors are audited, never raised."""
@@ -94,14 +96,18 @@ class GuardService:
             )
             return TickReport(account, tick_id, decision, planned, execution)
         except Exception as error:  # one bad account must never stop the loop
-            self._error(account, tick_id, fingerprint, f"tick failed: {type(error).__name__}: {error}", now)
+            self._error(
+                account, tick_id, fingerprint, f"tick failed: {type(error).__name__}: {error}", now
+            )
             return TickReport(account, tick_id, None, None, None, str(error))
 
     def _tick_events(
         self, account: str, tick_id: str, fingerprint: str, decision: Decision, planned: Plan
     ) -> list[AuditEvent]:
         metrics = {k: v for k, v in decision.metrics.items()}
-        breaches = [f for f in decision.findings if f.severity in (Severity.BREACH, Severity.CRITICAL)]
+        breaches = [
+            f for f in decision.findings if f.severity in (Severity.BREACH, Severity.CRITICAL)
+        ]
         events = [
             AuditEvent(
                 EventKind.EVALUATION,
@@ -138,24 +144,48 @@ class GuardService:
             )
         for alert in decision.alerts:
             events.append(
-                AuditEvent(EventKind.ALERT, alert.message, account=account, symbol=alert.symbol,
-                           tick_id=tick_id, fingerprint=fingerprint, actor=self.actor,
-                           payload={"kind": alert.kind, "severity": alert.severity.value})
+                AuditEvent(
+                    EventKind.ALERT,
+                    alert.message,
+                    account=account,
+                    symbol=alert.symbol,
+                    tick_id=tick_id,
+                    fingerprint=fingerprint,
+                    actor=self.actor,
+                    payload={"kind": alert.kind, "severity": alert.severity.value},
+                )
             )
         for skipped in planned.skipped:
             events.append(
-                AuditEvent(EventKind.ORDER_SKIPPED, f"not planned: {skipped.reason}", account=account,
-                           symbol=skipped.reduction.key.symbol, rule_id=",".join(skipped.reduction.rule_ids),
-                           tick_id=tick_id, fingerprint=fingerprint, actor=self.actor,
-                           payload={"quantity": skipped.reduction.quantity})
+                AuditEvent(
+                    EventKind.ORDER_SKIPPED,
+                    f"not planned: {skipped.reason}",
+                    account=account,
+                    symbol=skipped.reduction.key.symbol,
+                    rule_id=",".join(skipped.reduction.rule_ids),
+                    tick_id=tick_id,
+                    fingerprint=fingerprint,
+                    actor=self.actor,
+                    payload={"quantity": skipped.reduction.quantity},
+                )
             )
         return events
 
-    def _error(self, account: str, tick_id: str, fingerprint: str, message: str, now: datetime) -> None:
+    def _error(
+        self, account: str, tick_id: str, fingerprint: str, message: str, now: datetime
+    ) -> None:
         try:
             self.store.audit(
-                [AuditEvent(EventKind.ERROR, message, account=account, tick_id=tick_id,
-                            fingerprint=fingerprint, actor=self.actor)],
+                [
+                    AuditEvent(
+                        EventKind.ERROR,
+                        message,
+                        account=account,
+                        tick_id=tick_id,
+                        fingerprint=fingerprint,
+                        actor=self.actor,
+                    )
+                ],
                 now,
             )
         except Exception:  # the database itself is down: nothing more to do here
@@ -186,5 +216,7 @@ class GuardService:
 
 
 def _summary(decision: Decision) -> dict[str, Any]:
-    breaches = sum(1 for f in decision.findings if f.severity in (Severity.BREACH, Severity.CRITICAL))
+    breaches = sum(
+        1 for f in decision.findings if f.severity in (Severity.BREACH, Severity.CRITICAL)
+    )
     return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}

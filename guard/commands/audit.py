@@ -39,7 +39,9 @@ def register(app: typer.Typer) -> None:
         n: Annotated[int, typer.Option("-n", help="how many events")] = 20,
         account: Annotated[str | None, typer.Option(help="only this account")] = None,
         kind: Annotated[str | None, typer.Option(help="only this event kind")] = None,
-        since: Annotated[str | None, typer.Option(help="ISO-8601 time, e.g. 2024-08-05T00:00Z")] = None,
+        since: Annotated[
+            str | None, typer.Option(help="ISO-8601 time, e.g. 2024-08-05T00:00Z")
+        ] = None,
         db: Annotated[str | None, typer.Option(help="database path or URL")] = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
@@ -63,8 +65,13 @@ def register(app: typer.Typer) -> None:
             table.add_column(column, overflow="fold")
         for e in events:
             table.add_row(
-                str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.kind, e.account or "",
-                e.symbol or "", e.rule_id or "", e.message,
+                str(e.id),
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.kind,
+                e.account or "",
+                e.symbol or "",
+                e.rule_id or "",
+                e.message,
             )
         console.print(table)
 

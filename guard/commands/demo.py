@@ -61,5 +61,9 @@ def register(app: typer.Typer) -> None:
 def _row(table: Table, name: str, summary: RunSummary) -> None:
     data = summary.as_json()
     table.add_row(
-        name, str(data["liquidations"]), data["min_equity"], data["final_equity"], str(data["orders"])
+        name,
+        str(data["liquidations"]),
+        data["min_equity"],
+        data["final_equity"],
+        str(data["orders"]),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -180,7 +181,7 @@ class ExitLadderRule(RuleBase):
         triggers = [band.trigger for band in self.bands]
         ordered = all(
             (a > b) if direction is Direction.BELOW else (a < b)
-            for a, b in zip(triggers, triggers[1:], strict=False)
+            for a, b in itertools.pairwise(triggers)
         )
         if not ordered:
             expected = "decreasing" if direction is Direction.BELOW else "increasing"

@@ -41,7 +41,9 @@ def state_from_json(text: str) -> GuardState:
                 for key, ep in data.get("episodes", {}).items()
             }
         ),
-        episode_counters=frozen_map({k: int(v) for k, v in data.get("episode_counters", {}).items()}),
+        episode_counters=frozen_map(
+            {k: int(v) for k, v in data.get("episode_counters", {}).items()}
+        ),
         equity_peaks=tuple(
             (datetime.fromisoformat(t), Decimal(e)) for t, e in data.get("equity_peaks", [])
         ),

@@ -22,10 +22,10 @@ from guard.domain import (
     GuardState,
     MarginMode,
     OrderPlan,
-    OrderSide,
-    OrderType,
     OrderResult,
+    OrderSide,
     OrderStatus,
+    OrderType,
     PositionKey,
     Side,
 )
@@ -182,15 +182,16 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
 
     # ----- audit ---------------------------------------------------------------------------
     def _chain_tip(self, session: Session) -> str:
         if not self.is_sqlite:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-        last = session.exec(select(AuditRow.hash).order_by(col(AuditRow.id).desc()).limit(1)).first()
+        last = session.exec(
+            select(AuditRow.hash).order_by(col(AuditRow.id).desc()).limit(1)
+        ).first()
         return last or GENESIS
 
     def append(self, session: Session, events: Sequence[AuditEvent], at: datetime) -> list[int]:
@@ -256,7 +257,10 @@ class Store:
         while True:
             with Session(self.engine) as session:
                 rows = session.exec(
-                    select(AuditRow).where(col(AuditRow.id) > last).order_by(col(AuditRow.id)).limit(batch)
+                    select(AuditRow)
+                    .where(col(AuditRow.id) > last)
+                    .order_by(col(AuditRow.id))
+                    .limit(batch)
                 ).all()
             if not rows:
                 return
@@ -283,12 +287,20 @@ class Store:
             for row in rows:
                 assert row.id is not None
                 if row.prev_hash != prev:
-                    return False, row.id, (
-                        f"row {row.id}: its prev_hash does not match row {previous_id}'s hash "
-                        "(a row before it was deleted or edited)"
+                    return (
+                        False,
+                        row.id,
+                        (
+                            f"row {row.id}: its prev_hash does not match row {previous_id}'s hash "
+                            "(a row before it was deleted or edited)"
+                        ),
                     )
                 if row_hash(prev, row) != row.hash:
-                    return False, row.id, f"row {row.id}: its content does not match its hash (edited)"
+                    return (
+                        False,
+                        row.id,
+                        f"row {row.id}: its content does not match its hash (edited)",
+                    )
                 prev = row.hash
                 previous_id = row.id
                 count += 1
@@ -400,8 +412,10 @@ class Store:
                     continue
                 lock = _covering(locks, plan.symbol)
                 held = lock is not None and not override_locks
-                status = OrderStatus.SUPPRESSED if held else (
-                    OrderStatus.WOULD_PLACE if dry_run else OrderStatus.PENDING
+                status = (
+                    OrderStatus.SUPPRESSED
+                    if held
+                    else (OrderStatus.WOULD_PLACE if dry_run else OrderStatus.PENDING)
                 )
                 why = (
                     f"held back by lock #{lock.id} ({lock.scope}, by {lock.actor}: {lock.reason})"

@@ -25,7 +25,12 @@ class AuditRow(SQLModel, table=True):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_account_id", "account", "id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     at: datetime = Field(sa_column=_time(index=True))
     kind: str = Field(sa_column=Column(String(40), nullable=False, index=True))
     account: str | None = Field(default=None, sa_column=Column(String(120)))
@@ -92,7 +97,9 @@ class LockRow(SQLModel, table=True):
 
     __tablename__ = "override_locks"
 
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
     scope: str = Field(sa_column=Column(String(10), nullable=False))
     account: str | None = Field(default=None, sa_column=Column(String(120), index=True))
     market: str | None = Field(default=None, sa_column=Column(String(80)))

@@ -1,0 +1,90 @@
+"""Shared fixtures: stores on SQLite and real PostgreSQL, the shared data folder, builders."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from guard.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GUARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared, skipping the test visibly when the folder is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"../shared is absent here ({path} not found): real venue data unavailable")
+    return path
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        import psycopg
+
+        url = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, connect_timeout=3):
+            return None
+    except Exception as error:  # any failure means: not reachable here
+        return f"{type(error).__name__}: {error}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    problem = _postgres_reachable()
+    if problem is not None:
+        if os.environ.get("GUARD_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required (GUARD_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {problem}")
+    import psycopg
+
+    name = f"guard_test_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same test on SQLite and on real PostgreSQL."""
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'guard.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
+        store = Store(url)
+    store.create_schema()
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'guard.db'}")
+    store.create_schema()
+    yield store
+    store.dispose()
