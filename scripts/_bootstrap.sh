@@ -13,9 +13,14 @@ STAMP="$VENV/.guard-install-stamp"
 WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "guard: installing the project and its pinned dependencies into .venv" >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -c "$ROOT/constraints.txt" -e "$ROOT[dev]"
+  LOG="$VENV/install.log"
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade "pip>=24" &&
+         "$VENV/bin/python" -m pip install --disable-pip-version-check \
+           -c "$ROOT/constraints.txt" -e "$ROOT[dev]"; } > "$LOG" 2>&1; then
+    grep -v "^WARNING: Location" "$LOG" | tail -40 >&2
+    echo "guard: install failed; full log in $LOG" >&2
+    exit 1
+  fi
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -42,7 +42,9 @@ def postgres_url() -> Iterator[str]:
     problem = _postgres_reachable()
     if problem is not None:
         if os.environ.get("GUARD_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (GUARD_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+            pytest.fail(
+                f"PostgreSQL is required (GUARD_REQUIRE_POSTGRES=1) but unreachable: {problem}"
+            )
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {problem}")
     import psycopg
 

@@ -12,28 +12,45 @@ from guard.policy.schema import PolicyFile, PolicySet
 from guard.venues.paper import RULES
 from tests.builders import T0, D, position, snapshot
 
-POLICY = PolicySet.of([(
-    "inline",
-    PolicyFile.model_validate({
-        "version": 1,
-        "rules": [{
-            "id": "ladder", "kind": "exit_ladder", "metric": "liquidation_distance",
-            "bands": [{"trigger": "12%", "reduce": "25%"}, {"trigger": "8%", "reduce": "25%"}],
-            "rearm": "20%",
-        }],
-    }),
-)])
+POLICY = PolicySet.of(
+    [
+        (
+            "inline",
+            PolicyFile.model_validate(
+                {
+                    "version": 1,
+                    "rules": [
+                        {
+                            "id": "ladder",
+                            "kind": "exit_ladder",
+                            "metric": "liquidation_distance",
+                            "bands": [
+                                {"trigger": "12%", "reduce": "25%"},
+                                {"trigger": "8%", "reduce": "25%"},
+                            ],
+                            "rearm": "20%",
+                        }
+                    ],
+                }
+            ),
+        )
+    ]
+)
 
 
 def tick(mark: str, quantity: str, state: GuardState, minute: int) -> tuple[Decimal, GuardState]:
     # wallet 6000 on 1 BTC: liquidation near 54,221, so the distance is (mark - 54221)/mark
-    snap = snapshot([position(quantity=quantity, mark=mark)], wallet="6000", at=T0 + timedelta(minutes=minute))
+    snap = snapshot(
+        [position(quantity=quantity, mark=mark)], wallet="6000", at=T0 + timedelta(minutes=minute)
+    )
     decision = evaluate(snap, POLICY, state, RULES)
     reduced = sum((r.quantity for r in decision.reductions), Decimal(0))
     return reduced, decision.next_state
 
 
-def test_ladder_when_metric_worsens_recovers_and_worsens_again_then_each_band_once_per_episode() -> None:
+def test_ladder_when_metric_worsens_recovers_and_worsens_again_then_each_band_once_per_episode() -> (
+    None
+):
     state = GuardState()
     reduced, state = tick("61000", "1", state, 0)  # distance 11.1 %: band 1
     assert reduced == D("0.25")

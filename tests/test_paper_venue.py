@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -19,23 +18,49 @@ BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 
 
-def venue(knots: dict[str, list[tuple[int, str]]], funding: dict[str, list[tuple[int, str]]] | None = None,
-          slippage: SlippageModel | None = None) -> PaperVenue:
+def venue(
+    knots: dict[str, list[tuple[int, str]]],
+    funding: dict[str, list[tuple[int, str]]] | None = None,
+    slippage: SlippageModel | None = None,
+) -> PaperVenue:
     """A venue whose path has knots at T0 + minutes."""
-    path = PricePath({s: tuple((T0 + timedelta(minutes=m), D(p)) for m, p in ks) for s, ks in knots.items()})
+    path = PricePath(
+        {s: tuple((T0 + timedelta(minutes=m), D(p)) for m, p in ks) for s, ks in knots.items()}
+    )
     markets = {s: spec(s) for s in knots}
-    fund = {s: [(T0 + timedelta(minutes=m), D(r)) for m, r in rs] for s, rs in (funding or {}).items()}
+    fund = {
+        s: [(T0 + timedelta(minutes=m), D(r)) for m, r in rs] for s, rs in (funding or {}).items()
+    }
     return PaperVenue(markets, path, fund, slippage or SlippageModel(D(0), D(0)))
 
 
-def plan(account: str, symbol: str, side: OrderSide, qty: str, cid: str, pos_side: Side = Side.LONG,
-         reduce_only: bool = True, limit: str | None = None) -> OrderPlan:
-    return OrderPlan(account=account, symbol=symbol, side=side, quantity=D(qty), position_side=pos_side,
-                     margin_mode=MarginMode.CROSS, client_order_id=cid, order_type=OrderType.MARKET,
-                     limit_price=D(limit) if limit else None, reduce_only=reduce_only)
+def plan(
+    account: str,
+    symbol: str,
+    side: OrderSide,
+    qty: str,
+    cid: str,
+    pos_side: Side = Side.LONG,
+    reduce_only: bool = True,
+    limit: str | None = None,
+) -> OrderPlan:
+    return OrderPlan(
+        account=account,
+        symbol=symbol,
+        side=side,
+        quantity=D(qty),
+        position_side=pos_side,
+        margin_mode=MarginMode.CROSS,
+        client_order_id=cid,
+        order_type=OrderType.MARKET,
+        limit_price=D(limit) if limit else None,
+        reduce_only=reduce_only,
+    )
 
 
-def test_maintenance_when_notional_in_second_tier_then_rate_times_notional_minus_deduction() -> None:
+def test_maintenance_when_notional_in_second_tier_then_rate_times_notional_minus_deduction() -> (
+    None
+):
     # 1 BTC at 60,000 is in the 50k-250k tier: 0.5 % x 60,000 - 50 = 250
     assert maintenance_margin(position(quantity="1", entry="60000"), spec()) == D("250")
     # 0.5 BTC at 60,000 = 30,000, first tier: 0.4 % x 30,000 = 120
@@ -88,7 +113,9 @@ def test_isolated_liquidation_when_its_margin_is_gone_then_cross_positions_survi
 
 
 def test_funding_when_settled_then_longs_pay_rate_times_notional_at_that_mark() -> None:
-    v = venue({BTC: [(0, "60000"), (120, "60000")]}, funding={BTC: [(60, "0.0001"), (120, "-0.0002")]})
+    v = venue(
+        {BTC: [(0, "60000"), (120, "60000")]}, funding={BTC: [(60, "0.0001"), (120, "-0.0002")]}
+    )
     v.open_account("a", D(10000))
     v.seed_position("a", BTC, Side.LONG, D("2"), D("60000"), D(10))
     v.advance_to(T0 + timedelta(minutes=60))
@@ -127,7 +154,9 @@ async def test_order_when_not_reduce_only_on_flagged_account_then_refused() -> N
     ("side", "qty", "why"),
     [(OrderSide.BUY, "0.1", "would increase"), (OrderSide.SELL, "1.5", "larger than the position")],
 )
-async def test_order_when_it_would_increase_or_exceed_then_refused(side: OrderSide, qty: str, why: str) -> None:
+async def test_order_when_it_would_increase_or_exceed_then_refused(
+    side: OrderSide, qty: str, why: str
+) -> None:
     v = venue({BTC: [(0, "60000")]})
     v.open_account("a", D(10000))
     v.seed_position("a", BTC, Side.LONG, D("1"), D("60000"), D(10))
@@ -155,13 +184,17 @@ async def test_ioc_when_fill_beyond_worst_price_then_nothing_fills() -> None:
     assert v.accounts["a"].positions[position(BTC).key].quantity == D("1")
 
 
-async def test_isolated_reduce_when_partial_then_margin_released_and_liquidation_price_unchanged() -> None:
+async def test_isolated_reduce_when_partial_then_margin_released_and_liquidation_price_unchanged() -> (
+    None
+):
     v = venue({ETH: [(0, "3000")]})
     v.open_account("a", D(10000))
     v.seed_position("a", ETH, Side.LONG, D("10"), D("3000"), D(10), MarginMode.ISOLATED)
     before = liquidation_price(v.snapshot("a").positions[0], v.snapshot("a"), RULES)
     await v.create_order(
-        OrderPlan("a", ETH, OrderSide.SELL, D("4"), Side.LONG, MarginMode.ISOLATED, "c1", reduce_only=True)
+        OrderPlan(
+            "a", ETH, OrderSide.SELL, D("4"), Side.LONG, MarginMode.ISOLATED, "c1", reduce_only=True
+        )
     )
     snap = v.snapshot("a")
     assert snap.positions[0].isolated_margin == D(1800)  # 3000 x 6/10 stays posted

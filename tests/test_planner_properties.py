@@ -32,15 +32,37 @@ def book(draw: st.DrawFn) -> tuple[object, Decision]:
         side = draw(st.sampled_from([Side.LONG, Side.SHORT]))
         mode = draw(st.sampled_from([MarginMode.CROSS, MarginMode.ISOLATED]))
         min_notional = draw(st.sampled_from([D(0), D(5), D(100)]))
-        markets[symbol] = spec(symbol, step=str(step), tick="0.01", min_notional=min_notional,
-                               reduce_only_exempt_from_min_notional=draw(st.booleans()))
-        positions.append(position(symbol, side, str(quantity), str(mark), str(mark), mode,
-                                  isolated_margin="100" if mode is MarginMode.ISOLATED else None))
+        markets[symbol] = spec(
+            symbol,
+            step=str(step),
+            tick="0.01",
+            min_notional=min_notional,
+            reduce_only_exempt_from_min_notional=draw(st.booleans()),
+        )
+        positions.append(
+            position(
+                symbol,
+                side,
+                str(quantity),
+                str(mark),
+                str(mark),
+                mode,
+                isolated_margin="100" if mode is MarginMode.ISOLATED else None,
+            )
+        )
         wanted = draw(st.decimals(min_value=D("0.000001"), max_value=quantity * 3, places=6))
-        slice_notional = draw(st.one_of(st.none(), st.decimals(min_value=D(10), max_value=D(10**6), places=0)))
+        slice_notional = draw(
+            st.one_of(st.none(), st.decimals(min_value=D(10), max_value=D(10**6), places=0))
+        )
         reductions.append(
-            Reduction(PositionKey(symbol, side), wanted, ("r",), ("why",), (f"s{i}",),
-                      Execution(max_slice_notional=slice_notional))
+            Reduction(
+                PositionKey(symbol, side),
+                wanted,
+                ("r",),
+                ("why",),
+                (f"s{i}",),
+                Execution(max_slice_notional=slice_notional),
+            )
         )
     snap = snapshot(positions, markets=markets)
     decision = Decision("acct", T0, (), tuple(reductions), (), GuardState())
@@ -49,7 +71,9 @@ def book(draw: st.DrawFn) -> tuple[object, Decision]:
 
 @settings(max_examples=300, deadline=None)
 @given(book())
-def test_plan_when_any_reduction_then_orders_reduce_only_opposite_and_within_size(case: tuple[object, Decision]) -> None:
+def test_plan_when_any_reduction_then_orders_reduce_only_opposite_and_within_size(
+    case: tuple[object, Decision],
+) -> None:
     snap, decision = case
     planned = plan(decision, snap, RULES)  # type: ignore[arg-type]
     total: dict[PositionKey, Decimal] = defaultdict(Decimal)

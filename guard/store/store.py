@@ -29,8 +29,9 @@ from guard.domain import (
     PositionKey,
     Side,
 )
+from guard.store import migrate
 from guard.store.codec import state_from_json, state_to_json, to_jsonable
-from guard.store.tables import AuditRow, IntentRow, LockRow, StateRow
+from guard.store.tables import AccountRow, AuditRow, IntentRow, LockRow, RequestRow, StateRow
 
 GENESIS = "0" * 64
 CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
@@ -174,8 +175,32 @@ class Store:
         return engine
 
     def create_schema(self) -> None:
-        """Create every table (tests and the demo; production uses `guard db upgrade`)."""
-        SQLModel.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration (tests and the demo); same as `upgrade`."""
+        self.upgrade()
+
+    # ----- migrations ----------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        """The database URL with any password hidden (for messages)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Run the packaged migrations up to `revision`; returns the revision now current."""
+        return migrate.upgrade(self.engine, revision)
+
+    def downgrade(self, revision: str) -> str | None:
+        return migrate.downgrade(self.engine, revision)
+
+    def current_revision(self) -> str | None:
+        return migrate.current_revision(self.engine)
+
+    @staticmethod
+    def head_revision() -> str:
+        return migrate.head_revision()
+
+    def require_migrated(self) -> str:
+        """Raise SchemaNotReady (saying to run `guard db upgrade`) unless at the head revision."""
+        return migrate.require_migrated(self.engine, self.where)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -186,9 +211,18 @@ class Store:
             yield session
 
     # ----- audit ---------------------------------------------------------------------------
-    def _chain_tip(self, session: Session) -> str:
+    def _serialize(self, session: Session) -> None:
+        """Order this transaction with every other writer of the audit chain and the locks.
+
+        SQLite: BEGIN IMMEDIATE already holds the single write lock. PostgreSQL: a transaction
+        advisory lock, taken before reading locks, so an intent admitted after a lock's commit
+        always sees that lock (and their audit ids follow commit order).
+        """
         if not self.is_sqlite:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+
+    def _chain_tip(self, session: Session) -> str:
+        self._serialize(session)
         last = session.exec(
             select(AuditRow.hash).order_by(col(AuditRow.id).desc()).limit(1)
         ).first()
@@ -365,6 +399,10 @@ class Store:
         """Save the next state, the tick summary and the tick's audit rows in one transaction."""
         with self.transaction() as session:
             self._save_state(session, account, state, at, tick_id, summary)
+            seen = session.get(AccountRow, account)
+            if seen is not None:
+                seen.last_seen_at = at
+                session.add(seen)
             self.append(session, events, at)
 
     def summaries(self) -> dict[str, dict[str, Any]]:
@@ -405,6 +443,7 @@ class Store:
         duplicates: list[OrderPlan] = []
         audit: list[AuditEvent] = list(events)
         with self.transaction() as session:
+            self._serialize(session)
             locks = self._active_locks(session, account, at)
             for plan in plans:
                 if session.get(IntentRow, plan.client_order_id) is not None:

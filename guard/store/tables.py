@@ -110,3 +110,37 @@ class LockRow(SQLModel, table=True):
     cleared_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     cleared_by: str | None = Field(default=None, sa_column=Column(String(120)))
     clear_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AccountRow(SQLModel, table=True):
+    """An account the service guards, registered at its start; the CLI's list of known accounts."""
+
+    __tablename__ = "accounts"
+
+    name: str = Field(sa_column=Column(String(120), primary_key=True))
+    venue: str = Field(sa_column=Column(String(40), nullable=False))
+    dry_run: bool = False
+    poll_interval: Decimal = Field(sa_column=_decimal(nullable=False))  # seconds
+    registered_at: datetime = Field(sa_column=_time())
+    last_seen_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class RequestRow(SQLModel, table=True):
+    """An operator's request (a flatten) waiting for the service to carry it out."""
+
+    __tablename__ = "operator_requests"
+    __table_args__ = (Index("ix_request_account_status", "account", "status"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    account: str = Field(sa_column=Column(String(120), nullable=False))
+    market: str | None = Field(default=None, sa_column=Column(String(80)))
+    fraction: Decimal = Field(sa_column=_decimal(nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(sa_column=Column(String(120), nullable=False))
+    created_at: datetime = Field(sa_column=_time())
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    outcome: str | None = Field(default=None, sa_column=Column(Text))
+    completed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
