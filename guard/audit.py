@@ -28,6 +28,8 @@ class EventKind(StrEnum):
     LOCK_SET = "lock_set"
     LOCK_CLEARED = "lock_cleared"
     LOCK_EXPIRED = "lock_expired"
+    FLATTEN_REQUESTED = "flatten_requested"  # an operator queued a flatten for the service
+    FLATTEN_COMPLETED = "flatten_completed"  # the service carried it out (or could not)
     ALERT = "alert"
     CONFIG_LOADED = "config_loaded"
     SERVICE_START = "service_start"

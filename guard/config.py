@@ -98,8 +98,8 @@ def _explain(error: Any) -> str:
     if kind == "extra_forbidden":
         return "unknown key (not allowed here; check the spelling against docs/policies.md)"
     if kind == "union_tag_invalid":
-        expected = error.get("ctx", {}).get("expected_tags", "")
-        return f"unknown kind {error.get('input')!r}; allowed kinds: {expected}"
+        ctx = error.get("ctx", {})
+        return f"unknown kind {ctx.get('tag')!r}; allowed kinds: {ctx.get('expected_tags', '')}"
     if kind == "union_tag_not_found":
         return "every rule needs a `kind`"
     if kind == "missing":
@@ -107,6 +107,14 @@ def _explain(error: Any) -> str:
     if kind == "literal_error":
         return f"{message}"
     return message.removeprefix("Value error, ")
+
+
+def _consequence(error: Any, errors: Sequence[Any]) -> bool:
+    """A 'too short' error on a list whose own items failed is only a consequence of them."""
+    if error.get("type") != "too_short":
+        return False
+    loc = tuple(error["loc"])
+    return any(tuple(e["loc"])[: len(loc)] == loc and tuple(e["loc"]) != loc for e in errors)
 
 
 def load_yaml(path: Path) -> tuple[Any, _Node | None]:
@@ -134,22 +142,86 @@ def validate_file(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
+        found = error.errors()
         problems = [
             Problem(str(path), _line_of(root, e["loc"]), _field(root, e["loc"]), _explain(e))
-            for e in error.errors()
+            for e in found
+            if not _consequence(e, found)
         ]
         raise ConfigError(problems) from None
 
 
+def _rule_ids(data: Any, root: _Node | None) -> list[tuple[str, int | None, str]]:
+    """(id, line, field) of every rule id written in a policy document, in file order."""
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        return []
+    found: list[tuple[str, int | None, str]] = []
+    for index, rule in enumerate(data["rules"]):
+        if isinstance(rule, dict) and isinstance(rule.get("id"), str):
+            loc = ("rules", index, "id")
+            found.append((rule["id"], _line_of(root, loc), _field(root, loc)))
+    return found
+
+
+def _load_policy(path: Path) -> tuple[PolicyFile, list[tuple[str, int | None, str]]]:
+    data, root = load_yaml(path)
+    ids = _rule_ids(data, root)
+    seen: dict[str, int | None] = {}
+    problems: list[Problem] = []
+    for rule_id, line, where in ids:
+        if rule_id in seen:
+            problems.append(
+                Problem(
+                    str(path),
+                    line,
+                    where,
+                    f"rule id {rule_id!r} is already used on line {seen[rule_id]}; "
+                    f"ids must be unique",
+                )
+            )
+        else:
+            seen[rule_id] = line
+    try:
+        policy = validate_file(path, PolicyFile)
+    except ConfigError as error:
+        rest = [p for p in error.problems if not (problems and "is used twice" in p.message)]
+        raise ConfigError([*problems, *rest]) from None
+    if problems:
+        raise ConfigError(problems)
+    return policy, ids
+
+
 def load_policy_file(path: Path) -> PolicyFile:
-    return validate_file(path, PolicyFile)
+    """One policy file, validated; errors name file, line and field."""
+    return _load_policy(path)[0]
 
 
 def load_policies(paths: Sequence[Path]) -> PolicySet:
-    files = [(str(path), load_policy_file(path)) for path in paths]
-    try:
-        return PolicySet.of(files)
-    except ValueError as error:
-        raise ConfigError(
-            [Problem(", ".join(str(p) for p in paths), None, "rules", str(error))]
-        ) from None
+    """Every file validated, rule ids unique across all of them; every problem reported at once."""
+    files: list[tuple[str, PolicyFile]] = []
+    problems: list[Problem] = []
+    owners: dict[str, tuple[str, int | None]] = {}
+    for path in paths:
+        try:
+            policy, ids = _load_policy(path)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        for rule_id, line, where in ids:
+            if rule_id in owners:
+                other, other_line = owners[rule_id]
+                problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        where,
+                        f"rule id {rule_id!r} is already defined in {other}:{other_line}; "
+                        f"ids must be unique across all policy files",
+                    )
+                )
+            else:
+                owners[rule_id] = (str(path), line)
+        files.append((str(path), policy))
+    if problems:
+        raise ConfigError(problems)
+    return PolicySet.of(files)

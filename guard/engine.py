@@ -24,12 +24,33 @@ from guard.domain import (
     frozen_map,
     require_utc,
 )
-from guard.margin import AccountMetrics, measure
+from guard.margin import AccountMetrics, cross_check_liquidation, measure
+from guard.policy.kinds import (
+    buffer_floor,
+    drawdown,
+    exposure_cap,
+    funding_threshold,
+    leverage_cap,
+    stress_rule,
+)
 from guard.policy.rules import RuleContext, RuleOutcome, exit_ladder, stale_data
-from guard.policy.schema import ExitLadderRule, PolicySet, RuleBase, StaleDataRule
+from guard.policy.schema import (
+    BufferFloorRule,
+    DrawdownRule,
+    ExitLadderRule,
+    ExposureCapRule,
+    FundingThresholdRule,
+    LeverageCapRule,
+    PolicySet,
+    RuleBase,
+    StaleDataRule,
+    StressRule,
+)
 from guard.venues.base import VenueRules
 
 PEAK_HISTORY = timedelta(days=30)
+# Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
+LIQUIDATION_TOLERANCE = Decimal("0.01")
 
 
 def evaluate(
@@ -38,21 +59,28 @@ def evaluate(
     state: GuardState,
     venue: VenueRules,
     evaluated_at: datetime | None = None,
+    liquidation_tolerance: Decimal = LIQUIDATION_TOLERANCE,
 ) -> Decision:
-    """Run every enabled rule that selects this account and merge their requests per position."""
+    """Run every enabled rule that selects this account and merge their requests per position.
+
+    Also cross-checks computed liquidation prices against the venue's (alerts, never orders)."""
     now = require_utc(evaluated_at or snapshot.taken_at, "evaluated_at")
     metrics = measure(snapshot, venue)
     peaks = _updated_peaks(state.equity_peaks, snapshot.taken_at, metrics.equity)
     drawdown = _drawdown(peaks, metrics.equity)
-    ctx = RuleContext(snapshot, metrics, state, venue, drawdown)
+    ctx = RuleContext(snapshot, metrics, state, venue, drawdown, peaks)
     age = Decimal(str((now - snapshot.taken_at).total_seconds()))
     outcomes: list[RuleOutcome] = []
     for rule in policies.rules:
         if not rule.enabled or not rule.select.matches_account(snapshot.account):
             continue
-        outcomes.append(_run(rule, ctx, age))
+        outcomes.append(_cooled(rule, _run(rule, ctx, age), state, now))
     findings = tuple(f for outcome in outcomes for f in outcome.findings)
-    alerts = tuple(a for outcome in outcomes for a in outcome.alerts)
+    divergences = tuple(
+        replace(a, account=a.account or snapshot.account)
+        for a in cross_check_liquidation(metrics, liquidation_tolerance)
+    )
+    alerts = tuple(a for outcome in outcomes for a in outcome.alerts) + divergences
     stale = any(f.kind == "stale_data" and f.severity is Severity.CRITICAL for f in findings)
     requests = [f.request for f in findings if f.request is not None]
     reductions = () if stale else merge(requests, snapshot, state.in_flight)
@@ -69,11 +97,53 @@ def evaluate(
 
 
 def _run(rule: RuleBase, ctx: RuleContext, age: Decimal) -> RuleOutcome:
-    if isinstance(rule, ExitLadderRule):
-        return exit_ladder(rule, ctx)
-    if isinstance(rule, StaleDataRule):
-        return stale_data(rule, ctx, age)
+    match rule:
+        case ExitLadderRule():
+            return exit_ladder(rule, ctx)
+        case StaleDataRule():
+            return stale_data(rule, ctx, age)
+        case BufferFloorRule():
+            return buffer_floor(rule, ctx)
+        case FundingThresholdRule():
+            return funding_threshold(rule, ctx)
+        case LeverageCapRule():
+            return leverage_cap(rule, ctx)
+        case ExposureCapRule():
+            return exposure_cap(rule, ctx)
+        case StressRule():
+            return stress_rule(rule, ctx)
+        case DrawdownRule():
+            return drawdown(rule, ctx)
     raise TypeError(f"no evaluator for rule kind {type(rule).__name__}")
+
+
+_SELF_COOLING = (ExitLadderRule, DrawdownRule, StaleDataRule)
+
+
+def _cooled(rule: RuleBase, outcome: RuleOutcome, state: GuardState, now: datetime) -> RuleOutcome:
+    """Apply a level rule's cooldown: within it, findings stay but their requests are dropped;
+    otherwise a rule that requests something is remembered as fired at `now` (key: rule id).
+    Ladders and drawdown keep their own per-episode cooldown."""
+    if isinstance(rule, _SELF_COOLING):
+        return outcome
+    if not any(f.request is not None for f in outcome.findings):
+        return outcome
+    last = state.last_fired.get(rule.id)
+    if last is not None and rule.cooldown > timedelta(0) and now - last < rule.cooldown:
+        until = last + rule.cooldown
+        findings = tuple(
+            replace(
+                f,
+                severity=Severity.WARNING,
+                reason=f"{f.reason} (cooling down until {until.isoformat()}: no order)",
+                request=None,
+            )
+            if f.request is not None
+            else f
+            for f in outcome.findings
+        )
+        return replace(outcome, findings=findings)
+    return replace(outcome, fired_at=frozen_map({**outcome.fired_at, rule.id: now}))
 
 
 def merge(
@@ -126,6 +196,7 @@ def _next_state(
     episodes: dict[str, LadderEpisode] = dict(state.episodes)
     counters = dict(state.episode_counters)
     fired = dict(state.last_fired)
+    plain = dict(state.counters)
     for outcome in outcomes:
         for key, episode in outcome.episodes.items():
             if episode is None:
@@ -134,15 +205,22 @@ def _next_state(
                 episodes[key] = episode
         counters.update(outcome.episode_counters)
         fired.update(outcome.fired_at)
+        for name, count in outcome.counters.items():
+            if count is None:
+                plain.pop(name, None)
+            else:
+                plain[name] = count
     open_keys = {f"{p.symbol}|{p.side.value}" for p in snapshot.positions}
     for key in list(episodes):
-        if key.split("|", 1)[1] not in open_keys:
+        suffix = key.split("|", 1)[1]
+        if not suffix.startswith("@") and suffix not in open_keys:
             del episodes[key]  # the position is gone: its episode ends with it
     return replace(
         state,
         episodes=frozen_map(dict(sorted(episodes.items()))),
         episode_counters=frozen_map(dict(sorted(counters.items()))),
         last_fired=frozen_map(dict(sorted(fired.items()))),
+        counters=frozen_map(dict(sorted(plain.items()))),
         equity_peaks=peaks,
     )
 

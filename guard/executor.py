@@ -1,5 +1,6 @@
 """Carries out order plans exactly once: the intent (with the lock check) is committed before the
-send, every outcome is recorded, and unknown outcomes are resolved by client id, never resent blind."""
+send, the position is re-read right before sending (clipped to it, skipped if gone), every outcome
+is recorded, and unknown outcomes are resolved by client id, never resent blind."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from guard.gateway.base import (
 )
 from guard.store import Store, StoredIntent
 from guard.store.store import plan_payload
+from guard.venues.base import round_down
 
 RESULT_EVENT = {
     OrderStatus.SENT: EventKind.ORDER_SENT,
@@ -97,10 +99,42 @@ class Executor:
             results.append(await self.send(plan, tick_id=tick_id, fingerprint=fingerprint))
         return ExecutionReport(tuple(results), admission.suppressed, admission.duplicates)
 
+    async def _reread(self, plan: OrderPlan) -> tuple[OrderPlan | None, str]:
+        """The plan clipped to the position as the venue reports it now.
+
+        (None, why) when it must not be sent now: the position is gone or below one step
+        (final: abandoned), or the venue could not be asked (left pending for reconciliation).
+        """
+        try:
+            snapshot = await self.gateway.fetch_snapshot(plan.account)
+        except GatewayError as error:
+            return None, f"position could not be re-read before sending: {error}"
+        position = snapshot.position(plan.key)
+        if position is None or position.quantity <= ZERO:
+            return None, "position gone before sending"
+        quantity = min(plan.quantity, position.quantity)
+        market = snapshot.markets.get(plan.symbol)
+        if market is not None:
+            quantity = round_down(quantity, market.amount_step)
+        if quantity <= ZERO:
+            return None, f"position {position.quantity} is below one step before sending"
+        if quantity == plan.quantity:
+            return plan, ""
+        return replace(plan, quantity=quantity), f"clipped from {plan.quantity} to {quantity}"
+
     async def send(
         self, plan: OrderPlan, *, tick_id: str | None, fingerprint: str | None
     ) -> OrderResult:
-        """Send one admitted plan and record the outcome; never resends on its own."""
+        """Re-read the position, send one admitted plan, record the outcome; never resends."""
+        current, why = await self._reread(plan)
+        if current is None:
+            if why.startswith("position could not be re-read"):
+                self._note(plan, f"not sent yet: {why}; reconciliation will retry", tick_id)
+                return OrderResult(plan.client_order_id, OrderStatus.PENDING, message=why)
+            abandoned = OrderResult(plan.client_order_id, OrderStatus.ABANDONED, message=why)
+            self._record(plan, abandoned, tick_id, fingerprint)
+            return abandoned
+        plan = current
         self._record(
             plan, OrderResult(plan.client_order_id, OrderStatus.SENT), tick_id, fingerprint
         )
@@ -112,8 +146,26 @@ class Executor:
             result = await self._look_up(plan, f"send outcome unknown ({error})")
         except GatewayError as error:
             result = OrderResult(plan.client_order_id, OrderStatus.REJECTED, message=str(error))
+        if why and not result.message:
+            result = replace(result, message=why)
         self._record(plan, result, tick_id, fingerprint)
         return result
+
+    def _note(self, plan: OrderPlan, message: str, tick_id: str | None) -> None:
+        self.store.audit(
+            [
+                AuditEvent(
+                    EventKind.ERROR,
+                    message,
+                    account=plan.account,
+                    symbol=plan.symbol,
+                    tick_id=tick_id,
+                    actor=self.actor,
+                    client_order_id=plan.client_order_id,
+                )
+            ],
+            self.clock(),
+        )
 
     async def _look_up(self, plan: OrderPlan, why: str) -> OrderResult:
         try:

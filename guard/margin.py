@@ -1,5 +1,25 @@
 """Venue-agnostic risk metrics on an account snapshot; pure. Margin ratio = maintenance ÷ equity,
-liquidation at >= 1 (dYdX: > 1); liquidation distance = signed fraction of mark, > 0 while safe."""
+liquidation at >= 1 (dYdX: > 1); liquidation distance = signed fraction of mark, > 0 while safe.
+
+Normalised conventions (every venue module maps its own into these; see docs/margin.md):
+
+* Money is in the settlement currency; quantities are base units (OKX contracts × ctVal).
+* Position.mark_price is the price the venue margins with (the oracle on dYdX).
+* Cross equity = wallet balance (cross collateral excluding uPnL and isolated margins) + the
+  unrealized PnL of cross positions; an isolated position's equity = its posted margin + its uPnL.
+* Maintenance of a position = notional × tier rate − tier deduction, floored at 0.
+* Margin ratio = maintenance ÷ equity of the pool (INFINITY when equity <= 0 and maintenance > 0);
+  liquidation at >= 1 (dYdX strictly > 1). OKX's native `mgnRatio` is the inverse.
+* Liquidation price: the mark at which the position's pool equity equals its maintenance, the
+  pool's other positions (their PnL and maintenance) held constant, tiers iterated; a venue may
+  publish its own isolated formula (VenueRules.isolated_liquidation_price, e.g. Bybit).
+* Liquidation distance = side·(mark − liquidation)/mark, > 0 while safe.
+* Leverage = gross notional ÷ equity. Funding: a positive rate means longs pay; a position's
+  funding per interval = side × quantity × price × rate (price = oracle where the venue funds at
+  the oracle and the snapshot has one, else mark); annualised = signed rate × (365 d ÷ interval).
+* cross_check_liquidation: a venue-reported liquidation price that diverges from the computed one
+  by more than a relative tolerance becomes an Alert, never silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +33,13 @@ from guard.domain import (
     ONE,
     ZERO,
     AccountSnapshot,
+    Alert,
     MarginMode,
     MarginTier,
     MarketSpec,
     Position,
     PositionKey,
+    Severity,
 )
 from guard.venues.base import VenueRules, maintenance_margin
 
@@ -141,6 +163,8 @@ def liquidation_price(
     """The mark price of this position at which its margin pool reaches maintenance."""
     market = snapshot.market(position.symbol)
     if position.margin_mode is MarginMode.ISOLATED:
+        if rules.isolated_liquidation_price is not None:
+            return rules.isolated_liquidation_price(position, market)
         return liquidation_price_for(position.isolated_margin or ZERO, position, market)
     others = [
         p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS and p.key != position.key
@@ -158,11 +182,17 @@ def liquidation_distance(position: Position, liq_price: Decimal | None) -> Decim
     return position.side.sign * (position.mark_price - liq_price) / position.mark_price
 
 
-def funding_per_interval(position: Position, rate: Decimal | None) -> Decimal:
-    """Funding this position pays per interval (negative: receives); positive rate: longs pay."""
+def funding_per_interval(
+    position: Position, rate: Decimal | None, price: Decimal | None = None
+) -> Decimal:
+    """Funding this position pays per interval (negative: receives); positive rate: longs pay.
+
+    `price` is the funding price basis (the oracle on dYdX/Hyperliquid); the mark by default.
+    """
     if rate is None:
         return ZERO
-    return position.side.sign * position.notional * rate
+    notional = position.notional if price is None else position.quantity * price
+    return position.side.sign * notional * rate
 
 
 def annualise(rate_per_interval: Decimal, interval: timedelta) -> Decimal:
@@ -181,6 +211,9 @@ def _position_metrics(
     liq = liquidation_price(position, snapshot, rules)
     data = snapshot.market_data.get(position.symbol)
     rate = data.funding_rate if data is not None else None
+    funding_price = None
+    if rules.funding_price_basis == "oracle" and data is not None:
+        funding_price = data.index_price
     entry_notional = position.quantity * position.entry_price
     loss = max(-position.unrealized_pnl, ZERO)
     signed_rate = position.side.sign * (rate or ZERO)
@@ -200,7 +233,7 @@ def _position_metrics(
         liquidation_distance=liquidation_distance(position, liq),
         leverage=ratio(position.notional, pool_equity),
         unrealized_loss_pct=ratio(loss, entry_notional),
-        funding_per_interval=funding_per_interval(position, rate),
+        funding_per_interval=funding_per_interval(position, rate, funding_price),
         funding_annualised=annualise(signed_rate, market.funding_interval),
         venue_liquidation_price=position.venue_liquidation_price,
     )
@@ -259,6 +292,53 @@ def liquidatable_pools(snapshot: AccountSnapshot, rules: VenueRules) -> tuple[Po
     return tuple(hit)
 
 
+def cross_check_liquidation(metrics: AccountMetrics, tolerance: Decimal) -> tuple[Alert, ...]:
+    """Alerts for positions whose venue-reported liquidation price diverges from the computed one.
+
+    Divergence = |computed − reported| ÷ reported; beyond `tolerance` (a fraction, e.g. 0.005)
+    it is an Alert of kind "liquidation_price_divergence" naming the symbol, both prices, the
+    divergence and the tolerance. A reported price where the guard computes none (no positive
+    price liquidates the position) is a divergence too. Positions without a reported price pass.
+    """
+    if tolerance < ZERO:
+        raise ValueError(f"tolerance must not be negative, got {tolerance}")
+    alerts: list[Alert] = []
+    for position in metrics.positions:
+        reported = position.venue_liquidation_price
+        if reported is None or reported <= ZERO:
+            continue
+        computed = position.liquidation_price
+        if computed is None:
+            detail = "the guard computes no liquidation price (no positive price liquidates it)"
+        else:
+            divergence = abs(computed - reported) / reported
+            if divergence <= tolerance:
+                continue
+            detail = (
+                f"computed {_fmt(computed)}, divergence {_fmt(divergence * 100, 4)} % "
+                f"> tolerance {_fmt(tolerance * 100, 4)} %"
+            )
+        alerts.append(
+            Alert(
+                kind="liquidation_price_divergence",
+                severity=Severity.WARNING,
+                message=(
+                    f"{position.key}: venue liquidation price {_fmt(reported)} vs {detail}; "
+                    "check the snapshot's balance, tiers and other positions"
+                ),
+                symbol=position.key.symbol,
+            )
+        )
+    return tuple(alerts)
+
+
+def _fmt(value: Decimal, places: int = 8) -> str:
+    try:
+        return f"{value.quantize(Decimal(1).scaleb(-places)).normalize():f}"
+    except ArithmeticError:  # too many digits to quantize: print it as it is
+        return str(value)
+
+
 def _sum(values: Iterable[Decimal]) -> Decimal:
     return sum(values, ZERO)
 
@@ -268,6 +348,7 @@ __all__ = [
     "AccountMetrics",
     "PositionMetrics",
     "annualise",
+    "cross_check_liquidation",
     "cross_equity",
     "funding_per_interval",
     "initial_margin",

@@ -1,22 +1,53 @@
-"""Composition root: one tick of one account (snapshot → state → evaluate → plan → execute → record),
-the per-account scheduler, and start-up reconciliation. The loop never dies on one bad account."""
+"""Composition root: one tick of one account (resolve → snapshot → rails → evaluate → plan →
+execute → record), operator flatten requests, and start-up reconciliation. A tick never raises:
+one bad account never stops the loop, and no automatic action runs on stale data, past a circuit
+breaker, on an unexplained jump, or under an override lock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from guard.audit import AuditEvent, EventKind
-from guard.domain import ZERO, Decision, Severity
+from guard.domain import (
+    ZERO,
+    AccountSnapshot,
+    Decision,
+    OrderPlan,
+    OrderStatus,
+    PositionKey,
+    Severity,
+)
 from guard.engine import evaluate
 from guard.executor import ExecutionReport, Executor
+from guard.flatten import flatten_decision
 from guard.gateway.base import Gateway, GatewayError, PermanentError
+from guard.logs import tick_logger
+from guard.metrics import Health, Metrics
+from guard.notify import AlertKind, Notifier
 from guard.planner import Plan, plan
 from guard.policy.schema import PolicySet
-from guard.store import Store
+from guard.rails import (
+    BreakerLimits,
+    Hold,
+    PositionChange,
+    Rail,
+    SanityBounds,
+    WindowTotals,
+    breaker,
+    compare,
+    plan_notional,
+    staleness,
+)
+from guard.store import Store, StoredRequest
+from guard.store.service_queries import window_totals
 from guard.venues.base import VenueRules
+
+BREACHES = (Severity.BREACH, Severity.CRITICAL)
 
 
 @dataclass(slots=True)
@@ -29,6 +60,20 @@ class AccountRuntime:
     policies: PolicySet
     dry_run: bool = False
     disabled_reason: str | None = None  # set after a permanent error: no further action
+    clock: Callable[[], datetime] | None = None  # the account's time (paper: virtual time)
+    poll_interval: timedelta = timedelta(seconds=15)
+    previous: AccountSnapshot | None = None  # the last snapshot, for the sanity rails
+    own_fills: dict[PositionKey, Decimal] = field(default_factory=dict)  # since `previous`
+    requests_waiting: bool = True  # operator requests may be pending: look at the next tick
+
+
+@dataclass(frozen=True, slots=True)
+class RailSettings:
+    """Which rails are on (None: off)."""
+
+    staleness: timedelta | None = None
+    breakers: BreakerLimits | None = None
+    sanity: SanityBounds | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +86,8 @@ class TickReport:
     plan: Plan | None
     execution: ExecutionReport | None
     error: str | None = None
+    holds: tuple[Hold, ...] = ()
+    changes: tuple[PositionChange, ...] = ()
 
 
 @dataclass(slots=True)
@@ -52,35 +99,132 @@ class GuardService:
     clock: Callable[[], datetime]
     actor: str = "guard"
     tick_counts: dict[str, int] = field(default_factory=dict)
+    rails: RailSettings = RailSettings()
+    notifier: Notifier = field(default_factory=Notifier)
+    health: Health = field(default_factory=Health)
+    metrics: Metrics | None = None
 
-    def executor(self, runtime: AccountRuntime) -> Executor:
+    def now_of(self, runtime: AccountRuntime) -> datetime:
+        return (runtime.clock or self.clock)()
+
+    def executor(self, runtime: AccountRuntime, actor: str | None = None) -> Executor:
         return Executor(
-            self.store, runtime.gateway, self.clock, dry_run=runtime.dry_run, actor=self.actor
+            self.store,
+            runtime.gateway,
+            runtime.clock or self.clock,
+            dry_run=runtime.dry_run,
+            actor=actor or self.actor,
         )
 
+    # ----- one tick --------------------------------------------------------------------------
     async def tick(self, account: str) -> TickReport:
         """One level-triggered reconcile step of `account`; errors are audited, never raised."""
         runtime = self.accounts[account]
-        now = self.clock()
+        started = time.monotonic()
+        now = self.now_of(runtime)
         count = self.tick_counts.get(account, 0) + 1
         self.tick_counts[account] = count
         tick_id = f"{account}@{now.strftime('%Y%m%dT%H%M%S.%fZ')}"
+        report = await self._tick(runtime, tick_id, now)
+        self._observe(runtime, report, time.monotonic() - started)
+        return report
+
+    async def _tick(self, runtime: AccountRuntime, tick_id: str, now: datetime) -> TickReport:
+        account = runtime.name
         fingerprint = runtime.policies.fingerprint
         if runtime.disabled_reason is not None:
             return TickReport(account, tick_id, None, None, None, runtime.disabled_reason)
         try:
+            await self.resolve(runtime)
             snapshot = await runtime.gateway.fetch_snapshot(account)
         except GatewayError as error:
-            if isinstance(error, PermanentError):
-                runtime.disabled_reason = f"permanent error, no further action: {error}"
-            self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
-            return TickReport(account, tick_id, None, None, None, str(error))
+            return await self._venue_failed(runtime, tick_id, fingerprint, error, now)
+        self.health.recover(account, "venue")
         try:
-            state = self.store.load_state(account)
-            decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
-            planned = plan(decision, snapshot, runtime.rules)
-            events = self._tick_events(account, tick_id, fingerprint, decision, planned)
-            execution: ExecutionReport | None = None
+            stale = (
+                staleness(snapshot, now, self.rails.staleness)
+                if self.rails.staleness is not None
+                else None
+            )
+            flattened = (
+                stale is None
+                and runtime.requests_waiting
+                and await self._flatten_requests(runtime, snapshot, tick_id, now)
+            )
+            if flattened:
+                runtime.previous = None  # our own flatten moved the book: no sanity baseline
+                return TickReport(account, tick_id, None, None, None)
+            return await self._evaluate(runtime, snapshot, stale, tick_id, fingerprint, now)
+        except Exception as error:  # one bad account must never stop the loop
+            message = f"tick failed: {type(error).__name__}: {error}"
+            self._error(account, tick_id, fingerprint, message, now)
+            self.health.degrade(account, "tick", message)
+            return TickReport(account, tick_id, None, None, None, str(error))
+
+    async def _venue_failed(
+        self,
+        runtime: AccountRuntime,
+        tick_id: str,
+        fingerprint: str,
+        error: GatewayError,
+        now: datetime,
+    ) -> TickReport:
+        account = runtime.name
+        if isinstance(error, PermanentError):
+            runtime.disabled_reason = f"permanent error, no further action: {error}"
+            self.health.degrade(account, "disabled", runtime.disabled_reason)
+            await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error))
+        self.health.degrade(account, "venue", f"venue unreachable: {error}")
+        self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
+        return TickReport(account, tick_id, None, None, None, str(error))
+
+    async def _evaluate(
+        self,
+        runtime: AccountRuntime,
+        snapshot: AccountSnapshot,
+        stale: Hold | None,
+        tick_id: str,
+        fingerprint: str,
+        now: datetime,
+    ) -> TickReport:
+        account = runtime.name
+        holds: list[Hold] = [stale] if stale is not None else []
+        changes: list[PositionChange] = []
+        if stale is None and self.rails.sanity is not None:
+            jumps, changes = compare(
+                runtime.previous, snapshot, runtime.own_fills, self.rails.sanity
+            )
+            holds.extend(jumps)
+        if stale is None:
+            runtime.previous = snapshot
+            runtime.own_fills = {}
+        state = self.store.load_state(account)
+        decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
+        planned = plan(decision, snapshot, runtime.rules)
+        events = self._tick_events(account, tick_id, fingerprint, decision, planned)
+        events.extend(self._change_events(account, tick_id, fingerprint, changes))
+        if planned.orders and not holds and not runtime.dry_run:
+            tripped = self._breaker(account, planned.orders, snapshot, now)
+            if tripped is not None:
+                holds.append(tripped)
+        locks = [
+            lock
+            for lock in self.store.locks(now)
+            if any(lock.covers(account, p.symbol) for p in planned.orders)
+        ]
+        self._rail_health(account, stale, holds)
+        await self._announce(runtime, decision, holds, changes)
+        execution: ExecutionReport | None = None
+        if holds or (planned.orders and locks):
+            # nothing runs on held data, and no rule memory moves: the previous state is kept,
+            # so the held steps fire once the hold or lock is gone
+            why = "; ".join([h.reason for h in holds] + [lock.describe() for lock in locks])
+            events.extend(
+                _suppressed(p, f"held back: {why}", tick_id, fingerprint, self.actor)
+                for p in planned.orders
+            )
+            self.store.record_tick(account, tick_id, now, state, _summary(decision), events)
+        else:
             if planned.orders:
                 execution = await self.executor(runtime).execute(
                     account,
@@ -91,23 +235,211 @@ class GuardService:
                     events=events,
                 )
                 events = []
+                await self._after_execution(runtime, planned.orders, execution)
             self.store.record_tick(
-                account, tick_id, self.clock(), decision.next_state, _summary(decision), events
+                account,
+                tick_id,
+                self.now_of(runtime),
+                decision.next_state,
+                _summary(decision),
+                events,
             )
-            return TickReport(account, tick_id, decision, planned, execution)
-        except Exception as error:  # one bad account must never stop the loop
-            self._error(
-                account, tick_id, fingerprint, f"tick failed: {type(error).__name__}: {error}", now
-            )
-            return TickReport(account, tick_id, None, None, None, str(error))
+        return TickReport(
+            account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
+        )
 
+    def _breaker(
+        self, account: str, plans: Sequence[OrderPlan], snapshot: AccountSnapshot, now: datetime
+    ) -> Hold | None:
+        limits = self.rails.breakers
+        if limits is None:
+            return None
+        totals = window_totals(self.store, now - limits.window)
+        mine = WindowTotals(*totals.get(account, (0, ZERO)))
+        everyone = WindowTotals(
+            sum(c for c, _ in totals.values()), sum((n for _, n in totals.values()), ZERO)
+        )
+        found = breaker(account, len(plans), plan_notional(plans, snapshot), mine, everyone, limits)
+        if found is not None and self.metrics is not None:
+            self.metrics.breaker_trips.labels(account).inc()
+        return found
+
+    def _rail_health(self, account: str, stale: Hold | None, holds: Sequence[Hold]) -> None:
+        if stale is None:
+            self.health.recover(account, "stale")
+            self.notifier.forget(f"{AlertKind.STALE.value}:{account}")
+        else:
+            self.health.degrade(account, "stale", stale.reason)
+        if any(h.rail is Rail.BREAKER for h in holds):
+            reason = next(h.reason for h in holds if h.rail is Rail.BREAKER)
+            self.health.degrade(account, "breaker", reason)
+        else:
+            self.health.recover(account, "breaker")
+        self.health.recover(account, "tick")
+
+    async def _announce(
+        self,
+        runtime: AccountRuntime,
+        decision: Decision,
+        holds: Sequence[Hold],
+        changes: Sequence[PositionChange],
+    ) -> None:
+        account = runtime.name
+        for finding in decision.findings:
+            if finding.severity in BREACHES:
+                await self._alert(
+                    AlertKind.BREACH,
+                    f"{account}:{finding.rule_id}:{finding.symbol}",
+                    f"{account} {finding.symbol or ''} {finding.rule_id}".strip(),
+                    finding.reason,
+                )
+        kinds = {Rail.STALE: AlertKind.STALE, Rail.BREAKER: AlertKind.BREAKER}
+        for hold in holds:
+            key = account if hold.rail is Rail.STALE else hold.key
+            await self._alert(kinds.get(hold.rail, AlertKind.SANITY), key, account, hold.reason)
+        for change in changes:
+            await self._alert(
+                AlertKind.POSITION_CHANGED,
+                f"{account}:{change.key.symbol}:{change.key.side.value}:{change.after}",
+                account,
+                change.describe(),
+            )
+
+    async def _after_execution(
+        self, runtime: AccountRuntime, plans: Sequence[OrderPlan], execution: ExecutionReport
+    ) -> None:
+        by_id = {p.client_order_id: p for p in plans}
+        for result in execution.results:
+            known = by_id.get(result.client_order_id)
+            if known is not None and result.filled_quantity > ZERO:
+                runtime.own_fills[known.key] = (
+                    runtime.own_fills.get(known.key, ZERO) + result.filled_quantity
+                )
+            if self.metrics is not None:
+                self.metrics.orders.labels(runtime.name, result.status.value).inc()
+            target = f"{known.side.value} {known.quantity} {known.symbol}" if known else ""
+            await self._alert(
+                AlertKind.ORDER,
+                result.client_order_id,
+                f"{runtime.name} {result.status.value}",
+                f"reduce-only {target}: {result.status.value}, filled {result.filled_quantity}"
+                + (f" at {result.average_price}" if result.average_price is not None else "")
+                + (f" — {result.message}" if result.message else ""),
+            )
+        if self.metrics is not None:
+            for _ in execution.would_place:
+                self.metrics.orders.labels(runtime.name, OrderStatus.WOULD_PLACE.value).inc()
+            for _ in execution.suppressed:
+                self.metrics.orders.labels(runtime.name, OrderStatus.SUPPRESSED.value).inc()
+
+    async def _alert(self, kind: AlertKind, key: str, title: str, body: str) -> None:
+        verdict = await self.notifier.alert(kind, key, title, body)
+        if self.metrics is not None:
+            self.metrics.alerts.labels(verdict).inc()
+
+    def _observe(self, runtime: AccountRuntime, report: TickReport, seconds: float) -> None:
+        if report.error is None:
+            self.health.succeeded(runtime.name)
+        outcome = "error" if report.error else ("held" if report.holds else "ok")
+        if self.metrics is not None:
+            self.metrics.ticks.labels(runtime.name, outcome).inc()
+            self.metrics.tick_seconds.labels(runtime.name).observe(seconds)
+            for finding in report.decision.findings if report.decision else ():
+                self.metrics.findings.labels(runtime.name, finding.severity.value).inc()
+            for hold in report.holds:
+                self.metrics.holds.labels(runtime.name, hold.rail.value).inc()
+        decision = report.decision
+        execution = report.execution
+        tick_logger(runtime.name, report.tick_id).info(
+            "tick",
+            outcome=outcome,
+            duration_ms=round(seconds * 1000, 2),
+            findings=len(decision.findings) if decision else 0,
+            breaches=sum(1 for f in decision.findings if f.severity in BREACHES) if decision else 0,
+            planned=len(report.plan.orders) if report.plan else 0,
+            sent=execution.sent if execution else 0,
+            statuses=[r.status.value for r in execution.results] if execution else [],
+            would_place=len(execution.would_place) if execution else 0,
+            holds=[h.reason for h in report.holds],
+            position_changes=[c.describe() for c in report.changes],
+            dry_run=runtime.dry_run,
+            error=report.error,
+        )
+
+    # ----- operator requests -------------------------------------------------------------------
+    async def _flatten_requests(
+        self, runtime: AccountRuntime, snapshot: AccountSnapshot, tick_id: str, now: datetime
+    ) -> bool:
+        """Carry out pending flatten requests (overriding locks); True when any was handled."""
+        runtime.requests_waiting = False
+        requests = self.store.pending_requests(runtime.name)
+        for request in requests:
+            await self._flatten(runtime, snapshot, request, tick_id, now)
+        return bool(requests)
+
+    async def _flatten(
+        self,
+        runtime: AccountRuntime,
+        snapshot: AccountSnapshot,
+        request: StoredRequest,
+        tick_id: str,
+        now: datetime,
+    ) -> None:
+        try:
+            decision = flatten_decision(
+                snapshot,
+                request.market,
+                request.fraction,
+                request.reason,
+                request.actor,
+                request.id,
+            )
+        except ValueError as error:
+            self.store.complete_request(
+                request.id, f"invalid: {error}", now, failed=True, tick_id=tick_id
+            )
+            return
+        planned = plan(decision, snapshot, runtime.rules)
+        if not planned.orders:
+            skipped = "; ".join(s.reason for s in planned.skipped)
+            outcome = "nothing to reduce" + (f" ({skipped})" if skipped else "")
+            self.store.complete_request(request.id, outcome, now, tick_id=tick_id)
+            return
+        execution = await self.executor(runtime, actor=request.actor).execute(
+            runtime.name,
+            planned.orders,
+            tick_id=tick_id,
+            fingerprint=runtime.policies.fingerprint,
+            state=None,
+            override_locks=True,
+        )
+        await self._after_execution(runtime, planned.orders, execution)
+        if execution.would_place:
+            outcome = f"dry-run: would place {len(execution.would_place)} order(s)"
+            failed = False
+        else:
+            statuses = [r.status.value for r in execution.results]
+            duplicates = len(execution.duplicates)
+            outcome = f"{len(statuses)} order(s): {', '.join(statuses) or 'none sent'}" + (
+                f"; {duplicates} already sent before" if duplicates else ""
+            )
+            failed = (
+                not any(
+                    r.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+                    for r in execution.results
+                )
+                and not duplicates
+            )
+        self.store.complete_request(
+            request.id, outcome, self.now_of(runtime), failed=failed, tick_id=tick_id
+        )
+
+    # ----- audit helpers ---------------------------------------------------------------------
     def _tick_events(
         self, account: str, tick_id: str, fingerprint: str, decision: Decision, planned: Plan
     ) -> list[AuditEvent]:
         metrics = {k: v for k, v in decision.metrics.items()}
-        breaches = [
-            f for f in decision.findings if f.severity in (Severity.BREACH, Severity.CRITICAL)
-        ]
+        breaches = [f for f in decision.findings if f.severity in BREACHES]
         events = [
             AuditEvent(
                 EventKind.EVALUATION,
@@ -171,6 +503,33 @@ class GuardService:
             )
         return events
 
+    def _change_events(
+        self,
+        account: str,
+        tick_id: str,
+        fingerprint: str,
+        changes: Sequence[PositionChange],
+    ) -> list[AuditEvent]:
+        return [
+            AuditEvent(
+                EventKind.POSITION_CHANGED,
+                change.describe(),
+                account=account,
+                symbol=change.key.symbol,
+                tick_id=tick_id,
+                fingerprint=fingerprint,
+                actor=self.actor,
+                payload={
+                    "side": change.key.side.value,
+                    "before": change.before,
+                    "after": change.after,
+                    "own_fills": change.own_fills,
+                    "vanished": change.vanished,
+                },
+            )
+            for change in changes
+        ]
+
     def _error(
         self, account: str, tick_id: str, fingerprint: str, message: str, now: datetime
     ) -> None:
@@ -191,32 +550,60 @@ class GuardService:
         except Exception:  # the database itself is down: nothing more to do here
             return
 
-    async def reconcile(self) -> int:
-        """Resolve every unfinished intent by client id before the first tick; returns how many.
+    # ----- reconciliation ----------------------------------------------------------------------
+    async def resolve(self, runtime: AccountRuntime) -> int:
+        """Resolve the account's unfinished intents by client id; returns how many were looked at.
 
-        The position is re-read first so a resend (of an order that never arrived) is clipped to
-        what is still open.
+        The position is re-read once so a resend (of an order that never arrived) is clipped to
+        what is still open. Raises GatewayError when the venue cannot be reached.
         """
-        resolved = 0
-        for intent in self.store.unresolved_intents():
-            runtime = self.accounts.get(intent.account)
-            if runtime is None:
-                continue
-            quantity = intent.quantity - intent.filled_quantity
-            try:
-                snapshot = await runtime.gateway.fetch_snapshot(intent.account)
-            except GatewayError:
-                continue  # the venue is unreachable: the intent stays unresolved, tried again
+        intents = self.store.unresolved_intents(runtime.name)
+        if not intents:
+            return 0
+        snapshot = await runtime.gateway.fetch_snapshot(runtime.name)
+        plans: dict[str, OrderPlan] = {}
+        for intent in intents:
             position = snapshot.position(intent.key)
-            quantity = ZERO if position is None else min(quantity, position.quantity)
-            plan_now = intent.as_plan(quantity)
-            await self.executor(runtime).reconcile([intent], {intent.client_order_id: plan_now})
-            resolved += 1
+            remaining = intent.quantity - intent.filled_quantity
+            quantity = ZERO if position is None else min(remaining, position.quantity)
+            plans[intent.client_order_id] = intent.as_plan(max(quantity, ZERO))
+        await self.executor(runtime).reconcile(intents, plans)
+        return len(intents)
+
+    async def reconcile(self) -> int:
+        """Resolve every unfinished intent of every account before the first tick."""
+        resolved = 0
+        for runtime in self.accounts.values():
+            try:
+                resolved += await self.resolve(runtime)
+            except GatewayError as error:  # unreachable: tried again at the account's ticks
+                self._error(
+                    runtime.name,
+                    f"{runtime.name}@reconcile",
+                    runtime.policies.fingerprint,
+                    f"start-up reconciliation failed: {error}",
+                    self.now_of(runtime),
+                )
         return resolved
 
 
-def _summary(decision: Decision) -> dict[str, Any]:
-    breaches = sum(
-        1 for f in decision.findings if f.severity in (Severity.BREACH, Severity.CRITICAL)
+def _suppressed(
+    plan_: OrderPlan, why: str, tick_id: str, fingerprint: str, actor: str
+) -> AuditEvent:
+    return AuditEvent(
+        EventKind.ORDER_SUPPRESSED,
+        f"suppressed: reduce-only {plan_.side.value} {plan_.quantity} {plan_.symbol} — {why}",
+        account=plan_.account,
+        symbol=plan_.symbol,
+        rule_id=",".join(plan_.rule_ids) or None,
+        tick_id=tick_id,
+        fingerprint=fingerprint,
+        actor=actor,
+        client_order_id=plan_.client_order_id,
+        payload={"quantity": plan_.quantity, "reason": plan_.reason, "held": why},
     )
+
+
+def _summary(decision: Decision) -> dict[str, Any]:
+    breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
     return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}

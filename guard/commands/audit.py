@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import csv
+import json
+import sys
+from contextlib import ExitStack
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.table import Table
 
-from guard.commands.common import console, fail, open_store, print_json
+from guard.audit import EventKind
+from guard.commands.common import console, fail, print_json
+from guard.commands.db import DbOption, parse_time, ready_store
 from guard.store import StoredEvent
 
+EXPORT_COLUMNS = (
+    "id",
+    "at",
+    "kind",
+    "account",
+    "symbol",
+    "rule_id",
+    "tick_id",
+    "fingerprint",
+    "actor",
+    "client_order_id",
+    "message",
+    "payload",
+    "prev_hash",
+    "hash",
+)
 
-def _event_json(event: StoredEvent) -> dict[str, object]:
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _event_json(event: StoredEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "at": event.at.isoformat(),
@@ -26,8 +55,26 @@ def _event_json(event: StoredEvent) -> dict[str, object]:
         "client_order_id": event.client_order_id,
         "message": event.message,
         "payload": event.payload,
+        "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
+
+
+def _write_export(events: Any, fmt: ExportFormat, out: TextIO) -> int:
+    count = 0
+    if fmt is ExportFormat.CSV:
+        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        for event in events:
+            row = _event_json(event)
+            row["payload"] = json.dumps(event.payload, sort_keys=True)
+            writer.writerow(row)
+            count += 1
+        return count
+    for event in events:
+        out.write(json.dumps(_event_json(event), sort_keys=False) + "\n")
+        count += 1
+    return count
 
 
 def register(app: typer.Typer) -> None:
@@ -42,26 +89,21 @@ def register(app: typer.Typer) -> None:
         since: Annotated[
             str | None, typer.Option(help="ISO-8601 time, e.g. 2024-08-05T00:00Z")
         ] = None,
-        db: Annotated[str | None, typer.Option(help="database path or URL")] = None,
+        db: DbOption = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """The newest audit events, oldest first."""
         if n <= 0:
             fail(f"-n must be positive, got {n}")
-        since_at = None
-        if since is not None:
-            try:
-                since_at = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                fail(f"--since must be an ISO-8601 time like 2024-08-05T00:00Z, got {since!r}")
-            if since_at.utcoffset() is None:
-                fail(f"--since needs a time zone (append Z for UTC), got {since!r}")
-        events = open_store(db, create=True).tail(n, account, kind, since_at)
+        if kind is not None and kind not in {k.value for k in EventKind}:
+            fail(f"unknown --kind {kind!r}; kinds: {', '.join(k.value for k in EventKind)}")
+        since_at = parse_time(since, "--since") if since is not None else None
+        events = ready_store(db).tail(n, account, kind, since_at)
         if json_output:
             print_json([_event_json(e) for e in events])
             return
         table = Table(show_lines=False)
-        for column in ("id", "at", "kind", "account", "symbol", "rule", "message"):
+        for column in ("id", "at", "kind", "account", "symbol", "rule", "actor", "message"):
             table.add_column(column, overflow="fold")
         for e in events:
             table.add_row(
@@ -71,6 +113,7 @@ def register(app: typer.Typer) -> None:
                 e.account or "",
                 e.symbol or "",
                 e.rule_id or "",
+                e.actor,
                 e.message,
             )
         console.print(table)
@@ -78,21 +121,40 @@ def register(app: typer.Typer) -> None:
     @audit.command()
     def show(
         event_id: Annotated[int, typer.Argument(help="audit event id")],
-        db: Annotated[str | None, typer.Option(help="database path or URL")] = None,
+        db: DbOption = None,
     ) -> None:
         """One audit event in full, as JSON."""
-        found = open_store(db, create=True).event(event_id)
+        found = ready_store(db).event(event_id)
         if found is None:
             fail(f"no audit event with id {event_id}", 1)
         print_json(_event_json(found))
 
     @audit.command()
-    def verify(
-        db: Annotated[str | None, typer.Option(help="database path or URL")] = None,
-    ) -> None:
+    def verify(db: DbOption = None) -> None:
         """Check the hash chain: exit 0 when intact, 1 naming the first bad row."""
-        ok, bad_id, message = open_store(db, create=True).verify_chain()
+        ok, bad_id, message = ready_store(db).verify_chain()
         if ok:
             console.print(f"audit log intact: {message}")
             return
         fail(f"audit log broken at row {bad_id}: {message}", 1)
+
+    @audit.command()
+    def export(
+        fmt: Annotated[
+            ExportFormat, typer.Option("--format", help="jsonl (one event per line) or csv")
+        ] = ExportFormat.JSONL,
+        out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Every audit event in id order, with its hashes (for archiving or analysis)."""
+        store = ready_store(db)
+        with ExitStack() as stack:
+            target: TextIO = sys.stdout
+            if out is not None:
+                try:
+                    target = stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+                except OSError as error:
+                    fail(f"cannot write {out}: {error.strerror}")
+            count = _write_export(store.events(), fmt, target)
+        if out is not None:
+            console.print(f"exported {count} events to {out}")

@@ -5,12 +5,18 @@ is not reduce-only on an account flagged so. Money is Decimal, time is UTC."""
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import json
+import os
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from guard.domain import (
     ZERO,
@@ -29,7 +35,7 @@ from guard.domain import (
     frozen_map,
     require_utc,
 )
-from guard.gateway.base import OrderRejected, PermanentError
+from guard.gateway.base import OrderRejected, PermanentError, TemporaryError
 from guard.margin import cross_equity, isolated_equity, liquidatable_pools
 from guard.venues import paper as paper_rules
 from guard.venues.base import maintenance_margin
@@ -494,3 +500,258 @@ class PaperVenue:
             fee=fee,
             venue_order_id=f"paper-{len(acct.fills)}",
         )
+
+
+# ----- persistence and wall-clock driving (used by `guard run` on paper accounts) -------------
+def shifted_path(path: PricePath, delta: timedelta) -> PricePath:
+    """The same path moved in time by `delta` (a scenario replayed from another start)."""
+    return PricePath({s: tuple((t + delta, p) for t, p in v) for s, v in path.knots.items()})
+
+
+def _result_json(result: OrderResult) -> dict[str, Any]:
+    return {
+        "client_order_id": result.client_order_id,
+        "status": result.status.value,
+        "filled_quantity": str(result.filled_quantity),
+        "average_price": None if result.average_price is None else str(result.average_price),
+        "fee": str(result.fee),
+        "venue_order_id": result.venue_order_id,
+        "message": result.message,
+    }
+
+
+def _result_from(data: Mapping[str, Any]) -> OrderResult:
+    price = data["average_price"]
+    return OrderResult(
+        data["client_order_id"],
+        OrderStatus(data["status"]),
+        Decimal(data["filled_quantity"]),
+        None if price is None else Decimal(price),
+        Decimal(data["fee"]),
+        data["venue_order_id"],
+        data["message"],
+    )
+
+
+_ACCOUNT_DECIMALS = (
+    "wallet",
+    "funding_paid",
+    "fees_paid",
+    "slippage_paid",
+    "realized_pnl",
+    "shortfall_absorbed",
+    "starting_collateral",
+)
+
+
+def paper_state(venue: PaperVenue) -> dict[str, Any]:
+    """The venue's whole mutable state as JSON-ready data (Decimals as strings)."""
+    accounts: dict[str, Any] = {}
+    for name, acct in venue.accounts.items():
+        accounts[name] = {
+            **{attr: str(getattr(acct, attr)) for attr in _ACCOUNT_DECIMALS},
+            "reduce_only_required": acct.reduce_only_required,
+            "min_equity": None if acct.min_equity is None else str(acct.min_equity),
+            "positions": [
+                {
+                    "symbol": p.symbol,
+                    "side": p.side.value,
+                    "quantity": str(p.quantity),
+                    "entry_price": str(p.entry_price),
+                    "margin_mode": p.margin_mode.value,
+                    "leverage": str(p.leverage),
+                    "isolated_margin": str(p.isolated_margin),
+                    "funding_paid": str(p.funding_paid),
+                }
+                for p in acct.positions.values()
+            ],
+            "orders": [_result_json(r) for r in acct.orders.values()],
+            "fills": [
+                {
+                    "at": f.at.isoformat(),
+                    "client_order_id": f.client_order_id,
+                    "symbol": f.symbol,
+                    "side": f.side.value,
+                    "quantity": str(f.quantity),
+                    "price": str(f.price),
+                    "fee": str(f.fee),
+                    "realized_pnl": str(f.realized_pnl),
+                }
+                for f in acct.fills
+            ],
+            "liquidations": [
+                {
+                    "at": e.at.isoformat(),
+                    "keys": [[k.symbol, k.side.value] for k in e.keys],
+                    "pool": e.pool,
+                    "equity": str(e.equity),
+                    "maintenance": str(e.maintenance),
+                    "loss": str(e.loss),
+                }
+                for e in acct.liquidations
+            ],
+        }
+    return {"now": venue.now.isoformat(), "accounts": accounts}
+
+
+def restore_paper_state(venue: PaperVenue, data: Mapping[str, Any]) -> None:
+    """Put a state saved by `paper_state` back into `venue` (same markets and path)."""
+    venue.now = require_utc(datetime.fromisoformat(data["now"]), "paper state now")
+    venue.accounts = {}
+    for name, raw in data["accounts"].items():
+        acct = PaperAccount(name, Decimal(raw["wallet"]), raw["reduce_only_required"])
+        for attr in _ACCOUNT_DECIMALS:
+            setattr(acct, attr, Decimal(raw[attr]))
+        acct.min_equity = None if raw["min_equity"] is None else Decimal(raw["min_equity"])
+        for p in raw["positions"]:
+            position = PaperPosition(
+                p["symbol"],
+                Side(p["side"]),
+                Decimal(p["quantity"]),
+                Decimal(p["entry_price"]),
+                MarginMode(p["margin_mode"]),
+                Decimal(p["leverage"]),
+                Decimal(p["isolated_margin"]),
+                Decimal(p["funding_paid"]),
+            )
+            acct.positions[PositionKey(position.symbol, position.side)] = position
+        acct.orders = {o["client_order_id"]: _result_from(o) for o in raw["orders"]}
+        acct.fills = [
+            Fill(
+                datetime.fromisoformat(f["at"]),
+                name,
+                f["client_order_id"],
+                f["symbol"],
+                OrderSide(f["side"]),
+                Decimal(f["quantity"]),
+                Decimal(f["price"]),
+                Decimal(f["fee"]),
+                Decimal(f["realized_pnl"]),
+            )
+            for f in raw["fills"]
+        ]
+        acct.liquidations = [
+            LiquidationEvent(
+                datetime.fromisoformat(e["at"]),
+                name,
+                tuple(PositionKey(symbol, Side(side)) for symbol, side in e["keys"]),
+                e["pool"],
+                Decimal(e["equity"]),
+                Decimal(e["maintenance"]),
+                Decimal(e["loss"]),
+            )
+            for e in raw["liquidations"]
+        ]
+        venue.accounts[name] = acct
+
+
+class WallClockPaper:
+    """A paper venue driven by wall time: virtual time = where it was + elapsed wall × speed.
+
+    It persists the venue (and every client id it received) to `state_file` after each change,
+    atomically, so a killed process resumes the same book; `outage` and `frozen` inject faults
+    (every call fails; prices and time stop, so snapshots go stale)."""
+
+    venue = "paper"
+
+    def __init__(
+        self,
+        inner: PaperVenue,
+        *,
+        speed: Decimal,
+        end: datetime,
+        origin: datetime,
+        state_file: Path | None = None,
+        latency: timedelta = timedelta(0),
+        wall: Callable[[], float] = time.monotonic,
+        received: Sequence[str] = (),
+    ) -> None:
+        self.inner = inner
+        self.rules = inner.rules
+        self.speed = speed
+        self.end = end
+        self.origin = origin
+        self.state_file = state_file
+        self.latency = latency.total_seconds()
+        self.wall = wall
+        self.received: list[str] = list(received)
+        self.outage = False
+        self.frozen = False
+        self._anchor_virtual = inner.now
+        self._anchor_wall = wall()
+
+    def now(self) -> datetime:
+        """The virtual time now (never past the scenario's end, never before the venue's now)."""
+        if self.frozen:
+            return self._virtual()
+        return max(self.inner.now, self._virtual())
+
+    def _virtual(self) -> datetime:
+        elapsed = Decimal(repr(self.wall() - self._anchor_wall)) * self.speed
+        moment = self._anchor_virtual + timedelta(seconds=float(elapsed))
+        return min(moment, self.end)
+
+    @property
+    def ended(self) -> bool:
+        return self.inner.now >= self.end
+
+    def _check(self, what: str) -> None:
+        if self.outage:
+            raise TemporaryError(f"paper: venue unreachable ({what} during an injected outage)")
+
+    def save(self) -> None:
+        if self.state_file is None:
+            return
+        data = {
+            "origin": self.origin.isoformat(),
+            "venue": paper_state(self.inner),
+            "received": self.received,
+        }
+        temporary = self.state_file.with_name(self.state_file.name + ".tmp")
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(temporary, self.state_file)
+
+    async def fetch_snapshot(self, account: str) -> AccountSnapshot:
+        self._check("fetch_snapshot")
+        if not self.frozen:
+            self.inner.advance_to(self.now())
+            self.save()
+        return await self.inner.fetch_snapshot(account)
+
+    async def create_order(self, plan: OrderPlan) -> OrderResult:
+        self._check("create_order")
+        await asyncio.sleep(self.latency / 2)
+        self.received.append(plan.client_order_id)
+        try:
+            result = await self.inner.create_order(plan)
+        finally:
+            self.save()
+        await asyncio.sleep(self.latency / 2)
+        return result
+
+    async def fetch_order(
+        self, account: str, symbol: str, client_order_id: str
+    ) -> OrderResult | None:
+        self._check("fetch_order")
+        return await self.inner.fetch_order(account, symbol, client_order_id)
+
+    async def fetch_open_orders(self, account: str) -> list[OrderResult]:
+        self._check("fetch_open_orders")
+        return await self.inner.fetch_open_orders(account)
+
+    async def cancel_order(self, account: str, symbol: str, client_order_id: str) -> OrderResult:
+        self._check("cancel_order")
+        return await self.inner.cancel_order(account, symbol, client_order_id)
+
+    async def close(self) -> None:
+        self.save()
+
+
+def load_paper_file(path: Path) -> dict[str, Any] | None:
+    """The saved state of a WallClockPaper, or None when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    data: dict[str, Any] = json.loads(text)
+    return data

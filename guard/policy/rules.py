@@ -41,6 +41,7 @@ class RuleContext:
     state: GuardState
     venue: VenueRules
     drawdown: Decimal | None = None  # account equity drawdown from its peak, if known
+    peaks: tuple[tuple[datetime, Decimal], ...] = ()  # (time, equity) queue, running peak first
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class RuleOutcome:
     episodes: Mapping[str, LadderEpisode | None] = field(default_factory=frozen_map)
     episode_counters: Mapping[str, int] = field(default_factory=frozen_map)
     fired_at: Mapping[str, datetime] = field(default_factory=frozen_map)
+    counters: Mapping[str, int | None] = field(default_factory=frozen_map)  # None removes
 
 
 def episode_key(rule_id: str, position: Position) -> str:

@@ -14,10 +14,19 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from guard.domain import Execution, MarginMode, OrderType, Position
-from guard.policy.units import Duration, Money, Percent, parse_percent, to_decimal
+from guard.domain import Execution, MarginMode, OrderType, Position, frozen_map
+from guard.policy.units import Duration, Leverage, Money, Percent, parse_percent, to_decimal
+from guard.stress import Shock
 
 RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -105,6 +114,52 @@ class RuleBase(Strict):
         return value
 
 
+def _in_range(
+    what: str,
+    low: Decimal | None,
+    high: Decimal | None,
+    *,
+    low_open: bool = True,
+    percent: bool = True,
+) -> Any:
+    """An AfterValidator keeping a Decimal in (low, high] (or [low, high]) with a plain message."""
+
+    show = _show if percent else _plain
+
+    def check(value: Decimal) -> Decimal:
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and value > high
+        if too_low or too_high:
+            lo = ""
+            if low is not None:
+                lo = f"above {show(low)}" if low_open else f"at least {show(low)}"
+            hi = "" if high is None else f"at most {show(high)}"
+            allowed = " and ".join(part for part in (lo, hi) if part)
+            raise ValueError(f"{what} must be {allowed}, got {show(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _show(value: Decimal) -> str:
+    return f"{(value * 100).normalize():f}%"
+
+
+def _plain(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+Fraction = Annotated[Percent, _in_range("this percentage", Decimal(0), Decimal(1))]
+PositiveMoney = Annotated[Money, _in_range("this amount", Decimal(0), None, percent=False)]
+PositiveLeverage = Annotated[Leverage, AfterValidator(lambda v: _positive_leverage(v))]
+
+
+def _positive_leverage(value: Decimal) -> Decimal:
+    if value <= 0 or value > 1000:
+        raise ValueError(f"leverage must be above 0x and at most 1000x, got {value}x")
+    return value
+
+
 class LadderMetric(StrEnum):
     """Metrics an exit ladder can watch, and in which direction each gets worse."""
 
@@ -145,14 +200,7 @@ class LadderBand(Strict):
     """One band: when the metric reaches `trigger`, reduce `reduce` of the episode-start size."""
 
     trigger: Level
-    reduce: Percent
-
-    @field_validator("reduce")
-    @classmethod
-    def _reduce_positive(cls, value: Decimal) -> Decimal:
-        if value <= 0:
-            raise ValueError("reduce must be above 0% (a band that reduces nothing does nothing)")
-        return value
+    reduce: Fraction  # of the position size at the start of the episode
 
 
 class ExitLadderRule(RuleBase):
@@ -234,7 +282,256 @@ class StaleDataRule(RuleBase):
         return value
 
 
-Rule = Annotated[ExitLadderRule | StaleDataRule, Field(discriminator="kind")]
+class ReductionOrder(StrEnum):
+    """Which positions a level rule reduces first."""
+
+    HIGHEST_LEVERAGE = "highest_leverage"  # largest notional ÷ own pool equity first
+    LARGEST_LOSS = "largest_loss"  # most negative unrealized PnL first
+    HIGHEST_FUNDING_COST = "highest_funding_cost"  # pays the most funding per interval first
+    PRIORITY = "priority"  # by the `priority` list of symbol globs, then the rest by leverage
+    PRO_RATA = "pro_rata"  # every selected position by the same fraction
+
+
+class OrderedRule(RuleBase):
+    """A rule that picks positions to reduce by `order` (and `priority` for order: priority)."""
+
+    order: ReductionOrder = ReductionOrder.HIGHEST_LEVERAGE
+    priority: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _priority_given(self) -> OrderedRule:
+        if self.order is ReductionOrder.PRIORITY and not self.priority:
+            raise ValueError("order: priority needs a `priority` list of symbol patterns")
+        return self
+
+
+class BufferMetric(StrEnum):
+    FREE_COLLATERAL_PCT = "free_collateral_pct"  # free collateral ÷ cross equity; lower is worse
+    MARGIN_RATIO = "margin_ratio"  # maintenance ÷ equity of the pool; higher is worse
+
+
+class BufferFloorRule(OrderedRule):
+    """Keep a collateral buffer: on breach of `floor`, reduce until `restore` is reached.
+
+    free_collateral_pct: breach when free collateral ÷ cross equity falls below `floor`.
+    margin_ratio: breach when a pool's maintenance ÷ equity rises above `floor`. Isolated positions
+    are judged by their own margin (their own pool's ratio); reducing an isolated position scales
+    its margin and maintenance alike, so a breaching isolated position is reduced by
+    `isolated_reduce` of its size.
+    """
+
+    kind: Literal["buffer_floor"]
+    metric: BufferMetric
+    floor: Fraction
+    restore: Fraction
+    isolated_reduce: Fraction = Decimal("0.5")
+
+    @model_validator(mode="after")
+    def _restore_safe(self) -> BufferFloorRule:
+        if self.metric is BufferMetric.FREE_COLLATERAL_PCT and not self.restore > self.floor:
+            raise ValueError(
+                f"restore must be above floor for free_collateral_pct (got floor "
+                f"{_show(self.floor)}, restore {_show(self.restore)})"
+            )
+        if self.metric is BufferMetric.MARGIN_RATIO and not self.restore < self.floor:
+            raise ValueError(
+                f"restore must be below floor for margin_ratio (got floor "
+                f"{_show(self.floor)}, restore {_show(self.restore)})"
+            )
+        return self
+
+
+class RateSource(StrEnum):
+    CURRENT = "current"
+    PREDICTED = "predicted"
+
+
+class FundingAction(StrEnum):
+    CLOSE = "close"
+    REDUCE = "reduce"
+
+
+class FundingThresholdRule(RuleBase):
+    """Reduce or close positions paying funding above `threshold`.
+
+    `threshold` is per funding interval ("0.05%") or, with `annualised: true`, per year using the
+    market's funding interval. `sustained: N` waits until the rate was above it in N distinct
+    funding intervals in a row; `window` acts only that close before the next funding time.
+    """
+
+    kind: Literal["funding_threshold"]
+    threshold: Annotated[Percent, _in_range("threshold", Decimal(0), Decimal(100))]
+    annualised: bool = False
+    rate: RateSource = RateSource.CURRENT
+    sustained: int = Field(default=1, ge=1, le=1000)
+    window: Duration | None = None
+    action: FundingAction = FundingAction.CLOSE
+    reduce: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _reduce_given(self) -> FundingThresholdRule:
+        if self.action is FundingAction.REDUCE and self.reduce is None:
+            raise ValueError("action: reduce needs `reduce`, the fraction to cut, e.g. '50%'")
+        if self.action is FundingAction.CLOSE and self.reduce is not None:
+            raise ValueError("`reduce` only goes with action: reduce (action: close closes all)")
+        if self.window is not None and self.window <= timedelta(0):
+            raise ValueError("window must be positive")
+        return self
+
+
+class LeverageCapRule(OrderedRule):
+    """Cap account gross leverage (gross notional ÷ equity) and/or each position's leverage
+    (notional ÷ its pool's equity); reduce back under the cap."""
+
+    kind: Literal["leverage_cap"]
+    account: PositiveLeverage | None = None
+    position: PositiveLeverage | None = None
+
+    @model_validator(mode="after")
+    def _some_cap(self) -> LeverageCapRule:
+        if self.account is None and self.position is None:
+            raise ValueError("give `account`, `position` or both (e.g. account: 5x)")
+        return self
+
+
+class ExposureMeasure(StrEnum):
+    GROSS = "gross"  # sum of |notional|
+    NET = "net"  # longs minus shorts
+
+
+class ExposureScope(StrEnum):
+    TOTAL = "total"
+    PER_ASSET = "per_asset"  # grouped by the market's base asset
+
+
+class ExposureCapRule(OrderedRule):
+    """Cap gross or net notional, in total or per base asset, as an amount or % of equity."""
+
+    kind: Literal["exposure_cap"]
+    measure: ExposureMeasure = ExposureMeasure.GROSS
+    scope: ExposureScope = ExposureScope.TOTAL
+    limit: PositiveMoney | None = None
+    limit_pct_of_equity: (
+        Annotated[Percent, _in_range("limit_pct_of_equity", Decimal(0), Decimal(1000))] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> ExposureCapRule:
+        if (self.limit is None) == (self.limit_pct_of_equity is None):
+            raise ValueError("give exactly one of `limit` (e.g. '50000') or `limit_pct_of_equity`")
+        return self
+
+
+class ShockSpec(Strict):
+    """One shock: `move` for every symbol matching `symbols`, or for `anchor` with others by beta."""
+
+    name: str = ""
+    move: Annotated[Percent, _in_range("move", Decimal(-1), Decimal(10), low_open=False)]
+    symbols: tuple[str, ...] = ("*",)
+    anchor: str | None = None
+    betas: dict[str, Annotated[Decimal, BeforeValidator(lambda raw: to_decimal(raw, "beta"))]] = {}
+    default_beta: Annotated[Decimal, BeforeValidator(lambda raw: to_decimal(raw, "beta"))] = (
+        Decimal(0)
+    )
+
+    @field_validator("move")
+    @classmethod
+    def _nonzero(cls, value: Decimal) -> Decimal:
+        if value == 0:
+            raise ValueError("move must not be 0% (a shock that moves nothing tests nothing)")
+        return value
+
+    def to_shock(self) -> Shock:
+        label = self.name or f"{'all' if self.anchor is None else self.anchor} {_show(self.move)}"
+        return Shock(
+            label,
+            self.move,
+            self.symbols,
+            self.anchor,
+            frozen_map(dict(sorted(self.betas.items()))),
+            self.default_beta,
+        )
+
+
+class StressOrder(StrEnum):
+    PRO_RATA = "pro_rata"
+    PRIORITY = "priority"
+
+
+class StressRule(RuleBase):
+    """Survive every listed shock with `margin_of_safety`; else reduce the minimal amount."""
+
+    kind: Literal["stress"]
+    shocks: tuple[ShockSpec, ...] = Field(min_length=1)
+    margin_of_safety: Annotated[
+        Percent, _in_range("margin_of_safety", Decimal(0), Decimal(10), low_open=False)
+    ] = Decimal("0.1")
+    order: StressOrder = StressOrder.PRO_RATA
+    priority: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _priority_given(self) -> StressRule:
+        if self.order is StressOrder.PRIORITY and not self.priority:
+            raise ValueError("order: priority needs a `priority` list of symbol patterns")
+        return self
+
+
+class DrawdownAction(StrEnum):
+    REDUCE = "reduce"
+    FLATTEN = "flatten"
+
+
+class DrawdownRule(RuleBase):
+    """Equity below its peak within `window` by `max_drawdown` → reduce `reduce` of each selected
+    position's current size (once per episode) or flatten; re-arms below `rearm`."""
+
+    kind: Literal["drawdown"]
+    max_drawdown: Fraction
+    window: Duration = timedelta(days=1)
+    action: DrawdownAction = DrawdownAction.REDUCE
+    reduce: Fraction | None = None
+    rearm: Annotated[Percent, _in_range("rearm", Decimal(0), Decimal(1), low_open=False)]
+
+    @model_validator(mode="after")
+    def _coherent(self) -> DrawdownRule:
+        if self.action is DrawdownAction.REDUCE and self.reduce is None:
+            raise ValueError("action: reduce needs `reduce`, e.g. '50%'")
+        if self.action is DrawdownAction.FLATTEN and self.reduce is not None:
+            raise ValueError("`reduce` only goes with action: reduce (flatten closes all)")
+        if not self.rearm < self.max_drawdown:
+            raise ValueError(
+                f"rearm must be below max_drawdown so the episode can end (hysteresis); got "
+                f"rearm {_show(self.rearm)}, max_drawdown {_show(self.max_drawdown)}"
+            )
+        if not timedelta(0) < self.window <= MAX_PEAK_WINDOW:
+            raise ValueError("window must be positive and at most 30d (the peak history kept)")
+        return self
+
+
+MAX_PEAK_WINDOW = timedelta(days=30)
+
+Rule = Annotated[
+    ExitLadderRule
+    | StaleDataRule
+    | BufferFloorRule
+    | FundingThresholdRule
+    | LeverageCapRule
+    | ExposureCapRule
+    | StressRule
+    | DrawdownRule,
+    Field(discriminator="kind"),
+]
+
+KINDS = (
+    "exit_ladder",
+    "buffer_floor",
+    "funding_threshold",
+    "leverage_cap",
+    "exposure_cap",
+    "stress",
+    "drawdown",
+    "stale_data",
+)
 
 
 class PolicyFile(Strict):
@@ -243,11 +540,13 @@ class PolicyFile(Strict):
     version: Literal[1]
     name: str = ""
     description: str = ""
-    rules: tuple[Rule, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...]
 
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: tuple[RuleBase, ...]) -> tuple[RuleBase, ...]:
+        if not rules:
+            raise ValueError("a policy file needs at least one rule")
         seen: set[str] = set()
         for rule in rules:
             if rule.id in seen:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, func, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
 from guard.audit import AuditEvent, EventKind
 from guard.domain import (
@@ -31,6 +31,16 @@ from guard.domain import (
 )
 from guard.store import migrate
 from guard.store.codec import state_from_json, state_to_json, to_jsonable
+from guard.store.records import (
+    EXPIRY_ACTOR,
+    AccountInfo,
+    AccountStatus,
+    LockScope,
+    RequestStatus,
+    StoredAccount,
+    StoredLock,
+    StoredRequest,
+)
 from guard.store.tables import AccountRow, AuditRow, IntentRow, LockRow, RequestRow, StateRow
 
 GENESIS = "0" * 64
@@ -514,6 +524,429 @@ class Store:
             )
         ).all()
         return [row for row in rows if row.expires_at is None or row.expires_at > at]
+
+    # ----- accounts ------------------------------------------------------------------------
+    def register_accounts(self, accounts: Sequence[AccountInfo], at: datetime) -> None:
+        """Record (or refresh) the accounts a starting service guards; the CLI's known names."""
+        with self.transaction() as session:
+            for info in accounts:
+                row = session.get(AccountRow, info.name)
+                if row is None:
+                    row = AccountRow(
+                        name=info.name,
+                        venue=info.venue,
+                        dry_run=info.dry_run,
+                        poll_interval=info.poll_interval,
+                        registered_at=at,
+                    )
+                else:
+                    row.venue = info.venue
+                    row.dry_run = info.dry_run
+                    row.poll_interval = info.poll_interval
+                    row.registered_at = at
+                session.add(row)
+
+    def accounts(self) -> list[StoredAccount]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(AccountRow).order_by(col(AccountRow.name))).all()
+            return [_stored_account(row) for row in rows]
+
+    def check_account(self, account: str) -> str | None:
+        """Raise UnknownAccount for a name no service registered; a warning (str) when no
+        service has registered any account yet (then every name is accepted)."""
+        known = [a.name for a in self.accounts()]
+        if not known:
+            return (
+                f"no accounts registered yet (the service registers them when it starts): "
+                f"accepting {account!r} unchecked"
+            )
+        if account not in known:
+            raise UnknownAccount(f"unknown account {account!r}; known accounts: {', '.join(known)}")
+        return None
+
+    # ----- override locks ------------------------------------------------------------------
+    def set_lock(
+        self,
+        *,
+        reason: str,
+        actor: str,
+        at: datetime,
+        account: str | None = None,
+        market: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> StoredLock:
+        """Take an override lock (global, account, or account+market), audited as lock_set."""
+        if not reason.strip():
+            raise InvalidRequest("a lock needs a reason")
+        if market is not None and account is None:
+            raise InvalidRequest("a market lock needs its account (--account)")
+        if expires_at is not None and expires_at <= at:
+            raise InvalidRequest(
+                f"expiry {expires_at.isoformat()} is not after now {at.isoformat()}"
+            )
+        scope = (
+            LockScope.GLOBAL
+            if account is None
+            else (LockScope.ACCOUNT if market is None else LockScope.MARKET)
+        )
+        with self.transaction() as session:
+            self._serialize(session)
+            row = LockRow(
+                scope=scope.value,
+                account=account,
+                market=market,
+                reason=reason.strip(),
+                actor=actor,
+                created_at=at,
+                expires_at=expires_at,
+            )
+            session.add(row)
+            session.flush()
+            lock = _stored_lock(row)
+            self.append(session, [_lock_event(EventKind.LOCK_SET, lock, actor, "set")], at)
+        return lock
+
+    def lock(self, lock_id: int) -> StoredLock | None:
+        with Session(self.engine) as session:
+            row = session.get(LockRow, lock_id)
+            return _stored_lock(row) if row is not None else None
+
+    def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
+        """Active locks as of `at` (or every lock ever taken, with `include_inactive`), by id."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(LockRow).order_by(col(LockRow.id))).all()
+            found = [_stored_lock(row) for row in rows]
+        return found if include_inactive else [lock for lock in found if lock.is_active(at)]
+
+    def clear_lock(
+        self, lock_id: int, *, actor: str, at: datetime, reason: str | None = None
+    ) -> StoredLock:
+        """Clear one lock by id (audited as lock_cleared); LockNotFound / InvalidRequest."""
+        with self.transaction() as session:
+            self._serialize(session)
+            row = session.get(LockRow, lock_id)
+            if row is None:
+                raise LockNotFound(f"no lock with id {lock_id} (see `guard locks --all`)")
+            current = _stored_lock(row)
+            if not current.is_active(at):
+                when = current.cleared_at or current.expires_at
+                by = f" by {current.cleared_by}" if current.cleared_by else ""
+                raise InvalidRequest(
+                    f"lock #{lock_id} is already {current.state(at)}{by}"
+                    + (f" at {when.isoformat()}" if when is not None else "")
+                )
+            cleared = self._clear(session, row, actor, at, reason)
+        return cleared
+
+    def clear_locks(
+        self,
+        *,
+        actor: str,
+        at: datetime,
+        account: str | None = None,
+        market: str | None = None,
+        reason: str | None = None,
+    ) -> list[StoredLock]:
+        """Clear the active locks of exactly this scope (no account: the global locks)."""
+        with self.transaction() as session:
+            self._serialize(session)
+            rows = session.exec(
+                select(LockRow)
+                .where(
+                    col(LockRow.cleared_at).is_(None),
+                    col(LockRow.account).is_(None)
+                    if account is None
+                    else LockRow.account == account,
+                    col(LockRow.market).is_(None) if market is None else LockRow.market == market,
+                )
+                .order_by(col(LockRow.id))
+            ).all()
+            return [
+                self._clear(session, row, actor, at, reason)
+                for row in rows
+                if _stored_lock(row).is_active(at)
+            ]
+
+    def _clear(
+        self, session: Session, row: LockRow, actor: str, at: datetime, reason: str | None
+    ) -> StoredLock:
+        row.cleared_at = at
+        row.cleared_by = actor
+        row.clear_reason = reason
+        session.add(row)
+        lock = _stored_lock(row)
+        self.append(session, [_lock_event(EventKind.LOCK_CLEARED, lock, actor, "cleared")], at)
+        return lock
+
+    def expire_locks(self, now: datetime, actor: str = "guard") -> list[StoredLock]:
+        """Mark locks whose expiry has passed, auditing each as lock_expired exactly once."""
+        with self.transaction() as session:
+            self._serialize(session)
+            rows = session.exec(
+                select(LockRow)
+                .where(
+                    col(LockRow.cleared_at).is_(None),
+                    col(LockRow.expires_at).is_not(None),
+                    col(LockRow.expires_at) <= now,
+                )
+                .order_by(col(LockRow.id))
+            ).all()
+            expired: list[StoredLock] = []
+            for row in rows:
+                row.cleared_at = row.expires_at
+                row.cleared_by = EXPIRY_ACTOR
+                row.clear_reason = "expired"
+                session.add(row)
+                expired.append(_stored_lock(row))
+            self.append(
+                session,
+                [_lock_event(EventKind.LOCK_EXPIRED, lock, actor, "expired") for lock in expired],
+                now,
+            )
+        return expired
+
+    # ----- operator requests ---------------------------------------------------------------
+    def request_flatten(
+        self,
+        *,
+        account: str,
+        fraction: Decimal,
+        reason: str,
+        actor: str,
+        at: datetime,
+        market: str | None = None,
+    ) -> int:
+        """Queue a flatten for the service (audited as flatten_requested); returns its id."""
+        if not reason.strip():
+            raise InvalidRequest("a flatten needs a reason")
+        if not ZERO < fraction <= 1:
+            raise InvalidRequest(f"fraction must be in (0, 1], got {fraction}")
+        with self.transaction() as session:
+            row = RequestRow(
+                kind="flatten",
+                account=account,
+                market=market,
+                fraction=fraction,
+                reason=reason.strip(),
+                actor=actor,
+                created_at=at,
+                status=RequestStatus.PENDING.value,
+            )
+            session.add(row)
+            session.flush()
+            request = _stored_request(row)
+            target = market or "every position"
+            self.append(
+                session,
+                [
+                    AuditEvent(
+                        EventKind.FLATTEN_REQUESTED,
+                        f"flatten #{request.id} requested by {actor}: reduce {target} "
+                        f"by {fraction} — {request.reason}",
+                        account=account,
+                        symbol=market,
+                        actor=actor,
+                        payload=_request_payload(request),
+                    )
+                ],
+                at,
+            )
+        return request.id
+
+    def request(self, request_id: int) -> StoredRequest | None:
+        with Session(self.engine) as session:
+            row = session.get(RequestRow, request_id)
+            return _stored_request(row) if row is not None else None
+
+    def pending_requests(self, account: str | None = None) -> list[StoredRequest]:
+        """Requests the service has not carried out yet, oldest first."""
+        with Session(self.engine) as session:
+            query = select(RequestRow).where(RequestRow.status == RequestStatus.PENDING.value)
+            if account is not None:
+                query = query.where(RequestRow.account == account)
+            rows = session.exec(query.order_by(col(RequestRow.id))).all()
+            return [_stored_request(row) for row in rows]
+
+    def complete_request(
+        self,
+        request_id: int,
+        outcome: str,
+        at: datetime,
+        *,
+        failed: bool = False,
+        actor: str = "guard",
+        tick_id: str | None = None,
+    ) -> StoredRequest:
+        """Mark a pending request done (or failed) with its outcome, once; audited."""
+        with self.transaction() as session:
+            row = session.get(RequestRow, request_id)
+            if row is None:
+                raise InvalidRequest(f"no operator request with id {request_id}")
+            if row.status != RequestStatus.PENDING.value:
+                raise InvalidRequest(
+                    f"operator request #{request_id} is already {row.status}: {row.outcome}"
+                )
+            row.status = (RequestStatus.FAILED if failed else RequestStatus.DONE).value
+            row.outcome = outcome
+            row.completed_at = at
+            session.add(row)
+            request = _stored_request(row)
+            self.append(
+                session,
+                [
+                    AuditEvent(
+                        EventKind.FLATTEN_COMPLETED,
+                        f"flatten #{request_id} {request.status.value}: {outcome}",
+                        account=request.account,
+                        symbol=request.market,
+                        tick_id=tick_id,
+                        actor=actor,
+                        payload=_request_payload(request),
+                    )
+                ],
+                at,
+            )
+        return request
+
+    # ----- status --------------------------------------------------------------------------
+    def status(self, now: datetime) -> list[AccountStatus]:
+        """Every registered or ticked account as `guard status` shows it, by name."""
+        registered = {a.name: a for a in self.accounts()}
+        summaries = self.summaries()
+        active = self.locks(now)
+        pending = self.unresolved_intents()
+        requests = self.pending_requests()
+        rows: list[AccountStatus] = []
+        for name in sorted(set(registered) | set(summaries)):
+            account = registered.get(name)
+            summary = summaries.get(name, {})
+            locks = tuple(lock for lock in active if lock.covers(name))
+            dry_run = account.dry_run if account is not None else False
+            if any(lock.scope is LockScope.GLOBAL for lock in locks):
+                mode = "paused"
+            elif locks:
+                mode = "locked"
+            else:
+                mode = "dry-run" if dry_run else "active"
+            last: datetime | None = summary.get("last_tick_at")
+            rows.append(
+                AccountStatus(
+                    name=name,
+                    venue=account.venue if account is not None else None,
+                    dry_run=dry_run,
+                    mode=mode,
+                    last_tick_at=last,
+                    tick_age=now - last if last is not None else None,
+                    equity=_decimal_or_none(summary.get("equity")),
+                    margin_ratio=_decimal_or_none(summary.get("margin_ratio")),
+                    worst_liquidation_distance=_decimal_or_none(
+                        summary.get("worst_liquidation_distance")
+                    ),
+                    open_breaches=int(summary.get("open_breaches") or 0),
+                    pending_intents=sum(1 for i in pending if i.account == name),
+                    pending_requests=sum(1 for r in requests if r.account == name),
+                    locks=locks,
+                )
+            )
+        return rows
+
+
+class StoreError(Exception):
+    """An operator-facing refusal of the store; the message says what is wrong."""
+
+
+class InvalidRequest(StoreError, ValueError):
+    """A request that cannot be carried out as given (missing reason, bad scope, not active)."""
+
+
+class LockNotFound(StoreError, LookupError):
+    """No lock with that id."""
+
+
+class UnknownAccount(StoreError, LookupError):
+    """An account name no service has registered."""
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _stored_account(row: AccountRow) -> StoredAccount:
+    return StoredAccount(
+        name=row.name,
+        venue=row.venue,
+        dry_run=row.dry_run,
+        poll_interval=row.poll_interval,
+        registered_at=row.registered_at,
+        last_seen_at=row.last_seen_at,
+    )
+
+
+def _stored_lock(row: LockRow) -> StoredLock:
+    assert row.id is not None
+    return StoredLock(
+        id=row.id,
+        scope=LockScope(row.scope),
+        account=row.account,
+        market=row.market,
+        reason=row.reason,
+        actor=row.actor,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        cleared_at=row.cleared_at,
+        cleared_by=row.cleared_by,
+        clear_reason=row.clear_reason,
+    )
+
+
+def _lock_event(kind: EventKind, lock: StoredLock, actor: str, verb: str) -> AuditEvent:
+    return AuditEvent(
+        kind,
+        f"lock #{lock.id} on {lock.target} {verb} by {actor}: {lock.reason}"
+        + (f" (cleared: {lock.clear_reason})" if verb == "cleared" and lock.clear_reason else ""),
+        account=lock.account,
+        symbol=lock.market,
+        actor=actor,
+        payload={
+            "lock_id": lock.id,
+            "scope": lock.scope.value,
+            "reason": lock.reason,
+            "set_by": lock.actor,
+            "created_at": lock.created_at,
+            "expires_at": lock.expires_at,
+            "cleared_at": lock.cleared_at,
+            "clear_reason": lock.clear_reason,
+        },
+    )
+
+
+def _stored_request(row: RequestRow) -> StoredRequest:
+    assert row.id is not None
+    return StoredRequest(
+        id=row.id,
+        kind=row.kind,
+        account=row.account,
+        market=row.market,
+        fraction=row.fraction,
+        reason=row.reason,
+        actor=row.actor,
+        created_at=row.created_at,
+        status=RequestStatus(row.status),
+        outcome=row.outcome,
+        completed_at=row.completed_at,
+    )
+
+
+def _request_payload(request: StoredRequest) -> dict[str, Any]:
+    return {
+        "request_id": request.id,
+        "market": request.market,
+        "fraction": request.fraction,
+        "reason": request.reason,
+        "requested_by": request.actor,
+        "status": request.status.value,
+        "outcome": request.outcome,
+    }
 
 
 def _covering(locks: Sequence[LockRow], symbol: str) -> LockRow | None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from guard.domain import ZERO, MarketSpec, Position, frozen_map
+from guard.domain import INFINITY, ZERO, MarginTier, MarketSpec, Position, frozen_map
+
+# A venue-specific isolated liquidation price: (position, market) -> price, None if unreachable.
+IsolatedLiquidation = Callable[[Position, MarketSpec], Decimal | None]
 
 
 def round_down(value: Decimal, step: Decimal) -> Decimal:
@@ -31,6 +35,30 @@ def maintenance_margin(position: Position, market: MarketSpec) -> Decimal:
     return max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
 
 
+def chained_tiers(
+    rows: Sequence[tuple[Decimal, Decimal, Decimal | None]],
+) -> tuple[MarginTier, ...]:
+    """Tiers from (notional floor, maintenance rate, max leverage) rows, sorted by floor.
+
+    The deduction of tier n is deduction(n−1) + floor(n)·(rate(n) − rate(n−1)), deduction(0) = 0:
+    the rule Binance ("maintenance amount"), Bybit ("mmDeduction") and Hyperliquid publish, and the
+    one that keeps maintenance continuous across tier boundaries. Each cap is the next floor.
+    """
+    ordered = sorted(rows, key=lambda row: row[0])
+    tiers: list[MarginTier] = []
+    deduction = ZERO
+    previous_rate: Decimal | None = None
+    for index, (floor, rate, max_leverage) in enumerate(ordered):
+        if rate < ZERO:
+            raise ValueError(f"maintenance rate must not be negative, got {rate}")
+        if previous_rate is not None:
+            deduction += floor * (rate - previous_rate)
+        cap = ordered[index + 1][0] if index + 1 < len(ordered) else INFINITY
+        tiers.append(MarginTier(floor, cap, rate, deduction, max_leverage))
+        previous_rate = rate
+    return tuple(tiers)
+
+
 @dataclass(frozen=True, slots=True)
 class VenueRules:
     """What the core needs to know about a venue; one instance per venue module."""
@@ -46,6 +74,11 @@ class VenueRules:
     reduce_only_exempt_from_min_notional: bool = False
     ccxt_id: str | None = None
     ccxt_options: Mapping[str, Any] = field(default_factory=frozen_map)
+    # the venue's full client-id grammar (a regular expression), None when only the length counts
+    client_id_pattern: str | None = None
+    # a venue whose isolated liquidation price follows its own published formula (Bybit: the
+    # maintenance margin is taken at the entry value); None: margin.py's generic solver
+    isolated_liquidation_price: IsolatedLiquidation | None = None
 
     def is_liquidatable(self, equity: Decimal, maintenance: Decimal) -> bool:
         """The venue's liquidation condition for one margin pool."""
@@ -54,6 +87,14 @@ class VenueRules:
         if self.liquidates_at_equality:
             return equity <= maintenance
         return equity < maintenance
+
+    def is_valid_client_order_id(self, client_id: str) -> bool:
+        """True when `client_id` fits the venue's length and grammar."""
+        if not 0 < len(client_id) <= self.client_id_max_length:
+            return False
+        if self.client_id_pattern is not None:
+            return re.fullmatch(self.client_id_pattern, client_id) is not None
+        return True
 
     def client_order_id(self, *parts: str) -> str:
         """A deterministic client order id in the venue's format, derived from `parts`."""
@@ -65,3 +106,17 @@ class VenueRules:
         if self.client_id_format == "alnum":
             return ("g" + raw.hex())[: self.client_id_max_length]
         return ("g-" + raw.hex())[: self.client_id_max_length]
+
+
+def decimal_of(row: Mapping[str, Any], key: str, where: str) -> Decimal:
+    """row[key] as an exact Decimal (from str/int/float); ValueError naming `where.key` otherwise."""
+    value = row.get(key)
+    if value is None or isinstance(value, bool) or value == "":
+        raise ValueError(f"{where}.{key}: expected a number, got {value!r}")
+    try:
+        result = Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f"{where}.{key}: expected a number, got {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"{where}.{key}: expected a finite number, got {value!r}")
+    return result

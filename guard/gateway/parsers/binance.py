@@ -1,0 +1,153 @@
+"""Binance USDⓈ-M: ccxt positions/balance + raw positionRisk / account payloads → domain.
+
+Fills ccxt's holes (venues.md §7.6): ccxt back-solves cross collateral from the liquidation price
+and computes maintenance without `cum`; here the wallet is `totalCrossWalletBalance` (cross, excl.
+uPnL and isolated wallets) and maintenance comes from bracket tables or the raw `maintMargin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.gateway.parsers.common import Context, derived_rate_tiers
+from guard.gateway.parsers.venue import (
+    ParsedPosition,
+    VenueParser,
+    ccxt_total,
+    cross_pnl,
+    isolated_margins,
+    mode_of,
+    settle_of,
+)
+from guard.venues import binance as rules
+
+
+def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:
+    path = f"positions[{index}]"
+    symbol = ctx.text(raw.get("symbol"), f"{path}.symbol")
+    info = ctx.mapping(raw.get("info") or {}, f"{path}.info")
+    amount = ctx.number(info.get("positionAmt"), f"{path}.info.positionAmt")
+    if amount == ZERO:
+        return None
+    position_side = str(info.get("positionSide") or "BOTH").upper()
+    if position_side in ("LONG", "SHORT"):
+        side = Side.LONG if position_side == "LONG" else Side.SHORT
+    else:
+        side = Side.LONG if amount > ZERO else Side.SHORT
+    quantity = abs(amount)
+    mark = ctx.optional_number(info.get("markPrice"), f"{path}.info.markPrice")
+    if mark is None:
+        notional = ctx.number(
+            info.get("notional"), f"{path}.info.notional", "markPrice or notional"
+        )
+        mark = abs(notional) / quantity
+        ctx.note(f"{symbol}: markPrice missing (account endpoint), used |notional| ÷ positionAmt")
+    entry = ctx.optional_number(info.get("entryPrice"), f"{path}.info.entryPrice")
+    if entry is None:
+        entry = ctx.optional_number(raw.get("entryPrice"), f"{path}.entryPrice")
+    if entry is None:
+        upnl_raw = info.get("unrealizedProfit", info.get("unRealizedProfit"))
+        upnl = ctx.number(upnl_raw, f"{path}.info.unrealizedProfit", "entryPrice or uPnL")
+        entry = mark - upnl / (side.sign * quantity)
+        ctx.note(f"{symbol}: entryPrice missing, derived from mark and unrealizedProfit")
+    mode = mode_of(ctx, raw.get("marginMode"), f"{path}.marginMode") or mode_of(
+        ctx, info.get("marginType"), f"{path}.info.marginType"
+    )
+    if mode is None:
+        isolated = info.get("isolated")
+        if isinstance(isolated, bool):
+            mode = MarginMode.ISOLATED if isolated else MarginMode.CROSS
+        else:
+            wallet = ctx.optional_number(info.get("isolatedWallet"), f"{path}.info.isolatedWallet")
+            mode = MarginMode.ISOLATED if wallet and wallet > ZERO else MarginMode.CROSS
+            ctx.note(f"{symbol}: margin mode missing, inferred {mode.value} from isolatedWallet")
+    isolated_margin = None
+    if mode is MarginMode.ISOLATED:
+        isolated_margin = ctx.number(info.get("isolatedWallet"), f"{path}.info.isolatedWallet")
+    liquidation = ctx.optional_number(info.get("liquidationPrice"), f"{path}.info.liquidationPrice")
+    leverage = ctx.optional_number(info.get("leverage"), f"{path}.info.leverage")
+    if leverage is None:
+        leverage = ctx.optional_number(raw.get("leverage"), f"{path}.leverage")
+    maintenance = ctx.optional_number(info.get("maintMargin"), f"{path}.info.maintMargin")
+    return ParsedPosition(
+        position=Position(
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            entry_price=entry,
+            mark_price=mark,
+            margin_mode=mode,
+            leverage=leverage if leverage and leverage > ZERO else None,
+            isolated_margin=isolated_margin,
+            venue_liquidation_price=liquidation if liquidation and liquidation > ZERO else None,
+            venue_maintenance_margin=maintenance,
+            hedged=position_side in ("LONG", "SHORT"),
+        ),
+        path=path,
+        info=info,
+        venue_maintenance=maintenance,
+    )
+
+
+def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
+    symbol = parsed.position.symbol
+    table = ctx.leverage_tiers.get(symbol)
+    if table is not None:
+        rows = ctx.sequence(table, f"leverage_tiers[{symbol!r}]")
+        infos = [
+            ctx.mapping(r, f"leverage_tiers[{symbol!r}][{i}]").get("info", r)
+            for i, r in enumerate(rows)
+        ]
+        try:
+            return rules.tiers_from_brackets(infos)
+        except ValueError as error:
+            raise ctx.error(
+                f"leverage_tiers[{symbol!r}]", "Binance bracket rows", str(error)
+            ) from None
+    return derived_rate_tiers(
+        ctx, parsed.position, parsed.venue_maintenance, f"{parsed.path}.info.maintMargin"
+    )
+
+
+def _account(ctx: Context, balance: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The `/fapi/v2|v3/account` payload: balance.info, else account_info."""
+    for candidate in ((balance or {}).get("info"), ctx.account_info):
+        if isinstance(candidate, Mapping) and "totalCrossWalletBalance" in candidate:
+            return candidate
+    return {}
+
+
+def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
+    currency = settle_of(positions, ctx, "USDT")
+    account = _account(ctx, raw)
+
+    def number(key: str) -> Decimal | None:
+        return ctx.optional_number(account.get(key), f"balance.info.{key}")
+
+    wallet = number("totalCrossWalletBalance")
+    if wallet is None:
+        if raw is None:
+            raise ctx.error(
+                "balance", "a ccxt balance (or account_info) with totalCrossWalletBalance"
+            )
+        total = ccxt_total(ctx, raw, currency)
+        if total is None:
+            raise ctx.error(f"balance.{currency}.total", "the settlement currency's total", None)
+        wallet = total - cross_pnl(positions) - isolated_margins(positions)
+        ctx.note(
+            "totalCrossWalletBalance missing: wallet = ccxt total (margin balance) − cross uPnL "
+            "− isolated wallets"
+        )
+    return Balance(
+        currency=currency,
+        wallet_balance=wallet,
+        venue_equity=number("totalMarginBalance"),
+        venue_maintenance_margin=number("totalMaintMargin"),
+        venue_free_collateral=number("availableBalance"),
+    )
+
+
+PARSER = VenueParser(position=position, tiers=tiers, balance=balance)

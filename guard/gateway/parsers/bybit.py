@@ -1,0 +1,171 @@
+"""Bybit v5 linear (UTA): ccxt positions/balance + raw position/wallet/account-info → domain.
+
+Fills ccxt's holes (venues.md §7.6): ccxt's `marginMode` is always None, so the mode comes from
+account_info (`/v5/account/info` marginMode), else the deprecated `tradeMode`; the wallet balance
+excludes uPnL (ccxt `total` = walletBalance) and, on UTA, includes isolated position margin,
+which is subtracted to get the cross wallet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.gateway.parsers.common import Context, derived_rate_tiers, submap
+from guard.gateway.parsers.venue import (
+    ParsedPosition,
+    VenueParser,
+    ccxt_total,
+    isolated_margins,
+    mode_of,
+    settle_of,
+)
+from guard.venues import bybit as rules
+
+_ACCOUNT_MODES = {
+    "ISOLATED_MARGIN": MarginMode.ISOLATED,
+    "REGULAR_MARGIN": MarginMode.CROSS,
+    "PORTFOLIO_MARGIN": MarginMode.CROSS,
+}
+
+
+def _account_mode(ctx: Context) -> MarginMode | None:
+    info = ctx.account_info
+    if not isinstance(info, Mapping):
+        return None
+    result = submap(info, "result") or info
+    value = result.get("marginMode")
+    if value is None:
+        return None
+    if value not in _ACCOUNT_MODES:
+        raise ctx.error("account_info.marginMode", f"one of {sorted(_ACCOUNT_MODES)}", value)
+    return _ACCOUNT_MODES[value]
+
+
+def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:
+    path = f"positions[{index}]"
+    symbol = ctx.text(raw.get("symbol"), f"{path}.symbol")
+    info = ctx.mapping(raw.get("info") or {}, f"{path}.info")
+    size = ctx.number(info.get("size", raw.get("contracts")), f"{path}.info.size")
+    if size == ZERO:
+        return None
+    raw_side = info.get("side") or raw.get("side")
+    if raw_side in ("Buy", "long"):
+        side = Side.LONG
+    elif raw_side in ("Sell", "short"):
+        side = Side.SHORT
+    else:
+        raise ctx.error(f"{path}.info.side", "'Buy' or 'Sell'", raw_side)
+    quantity = abs(size) * ctx.contract_size(raw, path)
+    entry = ctx.number(info.get("avgPrice", raw.get("entryPrice")), f"{path}.info.avgPrice")
+    mark = ctx.number(info.get("markPrice", raw.get("markPrice")), f"{path}.info.markPrice")
+    mode = mode_of(ctx, raw.get("marginMode"), f"{path}.marginMode") or _account_mode(ctx)
+    if mode is None:
+        trade_mode = info.get("tradeMode")
+        if trade_mode in (0, 1, "0", "1"):
+            mode = MarginMode.ISOLATED if int(trade_mode) == 1 else MarginMode.CROSS
+            ctx.note(f"{symbol}: margin mode from the deprecated info.tradeMode ({trade_mode})")
+        else:
+            mode = MarginMode.CROSS
+            ctx.note(f"{symbol}: margin mode unknown (no account_info.marginMode), assumed cross")
+    isolated_margin = None
+    if mode is MarginMode.ISOLATED:
+        balance_field = ctx.optional_number(
+            info.get("positionBalance"), f"{path}.info.positionBalance"
+        )
+        if balance_field is not None and balance_field > ZERO:
+            isolated_margin = balance_field
+        else:
+            isolated_margin = ctx.number(info.get("positionIM"), f"{path}.info.positionIM")
+            ctx.note(f"{symbol}: positionBalance empty, isolated margin = positionIM")
+    liquidation = ctx.optional_number(info.get("liqPrice"), f"{path}.info.liqPrice")
+    maintenance = ctx.optional_number(info.get("positionMM"), f"{path}.info.positionMM")
+    leverage = ctx.optional_number(info.get("leverage"), f"{path}.info.leverage")
+    index_raw = info.get("positionIdx")
+    return ParsedPosition(
+        position=Position(
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            entry_price=entry,
+            mark_price=mark,
+            margin_mode=mode,
+            leverage=leverage if leverage and leverage > ZERO else None,
+            isolated_margin=isolated_margin,
+            venue_liquidation_price=liquidation if liquidation and liquidation > ZERO else None,
+            venue_maintenance_margin=maintenance,
+            hedged=index_raw in (1, 2, "1", "2"),
+        ),
+        path=path,
+        info=info,
+        venue_maintenance=maintenance,
+    )
+
+
+def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
+    symbol = parsed.position.symbol
+    table = ctx.leverage_tiers.get(symbol)
+    if table is not None:
+        rows = ctx.sequence(table, f"leverage_tiers[{symbol!r}]")
+        infos = [
+            ctx.mapping(r, f"leverage_tiers[{symbol!r}][{i}]").get("info", r)
+            for i, r in enumerate(rows)
+        ]
+        try:
+            return rules.tiers_from_risk_limits(infos)
+        except ValueError as error:
+            raise ctx.error(
+                f"leverage_tiers[{symbol!r}]", "Bybit risk-limit rows", str(error)
+            ) from None
+    return derived_rate_tiers(
+        ctx, parsed.position, parsed.venue_maintenance, f"{parsed.path}.info.positionMM"
+    )
+
+
+def _wallet_account(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The first account of `/v5/account/wallet-balance` (result.list[0] or list[0])."""
+    info = (raw or {}).get("info")
+    if not isinstance(info, Mapping):
+        return {}
+    result = submap(info, "result") or info
+    accounts = result.get("list")
+    if isinstance(accounts, list) and accounts and isinstance(accounts[0], Mapping):
+        return accounts[0]
+    return {}
+
+
+def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
+    currency = settle_of(positions, ctx, "USDT")
+    account = _wallet_account(ctx, raw)
+    path = "balance.info.result.list[0]"
+    wallet: Decimal | None = None
+    coins = account.get("coin")
+    if isinstance(coins, list):
+        for index, coin in enumerate(coins):
+            if isinstance(coin, Mapping) and coin.get("coin") == currency:
+                wallet = ctx.number(
+                    coin.get("walletBalance"), f"{path}.coin[{index}].walletBalance"
+                )
+    if wallet is None and raw is not None:
+        wallet = ccxt_total(ctx, raw, currency)
+    if wallet is None:
+        raise ctx.error("balance", f"a ccxt balance with {currency} walletBalance/total", raw)
+    isolated = isolated_margins(positions)
+    if isolated:
+        ctx.note("cross wallet = walletBalance − isolated position margin (UTA keeps it inside)")
+    return Balance(
+        currency=currency,
+        wallet_balance=wallet - isolated,
+        venue_equity=ctx.optional_number(account.get("totalEquity"), f"{path}.totalEquity"),
+        venue_maintenance_margin=ctx.optional_number(
+            account.get("totalMaintenanceMargin"), f"{path}.totalMaintenanceMargin"
+        ),
+        venue_free_collateral=ctx.optional_number(
+            account.get("totalAvailableBalance"), f"{path}.totalAvailableBalance"
+        ),
+    )
+
+
+PARSER = VenueParser(position=position, tiers=tiers, balance=balance)

@@ -1,0 +1,133 @@
+"""OKX swap: ccxt positions/balance + raw position/balance payloads → domain.
+
+Amounts are in contracts: base units = |pos| × ctVal (position contractSize, else the market's).
+Isolated margin = `margin`; maintenance amount = `mmr`; cross wallet = detail `eq` − `isoEq` −
+cross uPnL of the settlement currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.gateway.parsers.common import Context, derived_rate_tiers
+from guard.gateway.parsers.venue import (
+    ParsedPosition,
+    VenueParser,
+    ccxt_total,
+    cross_pnl,
+    isolated_equities,
+    mode_of,
+    settle_of,
+)
+from guard.venues import okx as rules
+
+
+def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:
+    path = f"positions[{index}]"
+    symbol = ctx.text(raw.get("symbol"), f"{path}.symbol")
+    info = ctx.mapping(raw.get("info") or {}, f"{path}.info")
+    contracts = ctx.number(info.get("pos"), f"{path}.info.pos", "a signed number of contracts")
+    if contracts == ZERO:
+        return None
+    pos_side = str(info.get("posSide") or "net").lower()
+    if pos_side in ("long", "short"):
+        side = Side(pos_side)
+    else:
+        side = Side.LONG if contracts > ZERO else Side.SHORT
+    quantity = rules.base_quantity(contracts, ctx.contract_size(raw, path))
+    entry = ctx.number(info.get("avgPx"), f"{path}.info.avgPx")
+    mark = ctx.number(info.get("markPx", raw.get("markPrice")), f"{path}.info.markPx")
+    mode = mode_of(ctx, info.get("mgnMode") or raw.get("marginMode"), f"{path}.info.mgnMode")
+    if mode is None:
+        raise ctx.error(f"{path}.info.mgnMode", "'cross' or 'isolated'", None)
+    isolated_margin = None
+    if mode is MarginMode.ISOLATED:
+        isolated_margin = ctx.number(info.get("margin"), f"{path}.info.margin")
+    liquidation = ctx.optional_number(info.get("liqPx"), f"{path}.info.liqPx")
+    maintenance = ctx.optional_number(info.get("mmr"), f"{path}.info.mmr")
+    leverage = ctx.optional_number(info.get("lever"), f"{path}.info.lever")
+    return ParsedPosition(
+        position=Position(
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            entry_price=entry,
+            mark_price=mark,
+            margin_mode=mode,
+            leverage=leverage if leverage and leverage > ZERO else None,
+            isolated_margin=isolated_margin,
+            venue_liquidation_price=liquidation if liquidation and liquidation > ZERO else None,
+            venue_maintenance_margin=maintenance,
+            hedged=pos_side in ("long", "short"),
+        ),
+        path=path,
+        info=info,
+        venue_maintenance=maintenance,
+    )
+
+
+def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
+    symbol = parsed.position.symbol
+    table = ctx.leverage_tiers.get(symbol)
+    if table is not None:
+        rows = ctx.sequence(table, f"leverage_tiers[{symbol!r}]")
+        infos = [
+            ctx.mapping(r, f"leverage_tiers[{symbol!r}][{i}]").get("info", r)
+            for i, r in enumerate(rows)
+        ]
+        contract_value = parsed.position.quantity / abs(
+            ctx.number(parsed.info.get("pos"), f"{parsed.path}.info.pos")
+        )
+        ctx.note(f"{symbol}: OKX tiers (in contracts) converted to notional at the current mark")
+        try:
+            return rules.tiers_from_position_tiers(
+                infos, contract_value, parsed.position.mark_price
+            )
+        except ValueError as error:
+            raise ctx.error(
+                f"leverage_tiers[{symbol!r}]", "OKX position-tier rows", str(error)
+            ) from None
+    return derived_rate_tiers(
+        ctx, parsed.position, parsed.venue_maintenance, f"{parsed.path}.info.mmr"
+    )
+
+
+def _detail(
+    ctx: Context, raw: Mapping[str, Any] | None, currency: str
+) -> tuple[Mapping[str, Any], str]:
+    info = (raw or {}).get("info")
+    data = info.get("data") if isinstance(info, Mapping) else None
+    if isinstance(data, list) and data and isinstance(data[0], Mapping):
+        details = data[0].get("details")
+        if isinstance(details, list):
+            for index, detail in enumerate(details):
+                if isinstance(detail, Mapping) and detail.get("ccy") == currency:
+                    return detail, f"balance.info.data[0].details[{index}]"
+    return {}, "balance.info.data[0].details[?]"
+
+
+def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
+    currency = settle_of(positions, ctx, "USDT")
+    detail, path = _detail(ctx, raw, currency)
+    equity = ctx.optional_number(detail.get("eq"), f"{path}.eq")
+    isolated = ctx.optional_number(detail.get("isoEq"), f"{path}.isoEq")
+    if equity is None:
+        equity = ccxt_total(ctx, raw, currency) if raw is not None else None
+        if equity is None:
+            raise ctx.error("balance", f"a ccxt balance with {currency} eq/total", raw)
+        ctx.note("OKX balance detail missing: equity = ccxt total")
+    if isolated is None:
+        isolated = isolated_equities(positions)
+        ctx.note("OKX isoEq missing: isolated equity summed from the isolated positions")
+    return Balance(
+        currency=currency,
+        wallet_balance=equity - isolated - cross_pnl(positions),
+        venue_equity=equity,
+        venue_maintenance_margin=ctx.optional_number(detail.get("mmr"), f"{path}.mmr"),
+        venue_free_collateral=ctx.optional_number(detail.get("availEq"), f"{path}.availEq"),
+    )
+
+
+PARSER = VenueParser(position=position, tiers=tiers, balance=balance)

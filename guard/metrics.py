@@ -1,0 +1,138 @@
+"""Prometheus metrics of the service and its health endpoint (ok, or degraded with reasons),
+served over plain HTTP on 127.0.0.1 or all interfaces from a daemon thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+@dataclass(slots=True)
+class Health:
+    """Per-account reasons for being degraded; ok when there are none."""
+
+    clock: Callable[[], float] = time.monotonic
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # account -> key -> why
+    last_success: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
+
+    def degrade(self, account: str, key: str, why: str) -> None:
+        self.reasons.setdefault(account, {})[key] = why
+
+    def recover(self, account: str, key: str) -> None:
+        self.reasons.get(account, {}).pop(key, None)
+
+    def succeeded(self, account: str) -> None:
+        self.last_success[account] = self.clock()
+
+    def status(self) -> tuple[bool, list[str]]:
+        now = self.clock()
+        found = [
+            f"{account}: {why}"
+            for account in sorted(self.reasons)
+            for why in self.reasons[account].values()
+        ]
+        for account, interval in sorted(self.intervals.items()):
+            last = self.last_success.get(account)
+            limit = max(3 * interval, 30.0)
+            if last is not None and now - last > limit:
+                found.append(f"{account}: no successful tick for {now - last:.0f}s")
+        return (not found, found)
+
+
+class _SuccessAge(Collector):
+    def __init__(self, health: Health) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "guard_last_success_age_seconds",
+            "Seconds since the last successful tick of each account",
+            labels=["account"],
+        )
+        now = self.health.clock()
+        for account, last in sorted(self.health.last_success.items()):
+            family.add_metric([account], now - last)
+        yield family
+
+
+class Metrics:
+    """The service's metrics in their own registry (so several services can coexist in tests)."""
+
+    def __init__(self, health: Health) -> None:
+        self.registry = CollectorRegistry()
+        self.health = health
+        r = self.registry
+        self.ticks = Counter("guard_ticks", "Ticks by outcome", ["account", "outcome"], registry=r)
+        self.tick_seconds = Histogram(
+            "guard_tick_seconds",
+            "Wall time of one tick",
+            ["account"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.findings = Counter(
+            "guard_findings", "Rule findings by severity", ["account", "severity"], registry=r
+        )
+        self.orders = Counter(
+            "guard_orders", "Orders by outcome", ["account", "outcome"], registry=r
+        )
+        self.breaker_trips = Counter(
+            "guard_breaker_trips", "Circuit breaker trips", ["account"], registry=r
+        )
+        self.holds = Counter(
+            "guard_holds", "Ticks held back by a rail", ["account", "rail"], registry=r
+        )
+        self.alerts = Counter("guard_alerts", "Alerts by verdict", ["verdict"], registry=r)
+        r.register(_SuccessAge(health))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    metrics: Metrics
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/metrics"):
+            self._reply(200, "text/plain; version=0.0.4", self.metrics.render())
+        elif self.path.startswith("/health"):
+            ok, reasons = self.metrics.health.status()
+            body = {"status": "ok" if ok else "degraded", "reasons": reasons}
+            self._reply(200 if ok else 503, "application/json", json.dumps(body).encode())
+        else:
+            self._reply(404, "text/plain", b"not found: try /metrics or /health\n")
+
+    def _reply(self, code: int, kind: str, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: logs are structlog's
+        return
+
+
+class Endpoint:
+    """/metrics and /health on one port, served from a daemon thread."""
+
+    def __init__(self, metrics: Metrics, port: int, host: str = "0.0.0.0") -> None:
+        handler = type("Handler", (_Handler,), {"metrics": metrics})
+        self.server = ThreadingHTTPServer((host, port), handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

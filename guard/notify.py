@@ -1,0 +1,104 @@
+"""Alerts through apprise (Telegram, Slack, Discord, e-mail, webhooks: any apprise URL),
+deduplicated by key within a window and rate-limited per minute; sending never raises."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import apprise
+
+
+class AlertKind(StrEnum):
+    """What an alert is about (its title prefix and a metrics label)."""
+
+    BREACH = "breach"
+    ORDER = "order"
+    LOCK = "lock"
+    BREAKER = "breaker"
+    STALE = "stale"
+    SANITY = "sanity"
+    POSITION_CHANGED = "position_changed"
+    PERMANENT_ERROR = "permanent_error"
+    CONFIG = "config"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class SentAlert:
+    kind: AlertKind
+    key: str
+    title: str
+    body: str
+
+
+@dataclass(slots=True)
+class Notifier:
+    """Sends each alert once per `dedup_seconds` per key, at most `max_per_minute` a minute."""
+
+    urls: Sequence[str] = ()
+    dedup_seconds: float = 600.0
+    max_per_minute: int = 20
+    clock: Callable[[], float] = time.monotonic
+    sent: list[SentAlert] = field(default_factory=list)  # what went out (most recent 200)
+    suppressed: int = 0
+    dropped: int = 0
+    failures: int = 0
+    _last_by_key: dict[str, float] = field(default_factory=dict)
+    _recent: deque[float] = field(default_factory=deque)
+    _apprise: apprise.Apprise | None = None
+
+    def __post_init__(self) -> None:
+        if self.urls:
+            self._apprise = apprise.Apprise()
+            for url in self.urls:
+                if not self._apprise.add(url):
+                    raise ValueError(f"not a usable apprise URL: {_redact(url)}")
+
+    def admit(self, key: str) -> str:
+        """'send', 'duplicate' (same key inside the dedup window) or 'rate-limited'."""
+        now = self.clock()
+        last = self._last_by_key.get(key)
+        if last is not None and now - last < self.dedup_seconds:
+            self.suppressed += 1
+            return "duplicate"
+        while self._recent and now - self._recent[0] >= 60:
+            self._recent.popleft()
+        if len(self._recent) >= self.max_per_minute:
+            self.dropped += 1
+            return "rate-limited"
+        self._recent.append(now)
+        self._last_by_key[key] = now
+        return "send"
+
+    def forget(self, key: str) -> None:
+        """Let the next alert with `key` through (the condition cleared, e.g. data fresh again)."""
+        self._last_by_key.pop(key, None)
+
+    async def alert(self, kind: AlertKind, key: str, title: str, body: str) -> str:
+        """Queue one alert; returns what admit() decided. Delivery failures are counted."""
+        verdict = self.admit(f"{kind.value}:{key}")
+        if verdict != "send":
+            return verdict
+        item = SentAlert(kind, key, f"guard {kind.value}: {title}", body)
+        self.sent.append(item)
+        del self.sent[:-200]
+        if self._apprise is not None:
+            try:
+                ok = bool(
+                    await asyncio.to_thread(self._apprise.notify, body=item.body, title=item.title)
+                )
+            except Exception:  # a broken notifier must never stop the guard
+                ok = False
+            if not ok:
+                self.failures += 1
+        return verdict
+
+
+def _redact(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://…" if rest else url

@@ -1,0 +1,1 @@
+"""The replay and stress lab: history or synthetic paths through the paper venue, three ways."""

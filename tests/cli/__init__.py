@@ -1,0 +1,1 @@
+"""CLI tests of the operator commands on SQLite and PostgreSQL."""

@@ -1,0 +1,101 @@
+"""Shared set-up of the service tests: the crash scenario on the paper venue, driven by hand in
+virtual time, and a service with every rail on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from guard.config import load_policies
+from guard.gateway.paper import PaperVenue
+from guard.metrics import Health, Metrics
+from guard.notify import Notifier
+from guard.rails import BreakerLimits, SanityBounds
+from guard.scenarios import crash
+from guard.service import AccountRuntime, GuardService, RailSettings, TickReport
+from guard.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = ROOT / "policies" / "default.yaml"
+ACCOUNT = "acct"
+
+
+def rails(
+    *,
+    max_orders: int = 100,
+    max_notional: Decimal = Decimal(10_000_000),
+    staleness: timedelta = timedelta(minutes=2),
+) -> RailSettings:
+    return RailSettings(
+        staleness=staleness,
+        breakers=BreakerLimits(
+            timedelta(hours=1), max_orders, max_notional, 1000, Decimal(100_000_000)
+        ),
+        sanity=SanityBounds(Decimal("0.5"), Decimal("0.5")),
+    )
+
+
+@dataclass
+class Rig:
+    venue: PaperVenue
+    service: GuardService
+    store: Store
+
+    @property
+    def runtime(self) -> AccountRuntime:
+        return self.service.accounts[ACCOUNT]
+
+    async def tick(self) -> TickReport:
+        return await self.service.tick(ACCOUNT)
+
+    async def run(self, minutes: int, step: timedelta = timedelta(minutes=1)) -> list[TickReport]:
+        reports = []
+        end = self.venue.now + timedelta(minutes=minutes)
+        while self.venue.now < end:
+            self.venue.advance_to(min(self.venue.now + step, end))
+            reports.append(await self.tick())
+        return reports
+
+    async def run_until_orders(self, limit_minutes: int = 240) -> TickReport:
+        """Tick minute by minute until a tick plans orders."""
+        for _ in range(limit_minutes):
+            self.venue.advance_to(self.venue.now + timedelta(minutes=1))
+            report = await self.tick()
+            if report.plan is not None and report.plan.orders:
+                return report
+        raise AssertionError("no orders planned in the whole scenario")
+
+
+def rig(store: Store, *, dry_run: bool = False, settings: RailSettings | None = None) -> Rig:
+    scenario = crash()
+    venue = scenario.venue((ACCOUNT,))
+    health = Health()
+    service = GuardService(
+        store=store,
+        accounts={
+            ACCOUNT: AccountRuntime(
+                ACCOUNT,
+                venue.rules,
+                venue,
+                load_policies([POLICY]),
+                dry_run=dry_run,
+                clock=lambda: venue.now,
+            )
+        },
+        clock=lambda: venue.now,
+        rails=settings or rails(),
+        notifier=Notifier(),
+        health=health,
+        metrics=Metrics(health),
+    )
+    return Rig(venue, service, store)
+
+
+def kinds(store: Store, account: str = ACCOUNT) -> list[str]:
+    return [e.kind for e in store.events() if e.account == account]
+
+
+def at(moment: datetime) -> str:
+    return moment.isoformat()

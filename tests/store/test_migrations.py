@@ -1,0 +1,75 @@
+"""Migrations from empty, the un-migrated refusal, and the schema matching the models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from guard.store import SchemaNotReady, Store
+from guard.store.migrate import config
+
+TABLES = {
+    "audit_events",
+    "order_intents",
+    "guard_state",
+    "override_locks",
+    "accounts",
+    "operator_requests",
+}
+
+
+def test_upgrade_when_database_is_empty_then_every_table_exists_at_head(any_store: Store) -> None:
+    any_store.downgrade("base")
+    assert any_store.current_revision() is None
+    assert TABLES.isdisjoint(inspect(any_store.engine).get_table_names())
+
+    assert any_store.upgrade() == Store.head_revision()
+
+    assert set(inspect(any_store.engine).get_table_names()) >= TABLES
+    assert any_store.require_migrated() == Store.head_revision()
+
+
+def test_first_revision_when_listed_then_named_0001_initial() -> None:
+    script = ScriptDirectory.from_config(config())
+    bases = script.get_bases()
+    assert bases == ["0001_initial"]
+
+
+def test_upgrade_when_already_at_head_then_nothing_changes(any_store: Store) -> None:
+    any_store.audit([], at=datetime.now(UTC))
+    assert any_store.upgrade() == Store.head_revision()
+    assert any_store.upgrade() == Store.head_revision()
+
+
+def test_require_migrated_when_never_migrated_then_error_says_what_to_run(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'new.db'}")
+    with pytest.raises(SchemaNotReady) as raised:
+        store.require_migrated()
+    message = str(raised.value)
+    assert "empty (never migrated)" in message
+    assert f"expected {Store.head_revision()}" in message
+    assert "guard db upgrade" in message
+    assert str(tmp_path / "new.db") in message
+    store.dispose()
+
+
+def test_require_migrated_when_behind_head_then_error_names_both_revisions(
+    any_store: Store,
+) -> None:
+    any_store.downgrade("base")
+    with pytest.raises(SchemaNotReady, match="run `guard db upgrade"):
+        any_store.require_migrated()
+
+
+def test_migrated_schema_when_compared_with_models_then_no_difference(any_store: Store) -> None:
+    with any_store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []
