@@ -213,13 +213,18 @@ class Executor:
         self.store.update_intent(result, self.clock(), [event])
 
     async def reconcile(
-        self, intents: Sequence[StoredIntent], plans_by_id: dict[str, OrderPlan]
+        self,
+        intents: Sequence[StoredIntent],
+        plans_by_id: dict[str, OrderPlan],
+        *,
+        resend: bool = True,
     ) -> list[OrderResult]:
-        """Resolve unfinished intents by client id before the first tick.
+        """Resolve unfinished intents by client id (before the first tick, and during ticks).
 
-        Found at the venue: record what the venue says. Not found: the order never arrived, so
-        it is sent once now (same client id, clipped by the caller to the current position) if
-        it is younger than the resend window; otherwise it is abandoned with a reason.
+        Found at the venue: record what the venue says (only when it changed). Not found, with
+        `resend`: the order never arrived, so it is sent once now (same client id, clipped by the
+        caller to the current position) if it is younger than the resend window; otherwise it is
+        abandoned with a reason. Without `resend`, a missing order is left for the next look-up.
         """
         results: list[OrderResult] = []
         now = self.clock()
@@ -237,8 +242,18 @@ class Executor:
                 )
                 continue
             if found is not None:
-                self._record(plan, found, None, None)
+                changed = (found.status, found.filled_quantity) != (
+                    intent.status,
+                    intent.filled_quantity,
+                )
+                if changed:
+                    self._record(plan, found, None, None)
                 results.append(found)
+                continue
+            if not resend:
+                results.append(
+                    OrderResult(intent.client_order_id, intent.status, message="not found yet")
+                )
                 continue
             if now - intent.created_at > self.resend_window or plan.quantity <= ZERO:
                 why = (

@@ -32,7 +32,7 @@ from guard.notify import AlertKind, Notifier
 from guard.rails import BreakerLimits, SanityBounds
 from guard.scenarios import scenario as load_scenario
 from guard.service import AccountRuntime, GuardService, RailSettings
-from guard.service_config import GuardConfig, PaperAccount, VenueAccount, load_config
+from guard.service_config import AccountConfig, GuardConfig, load_config
 from guard.store import AccountInfo, Store
 
 
@@ -45,7 +45,7 @@ def gateway_for(base: Gateway, dry_run: bool) -> Gateway:
     return cast(Gateway, DryRunGateway(base)) if dry_run else base
 
 
-def build_paper(account: PaperAccount, now: datetime) -> WallClockPaper:
+def build_paper(account: AccountConfig, now: datetime) -> WallClockPaper:
     """The account's scenario replayed so that its start (plus `start`) is `now`, or resumed
     from its state file when one exists."""
     try:
@@ -154,9 +154,9 @@ class Runner:
     def _runtimes(self, config: GuardConfig) -> dict[str, AccountRuntime]:
         runtimes: dict[str, AccountRuntime] = {}
         problems: list[Problem] = []
-        venues: dict[str, list[VenueAccount]] = {}
+        venues: dict[str, list[AccountConfig]] = {}
         for account in config.accounts:
-            if isinstance(account, VenueAccount):
+            if not account.is_paper:
                 venues.setdefault(account.venue, []).append(account)
         gateways: dict[str, Gateway] = {}
         for venue, accounts in venues.items():
@@ -164,7 +164,7 @@ class Runner:
         for index, account in enumerate(config.accounts):
             policies = load_policies(account.policies)
             try:
-                if isinstance(account, PaperAccount):
+                if account.is_paper:
                     driver = build_paper(account, self.clock())
                     self.papers[account.name] = driver
                     gateway: Gateway = driver
@@ -415,7 +415,7 @@ class Runner:
         self.store.dispose()
 
 
-def _ccxt_gateway(venue: str, accounts: list[VenueAccount]) -> Gateway:
+def _ccxt_gateway(venue: str, accounts: list[AccountConfig]) -> Gateway:
     from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials
 
     configs = [

@@ -188,6 +188,9 @@ class GuardService:
         now: datetime,
     ) -> TickReport:
         account = runtime.name
+        problems = snapshot.inconsistencies()
+        if problems:
+            return await self._contradictory(runtime, problems, tick_id, fingerprint, now)
         holds: list[Hold] = [stale] if stale is not None else []
         changes: list[PositionChange] = []
         if stale is None and self.rails.sanity is not None:
@@ -201,6 +204,10 @@ class GuardService:
         state = self.store.load_state(account)
         decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
         planned = plan(decision, snapshot, runtime.rules)
+        if stale is None:
+            stale = _engine_stale(account, decision)
+            if stale is not None:
+                holds.append(stale)
         events = self._tick_events(account, tick_id, fingerprint, decision, planned)
         events.extend(self._change_events(account, tick_id, fingerprint, changes))
         if planned.orders and not holds and not runtime.dry_run:
@@ -214,6 +221,7 @@ class GuardService:
         ]
         self._rail_health(account, stale, holds)
         await self._announce(runtime, decision, holds, changes)
+        events.extend(_hold_event(h, account, tick_id, fingerprint, self.actor) for h in holds)
         execution: ExecutionReport | None = None
         if holds or (planned.orders and locks):
             # nothing runs on held data, and no rule memory moves: the previous state is kept,
@@ -248,6 +256,25 @@ class GuardService:
             account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
         )
 
+    async def _contradictory(
+        self,
+        runtime: AccountRuntime,
+        problems: Sequence[str],
+        tick_id: str,
+        fingerprint: str,
+        now: datetime,
+    ) -> TickReport:
+        """A snapshot that contradicts itself is never evaluated: hold, audit and alert."""
+        hold = Hold(
+            Rail.SANITY,
+            f"snapshot of {runtime.name} contradicts itself: {'; '.join(problems)}; no action",
+            f"sanity:{runtime.name}:contradictory",
+        )
+        self.store.audit([_hold_event(hold, runtime.name, tick_id, fingerprint, self.actor)], now)
+        self.health.degrade(runtime.name, "contradictory", hold.reason)
+        await self._alert(AlertKind.SANITY, hold.key, runtime.name, hold.reason)
+        return TickReport(runtime.name, tick_id, None, None, None, None, (hold,))
+
     def _breaker(
         self, account: str, plans: Sequence[OrderPlan], snapshot: AccountSnapshot, now: datetime
     ) -> Hold | None:
@@ -276,6 +303,7 @@ class GuardService:
         else:
             self.health.recover(account, "breaker")
         self.health.recover(account, "tick")
+        self.health.recover(account, "contradictory")
 
     async def _announce(
         self,
@@ -551,11 +579,13 @@ class GuardService:
             return
 
     # ----- reconciliation ----------------------------------------------------------------------
-    async def resolve(self, runtime: AccountRuntime) -> int:
+    async def resolve(self, runtime: AccountRuntime, *, startup: bool = False) -> int:
         """Resolve the account's unfinished intents by client id; returns how many were looked at.
 
-        The position is re-read once so a resend (of an order that never arrived) is clipped to
-        what is still open. Raises GatewayError when the venue cannot be reached.
+        At start-up an order the venue never saw is sent once (young) or abandoned (old). During
+        ticks only intents that were never handed to the venue (pending) are sent; a sent or
+        unknown one is only looked up, never resent by a tick. The position is re-read once so
+        a send is clipped to what is still open. Raises GatewayError when the venue is down.
         """
         intents = self.store.unresolved_intents(runtime.name)
         if not intents:
@@ -567,7 +597,14 @@ class GuardService:
             remaining = intent.quantity - intent.filled_quantity
             quantity = ZERO if position is None else min(remaining, position.quantity)
             plans[intent.client_order_id] = intent.as_plan(max(quantity, ZERO))
-        await self.executor(runtime).reconcile(intents, plans)
+        executor = self.executor(runtime)
+        if startup:
+            await executor.reconcile(intents, plans)
+        else:
+            unsent = [i for i in intents if i.status is OrderStatus.PENDING]
+            handed = [i for i in intents if i.status is not OrderStatus.PENDING]
+            await executor.reconcile(handed, plans, resend=False)
+            await executor.reconcile(unsent, plans)
         return len(intents)
 
     async def reconcile(self) -> int:
@@ -575,7 +612,7 @@ class GuardService:
         resolved = 0
         for runtime in self.accounts.values():
             try:
-                resolved += await self.resolve(runtime)
+                resolved += await self.resolve(runtime, startup=True)
             except GatewayError as error:  # unreachable: tried again at the account's ticks
                 self._error(
                     runtime.name,
@@ -585,6 +622,26 @@ class GuardService:
                     self.now_of(runtime),
                 )
         return resolved
+
+
+def _engine_stale(account: str, decision: Decision) -> Hold | None:
+    """The policy's own stale_data verdict, as a hold (so no rule memory moves on old data)."""
+    for finding in decision.findings:
+        if finding.kind == "stale_data" and finding.severity is Severity.CRITICAL:
+            return Hold(Rail.STALE, finding.reason, f"stale:{account}")
+    return None
+
+
+def _hold_event(hold: Hold, account: str, tick_id: str, fingerprint: str, actor: str) -> AuditEvent:
+    return AuditEvent(
+        EventKind.ALERT,
+        hold.reason,
+        account=account,
+        tick_id=tick_id,
+        fingerprint=fingerprint,
+        actor=actor,
+        payload={"kind": f"rail_{hold.rail.value}", "severity": "critical", "key": hold.key},
+    )
 
 
 def _suppressed(

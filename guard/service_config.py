@@ -98,17 +98,21 @@ class ServiceSettings(Strict):
         )
 
 
-class AccountBase(Strict):
+VENUES = ("paper", "binance", "bybit", "okx", "hyperliquid", "dydx")
+PAPER_ONLY = ("scenario", "seed", "speed", "start", "until", "state_file", "latency")
+
+
+class AccountConfig(Strict):
+    """One guarded account. `venue: paper` is a simulated account playing a scenario in virtual
+    time; any other venue is reached through ccxt with credentials given as references."""
+
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    venue: Literal["paper", "binance", "bybit", "okx", "hyperliquid", "dydx"]
     policies: tuple[Path, ...] = Field(min_length=1)
     poll_interval: Duration = timedelta(seconds=15)
     dry_run: bool = False
-
-
-class PaperAccount(AccountBase):
-    """A simulated account on the paper venue: a scenario played in virtual time."""
-
-    venue: Literal["paper"]
+    credentials: dict[str, SecretRef] = Field(default_factory=dict)  # ccxt field -> where
+    # paper only
     scenario: str = "crash"  # a built-in scenario name
     seed: int = 7
     speed: Decimal = Field(default=Decimal(60), gt=0)  # virtual seconds per wall second
@@ -117,15 +121,21 @@ class PaperAccount(AccountBase):
     state_file: Path | None = None  # persist the venue here (restarts resume from it)
     latency: Duration = timedelta(0)  # simulated send latency (half before, half after fill)
 
+    @model_validator(mode="after")
+    def _venue_fields(self) -> AccountConfig:
+        if self.is_paper and self.credentials:
+            raise ValueError("a paper account takes no credentials")
+        if not self.is_paper:
+            misplaced = sorted(set(PAPER_ONLY) & self.model_fields_set)
+            if misplaced:
+                raise ValueError(
+                    f"{', '.join(misplaced)}: only for `venue: paper` accounts, not {self.venue}"
+                )
+        return self
 
-class VenueAccount(AccountBase):
-    """A real venue account reached through ccxt; credentials are references, never values."""
-
-    venue: Literal["binance", "bybit", "okx", "hyperliquid", "dydx"]
-    credentials: dict[str, SecretRef] = Field(default_factory=dict)  # ccxt field -> where
-
-
-Account = Annotated[PaperAccount | VenueAccount, Field(discriminator="venue")]
+    @property
+    def is_paper(self) -> bool:
+        return self.venue == "paper"
 
 
 class GuardConfig(Strict):
@@ -133,7 +143,7 @@ class GuardConfig(Strict):
 
     version: Literal[1] = 1
     service: ServiceSettings = ServiceSettings()
-    accounts: tuple[Account, ...] = Field(min_length=1)
+    accounts: tuple[AccountConfig, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_names(self) -> GuardConfig:
@@ -168,7 +178,7 @@ def load_config(path: Path) -> GuardConfig:
                     )
                 )
         update: dict[str, object] = {"policies": policies}
-        if isinstance(account, PaperAccount) and account.state_file is not None:
+        if account.state_file is not None:
             state = account.state_file
             update["state_file"] = state if state.is_absolute() else base / state
         accounts.append(account.model_copy(update=update))

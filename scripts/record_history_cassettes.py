@@ -71,14 +71,42 @@ EXCHANGE_INFO = {
             "marketTakeBound": "0.05",
             "maxMoveOrderLimit": 10000,
             "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": "556.80", "maxPrice": "4529764", "tickSize": "0.10"},
-                {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
-                {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": "556.80",
+                    "maxPrice": "4529764",
+                    "tickSize": "0.10",
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": "0.001",
+                    "maxQty": "1000",
+                    "stepSize": "0.001",
+                },
+                {
+                    "filterType": "MARKET_LOT_SIZE",
+                    "minQty": "0.001",
+                    "maxQty": "120",
+                    "stepSize": "0.001",
+                },
                 {"filterType": "MAX_NUM_ORDERS", "limit": 200},
                 {"filterType": "MIN_NOTIONAL", "notional": "100"},
-                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"},
+                {
+                    "filterType": "PERCENT_PRICE",
+                    "multiplierUp": "1.0500",
+                    "multiplierDown": "0.9500",
+                    "multiplierDecimal": "4",
+                },
             ],
-            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
+            "orderTypes": [
+                "LIMIT",
+                "MARKET",
+                "STOP",
+                "STOP_MARKET",
+                "TAKE_PROFIT",
+                "TAKE_PROFIT_MARKET",
+                "TRAILING_STOP_MARKET",
+            ],
             "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
         }
     ],
@@ -111,7 +139,7 @@ def candle(open_ms: int) -> list[object]:
 class Stub(BaseHTTPRequestHandler):
     klines_calls = 0
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         if parts.path.endswith("/exchangeInfo"):
@@ -119,7 +147,13 @@ class Stub(BaseHTTPRequestHandler):
         elif parts.path.endswith("/klines"):
             Stub.klines_calls += 1
             if Stub.klines_calls == 2:
-                self._send(429, {"code": -1003, "msg": "Too many requests; current limit is 2400 request weight per 1 MINUTE."})
+                self._send(
+                    429,
+                    {
+                        "code": -1003,
+                        "msg": "Too many requests; current limit is 2400 request weight per 1 MINUTE.",
+                    },
+                )
                 return
             start = int(query["startTime"])
             limit = int(query.get("limit", 500))
@@ -152,7 +186,7 @@ class Stub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"stub: {self.command} {self.path}\n")
 
 
@@ -172,7 +206,14 @@ async def record() -> None:
                 funding_limit=12,
                 backoff=0.01,
             )
-            print(result.candles, "candles,", result.funding, "funding rows,", result.requests, "requests")
+            print(
+                result.candles,
+                "candles,",
+                result.funding,
+                "funding rows,",
+                result.requests,
+                "requests",
+            )
     finally:
         await exchange.close()
 
@@ -183,7 +224,9 @@ def main() -> None:
     thread.start()
     CASSETTE.unlink(missing_ok=True)
     try:
-        recorder = vcr.VCR(record_mode="all", match_on=["method", "path", "query"], decode_compressed_response=True)
+        recorder = vcr.VCR(
+            record_mode="all", match_on=["method", "path", "query"], decode_compressed_response=True
+        )
         with recorder.use_cassette(str(CASSETTE)):
             asyncio.run(record())
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,7 +67,13 @@ def _client(venue: str) -> Any:
 
 
 async def _run(
-    exchange: Any, venue: str, symbol: str, since: Any, until: Any, timeframe: str, out: Path
+    exchange: Any,
+    venue: str,
+    symbol: str,
+    since: datetime,
+    until: datetime,
+    timeframe: str,
+    out: Path,
 ) -> Download:
     try:
         return await download_history(

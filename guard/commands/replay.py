@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         audit_db = folder / "audit.db"
         store = fresh_store(audit_db)
         try:
-            with _progress(setup, quiet=json_output) as hook:
+            with _ProgressBar(setup, quiet=json_output) as hook:
                 result = asyncio.run(
                     replay(setup, policies, store, tick_every, distance, progress=hook)
                 )
@@ -136,7 +136,7 @@ def _setup(
     return load_setup(candles, funding, symbols, portfolio), timedelta(seconds=60)
 
 
-class _progress:
+class _ProgressBar:
     """A rich progress bar on stderr for long runs; a no-op context otherwise."""
 
     def __init__(self, setup: ReplaySetup, quiet: bool) -> None:

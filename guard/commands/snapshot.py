@@ -28,7 +28,7 @@ CREDENTIAL_OPTIONS = {
 
 def account_from_config(path: Path, name: str) -> AccountConfig:
     """The account `name` of guard.yaml as the gateway needs it (credential references only)."""
-    from guard.service_config import VenueAccount, load_config
+    from guard.service_config import load_config
 
     try:
         config = load_config(path)
@@ -37,7 +37,7 @@ def account_from_config(path: Path, name: str) -> AccountConfig:
     for account in config.accounts:
         if account.name != name:
             continue
-        if not isinstance(account, VenueAccount):
+        if account.venue not in VENUES:
             fail(f"{path}: account {name!r} is on the {account.venue} venue, not a ccxt venue")
         return AccountConfig(name, account.venue, credentials_from_refs(account.credentials))
     names = ", ".join(a.name for a in config.accounts)
@@ -108,7 +108,9 @@ def register(app: typer.Typer) -> None:
                 for field, option in CREDENTIAL_OPTIONS.items()
                 if given[option] is not None
             }
-            chosen = AccountConfig(account, venue, Credentials(env={k: v for k, v in env.items() if v}))
+            chosen = AccountConfig(
+                account, venue, Credentials(env={k: v for k, v in env.items() if v})
+            )
         try:
             raw = asyncio.run(take(chosen, GatewaySettings(api_base=api_base)))
         except GatewayError as error:

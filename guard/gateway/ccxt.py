@@ -144,6 +144,7 @@ class GatewaySettings:
     markets_max_age: timedelta = timedelta(hours=1)
     book_depth_levels: int = 5
     api_base: str | None = None  # e.g. a local stub or a proxy; every API url is rewritten
+    ccxt_rate_limit: bool = True  # ccxt's own request spacing (off only for recorded replays)
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +305,7 @@ def make_client(
     }
     options: dict[str, Any] = _deep_copy(config.get("options", {}))
     config["options"] = options
-    config["enableRateLimit"] = True
+    config["enableRateLimit"] = settings.ccxt_rate_limit
     config["timeout"] = settings.timeout_ms
     for name, value in (secrets or {}).items():
         if venue.venue == "dydx" and name == "privateKey":
@@ -788,17 +789,36 @@ class CcxtGateway:
         return results
 
     async def cancel_order(self, account: str, symbol: str, client_order_id: str) -> OrderResult:
+        """Cancel by client id; an order the venue no longer has open is reported as it ended."""
+        if self.venue == "dydx":
+            # the guard's dYdX orders are short-term IOC: they never rest, and expire on chain
+            # within 20 blocks; a cancel has nothing to act on, so report the order as it is
+            found = await self.fetch_order(account, symbol, client_order_id)
+            if found is None:
+                raise OrderRejected(
+                    f"dydx cancel {client_order_id}: unknown to the indexer (short-term orders "
+                    "expire by block height)"
+                )
+            return found
         client = await self._ready(account)
         params: dict[str, Any] = {
             "binance": {"origClientOrderId": client_order_id},
             "bybit": {"orderLinkId": client_order_id},
             "okx": {"clOrdId": client_order_id},
             "hyperliquid": {"clientOrderId": client_order_id},
-        }.get(self.venue, {"clientOrderId": client_order_id})
-        cancelled = await self._write(
-            "cancel_order", lambda: client.cancel_order("", symbol, params)
-        )
+        }[self.venue]
         unit = self._ccxt_unit(self._specs.get(account, {}).get(symbol))
+        try:
+            cancelled = await self._write(
+                "cancel_order", lambda: client.cancel_order("", symbol, dict(params))
+            )
+        except OrderRejected as error:
+            if not isinstance(error.__cause__, ccxt_errors.OrderNotFound):
+                raise
+            found = await self.fetch_order(account, symbol, client_order_id)
+            if found is None:
+                raise
+            return replace(found, message=f"not open any more: {found.status.value}")
         return order_result(cancelled, client_order_id, unit)
 
     async def close(self) -> None:
@@ -809,6 +829,18 @@ class CcxtGateway:
             await client.close()
         self._clients.clear()
         self._public = None
+
+
+def build_gateways(
+    accounts: Sequence[AccountConfig], settings: GatewaySettings | None = None
+) -> dict[str, CcxtGateway]:
+    """One gateway per venue holding all of that venue's accounts (shared markets and data)."""
+    by_venue: dict[str, list[AccountConfig]] = {}
+    for account in accounts:
+        by_venue.setdefault(account.venue, []).append(account)
+    return {
+        venue: CcxtGateway(venue, group, settings=settings) for venue, group in by_venue.items()
+    }
 
 
 def with_top_of_book(
@@ -843,6 +875,7 @@ __all__ = [
     "GatewaySettings",
     "MarketData",
     "PriorityGate",
+    "build_gateways",
     "make_client",
     "public_client",
     "redirect_urls",

@@ -51,7 +51,7 @@ from guard.policy.schema import (
     StressRule,
 )
 from guard.policy.units import format_percent
-from guard.stress import Order, minimal_reduction, reduced, survive
+from guard.stress import Order, minimal_reduction, reduced, stress, survive
 from guard.venues.base import maintenance_margin
 
 YEAR = timedelta(days=365)
@@ -262,10 +262,12 @@ def buffer_floor(rule: BufferFloorRule, ctx: RuleContext) -> RuleOutcome:
             breached = own > rule.floor
             shown = f"its own margin ratio {pct(own)} is above the floor {pct(rule.floor)}"
         else:
-            own_im = initial_margin(position, market)
             own = ratio(own_equity - own_mm, own_equity) if own_equity > ZERO else -INFINITY
-            breached = own < rule.floor or own_im > own_equity
-            shown = f"its own free margin {pct(own)} is below the floor {pct(rule.floor)}"
+            breached = own < rule.floor
+            shown = (
+                f"its own margin above maintenance is {pct(own)} of its equity, below the "
+                f"floor {pct(rule.floor)}"
+            )
         if not breached:
             continue
         quantity = ceil_step(
@@ -288,47 +290,57 @@ def buffer_floor(rule: BufferFloorRule, ctx: RuleContext) -> RuleOutcome:
 
 
 def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
-    """Reduce back under the account gross leverage cap and each position's leverage cap."""
-    findings: list[Finding] = []
+    """Reduce back under the account gross leverage cap and each position's leverage cap; each
+    position's finding names the cap(s) it serves and its request is the larger of them."""
     metrics = ctx.metrics
     chosen = ordered(selected(rule, ctx), ctx, rule.order, rule.priority)
-    wanted: dict[PositionKey, Decimal] = {}
-    reasons: list[str] = []
+    wanted: dict[PositionKey, tuple[Decimal, list[str], Decimal, Decimal]] = {}
+
+    def want(key: PositionKey, quantity: Decimal, why: str, value: Decimal, cap: Decimal) -> None:
+        old = wanted.get(key)
+        if old is None:
+            wanted[key] = (quantity, [why], value, cap)
+        else:
+            wanted[key] = (max(old[0], quantity), [*old[1], why], old[2], old[3])
+
     if rule.account is not None and metrics.leverage > rule.account:
         excess = (
             metrics.gross_exposure
             if metrics.equity <= ZERO
             else metrics.gross_exposure - rule.account * metrics.equity
         )
-        found = allocate_notional(chosen, ctx, excess, rule.order is ReductionOrder.PRO_RATA)
-        wanted.update(found)
-        reasons.append(
-            f"account gross leverage {_x(metrics.leverage)} is above the cap {_x(rule.account)}"
-        )
-    for position in chosen if rule.position is not None else []:
-        assert rule.position is not None
-        m = ctx.metrics.position(position.key)
-        if m is None or m.leverage <= rule.position:
-            continue
-        allowed_notional = max(m.pool_equity, ZERO) * rule.position
-        keep = allowed_notional / position.mark_price if position.mark_price > ZERO else ZERO
-        step = ctx.snapshot.market(position.symbol).amount_step
-        q = ceil_step(position.quantity - keep, step, position.quantity)
-        wanted[position.key] = max(wanted.get(position.key, ZERO), q)
-        pool = "its own margin" if position.margin_mode is MarginMode.ISOLATED else "cross equity"
-        reasons.append(
-            f"{position.symbol} leverage {_x(m.leverage)} on {pool} is above the cap "
-            f"{_x(rule.position)}"
-        )
-    if wanted:
+        why = f"account gross leverage {_x(metrics.leverage)} is above the cap {_x(rule.account)}"
+        pro_rata = rule.order is ReductionOrder.PRO_RATA
+        for key, quantity in allocate_notional(chosen, ctx, excess, pro_rata).items():
+            want(key, quantity, why, metrics.leverage, rule.account)
+    if rule.position is not None:
+        for position in chosen:
+            m = ctx.metrics.position(position.key)
+            if m is None or m.leverage <= rule.position:
+                continue
+            allowed_notional = max(m.pool_equity, ZERO) * rule.position
+            keep = allowed_notional / position.mark_price if position.mark_price > ZERO else ZERO
+            step = ctx.snapshot.market(position.symbol).amount_step
+            quantity = ceil_step(position.quantity - keep, step, position.quantity)
+            pool = (
+                "its own margin" if position.margin_mode is MarginMode.ISOLATED else "cross equity"
+            )
+            why = (
+                f"{position.symbol} leverage {_x(m.leverage)} on {pool} is above the cap "
+                f"{_x(rule.position)}"
+            )
+            want(position.key, quantity, why, m.leverage, rule.position)
+    findings: list[Finding] = []
+    for key in sorted(wanted):
+        quantity, reasons, value, cap = wanted[key]
         findings += _findings_for(
             rule,
             ctx,
-            wanted,
+            {key: quantity},
             "; ".join(reasons),
             metric="leverage",
-            value=metrics.leverage,
-            threshold=rule.account or rule.position,
+            value=value,
+            threshold=cap,
         )
     return RuleOutcome(tuple(findings))
 
@@ -532,12 +544,11 @@ def stress_rule(rule: StressRule, ctx: RuleContext) -> RuleOutcome:
             )
     if wanted:
         # A reduction good for one shock may not be enough for another: check the union.
+        after = reduced(ctx.snapshot, wanted)
         still = [
             spec.to_shock().name
             for spec in rule.shocks
-            if not survive(
-                reduced(ctx.snapshot, wanted), spec.to_shock(), ctx.venue, rule.margin_of_safety
-            ).before.survives
+            if not stress(after, spec.to_shock(), ctx.venue, rule.margin_of_safety).survives
         ]
         why = "; ".join(reasons) + (
             f"; still failing together: {', '.join(still)}" if still else ""

@@ -251,4 +251,3 @@ async def download_history(
     candles_path = write_csv(out / f"{stem}_{timeframe}_{span}.csv", CANDLE_COLUMNS, candles)
     funding_path = write_csv(out / f"{stem}_funding_{span}.csv", FUNDING_COLUMNS, funding)
     return Download(candles_path, funding_path, len(candles), len(funding), pager.requests)
-

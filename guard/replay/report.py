@@ -12,7 +12,9 @@ CENT = Decimal("0.01")
 
 
 def money(value: Decimal) -> str:
-    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    """Two decimals, half-even; a value that rounds to zero prints as 0.00 (never -0.00)."""
+    rounded = value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return str(rounded if rounded != 0 else abs(rounded))
 
 
 def run_json(run: RunResult) -> dict[str, Any]:

@@ -340,3 +340,25 @@ def test_evaluate_when_hedged_net_cap_then_heavy_side_reduced() -> None:
     rule = {"kind": "exposure_cap", "measure": "net", "limit": "9000"}
     # net 30000 - 12000 = 18000 vs 9000: 3 ETH off the long side
     assert reduced(run(snap, rule)) == {ETH: D(3)}
+
+
+def test_evaluate_when_isolated_buffer_thin_under_free_collateral_then_cut() -> None:
+    iso = position(
+        "SOL/USDT:USDT",
+        quantity="100",
+        entry="150",
+        mark="145",
+        mode=MarginMode.ISOLATED,
+        isolated_margin="600",
+    )
+    # own equity 600 - 500 = 100; own maintenance 14500 x 0.4 % = 58: (100 - 58) / 100 = 42 %
+    snap = snapshot([iso], wallet="100000")
+    rule = {
+        "kind": "buffer_floor",
+        "metric": "free_collateral_pct",
+        "floor": "50%",
+        "restore": "60%",
+    }
+    assert reduced(run(snap, rule)) == {PositionKey("SOL/USDT:USDT", Side.LONG): D(50)}
+    rule["floor"], rule["restore"] = "40%", "60%"
+    assert reduced(run(snap, rule)) == {}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from guard.domain import MarginMode, OrderPlan, OrderSide, OrderType, Side
+from guard.domain import MarginMode, OrderPlan, OrderType, Side
 from guard.gateway.ccxt import AccountConfig, Credentials, GatewaySettings
 from guard.venues.registry import rules_for
 
@@ -35,7 +35,6 @@ ENV = {
     "GUARD_TEST_HL_WALLET": HL_WALLET,
     "GUARD_TEST_DYDX_WALLET": DYDX_WALLET,
 }
-
 
 
 def credentials(venue: str) -> Credentials:
@@ -89,24 +88,64 @@ class VenueCase:
 
 CASES = {
     "binance": VenueCase(
-        "binance", "bn-main", "BTC/USDT:USDT", Side.LONG, Decimal("0.0057"), "0.005",
-        MarginMode.CROSS, False, OrderType.MARKET, Decimal("66827.6"),
+        "binance",
+        "bn-main",
+        "BTC/USDT:USDT",
+        Side.LONG,
+        Decimal("0.0057"),
+        "0.005",
+        MarginMode.CROSS,
+        False,
+        OrderType.MARKET,
+        Decimal("66827.6"),
     ),
     "bybit": VenueCase(
-        "bybit", "by-main", "ETH/USDT:USDT", Side.SHORT, Decimal("0.537"), "0.53",
-        MarginMode.CROSS, True, OrderType.MARKET, Decimal("3050.15"),
+        "bybit",
+        "by-main",
+        "ETH/USDT:USDT",
+        Side.SHORT,
+        Decimal("0.537"),
+        "0.53",
+        MarginMode.CROSS,
+        True,
+        OrderType.MARKET,
+        Decimal("3050.15"),
     ),
     "okx": VenueCase(
-        "okx", "okx-main", "BTC/USDT:USDT", Side.LONG, Decimal("0.12345"), "12.34",
-        MarginMode.ISOLATED, True, OrderType.LIMIT_IOC, Decimal("64000.1"),
+        "okx",
+        "okx-main",
+        "BTC/USDT:USDT",
+        Side.LONG,
+        Decimal("0.12345"),
+        "12.34",
+        MarginMode.ISOLATED,
+        True,
+        OrderType.LIMIT_IOC,
+        Decimal("64000.1"),
     ),
     "hyperliquid": VenueCase(
-        "hyperliquid", "hl-main", "HYPE/USDC:USDC", Side.SHORT, Decimal("1.239"), "1.23",
-        MarginMode.ISOLATED, False, OrderType.LIMIT_IOC, Decimal("39.5"),
+        "hyperliquid",
+        "hl-main",
+        "HYPE/USDC:USDC",
+        Side.SHORT,
+        Decimal("1.239"),
+        "1.23",
+        MarginMode.ISOLATED,
+        False,
+        OrderType.LIMIT_IOC,
+        Decimal("39.5"),
     ),
     "dydx": VenueCase(
-        "dydx", "dydx-main", "BTC/USDC:USDC", Side.SHORT, Decimal("0.12345"), "0.1234",
-        MarginMode.CROSS, False, OrderType.LIMIT_IOC, Decimal("120000"),
+        "dydx",
+        "dydx-main",
+        "BTC/USDC:USDC",
+        Side.SHORT,
+        Decimal("0.12345"),
+        "0.1234",
+        MarginMode.CROSS,
+        False,
+        OrderType.LIMIT_IOC,
+        Decimal("120000"),
     ),
 }
 
@@ -117,6 +156,7 @@ def settings(**overrides: object) -> GatewaySettings:
         "backoff_base": 0.001,
         "backoff_max": 0.01,
         "timeout_ms": 5000,
+        "ccxt_rate_limit": False,  # replays need no request spacing
     }
     values.update(overrides)
     return GatewaySettings(**values)  # type: ignore[arg-type]

@@ -60,7 +60,9 @@ async def test_create_when_it_times_out_then_resolved_by_client_id_and_not_resen
     calls: list[str] = []
 
     async def timeout(*args: Any, **kwargs: Any) -> Any:
-        raise ccxt.RequestTimeout("binanceusdm POST https://fapi.binance.com/fapi/v1/order timed out")
+        raise ccxt.RequestTimeout(
+            "binanceusdm POST https://fapi.binance.com/fapi/v1/order timed out"
+        )
 
     client.create_order = counting(calls, "create_order", timeout)
     executor = Executor(sqlite_store, gateway, clock)
@@ -76,13 +78,15 @@ async def test_create_when_it_times_out_then_resolved_by_client_id_and_not_resen
     assert calls == ["create_order"]  # sent once, never resent
     assert result.status is OrderStatus.FILLED  # found at the venue by its client id
     lookups = [s for s in wire.sent if s.path.endswith("/fapi/v1/order") and s.method == "GET"]
-    assert len(lookups) == 1 and lookups[0].query["origClientOrderId"] == CASE.plan().client_order_id
+    assert (
+        len(lookups) == 1 and lookups[0].query["origClientOrderId"] == CASE.plan().client_order_id
+    )
 
 
 async def test_read_when_rate_limited_with_429_then_backs_off_and_succeeds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    gateway, wire = gateway_for("binance")
+    gateway, _wire = gateway_for("binance")
     client = gateway.client(CASE.account)
     failures = {"left": 2}
     original = client.fetch
@@ -109,12 +113,15 @@ async def test_read_when_rate_limited_with_429_then_backs_off_and_succeeds(
 
 
 async def test_read_when_venue_answers_5xx_then_retried_then_surfaced() -> None:
-    gateway, wire = gateway_for("binance", read_attempts=3)
+    gateway, _wire = gateway_for("binance", read_attempts=3)
     client = gateway.client(CASE.account)
     hits: list[str] = []
     client.fetch = http_status(client, 503, "Service Unavailable", "positionRisk", hits)
     try:
-        with replay("binance", "snapshot"), pytest.raises(TemporaryError, match="ExchangeNotAvailable"):
+        with (
+            replay("binance", "snapshot"),
+            pytest.raises(TemporaryError, match="ExchangeNotAvailable"),
+        ):
             await gateway.raw_snapshot(CASE.account)
     finally:
         await gateway.close()

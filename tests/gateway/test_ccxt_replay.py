@@ -164,8 +164,13 @@ def recorded_body(cassette: Path, path_end: str) -> Any:
 @pytest.mark.parametrize(
     ("venue", "exchange", "method", "description", "path_end"),
     [
-        ("binance", "binance", "fetchPositions", "Fetch linear positions without symbols",
-         "/positionRisk"),
+        (
+            "binance",
+            "binance",
+            "fetchPositions",
+            "Fetch linear positions without symbols",
+            "/positionRisk",
+        ),
         ("dydx", "dydx", "fetchPositions", "fetchPositions", "/perpetualPositions"),
         ("dydx", "dydx", "fetchMarkets", "fetchMarkets", "/perpetualMarkets"),
     ],
@@ -179,9 +184,13 @@ def test_cassette_when_compared_with_shared_real_payload_then_replays_it_exactly
 
 
 async def test_hyperliquid_snapshot_when_replayed_then_matches_shared_isolated_position() -> None:
-    real = json.loads(shared_path("data", "ccxt-static", "hyperliquid", "response.json").read_text())
+    real = json.loads(
+        shared_path("data", "ccxt-static", "hyperliquid", "response.json").read_text()
+    )
     (entry,) = [
-        e for e in real["methods"]["fetchPositions"] if e["description"] == "isolated short position"
+        e
+        for e in real["methods"]["fetchPositions"]
+        if e["description"] == "isolated short position"
     ]
     wire_position = entry["httpResponse"]["assetPositions"][0]["position"]
     gateway, _ = gateway_for("hyperliquid")
@@ -193,3 +202,54 @@ async def test_hyperliquid_snapshot_when_replayed_then_matches_shared_isolated_p
     (position,) = snapshot.positions
     assert position.quantity == abs(Decimal(wire_position["szi"]))
     assert position.venue_liquidation_price == Decimal(wire_position["liquidationPx"])
+
+
+CANCEL_FIELD = {
+    "binance": ("query", "origClientOrderId"),
+    "bybit": ("json", "orderLinkId"),
+    "okx": ("json", "clOrdId"),
+}
+OPERATOR_ORDER = {
+    "binance": "web_tp_81c2",
+    "bybit": "web-tp-3c1f",
+    "okx": "webtp77a1",
+    "hyperliquid": "296683650000",  # no cloid: the venue order id stands in
+}
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_open_orders_and_cancel_when_replayed_then_by_client_id(venue: str) -> None:
+    case = CASES[venue]
+    plan = case.plan()
+    gateway, wire = gateway_for(venue)
+    try:
+        with replay(venue, "order"):
+            await gateway.fetch_snapshot(case.account)
+            await gateway.create_order(plan)
+            before = len(wire.writes())
+            open_orders = await gateway.fetch_open_orders(case.account)
+            cancelled = await gateway.cancel_order(case.account, case.symbol, plan.client_order_id)
+    finally:
+        await gateway.close()
+    if venue == "dydx":
+        assert open_orders == []
+    else:
+        (resting,) = open_orders
+        assert resting.client_order_id == OPERATOR_ORDER[venue]
+        assert resting.status is OrderStatus.ACKNOWLEDGED and resting.filled_quantity == 0
+    assert cancelled.client_order_id == plan.client_order_id
+    cancels = wire.writes()[before:]
+    if venue == "dydx":  # short-term IOC orders never rest: reported, nothing broadcast
+        assert cancels == [] and cancelled.status is OrderStatus.FILLED
+        return
+    (cancel,) = cancels
+    if venue == "hyperliquid":
+        action = cancel.json()["action"]
+        assert action["type"] == "cancelByCloid"
+        assert action["cancels"][0]["cloid"] == plan.client_order_id
+        # already filled: the venue says so, and the gateway reports how the order ended
+        assert cancelled.status is OrderStatus.FILLED and "not open any more" in cancelled.message
+        return
+    where, name = CANCEL_FIELD[venue]
+    fields = cancel.query if where == "query" else cancel.json()
+    assert fields[name] == plan.client_order_id

@@ -17,7 +17,7 @@ from guard.gateway.dryrun import DryRunGateway
 from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 from guard.venues.registry import rules_for
-from tests.gateway.cases import CANARIES, CASES, CASSETTES, CANARY_KEY
+from tests.gateway.cases import CANARIES, CANARY_KEY, CASES, CASSETTES
 from tests.gateway.helpers import gateway_for, replay
 
 ROOT = Path(__file__).resolve().parents[2]

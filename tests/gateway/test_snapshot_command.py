@@ -88,5 +88,7 @@ def test_snapshot_when_credential_variable_is_unset_then_clear_error(
 
 
 def test_snapshot_when_venue_unknown_then_usage_error(tmp_path: Path) -> None:
-    code, text = invoke("snapshot", "--account", "a", "--out", str(tmp_path / "x"), "--venue", "ftx")
+    code, text = invoke(
+        "snapshot", "--account", "a", "--out", str(tmp_path / "x"), "--venue", "ftx"
+    )
     assert code == 2 and "--venue must be one of" in text

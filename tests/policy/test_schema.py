@@ -168,3 +168,17 @@ def test_check_when_any_invalid_then_exit_2_with_file_line_field(
     err = capsys.readouterr().err
     assert code == 2
     assert f"{bad}:9: rules[0].bands[1].reduce:" in err
+
+
+def test_guard_check_when_invoked_through_cli_then_exit_codes_0_and_2() -> None:
+    from typer.testing import CliRunner
+
+    from guard.cli import app
+
+    root = Path(__file__).resolve().parents[2] / "policies"
+    good = CliRunner().invoke(app, ["check", str(root / "default.yaml")])
+    bad = CliRunner().invoke(
+        app, ["check", str(Path(__file__).parent / "bad" / "unknown_key.yaml")]
+    )
+    assert good.exit_code == 0 and "stale-snapshot" in good.stdout
+    assert bad.exit_code == 2 and "unknown_key.yaml:6: rules[0].maxage" in bad.stderr

@@ -39,7 +39,7 @@ def test_replay_when_scenario_and_json_then_three_runs_chart_audit_and_report(
             "fees_and_slippage",
             "orders",
         } <= set(figures)
-        assert figures["reconciliation_error"] in ("0.00", "-0.00")
+        assert figures["reconciliation_error"] == "0.00"
     assert report["runs"]["unguarded"]["liquidations"] == 1
     assert report["runs"]["guarded"]["liquidations"] == 0
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -31,8 +31,8 @@ class FakeExchange:
     """A ccxt-shaped exchange: hourly candles from T0 - 2h to T0 + 12h, funding every 4 h."""
 
     id = "fakeex"
-    rateLimit = 250  # noqa: N815 (ccxt's attribute name)
-    enableRateLimit = False  # noqa: N815
+    rateLimit = 250
+    enableRateLimit = False
 
     def __init__(self, fail_first: int = 0, fatal: bool = False) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []

@@ -60,6 +60,5 @@ async def test_replay_when_real_august_2024_crash_then_guard_saves_10x_long_and_
         )
         assert abs(run.final_equity - expected) < Decimal("0.01"), run.name
         assert run.funding_paid != 0, run.name  # real funding settled on the way
-    # the guard closed everything it held: no unrealised PnL left in its books
-    assert result.guarded.open_positions == 0 or result.guarded.unrealized_pnl != 0
+    assert result.unguarded.final_equity < Decimal(1000)  # the unguarded account is wiped out
     assert seconds < 120, f"replay of 2,880 bars three ways took {seconds:.1f}s"

@@ -3,9 +3,13 @@ exact crossing, funding, drawdown, the guarded path through the real service and
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guard.config import load_policies
 from guard.domain import MarginMode, OrderSide, Side
@@ -124,3 +128,52 @@ async def test_replay_when_flash_crash_scenario_then_guard_saves_the_account(
     ok, _, message = sqlite_store.verify_chain()
     assert ok, message
     assert sqlite_store.count_events(account="guarded") > 0
+
+
+def test_run_unguarded_when_isolated_position_is_liquidated_then_cross_wallet_survives() -> None:
+    setup = setup_of(
+        [60000, 50000, 49000], quantity="1", collateral=10000, mode=MarginMode.ISOLATED
+    )
+    result = run_unguarded(setup)
+    (event,) = result.liquidations
+    assert event.pool == "isolated:BTC/USDT:USDT"
+    assert result.final_equity == Decimal(10000) - Decimal(6000)  # only the posted margin is lost
+    assert abs(result.reconciliation_error) < Decimal("0.01")
+
+
+def test_run_unguarded_when_progress_hook_given_then_reports_until_done() -> None:
+    calls: list[tuple[str, int, int]] = []
+    run_unguarded(setup_of([1, 2, 3, 4]), progress=lambda *call: calls.append(call))
+    assert calls and calls[-1] == ("unguarded", 3, 3)
+
+
+def test_money_when_value_rounds_to_zero_then_never_negative_zero() -> None:
+    from guard.replay.report import money
+
+    assert money(Decimal("-0.0000001")) == "0.00"
+    assert money(Decimal("-0.005")) == "0.00" and money(Decimal("-0.015")) == "-0.02"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    moves=st.lists(st.integers(min_value=-15, max_value=15), min_size=2, max_size=25),
+    side=st.sampled_from([Side.LONG, Side.SHORT]),
+    quantity=st.sampled_from(["0.5", "1", "1.6"]),
+    mode=st.sampled_from([MarginMode.CROSS, MarginMode.ISOLATED]),
+    distance=st.sampled_from(["0.02", "0.05", "0.2"]),
+)
+def test_runs_when_any_path_then_books_reconcile_within_a_cent(
+    moves: list[int], side: Side, quantity: str, mode: MarginMode, distance: str
+) -> None:
+    prices = [60000]
+    for move in moves:  # percent moves per minute, kept positive
+        prices.append(max(prices[-1] * (100 + move) // 100, 1000))
+    funding = ((T0 + timedelta(seconds=90), Decimal("0.003")),)
+    setup = setup_of(prices, side=side, quantity=quantity, funding=funding, mode=mode)
+    for result in (
+        run_unguarded(setup),
+        asyncio.run(run_stop_loss(setup, Decimal(distance))),
+    ):
+        assert abs(result.reconciliation_error) < Decimal("0.01")
+        assert result.min_equity <= result.final_equity
+        assert result.max_drawdown >= 0

@@ -325,3 +325,53 @@ def test_parse_when_funding_rate_dict_then_rate_interval_and_index_used():
     assert (data.funding_rate, data.index_price) == (D("0.0001"), D(109))
     assert "1 zero-size position entry skipped" in parsed.notes
     assert parsed.snapshot.balance.wallet_balance == D(990)
+
+
+def test_parse_when_binance_leverage_tiers_supplied_then_bracket_table_used():
+    """ccxt's fetchLeverageTiers keeps each raw bracket row in `info`."""
+    from tests.venues.examples import BTC_BRACKETS
+
+    position = {
+        "symbol": "BTC/USDT:USDT",
+        "marginMode": "cross",
+        "info": {
+            "positionAmt": "20",
+            "entryPrice": "30000",
+            "markPrice": "30000",
+            "maintMargin": "1",
+        },
+    }
+    raw = {
+        "positions": [position],
+        "balance": {"info": {"totalCrossWalletBalance": "100000"}},
+        "leverage_tiers": {
+            "BTC/USDT:USDT": [{"tier": i + 1, "info": row} for i, row in enumerate(BTC_BRACKETS)]
+        },
+    }
+    parsed = parse_snapshot("binance", "a", T0, raw)
+    metrics = measure(parsed.snapshot, rules_for("binance"))
+    assert metrics.positions[0].maintenance_margin == D(600000) * D("0.01") - D(1300)
+    assert not any("no tier table" in note for note in parsed.notes)
+
+
+def test_parse_when_bybit_leverage_tiers_malformed_then_payload_error_names_tiers():
+    raw = {
+        "positions": [bybit_position()],
+        "balance": BYBIT_BALANCE,
+        "leverage_tiers": {"BTC/USDT:USDT": [{"info": {"riskLimitValue": "x"}}]},
+    }
+    with pytest.raises(
+        PayloadError,
+        match=r"bybit payload leverage_tiers\['BTC/USDT:USDT'\]: expected Bybit risk-limit rows",
+    ):
+        parse_snapshot("bybit", "a", T0, raw)
+
+
+def test_parse_when_bybit_market_has_funding_interval_minutes_then_used():
+    raw = {
+        "positions": [bybit_position()],
+        "balance": BYBIT_BALANCE,
+        "markets": {"BTC/USDT:USDT": {"contractSize": 1, "info": {"fundingInterval": 240}}},
+    }
+    parsed = parse_snapshot("bybit", "a", T0, raw)
+    assert parsed.snapshot.markets["BTC/USDT:USDT"].funding_interval.total_seconds() == 4 * 3600

@@ -9,11 +9,12 @@ which is subtracted to get the cross wallet.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
-from guard.gateway.parsers.common import Context, derived_rate_tiers, submap
+from guard.gateway.parsers.common import Context, derived_rate_tiers, funding_interval, submap
 from guard.gateway.parsers.venue import (
     ParsedPosition,
     VenueParser,
@@ -168,4 +169,19 @@ def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Pos
     )
 
 
-PARSER = VenueParser(position=position, tiers=tiers, balance=balance)
+def interval(ctx: Context, symbol: str) -> timedelta | None:
+    """The funding dict's interval, else instruments-info `fundingInterval` (minutes)."""
+    found = funding_interval(ctx, symbol)
+    if found is not None:
+        return found
+    path = f"markets[{symbol!r}].info.fundingInterval"
+    minutes = ctx.optional_number(ctx.market_info(symbol).get("fundingInterval"), path)
+    if minutes is None:
+        return None
+    try:
+        return rules.funding_interval_from_minutes(minutes)
+    except ValueError:
+        raise ctx.error(path, "positive minutes", str(minutes)) from None
+
+
+PARSER = VenueParser(position=position, tiers=tiers, balance=balance, interval=interval)

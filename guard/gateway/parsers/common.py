@@ -125,12 +125,6 @@ def settle_currency(symbol: str, default: str) -> str:
     return symbol.split(":", 1)[1] if ":" in symbol else default
 
 
-def side_of_signed(ctx: Context, value: Decimal, path: str) -> int:
-    if value == ZERO:
-        raise ctx.error(path, "a non-zero signed size", str(value))
-    return 1 if value > ZERO else -1
-
-
 _INTERVAL = re.compile(r"^(\d+)([mhd])$")
 
 

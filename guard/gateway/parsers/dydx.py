@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
-from guard.gateway.parsers.common import Context, funding_raw, parse_interval
+from guard.gateway.parsers.common import Context, funding_raw
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, ccxt_free, cross_pnl, settle_of
 from guard.venues import dydx as rules
 
@@ -121,11 +121,6 @@ def funding(ctx: Context, symbol: str) -> tuple[Decimal | None, Decimal | None]:
     )
 
 
-def interval(ctx: Context, symbol: str) -> Any:
-    raw = funding_raw(ctx, symbol)
-    return parse_interval(raw.get("interval")) if raw is not None else None
-
-
 def _subaccount(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
     for candidate in ((raw or {}).get("info"), ctx.account_info):
         if isinstance(candidate, Mapping):
@@ -154,6 +149,4 @@ def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Pos
     )
 
 
-PARSER = VenueParser(
-    position=position, tiers=tiers, balance=balance, funding=funding, interval=interval
-)
+PARSER = VenueParser(position=position, tiers=tiers, balance=balance, funding=funding)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position
-from guard.gateway.parsers.common import Context, funding_interval
+from guard.gateway.parsers.common import Context, funding_interval, settle_currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,6 @@ def ccxt_free(ctx: Context, balance: Mapping[str, Any], currency: str) -> Decima
 
 def settle_of(positions: Sequence[Position], ctx: Context, default: str) -> str:
     """The settlement currency: the positions' (they must agree), else the markets', else default."""
-    from guard.gateway.parsers.common import settle_currency
-
     symbols = [p.symbol for p in positions] or list(ctx.markets)
     found = {settle_currency(symbol, default) for symbol in symbols}
     if len(found) > 1:

@@ -1,0 +1,166 @@
+"""`guard run`: the shipped paper example out of the box, graceful stop, --dry-run, SIGHUP
+reloads that keep the last good configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from guard.logs import configure
+from guard.runner import Runner
+from guard.store import Store
+from tests.service.helpers import POLICY, ROOT
+
+CONFIG = """
+version: 1
+service:
+  database_url: sqlite:///{db}
+  create_schema: true
+  housekeeping: 1h
+  stop_when_scenarios_end: {stop}
+accounts:
+  - name: sim
+    venue: paper
+    speed: 3600
+    start: 44m
+    until: 120m
+    latency: {latency}
+    state_file: {state}
+    policies: [{policy}]
+    poll_interval: 0.03s
+    dry_run: {dry}
+"""
+
+
+def _config(tmp_path: Path, *, dry: bool = False, stop: bool = True, latency: str = "0s") -> Path:
+    path = tmp_path / "guard.yaml"
+    path.write_text(
+        CONFIG.format(
+            db=tmp_path / "guard.db",
+            state=tmp_path / "paper.json",
+            policy=POLICY,
+            dry=str(dry).lower(),
+            stop=str(stop).lower(),
+            latency=latency,
+        )
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> None:
+    configure(stream=open(os.devnull, "w"))  # noqa: SIM115
+
+
+def _events(tmp_path: Path, kind: str) -> int:
+    store = Store(f"sqlite:///{tmp_path / 'guard.db'}")
+    try:
+        return store.count_events(kind)
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_run_when_shipped_paper_example_then_orders_within_20s_and_clean_stop(
+    tmp_path: Path,
+) -> None:
+    guard = Path(sys.executable).parent / "guard"
+    process = subprocess.Popen(
+        [str(guard), "run", "--config", str(ROOT / "examples" / "guard.paper.yaml")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    db = tmp_path / "var" / "guard-paper.db"
+    started = time.monotonic()
+    filled = 0
+    try:
+        while time.monotonic() - started < 20 and process.poll() is None:
+            time.sleep(0.5)
+            if db.exists():
+                try:
+                    filled = _count(db, "order_filled")
+                except Exception:  # the schema is being created right now
+                    continue
+                if filled:
+                    break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert filled >= 1, f"no order filled within 20 s\n{err.decode()[-2000:]}"
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert _count(db, "finding") >= 1 and _count(db, "service_stop") == 1
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    ticks = [line for line in lines if line.get("event") == "tick"]
+    assert ticks and {"account", "tick_id", "outcome", "duration_ms"} <= set(ticks[0])
+
+
+def _count(db: Path, kind: str) -> int:
+    store = Store(f"sqlite:///{db}")
+    try:
+        return store.count_events(kind)
+    finally:
+        store.dispose()
+
+
+async def test_run_when_dry_run_flag_then_nothing_reaches_the_venue(tmp_path: Path) -> None:
+    runner = Runner(_config(tmp_path), dry_run=True, install_signals=False)
+    assert await asyncio.wait_for(runner.run(), 30) == 0
+    book = json.loads((tmp_path / "paper.json").read_text())
+    assert book["received"] == []
+    assert _events(tmp_path, "order_would_place") >= 1
+    assert _events(tmp_path, "order_sent") == 0
+
+
+async def test_stop_when_orders_in_flight_then_they_finish_and_are_recorded(
+    tmp_path: Path,
+) -> None:
+    runner = Runner(_config(tmp_path, stop=False, latency="200ms"), install_signals=False)
+    task = asyncio.create_task(runner.run())
+    deadline = time.monotonic() + 20
+    while not _sending(runner):
+        await asyncio.sleep(0.005)
+        assert time.monotonic() < deadline, "no order was ever in flight"
+    runner.request_stop()
+    assert await asyncio.wait_for(task, 30) == 0
+    store = Store(f"sqlite:///{tmp_path / 'guard.db'}")
+    try:
+        assert store.unresolved_intents() == []
+        assert store.count_events("order_filled") >= 1
+        assert store.count_events("service_stop") == 1
+    finally:
+        store.dispose()
+
+
+def _sending(runner: Runner) -> bool:
+    try:
+        return any(i.status.value == "sent" for i in runner.store.unresolved_intents())
+    except Exception:
+        return False
+
+
+async def test_reload_when_config_broken_then_last_good_kept_and_error_audited(
+    tmp_path: Path,
+) -> None:
+    path = _config(tmp_path)
+    runner = Runner(path, install_signals=False)
+    before = runner.service.accounts["sim"].policies
+    good = path.read_text()
+    path.write_text(good.replace("poll_interval: 0.03s", "poll_intervall: 1s"))
+    assert await runner.reload() is False
+    assert runner.service.accounts["sim"].policies is before
+    assert _events(tmp_path, "error") == 1
+    path.write_text(good.replace("dry_run: false", "dry_run: true"))
+    loaded = _events(tmp_path, "config_loaded")
+    assert await runner.reload() is True
+    assert runner.service.accounts["sim"].dry_run is True
+    assert _events(tmp_path, "config_loaded") == loaded + 1
+    runner.store.dispose()
