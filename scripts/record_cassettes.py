@@ -1248,10 +1248,10 @@ async def record(venue: str, actions: tuple[str, ...]) -> None:
                         positions = len(snapshot.positions)
                         try:
                             await gateway.create_order(case.plan())
+                            raise SystemExit("the stub's -2022 answer was not a rejection")
                         except OrderRejected as error:
                             print(f"  rejected as expected: {error}")
-                        continue
-                    if action == "snapshot":
+                    elif action == "snapshot":
                         raw = await gateway.raw_snapshot(case.account)
                         positions = len(raw["positions"])
                     else:

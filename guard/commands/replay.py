@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -61,7 +62,10 @@ def register(app: typer.Typer) -> None:
             "policies/default.yaml"
         ),
         tick: Annotated[
-            str | None, typer.Option(help="guard tick in virtual time, e.g. 60s (default 60s)")
+            str | None,
+            typer.Option(
+                help="guard tick in virtual time, e.g. 5m (default: 60s, or the scenario's tick)"
+            ),
         ] = None,
         stop_loss: Annotated[
             str, typer.Option("--stop-loss", help="stop-loss baseline distance from entry")
@@ -78,23 +82,28 @@ def register(app: typer.Typer) -> None:
                 candles or [], funding or [], symbol or [], portfolio, scenario, seed
             )
             tick_every = parse_duration(tick) if tick is not None else default_tick
+            if tick_every.total_seconds() <= 0:
+                raise ValueError(f"--tick must be a positive duration, got {tick}")
             distance = parse_percent(stop_loss)
             if not Decimal(0) < distance < Decimal(1):
                 raise ValueError(f"--stop-loss must be between 0% and 100%, got {stop_loss}")
         except (ConfigError, DataError, KeyError, ValueError) as error:
             fail(str(error).strip("'\""))
-        # one log line per guard tick would drown the report: warnings and errors only, on stderr
-        configure(stream=sys.stderr, level=logging.WARNING)
         folder = out or Path("var/replay") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder.mkdir(parents=True, exist_ok=True)
         audit_db = folder / "audit.db"
         store = fresh_store(audit_db)
+        # one log line per guard tick would drown the report: warnings and errors only, on
+        # stderr, for this command only
+        previous_logging = structlog.get_config()
+        configure(stream=sys.stderr, level=logging.WARNING)
         try:
             with _ProgressBar(setup, quiet=json_output) as hook:
                 result = asyncio.run(
                     replay(setup, policies, store, tick_every, distance, progress=hook)
                 )
         finally:
+            structlog.configure(**previous_logging)
             store.dispose()
         chart = draw(setup, result, folder / "chart.png")
         report = report_json(
@@ -175,12 +184,12 @@ def _table(report: dict[str, object]) -> None:
         f"[bold]{setup['name']}[/]  {setup['start']} → {setup['end']}  venue {setup['venue']}, "
         f"tick {setup['tick']}, stop-loss {setup['stop_loss']}, policy {setup['policy']}"
     )
-    table = Table(title="guard replay")
-    table.add_column("run", no_wrap=True, min_width=9)
-    for _, title in COLUMNS:
-        table.add_column(title, justify="right")
     runs = report["runs"]
     assert isinstance(runs, dict)
-    for name, figures in runs.items():
-        table.add_row(name, *(str(figures[key]) for key, _ in COLUMNS))
+    table = Table(title="guard replay")
+    table.add_column("")
+    for name in runs:
+        table.add_column(name, justify="right", no_wrap=True)
+    for key, title in COLUMNS:
+        table.add_row(title, *(str(figures[key]) for figures in runs.values()))
     console.print(table)

@@ -71,7 +71,9 @@ def register(app: typer.Typer) -> None:
                 "no accounts yet: they appear once the service has registered or ticked them"
             )
             return
-        table = Table(title="guard status", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+        table = Table(
+            title="guard status", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False
+        )
         table.add_column("account", overflow="fold", min_width=max(len(r.name) for r in rows))
         table.add_column("mode", no_wrap=True)
         for column in ("tick", "equity", "margin", "liq", "breach", "pend"):

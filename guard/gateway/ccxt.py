@@ -747,9 +747,12 @@ class CcxtGateway:
 
         async def lookup() -> Any:
             try:
-                return await self._find_order(client, symbol, client_order_id)
+                found = await self._find_order(client, symbol, client_order_id)
             except ccxt_errors.OrderNotFound:
                 return None
+            if found is None or (found.get("id") is None and found.get("status") is None):
+                return None  # e.g. Hyperliquid's {"status": "unknownOid"} parses to an empty order
+            return found
 
         found = await self._read("fetch_order", lookup, priority=PRIORITY_PROTECTIVE)
         return None if found is None else order_result(found, client_order_id, unit)

@@ -191,8 +191,7 @@ class PaperVenue:
                 if isolated_margin is not None
                 else quantity * entry_price / leverage
             )
-            acct.wallet -= margin
-            acct.starting_collateral = acct.wallet + margin
+            acct.wallet -= margin  # moved from the wallet into the position: collateral unchanged
         acct.positions[PositionKey(symbol, side)] = PaperPosition(
             symbol, side, quantity, entry_price, margin_mode, leverage, margin
         )

@@ -18,6 +18,7 @@ from guard.replay.setup import ReplaySetup
 
 COLOURS = {"unguarded": "tab:red", "guarded": "tab:green", "stop_loss": "tab:blue"}
 ORDER_MARKERS = {"guarded": "v", "stop_loss": "s"}
+PRICE_COLOURS = ("tab:purple", "tab:brown", "tab:gray", "tab:olive", "tab:cyan", "tab:pink")
 
 
 def draw(setup: ReplaySetup, result: ReplayResult, out: Path) -> Path:
@@ -28,12 +29,18 @@ def draw(setup: ReplaySetup, result: ReplayResult, out: Path) -> Path:
     times = result.unguarded.trace.times
     symbols = setup.symbols
     relative = len(symbols) > 1
-    for symbol in symbols:
+    for index, symbol in enumerate(symbols):
         prices = [float(setup.path.price(symbol, t)) for t in times]
         if relative:
             first = prices[0]
             prices = [100 * p / first for p in prices]
-        price_ax.plot(times, prices, linewidth=0.8, label=symbol)
+        price_ax.plot(
+            times,
+            prices,
+            linewidth=0.8,
+            label=symbol,
+            color=PRICE_COLOURS[index % len(PRICE_COLOURS)],
+        )
     price_ax.set_ylabel("price (% of start)" if relative else f"{symbols[0]} mark")
     for run in result.runs:
         colour = COLOURS[run.name]

@@ -82,7 +82,7 @@ def report_json(
     }
 
 
-COLUMNS = (
+COLUMNS = (  # report key, table header
     ("liquidations", "liquidations"),
     ("min_equity", "min equity"),
     ("final_equity", "final equity"),

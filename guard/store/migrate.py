@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -44,6 +45,13 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Migrate the database up to `revision`; returns the revision it is at afterwards."""
+    if current_revision(engine) is None and "audit_events" in inspect(engine).get_table_names():
+        where = engine.url.render_as_string(hide_password=True)
+        raise SchemaNotReady(
+            f"database at {where} has guard tables but no migration record (it was made by a "
+            "build before migrations existed): move it aside and run `guard db upgrade` to "
+            "start a fresh one"
+        )
     cfg = config(engine)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection

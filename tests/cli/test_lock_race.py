@@ -5,26 +5,39 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from guard.config import load_policies
 from guard.domain import OrderStatus
 from guard.scenarios import crash
 from guard.service import AccountRuntime, GuardService
-from guard.store import Store
+from guard.store import Store, StoredLock
 from tests.cli.conftest import run
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
 ACCOUNT = "acct"
 
 
+class StalePrecheckStore(Store):
+    """The service's early look at the locks always misses them, as if every lock committed
+    just after that read: only the check inside the intent transaction can hold actions back."""
+
+    def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
+        return []
+
+
+@pytest.mark.parametrize("stale_precheck", [False, True], ids=["service", "transaction-only"])
 def test_lock_when_set_by_cli_while_service_ticks_then_no_later_action_admitted(
-    db: str, store: Store
+    db: str, store: Store, stale_precheck: bool
 ) -> None:
     scenario = crash()
     venue = scenario.venue((ACCOUNT,))
+    service_store = StalePrecheckStore(db) if stale_precheck else store
     service = GuardService(
-        store=store,
+        store=service_store,
         accounts={ACCOUNT: AccountRuntime(ACCOUNT, venue.rules, venue, load_policies([POLICY]))},
         clock=lambda: venue.now,
     )
@@ -53,6 +66,8 @@ def test_lock_when_set_by_cli_while_service_ticks_then_no_later_action_admitted(
     locked.set()
     assert worker.is_alive(), "the scenario ended before the lock: the test proves nothing"
     worker.join(timeout=120)
+    if service_store is not store:
+        service_store.dispose()
 
     assert ran.code == 0, ran.text
     assert errors == []

@@ -195,3 +195,26 @@ def test_translate_when_ccxt_error_then_one_gateway_family(
     translated = translate(error, "binance", "call", write=write)
     assert type(translated) is family
     assert translated.args[0].startswith("binance call: ")
+
+
+async def test_lookup_when_hyperliquid_does_not_know_the_cloid_then_none_not_acknowledged() -> None:
+    case = CASES["hyperliquid"]
+    gateway, _ = gateway_for("hyperliquid")
+    client = gateway.client(case.account)
+    original = client.publicPostInfo
+
+    async def info(request: Any, *args: Any) -> Any:
+        if request.get("type") == "orderStatus":
+            return {"status": "unknownOid"}  # what the venue answers for a cloid it never saw
+        return await original(request, *args)
+
+    client.publicPostInfo = info
+    try:
+        with replay("hyperliquid", "order"):
+            await gateway.fetch_snapshot(case.account)
+            found = await gateway.fetch_order(
+                case.account, case.symbol, case.plan().client_order_id
+            )
+    finally:
+        await gateway.close()
+    assert found is None

@@ -169,3 +169,10 @@ def test_history_download_when_venue_unknown_then_exit_2_listing_venues() -> Non
         "2024-08-02",
     )
     assert code == 2 and "known venues" in err
+
+
+def test_replay_when_tick_or_stop_loss_invalid_then_exit_2() -> None:
+    code, _, err = invoke("replay", "--scenario", "crash", "--tick", "0s", "--policy", POLICY)
+    assert code == 2 and "--tick must be a positive duration" in err
+    code, _, err = invoke("replay", "--scenario", "crash", "--stop-loss", "0%", "--policy", POLICY)
+    assert code == 2 and "--stop-loss must be between 0% and 100%" in err

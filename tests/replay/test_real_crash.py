@@ -28,6 +28,7 @@ positions:
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 async def test_replay_when_real_august_2024_crash_then_guard_saves_10x_long_and_books_reconcile(
     tmp_path: Path, sqlite_store: Store
 ) -> None:

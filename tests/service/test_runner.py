@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def _events(tmp_path: Path, kind: str) -> int:
 
 
 @pytest.mark.slow
-def test_run_when_shipped_paper_example_then_orders_within_20s_and_clean_stop(
+def test_run_when_shipped_paper_example_then_orders_within_20s_reload_and_clean_stop(
     tmp_path: Path,
 ) -> None:
     guard = Path(sys.executable).parent / "guard"
@@ -92,10 +93,16 @@ def test_run_when_shipped_paper_example_then_orders_within_20s_and_clean_stop(
                     continue
                 if filled:
                     break
+        if filled:  # SIGHUP: the config and policies are reloaded and audited again
+            process.send_signal(signal.SIGHUP)
+            reloaded = time.monotonic() + 10
+            while _count(db, "config_loaded") < 2 and time.monotonic() < reloaded:
+                time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert filled >= 1, f"no order filled within 20 s\n{err.decode()[-2000:]}"
+    assert _count(db, "config_loaded") == 2
     assert process.returncode == 0, err.decode()[-2000:]
     assert _count(db, "finding") >= 1 and _count(db, "service_stop") == 1
     lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
@@ -163,4 +170,26 @@ async def test_reload_when_config_broken_then_last_good_kept_and_error_audited(
     assert await runner.reload() is True
     assert runner.service.accounts["sim"].dry_run is True
     assert _events(tmp_path, "config_loaded") == loaded + 1
+    runner.store.dispose()
+
+
+async def test_housekeeping_when_lock_runs_out_then_expired_once_and_alerted(
+    tmp_path: Path,
+) -> None:
+    runner = Runner(_config(tmp_path), install_signals=False)
+    now = runner.clock()
+    old = runner.store.set_lock(
+        reason="maintenance",
+        actor="alice",
+        at=now - timedelta(minutes=10),
+        account="sim",
+        expires_at=now - timedelta(minutes=1),
+    )
+    held = runner.store.set_lock(reason="watching", actor="bob", at=now, account="sim")
+    await runner.housekeeping()
+    await runner.housekeeping()
+    titles = [(a.kind.value, a.key) for a in runner.service.notifier.sent]
+    assert titles == [("lock", f"expired:{old.id}"), ("lock", f"set:{held.id}")]
+    assert _events(tmp_path, "lock_expired") == 1
+    assert runner.service.accounts["sim"].requests_waiting
     runner.store.dispose()

@@ -73,3 +73,13 @@ def test_migrated_schema_when_compared_with_models_then_no_difference(any_store:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
+
+
+def test_upgrade_when_tables_exist_without_migration_record_then_refused_clearly(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    SQLModel.metadata.create_all(store.engine)
+    with pytest.raises(SchemaNotReady, match="no migration record"):
+        store.upgrade()
+    store.dispose()
