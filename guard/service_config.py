@@ -113,7 +113,7 @@ class AccountConfig(Strict):
     dry_run: bool = False
     credentials: dict[str, SecretRef] = Field(default_factory=dict)  # ccxt field -> where
     # paper only
-    scenario: str = "crash"  # a built-in scenario name
+    scenario: str = "crash"  # a built-in name, a file in scenarios/, or a .yaml path
     seed: int = 7
     speed: Decimal = Field(default=Decimal(60), gt=0)  # virtual seconds per wall second
     start: Duration = timedelta(0)  # begin this far into the scenario
@@ -178,6 +178,9 @@ def load_config(path: Path) -> GuardConfig:
                     )
                 )
         update: dict[str, object] = {"policies": policies}
+        scenario = Path(account.scenario)
+        if scenario.suffix in (".yaml", ".yml") and not scenario.is_absolute():
+            update["scenario"] = str(base / scenario)
         if account.state_file is not None:
             state = account.state_file
             update["state_file"] = state if state.is_absolute() else base / state

@@ -38,7 +38,6 @@ from tenacity import (
 from guard.domain import (
     ZERO,
     AccountSnapshot,
-    MarketData,
     MarketSpec,
     OrderPlan,
     OrderResult,
@@ -876,7 +875,6 @@ __all__ = [
     "CcxtGateway",
     "Credentials",
     "GatewaySettings",
-    "MarketData",
     "PriorityGate",
     "build_gateways",
     "make_client",

@@ -253,3 +253,19 @@ async def test_open_orders_and_cancel_when_replayed_then_by_client_id(venue: str
     where, name = CANCEL_FIELD[venue]
     fields = cancel.query if where == "query" else cancel.json()
     assert fields[name] == plan.client_order_id
+
+
+async def test_hyperliquid_amount_when_left_to_ccxt_then_rounded_up_so_gateway_truncates() -> None:
+    gateway, _ = gateway_for("hyperliquid")
+    try:
+        with replay("hyperliquid", "snapshot"):
+            await gateway.markets()
+        client = gateway.public
+        # the trap: ccxt rounds Hyperliquid sizes half-up, which can exceed the position
+        assert client.amount_to_precision("HYPE/USDC:USDC", "1.239") == "1.24"
+        # what the gateway hands over is already on the step, so ccxt leaves it alone
+        assert client.amount_to_precision("HYPE/USDC:USDC", CASES["hyperliquid"].truncated) == (
+            CASES["hyperliquid"].truncated
+        )
+    finally:
+        await gateway.close()

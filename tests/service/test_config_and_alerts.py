@@ -8,6 +8,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from guard.config import ConfigError, validate_file
 from guard.metrics import Endpoint, Health, Metrics
 from guard.notify import AlertKind, Notifier
+from guard.runner import build_paper
 from guard.service_config import GuardConfig, SecretRef, load_config
 from tests.service.helpers import POLICY, ROOT
 
@@ -201,3 +203,27 @@ def test_endpoint_when_degraded_then_health_503_with_reasons_and_metrics_served(
         assert 'guard_last_success_age_seconds{account="a"}' in text
     finally:
         endpoint.close()
+
+
+def test_load_when_scenario_is_a_relative_file_then_resolved_and_built(tmp_path: Path) -> None:
+    source = ROOT / "scenarios" / "flash-crash.yaml"
+    (tmp_path / "flash.yaml").write_text(source.read_text())
+    path = _write(
+        tmp_path,
+        f"accounts:\n  - name: a\n    venue: paper\n    scenario: flash.yaml\n"
+        f"    policies: [{POLICY}]\n",
+    )
+    account = load_config(path).accounts[0]
+    assert account.scenario == str(tmp_path / "flash.yaml")
+    driver = build_paper(account, datetime(2026, 1, 1, tzinfo=UTC))
+    assert driver.inner.now == datetime(2026, 1, 1, tzinfo=UTC)
+    assert driver.inner.accounts["a"].positions
+
+
+def test_load_when_paper_only_field_on_real_venue_then_error(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        f"accounts:\n  - name: a\n    venue: okx\n    speed: 10\n    policies: [{POLICY}]\n",
+    )
+    with pytest.raises(ConfigError, match="speed: only for `venue: paper`"):
+        load_config(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -84,3 +85,22 @@ def test_append_when_events_added_then_each_row_chains_to_the_previous(any_store
     assert events[0].prev_hash == "0" * 64
     assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
     assert any_store.tail(2, account="acct")[-1].payload == {"n": 2, "price": "60000.1"}
+
+
+def test_append_when_two_writers_race_then_chain_stays_intact(any_store: Store) -> None:
+    other = Store(any_store.url)
+
+    def write(store: Store, who: str) -> None:
+        for index in range(25):
+            store.audit([AuditEvent(EventKind.ALERT, f"{who} {index}", actor=who)], T0)
+
+    threads = [
+        threading.Thread(target=write, args=(any_store, "service")),
+        threading.Thread(target=write, args=(other, "operator")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.dispose()
+    assert any_store.verify_chain() == (True, None, "50 rows, chain intact")
