@@ -125,7 +125,13 @@ class GuardService:
         count = self.tick_counts.get(account, 0) + 1
         self.tick_counts[account] = count
         tick_id = f"{account}@{now.strftime('%Y%m%dT%H%M%S.%fZ')}"
-        report = await self._tick(runtime, tick_id, now)
+        try:
+            report = await self._tick(runtime, tick_id, now)
+        except Exception as error:  # e.g. the database is down while resolving intents
+            message = f"tick failed: {type(error).__name__}: {error}"
+            self._error(account, tick_id, runtime.policies.fingerprint, message, now)
+            self.health.degrade(account, "tick", message)
+            report = TickReport(account, tick_id, None, None, None, message)
         self._observe(runtime, report, time.monotonic() - started)
         return report
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from guard.domain import OrderStatus, Side
 from guard.gateway.base import TemporaryError
 from guard.notify import AlertKind
@@ -187,3 +189,20 @@ async def test_tick_when_flatten_requested_then_executed_over_lock_and_completed
     sent = [e for e in any_store.events() if e.kind == "order_sent"]
     assert sent and {e.actor for e in sent} == {"bob"}
     assert "flatten_completed" in kinds(any_store)
+
+
+async def test_tick_when_database_read_fails_then_error_reported_and_loop_goes_on(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = rig(any_store)
+
+    def broken(account: str | None = None) -> list[object]:
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(any_store, "unresolved_intents", broken)
+    failed = await r.tick()
+    assert failed.error is not None and "database unavailable" in failed.error
+    assert not r.service.health.status()[0]
+    monkeypatch.undo()
+    fine = await r.tick()
+    assert fine.error is None and r.service.health.status() == (True, [])
