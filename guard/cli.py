@@ -5,11 +5,18 @@ Every module in guard/commands/ that defines `register(app)` adds its commands h
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
+import sys
 
 import typer
 
 import guard.commands
+from guard.logs import configure
+
+# Commands print their results on stdout (tables, --json); logs go to stderr, warnings and up.
+# `guard run` reconfigures to one JSON line per tick.
+configure(stream=sys.stderr, level=logging.WARNING)
 
 app = typer.Typer(
     name="guard",

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from guard.store import Store
+from guard.store.migrate import SchemaNotReady
 
 DEFAULT_DATABASE = "var/guard.db"
 EXIT_INVALID = 2  # bad input: a usage error, a bad file, an unknown name
@@ -30,10 +31,19 @@ def database_url(db: str | None = None) -> str:
     return f"sqlite:///{raw}"
 
 
+EXIT_NOT_MIGRATED = 3
+
+
 def open_store(db: str | None = None, *, create: bool = False) -> Store:
+    """The store at --db / GUARD_DATABASE_URL; with `create`, migrated to head first.
+
+    A database the migrations cannot bring to head exits 3 with the store's explanation."""
     store = Store(database_url(db))
     if create:
-        store.create_schema()
+        try:
+            store.create_schema()
+        except SchemaNotReady as error:
+            fail(str(error), EXIT_NOT_MIGRATED)
     return store
 
 

@@ -9,10 +9,15 @@ from typing import Annotated
 
 import typer
 
-from guard.commands.common import console, errors, fail, open_store, print_json
+from guard.commands.common import (
+    EXIT_NOT_MIGRATED,
+    console,
+    errors,
+    fail,
+    open_store,
+    print_json,
+)
 from guard.store import SchemaNotReady, Store, StoreError, UnknownAccount
-
-EXIT_NOT_MIGRATED = 3  # the database exists but is not at the code's schema revision
 
 DbOption = Annotated[
     str | None,
