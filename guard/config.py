@@ -225,3 +225,14 @@ def load_policies(paths: Sequence[Path]) -> PolicySet:
     if problems:
         raise ConfigError(problems)
     return PolicySet.of(files)
+
+
+def reload_policies(
+    paths: Sequence[Path], last_good: PolicySet
+) -> tuple[PolicySet, tuple[Problem, ...]]:
+    """Reload for a running service: the new set when every file is valid, else the last good set
+    unchanged together with the problems to alert on (a bad file never disarms the guard)."""
+    try:
+        return load_policies(paths), ()
+    except ConfigError as error:
+        return last_good, error.problems

@@ -84,7 +84,8 @@ def evaluate(
     stale = any(f.kind == "stale_data" and f.severity is Severity.CRITICAL for f in findings)
     requests = [f.request for f in findings if f.request is not None]
     reductions = () if stale else merge(requests, snapshot, state.in_flight)
-    next_state = _next_state(state, outcomes, snapshot, peaks)
+    # Nothing is remembered from stale data: a band that "fired" without an order would be lost.
+    next_state = state if stale else _next_state(state, outcomes, snapshot, peaks)
     return Decision(
         account=snapshot.account,
         taken_at=snapshot.taken_at,

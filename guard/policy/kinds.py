@@ -60,8 +60,14 @@ YEAR = timedelta(days=365)
 def pct(value: Decimal) -> str:
     """A fraction shown as a percentage with at most two decimals."""
     if not value.is_finite():
-        return "infinite"
+        return "infinite" if value > 0 else "-infinite"
     return format_percent(value.quantize(Decimal("0.0001")))
+
+
+def level_step(rule_id: str, key: PositionKey, taken_at: datetime) -> str:
+    """Step identity of a level request: the rule, the position and the tick (snapshot time), so
+    each tick's restated target is a new step with its own client order id."""
+    return f"{rule_id}|{key.symbol}|{key.side.value}|t{taken_at.strftime('%Y%m%dT%H%M%S.%fZ')}"
 
 
 def ceil_step(quantity: Decimal, step: Decimal, cap: Decimal) -> Decimal:
@@ -165,7 +171,7 @@ def _findings_for(
             key=key,
             quantity=quantity,
             reason=reason,
-            step=step or f"{rule.id}|{key.symbol}|{key.side.value}|level",
+            step=step or level_step(rule.id, key, ctx.snapshot.taken_at),
             level=level,
             execution=rule.execution.to_domain(),
         )

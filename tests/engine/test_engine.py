@@ -219,3 +219,11 @@ def test_evaluate_when_isolated_and_cross_then_each_judged_by_its_pool() -> None
     }
     decision = run(snapshot([position(quantity="0.1", entry="60000"), iso], wallet="100000"), rule)
     assert reduced(decision) == {PositionKey("SOL/USDT:USDT", Side.LONG): D(100)}
+
+
+def test_evaluate_when_stale_then_state_unchanged_so_band_fires_on_fresh_data() -> None:
+    stale_rule = {"kind": "stale_data", "max_age": "1m"}
+    stale = run(at_mark("57900"), LADDER, stale_rule, at=T0 + timedelta(minutes=5))
+    assert stale.reductions == () and stale.next_state == GuardState()
+    fresh = run(at_mark("57900", minute=6), LADDER, stale_rule, state=stale.next_state)
+    assert reduced(fresh) == {BTC: D(1)}

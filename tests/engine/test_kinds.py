@@ -362,3 +362,20 @@ def test_evaluate_when_isolated_buffer_thin_under_free_collateral_then_cut() -> 
     assert reduced(run(snap, rule)) == {PositionKey("SOL/USDT:USDT", Side.LONG): D(50)}
     rule["floor"], rule["restore"] = "40%", "60%"
     assert reduced(run(snap, rule)) == {}
+
+
+def test_level_request_when_restated_next_tick_then_new_step_and_client_id() -> None:
+    from guard.planner import plan
+    from guard.venues.paper import RULES
+
+    rule = {"kind": "leverage_cap", "account": "10x"}
+    now, later = book(), replace(book(), taken_at=T0 + timedelta(minutes=1))
+    first, again, second = run(now, rule), run(now, rule), run(later, rule)
+    assert first.reductions[0].steps == again.reductions[0].steps
+    assert first.reductions[0].steps != second.reductions[0].steps
+    ids = {
+        o.client_order_id
+        for d, s in ((first, now), (second, later))
+        for o in plan(d, s, RULES).orders
+    }
+    assert len(ids) == 2

@@ -236,3 +236,30 @@ def test_evaluate_when_reductions_in_flight_then_never_doubled(
         asked = without.get(held.key, ZERO)
         assert new + pending <= max(asked, pending)
         assert new + pending <= held.quantity
+
+
+BUFFER = policies(
+    {
+        "kind": "buffer_floor",
+        "metric": "margin_ratio",
+        "floor": "30%",
+        "restore": "20%",
+        "order": "largest_loss",
+    },
+)
+
+
+@FAST
+@given(snapshots())
+def test_buffer_when_breached_then_planned_cut_restores_the_target(snap: AccountSnapshot) -> None:
+    from guard.margin import measure
+    from guard.stress import reduced as apply
+
+    decision = evaluate(snap, BUFFER, GuardState(), RULES)
+    cut = reduced(decision)
+    cross = {p.key for p in snap.positions if p.margin_mode is MarginMode.CROSS}
+    cross_cut = {k: q for k, q in cut.items() if k in cross}
+    if cross_cut:
+        assert measure(apply(snap, cross_cut), RULES).cross_margin_ratio <= D("0.2")
+    elif cross:
+        assert measure(snap, RULES).cross_margin_ratio <= D("0.3")

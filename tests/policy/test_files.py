@@ -10,7 +10,7 @@ from guard.config import ConfigError, load_policies, load_policy_file
 from guard.policy.describe import describe
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "policies").rglob("*.yaml"))
+SHIPPED = sorted(p for p in (ROOT / "policies").rglob("*") if p.suffix in {".yaml", ".yml"})
 BAD = sorted((Path(__file__).parent / "bad").glob("*.yaml"))
 
 
@@ -94,3 +94,18 @@ def test_load_when_no_rules_then_refused(tmp_path: Path) -> None:
     path.write_text("version: 1\nrules: []\n")
     with pytest.raises(ConfigError, match="at least one rule"):
         load_policy_file(path)
+
+
+def test_reload_when_file_turns_bad_then_last_good_set_kept_with_problems(tmp_path: Path) -> None:
+    from guard.config import reload_policies
+
+    path = tmp_path / "live.yaml"
+    path.write_text("version: 1\nrules:\n  - id: stale\n    kind: stale_data\n    max_age: 1m\n")
+    good = load_policies([path])
+    path.write_text("version: 1\nrules:\n  - id: stale\n    kind: stale_data\n    max_age: soon\n")
+    kept, problems = reload_policies([path], good)
+    assert kept is good
+    assert str(problems[0]).startswith(f"{path}:5: rules[0].max_age:")
+    path.write_text("version: 1\nrules:\n  - id: stale\n    kind: stale_data\n    max_age: 5m\n")
+    fresh, none = reload_policies([path], good)
+    assert none == () and fresh.fingerprint != good.fingerprint

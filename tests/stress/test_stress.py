@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guard.domain import AccountSnapshot, MarginMode, PositionKey, Side, frozen_map
-from guard.stress import CROSS_POOL, Shock, reduced, shocked, stress, survive
+from guard.stress import CROSS_POOL, Order, Shock, reduced, shocked, stress, survive
 from guard.venues.paper import RULES
 from tests.builders import position, snapshot
 
@@ -169,3 +169,59 @@ def test_survive_when_any_single_position_then_solution_survives_and_fits(
     assert stress(reduced(snap, solution.reductions), shock, RULES, safety).survives
     if solution.before.survives:
         assert cut == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 5000),
+    st.integers(500, 100_000),
+    st.integers(1, 60),
+    st.integers(0, 30),
+    st.sampled_from(Side),
+)
+def test_survive_when_shock_more_severe_then_cut_never_smaller_beyond_one_step(
+    milli_btc: int, wallet: int, move_pct: int, extra_pct: int, side: Side
+) -> None:
+    quantity = D(milli_btc) / 1000
+    snap = snapshot(
+        [position(side=side, quantity=str(quantity), entry="60000")], wallet=str(wallet)
+    )
+    against = -1 if side is Side.LONG else 1
+    key = PositionKey("BTC/USDT:USDT", side)
+    mild = survive(snap, Shock("mild", D(against * move_pct) / 100), RULES, D("0.1"))
+    severe = survive(
+        snap, Shock("severe", D(against * (move_pct + extra_pct)) / 100), RULES, D("0.1")
+    )
+    step = D("0.001")
+    assert severe.reductions.get(key, D(0)) + step >= mild.reductions.get(key, D(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BTC", "ETH", "SOL"]), st.integers(1, 5000), st.sampled_from(Side)
+        ),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda t: t[0],
+    ),
+    st.integers(200, 50_000),
+    st.integers(-40, 40).filter(lambda m: m != 0),
+    st.booleans(),
+)
+def test_survive_when_any_cross_book_then_reduced_book_survives(
+    legs: list[tuple[str, int, Side]], wallet: int, move_pct: int, pro_rata: bool
+) -> None:
+    held = [
+        position(f"{coin}/USDT:USDT", side=side, quantity=str(D(milli) / 1000), entry="3000")
+        for coin, milli, side in legs
+    ]
+    snap = snapshot(held, wallet=str(wallet))
+    shock = Shock("s", D(move_pct) / 100)
+    order: Order = "pro_rata" if pro_rata else "priority"
+    solution = survive(snap, shock, RULES, D("0.05"), [p.key for p in held], order)
+    assert solution.survives
+    for p in held:
+        assert D(0) <= solution.reductions.get(p.key, D(0)) <= p.quantity
+    assert stress(reduced(snap, solution.reductions), shock, RULES, D("0.05")).survives
