@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from guard.domain import OrderStatus, Side
-from guard.gateway.faults import Fault, FaultPlan, FaultyGateway
+from guard.gateway.faults import Fault, FaultyGateway
 from guard.gateway.paper import PaperVenue, PricePath, SlippageModel
 from guard.policy.schema import PolicyFile, PolicySet
 from guard.service import AccountRuntime, GuardService
@@ -25,17 +25,28 @@ ACCOUNT = "acct"
 
 # One band at 12 % distance: 1 BTC on 6000 is liquidated near 54,221; at 61,000 the distance is
 # 11.1 %, so the first tick plans one reduce-only sell of 0.5 BTC.
-POLICY = PolicySet.of([(
-    "inline",
-    PolicyFile.model_validate({
-        "version": 1,
-        "rules": [
-            {"id": "ladder", "kind": "exit_ladder", "metric": "liquidation_distance",
-             "bands": [{"trigger": "12%", "reduce": "50%"}], "rearm": "30%"},
-            {"id": "stale", "kind": "stale_data", "max_age": "2m"},
-        ],
-    }),
-)])
+POLICY = PolicySet.of(
+    [
+        (
+            "inline",
+            PolicyFile.model_validate(
+                {
+                    "version": 1,
+                    "rules": [
+                        {
+                            "id": "ladder",
+                            "kind": "exit_ladder",
+                            "metric": "liquidation_distance",
+                            "bands": [{"trigger": "12%", "reduce": "50%"}],
+                            "rearm": "30%",
+                        },
+                        {"id": "stale", "kind": "stale_data", "max_age": "2m"},
+                    ],
+                }
+            ),
+        )
+    ]
+)
 
 
 @dataclass
@@ -83,7 +94,9 @@ async def run_ticks(rig: Rig, count: int) -> None:
         rig.advance(1)
 
 
-async def test_create_times_out_before_venue_when_ticked_then_unknown_then_reconciled_once(rig: Rig) -> None:
+async def test_create_times_out_before_venue_when_ticked_then_unknown_then_reconciled_once(
+    rig: Rig,
+) -> None:
     rig.gateway.plan.add("create_order", [Fault.TIMEOUT])
     await run_ticks(rig, 3)
     assert rig.fills() == 0  # never blindly resent by the ticks themselves
@@ -112,7 +125,9 @@ async def test_venue_accepted_but_answer_lost_when_ticked_then_found_by_client_i
 
 
 @pytest.mark.parametrize("fault", [Fault.RATE_LIMITED, Fault.SERVER_ERROR, Fault.TIMEOUT])
-async def test_snapshot_read_fails_when_ticked_then_error_audited_and_next_tick_acts(rig: Rig, fault: Fault) -> None:
+async def test_snapshot_read_fails_when_ticked_then_error_audited_and_next_tick_acts(
+    rig: Rig, fault: Fault
+) -> None:
     rig.gateway.plan.add("fetch_snapshot", [fault])
     await rig.service.tick(ACCOUNT)
     assert rig.events("error") == 1 and rig.fills() == 0
@@ -120,7 +135,9 @@ async def test_snapshot_read_fails_when_ticked_then_error_audited_and_next_tick_
     assert rig.fills() == 1
 
 
-async def test_reduce_only_rejected_when_ticked_again_then_recorded_once_and_no_retry_storm(rig: Rig) -> None:
+async def test_reduce_only_rejected_when_ticked_again_then_recorded_once_and_no_retry_storm(
+    rig: Rig,
+) -> None:
     rig.gateway.plan.add("create_order", [Fault.REDUCE_ONLY_REJECTED])
     await run_ticks(rig, 5)
     assert rig.gateway.calls["create_order"] == 1
@@ -157,7 +174,9 @@ async def test_contradictory_snapshot_when_ticked_then_no_order_and_alert(rig: R
     assert rig.fills() == 1
 
 
-async def test_auth_refused_when_ticked_then_account_stops_acting_and_error_audited(rig: Rig) -> None:
+async def test_auth_refused_when_ticked_then_account_stops_acting_and_error_audited(
+    rig: Rig,
+) -> None:
     rig.gateway.plan.add("fetch_snapshot", [Fault.AUTH])
     await run_ticks(rig, 3)
     assert rig.fills() == 0
