@@ -40,6 +40,7 @@ from guard.domain import (
     Position,
     PositionKey,
     Severity,
+    Side,
 )
 from guard.venues.base import VenueRules, maintenance_margin
 
@@ -166,13 +167,42 @@ def liquidation_price(
         if rules.isolated_liquidation_price is not None:
             return rules.isolated_liquidation_price(position, market)
         return liquidation_price_for(position.isolated_margin or ZERO, position, market)
-    others = [
-        p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS and p.key != position.key
-    ]
-    other_pnl = sum((p.unrealized_pnl for p in others), ZERO)
-    other_mm = sum((maintenance_margin(p, snapshot.market(p.symbol)) for p in others), ZERO)
-    fixed = snapshot.balance.wallet_balance + other_pnl - other_mm
-    return liquidation_price_for(fixed, position, market)
+    return liquidation_price_for(
+        _cross_fixed(position, _CrossTerms.of(snapshot), snapshot), position, market
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _CrossTerms:
+    """Each cross position's key, unrealized PnL and maintenance, computed once per snapshot so
+    that the per-position liquidation prices do not recompute them (same sums, same order)."""
+
+    keys: tuple[tuple[str, Side], ...]  # (symbol, side): a PositionKey as a plain tuple
+    pnls: tuple[Decimal, ...]
+    maintenances: tuple[Decimal, ...]
+
+    @staticmethod
+    def of(snapshot: AccountSnapshot) -> _CrossTerms:
+        cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
+        return _CrossTerms(
+            tuple((p.symbol, p.side) for p in cross),
+            tuple(p.unrealized_pnl for p in cross),
+            tuple(maintenance_margin(p, snapshot.market(p.symbol)) for p in cross),
+        )
+
+
+def _cross_fixed(position: Position, terms: _CrossTerms, snapshot: AccountSnapshot) -> Decimal:
+    """Wallet + the other cross positions' PnL − their maintenance (the part held constant)."""
+    key = (position.symbol, position.side)
+    other_pnl = ZERO
+    other_mm = ZERO
+    for other, pnl in zip(terms.keys, terms.pnls, strict=True):
+        if other != key:
+            other_pnl += pnl
+    for other, mm in zip(terms.keys, terms.maintenances, strict=True):
+        if other != key:
+            other_mm += mm
+    return snapshot.balance.wallet_balance + other_pnl - other_mm
 
 
 def liquidation_distance(position: Position, liq_price: Decimal | None) -> Decimal | None:
@@ -206,9 +236,14 @@ def _position_metrics(
     rules: VenueRules,
     pool_equity: Decimal,
     pool_maintenance: Decimal,
+    terms: _CrossTerms | None = None,
 ) -> PositionMetrics:
     market = snapshot.market(position.symbol)
-    liq = liquidation_price(position, snapshot, rules)
+    if terms is not None and position.margin_mode is MarginMode.CROSS:
+        fixed = _cross_fixed(position, terms, snapshot)
+        liq = liquidation_price_for(fixed, position, market)
+    else:
+        liq = liquidation_price(position, snapshot, rules)
     data = snapshot.market_data.get(position.symbol)
     rate = data.funding_rate if data is not None else None
     funding_price = None
@@ -247,9 +282,12 @@ def measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMetrics:
     c_mm = _sum(maintenance_margin(p, snapshot.market(p.symbol)) for p in cross)
     c_im = _sum(initial_margin(p, snapshot.market(p.symbol)) for p in cross)
     per_position: list[PositionMetrics] = []
+    terms = _CrossTerms.of(snapshot)
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:
-            per_position.append(_position_metrics(position, snapshot, rules, c_equity, c_mm))
+            per_position.append(
+                _position_metrics(position, snapshot, rules, c_equity, c_mm, terms)
+            )
         else:
             mm = maintenance_margin(position, snapshot.market(position.symbol))
             equity = isolated_equity(position)

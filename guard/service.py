@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,10 +17,12 @@ from guard.domain import (
     ZERO,
     AccountSnapshot,
     Decision,
+    GuardState,
     OrderPlan,
     OrderStatus,
     PositionKey,
     Severity,
+    frozen_map,
 )
 from guard.engine import evaluate
 from guard.executor import ExecutionReport, Executor
@@ -229,32 +231,42 @@ class GuardService:
         await self._announce(runtime, decision, holds, changes)
         events.extend(_hold_event(h, account, tick_id, fingerprint, self.actor) for h in holds)
         execution: ExecutionReport | None = None
-        if holds or (planned.orders and locks):
+        if holds:
             # nothing runs on held data, and no rule memory moves: the previous state is kept,
-            # so the held steps fire once the hold or lock is gone
-            why = "; ".join([h.reason for h in holds] + [lock.describe() for lock in locks])
+            # so the held steps fire once the hold is gone
+            why = "; ".join(h.reason for h in holds)
             events.extend(
                 _suppressed(p, f"held back: {why}", tick_id, fingerprint, self.actor)
                 for p in planned.orders
             )
             self.store.record_tick(account, tick_id, now, state, _summary(decision), events)
         else:
+            # a lock holds back only what it covers: the other markets stay protected. The
+            # locked markets keep their previous rule memory, so their steps fire after unlock.
+            locked = {
+                p.symbol
+                for p in planned.orders
+                if any(lk.covers(account, p.symbol) for lk in locks)
+            }
+            next_state = keep_steps(decision.next_state, state, locked)
             if planned.orders:
                 execution = await self.executor(runtime).execute(
                     account,
                     planned.orders,
                     tick_id=tick_id,
                     fingerprint=fingerprint,
-                    state=decision.next_state,
+                    state=next_state,
                     events=events,
                 )
                 events = []
+                held = {p.symbol for p, _ in execution.suppressed} - locked
+                next_state = keep_steps(next_state, state, held)
                 await self._after_execution(runtime, planned.orders, execution)
             self.store.record_tick(
                 account,
                 tick_id,
                 self.now_of(runtime),
-                decision.next_state,
+                next_state,
                 _summary(decision),
                 events,
             )
@@ -670,3 +682,30 @@ def _suppressed(
 def _summary(decision: Decision) -> dict[str, Any]:
     breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
     return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}
+
+
+def _symbol_of(state_key: str) -> str | None:
+    """The market of a per-position rule-memory key ("rule|symbol|side[|...]"); None for
+    account-wide keys ("rule|@account")."""
+    parts = state_key.split("|")
+    return parts[1] if len(parts) >= 3 else None
+
+
+def keep_steps(next_state: GuardState, previous: GuardState, symbols: set[str]) -> GuardState:
+    """`next_state` with the per-position rule memory of `symbols` taken from `previous`, so steps
+    held back on those markets (by a lock) are not marked as done and fire once released."""
+    if not symbols:
+        return next_state
+
+    def pick(new: Mapping[str, Any], old: Mapping[str, Any]) -> Mapping[str, Any]:
+        kept = {k: v for k, v in new.items() if _symbol_of(k) not in symbols}
+        kept.update({k: v for k, v in old.items() if _symbol_of(k) in symbols})
+        return frozen_map(dict(sorted(kept.items())))
+
+    return replace(
+        next_state,
+        episodes=pick(next_state.episodes, previous.episodes),
+        episode_counters=pick(next_state.episode_counters, previous.episode_counters),
+        counters=pick(next_state.counters, previous.counters),
+        last_fired=pick(next_state.last_fired, previous.last_fired),
+    )

@@ -107,15 +107,35 @@ class Solution:
 
 def shocked(snapshot: AccountSnapshot, shock: Shock) -> AccountSnapshot:
     """The snapshot with marks moved by the shock (a mark never goes below zero)."""
+    moves: dict[str, Decimal] = {}  # each symbol's move, matched against the globs once
+
+    def move(symbol: str) -> Decimal:
+        found = moves.get(symbol)
+        if found is None:
+            found = moves[symbol] = shock.move_of(symbol)
+        return found
+
     positions = tuple(
-        replace(p, mark_price=_moved(p.mark_price, shock.move_of(p.symbol)))
-        for p in snapshot.positions
+        replace(p, mark_price=_moved(p.mark_price, move(p.symbol))) for p in snapshot.positions
     )
     data = {
-        symbol: replace(d, mark_price=_moved(d.mark_price, shock.move_of(symbol)))
+        symbol: replace(d, mark_price=_moved(d.mark_price, move(symbol)))
         for symbol, d in snapshot.market_data.items()
     }
     return replace(snapshot, positions=positions, market_data=frozen_map(data))
+
+
+def _shocked_positions(snapshot: AccountSnapshot, shock: Shock) -> AccountSnapshot:
+    """`shocked` for `assess`, which reads only positions, balance and specs: the positions'
+    marks move (each symbol's move computed once), the market data is left as it was."""
+    moves: dict[str, Decimal] = {}
+    positions: list[Position] = []
+    for p in snapshot.positions:
+        move = moves.get(p.symbol)
+        if move is None:
+            move = moves[p.symbol] = shock.move_of(p.symbol)
+        positions.append(replace(p, mark_price=_moved(p.mark_price, move)))
+    return replace(snapshot, positions=tuple(positions))
 
 
 def _moved(mark: Decimal, move: Decimal) -> Decimal:
@@ -162,7 +182,7 @@ def stress(
     snapshot: AccountSnapshot, shock: Shock, venue: VenueRules, margin_of_safety: Decimal = ZERO
 ) -> StressResult:
     """Post-shock equity, maintenance requirement and which pools would be liquidated."""
-    pools = assess(shocked(snapshot, shock), venue, margin_of_safety)
+    pools = assess(_shocked_positions(snapshot, shock), venue, margin_of_safety)
     return StressResult(
         shock,
         sum((p.equity for p in pools), ZERO),
@@ -285,7 +305,12 @@ def survive(
         found, survived = minimal_reduction(snapshot, pool_keys, fine, order)
         reductions.update(found)
         ok = ok and survived
-    after = stress(reduced(snapshot, reductions), shock, venue, margin_of_safety)
+    # nothing to reduce: the snapshot after is the snapshot before (same stress, computed once)
+    after = (
+        stress(reduced(snapshot, reductions), shock, venue, margin_of_safety)
+        if reductions
+        else before
+    )
     return Solution(shock, frozen_map(reductions), ok and after.survives, before, after)
 
 

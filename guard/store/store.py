@@ -446,7 +446,8 @@ class Store:
 
         An active lock covering the account or market suppresses the plan (audited, naming the
         lock) unless `override_locks` (a human's flatten). A plan whose client id is already
-        known is a duplicate and is never admitted again.
+        known is a duplicate and is never admitted again — unless that intent was suppressed
+        (never sent), in which case it is re-admitted under the same client id.
         """
         admitted: list[OrderPlan] = []
         suppressed: list[tuple[OrderPlan, str]] = []
@@ -456,9 +457,14 @@ class Store:
             self._serialize(session)
             locks = self._active_locks(session, account, at)
             for plan in plans:
-                if session.get(IntentRow, plan.client_order_id) is not None:
+                known = session.get(IntentRow, plan.client_order_id)
+                if known is not None and known.status != OrderStatus.SUPPRESSED.value:
                     duplicates.append(plan)
                     continue
+                if known is not None:
+                    # held back by a lock earlier and never sent: it may go now (same client id)
+                    session.delete(known)
+                    session.flush()
                 lock = _covering(locks, plan.symbol)
                 held = lock is not None and not override_locks
                 status = (

@@ -79,7 +79,9 @@ async def test_tick_when_locked_then_held_and_after_expiry_acts(any_store: Store
         expires_at=r.venue.now + timedelta(minutes=56),
     )
     held = await r.run_until_orders()
-    assert held.execution is None
+    # every planned order goes through the intent transaction, whose lock check holds it back
+    assert held.execution is not None and held.execution.sent == 0
+    assert len(held.execution.suppressed) == len(held.plan.orders)  # type: ignore[union-attr]
     assert r.venue.calls["create_order"] == 0
     suppressed = [e for e in any_store.events() if e.kind == "order_suppressed"]
     assert suppressed and f"lock #{lock.id}" in suppressed[0].message
