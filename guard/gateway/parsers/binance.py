@@ -12,7 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
-from guard.gateway.parsers.common import Context, derived_rate_tiers
+from guard.gateway.parsers.common import (
+    Context,
+    derived_rate_tiers,
+    leverage_tier_rows,
+    positive_or_none,
+)
 from guard.gateway.parsers.venue import (
     ParsedPosition,
     VenueParser,
@@ -80,9 +85,9 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
             entry_price=entry,
             mark_price=mark,
             margin_mode=mode,
-            leverage=leverage if leverage and leverage > ZERO else None,
+            leverage=positive_or_none(leverage),
             isolated_margin=isolated_margin,
-            venue_liquidation_price=liquidation if liquidation and liquidation > ZERO else None,
+            venue_liquidation_price=positive_or_none(liquidation),
             venue_maintenance_margin=maintenance,
             hedged=position_side in ("LONG", "SHORT"),
         ),
@@ -94,13 +99,8 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
 
 def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
     symbol = parsed.position.symbol
-    table = ctx.leverage_tiers.get(symbol)
-    if table is not None:
-        rows = ctx.sequence(table, f"leverage_tiers[{symbol!r}]")
-        infos = [
-            ctx.mapping(r, f"leverage_tiers[{symbol!r}][{i}]").get("info", r)
-            for i, r in enumerate(rows)
-        ]
+    infos = leverage_tier_rows(ctx, symbol)
+    if infos is not None:
         try:
             return rules.tiers_from_brackets(infos)
         except ValueError as error:

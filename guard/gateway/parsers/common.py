@@ -250,3 +250,20 @@ def derived_rate_tiers(
         "(exact at the current mark, deduction assumed 0)"
     )
     return rate_tier(venue_maintenance / position.notional, position.leverage)
+
+
+def leverage_tier_rows(ctx: Context, symbol: str) -> list[Mapping[str, Any]] | None:
+    """The raw rows (each ccxt tier's `info`, else the row) of `leverage_tiers[symbol]`, if given."""
+    table = ctx.leverage_tiers.get(symbol)
+    if table is None:
+        return None
+    rows = ctx.sequence(table, f"leverage_tiers[{symbol!r}]")
+    return [
+        ctx.mapping(r, f"leverage_tiers[{symbol!r}][{i}]").get("info", r)
+        for i, r in enumerate(rows)
+    ]
+
+
+def positive_or_none(value: Decimal | None) -> Decimal | None:
+    """Venues report 0 (or nothing) for "not applicable": keep only positive values."""
+    return value if value is not None and value > 0 else None

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
-from guard.gateway.parsers.common import Context
+from guard.gateway.parsers.common import Context, positive_or_none
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, cross_pnl, mode_of, settle_of
 from guard.venues import hyperliquid as rules
 
@@ -58,7 +58,7 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
             margin_mode=mode,
             leverage=ctx.optional_number(leverage_info.get("value"), f"{ipath}.leverage.value"),
             isolated_margin=isolated_margin,
-            venue_liquidation_price=liquidation if liquidation and liquidation > ZERO else None,
+            venue_liquidation_price=positive_or_none(liquidation),
             accumulated_funding=accumulated,
         ),
         path=path,

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
-from guard.gateway.parsers.common import Context
+from guard.gateway.parsers.common import Context, positive_or_none
 from guard.gateway.parsers.venue import (
     ParsedPosition,
     VenueParser,
@@ -53,7 +53,7 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
             margin_mode=mode,
             leverage=ctx.optional_number(raw.get("leverage"), f"{path}.leverage"),
             isolated_margin=isolated_margin,
-            venue_liquidation_price=liquidation if liquidation and liquidation > ZERO else None,
+            venue_liquidation_price=positive_or_none(liquidation),
             hedged=raw.get("hedged") is True,
         ),
         path=path,
