@@ -36,6 +36,9 @@ class EventKind(StrEnum):
     SERVICE_STOP = "service_stop"
     POSITION_CHANGED = "position_changed"  # vanished or shrank without our order
     ERROR = "error"
+    LEASE_ACQUIRED = "lease_acquired"  # a replica took an account's lease (scale-out)
+    LEASE_RELEASED = "lease_released"  # a replica handed one back (rebalance or shutdown)
+    LEASE_LOST = "lease_lost"  # another replica took it over while this one could not renew
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,9 @@ def load_yaml(path: Path) -> tuple[Any, _Node | None]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        position = getattr(error, "position", None)  # a ReaderError (bad character) has no mark
+        if line is None and isinstance(position, int):
+            line = text.count("\n", 0, position) + 1
         raise ConfigError([Problem(str(path), line, "", f"not valid YAML: {error}")]) from error
     return data, (_index(root) if root is not None else None)
 

@@ -18,6 +18,7 @@ from guard.gateway.base import (
     UnknownOrderOutcome,
 )
 from guard.store import Store, StoredIntent
+from guard.store.leases import Fence
 from guard.store.store import plan_payload
 from guard.venues.base import round_down
 
@@ -58,6 +59,7 @@ class Executor:
         dry_run: bool = False,
         actor: str = "guard",
         resend_window: timedelta = timedelta(minutes=5),
+        fence: Fence | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -65,6 +67,7 @@ class Executor:
         self.dry_run = dry_run
         self.actor = actor
         self.resend_window = resend_window
+        self.fence = fence  # scale-out: intents are admitted only while this lease is held
 
     async def execute(
         self,
@@ -89,6 +92,7 @@ class Executor:
             state=state,
             events=events,
             override_locks=override_locks,
+            fence=self.fence,
         )
         if self.dry_run:
             return ExecutionReport(

@@ -24,7 +24,7 @@ Normalised conventions (every venue module maps its own into these; see docs/mar
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -86,12 +86,16 @@ class AccountMetrics:
     gross_exposure: Decimal
     net_exposure: Decimal
     positions: tuple[PositionMetrics, ...]
+    _by_key: dict[PositionKey, PositionMetrics] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for metrics in self.positions:  # the first one per key, like a scan from the front
+            self._by_key.setdefault(metrics.key, metrics)
 
     def position(self, key: PositionKey) -> PositionMetrics | None:
-        for metrics in self.positions:
-            if metrics.key == key:
-                return metrics
-        return None
+        return self._by_key.get(key)
 
     @property
     def worst_liquidation_distance(self) -> Decimal | None:
@@ -285,9 +289,7 @@ def measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMetrics:
     terms = _CrossTerms.of(snapshot)
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:
-            per_position.append(
-                _position_metrics(position, snapshot, rules, c_equity, c_mm, terms)
-            )
+            per_position.append(_position_metrics(position, snapshot, rules, c_equity, c_mm, terms))
         else:
             mm = maintenance_margin(position, snapshot.market(position.symbol))
             equity = isolated_equity(position)

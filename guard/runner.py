@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -29,15 +30,25 @@ from guard.gateway.paper import (
 from guard.logs import logger
 from guard.metrics import Endpoint, Health, Metrics
 from guard.notify import AlertKind, Notifier
+from guard.policy.schema import PolicySet
 from guard.rails import BreakerLimits, SanityBounds
 from guard.scenarios import scenario as load_scenario
 from guard.service import AccountRuntime, GuardService, RailSettings
 from guard.service_config import AccountConfig, GuardConfig, load_config
 from guard.store import AccountInfo, Store
+from guard.store.journal import JournaledStore
+from guard.store.leases import LeaseManager, LeaseSettings
 
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def phase_offset(name: str, interval: timedelta) -> timedelta:
+    """A stable offset in [0, interval) from the account name: accounts polled at the same
+    interval are spread over it instead of all ticking at the same instant (no thundering herd
+    on the event loop, the database or the venue's rate limits)."""
+    return interval * (zlib.crc32(name.encode()) / 2**32)
 
 
 def gateway_for(base: Gateway, dry_run: bool) -> Gateway:
@@ -122,7 +133,12 @@ class Runner:
         url = self.config.service.database()
         if url.startswith("sqlite:///") and not url.endswith(":memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.store = Store(url)
+        journal = self.config.service.journal
+        if journal is None:
+            self.store = Store(url)
+        else:  # writes go to a local journal while the database is down (docs/reliability.md)
+            where = journal if journal.is_absolute() else config_path.resolve().parent / journal
+            self.store = JournaledStore(url, where)
         if self.config.service.create_schema:
             self.store.create_schema()
         else:
@@ -149,6 +165,10 @@ class Runner:
         self.known_locks: set[int] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self.log = logger(service="guard")
+        self.leases = self._lease_manager()
+        self.ticking: set[str] = set()  # accounts whose tick is running now
+        self.taken_over: set[str] = set()  # leases acquired whose intents are not yet resolved
+        self.beats = 0
 
     # ----- building ---------------------------------------------------------------------------
     def _runtimes(self, config: GuardConfig) -> dict[str, AccountRuntime]:
@@ -161,8 +181,10 @@ class Runner:
         gateways: dict[str, Gateway] = {}
         for venue, accounts in venues.items():
             gateways[venue] = _ccxt_gateway(venue, accounts)
+        parsed: dict[tuple[Path, ...], PolicySet] = {}  # many accounts share policy files
         for index, account in enumerate(config.accounts):
-            policies = load_policies(account.policies)
+            policies = parsed.get(account.policies) or load_policies(account.policies)
+            parsed[account.policies] = policies
             try:
                 if account.is_paper:
                     driver = build_paper(account, self.clock())
@@ -252,10 +274,24 @@ class Runner:
         await self.service.notifier.alert(
             AlertKind.SERVICE, "start", "started", f"guarding {', '.join(names)}"
         )
-        await self.service.reconcile()
+        if self.leases is None:
+            await self.service.reconcile()
         await self.housekeeping()
-        for name in names:
-            self._schedule(name)
+        if self.leases is None:
+            for name in names:
+                self._schedule(name, spread=True)
+        else:  # scale-out: tick only the accounts whose lease this replica holds
+            self.health.intervals.clear()
+            self.scheduler.add_job(
+                self._lease_beat,
+                "interval",
+                seconds=self.leases.settings.renew.total_seconds(),
+                id="leases",
+                next_run_time=datetime.now(UTC),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(service.misfire_grace.total_seconds()) or 1,
+            )
         self.scheduler.add_job(
             self.housekeeping,
             "interval",
@@ -274,15 +310,18 @@ class Runner:
             await self.shutdown()
         return 0
 
-    def _schedule(self, name: str) -> None:
+    def _schedule(self, name: str, *, spread: bool = False) -> None:
+        """Tick `name` every poll interval: at once, or (`spread`, for the whole set at start and
+        on reload) after its phase offset, so the accounts do not all tick at one instant."""
         runtime = self.service.accounts[name]
+        offset = phase_offset(name, runtime.poll_interval) if spread else timedelta(0)
         self.scheduler.add_job(
             self._job,
             "interval",
             args=[name],
             seconds=runtime.poll_interval.total_seconds(),
             id=f"tick:{name}",
-            next_run_time=datetime.now(UTC),
+            next_run_time=datetime.now(UTC) + offset,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=int(self.config.service.misfire_grace.total_seconds()) or 1,
@@ -292,13 +331,125 @@ class Runner:
     async def _job(self, name: str) -> None:
         if self.stopping or name not in self.service.accounts:
             return
+        fence = self.leases.fence(name) if self.leases is not None else None
+        if self.leases is not None:
+            if fence is None:  # not (or no longer surely) this replica's account
+                return
+            self.service.accounts[name].fence = fence
+        started = self.clock()
         self.inflight += 1
+        self.ticking.add(name)
         try:
+            if name in self.taken_over:
+                self.taken_over.discard(name)
+                await self._resolve_taken_over(name)
             await self.service.tick(name)
         finally:
             self.inflight -= 1
+            self.ticking.discard(name)
+        if fence is not None and self.config.service.leases.record_ticks:
+            self._record_tick(name, fence.token, started)
         if self.config.service.stop_when_scenarios_end and self._scenarios_over():
             self.request_stop()
+
+    # ----- scale-out leases ---------------------------------------------------------------------
+    def _lease_manager(self) -> LeaseManager | None:
+        leases = self.config.service.leases
+        if not leases.enabled:
+            return None
+        if self.store.is_sqlite:
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self.config_path),
+                        None,
+                        "service.leases.enabled",
+                        "leases share accounts between replicas on one PostgreSQL database; "
+                        "this database is SQLite (one process): turn leases off or use PostgreSQL",
+                    )
+                ]
+            )
+        ttl, renew = leases.timings(min(a.poll_interval for a in self.config.accounts))
+        try:
+            settings = LeaseSettings(leases.replica(), ttl, renew, leases.slack)
+        except ValueError as error:
+            raise ConfigError(
+                [Problem(str(self.config_path), None, "service.leases", str(error))]
+            ) from None
+        return LeaseManager(self.store, settings)
+
+    async def _lease_beat(self) -> None:
+        """Heartbeat: renew, rebalance and take over leases; schedule what is held, drop the rest."""
+        leases = self.leases
+        if leases is None or self.stopping:
+            return
+        try:
+            if not leases.joined:
+                leases.join(sorted(self.service.accounts), self.clock())
+            beat = leases.beat(
+                sorted(self.service.accounts),
+                set(self.ticking),
+                self.clock(),
+                acquire=self.beats > 0,  # the first beat only announces: others see us alive
+            )
+        except Exception as error:  # the database is unreachable: stop once the leases lapse
+            self.log.error("lease_heartbeat_failed", error=f"{type(error).__name__}: {error}")
+            for name in leases.lapse():
+                self._drop_lease(name)
+            return
+        self.beats += 1
+        for name in (*beat.lost, *beat.released):
+            self._drop_lease(name)
+        for name in beat.acquired:
+            runtime = self.service.accounts.get(name)
+            if runtime is None:
+                continue
+            runtime.fence = beat.held[name]
+            runtime.previous = None  # another replica ticked it meanwhile: no sanity baseline
+            runtime.own_fills = {}
+            runtime.requests_waiting = True
+            self.taken_over.add(name)
+            self.health.intervals[name] = runtime.poll_interval.total_seconds()
+            self._schedule(name)
+        if beat.acquired or beat.released or beat.lost:
+            self.log.info(
+                "leases",
+                replica=leases.replica,
+                held=len(beat.held),
+                acquired=len(beat.acquired),
+                released=len(beat.released),
+                lost=len(beat.lost),
+                alive=beat.alive,
+                share=beat.share,
+            )
+
+    def _drop_lease(self, name: str) -> None:
+        """Stop ticking `name` (a running tick finishes; its writes are fenced off)."""
+        if self.scheduler.get_job(f"tick:{name}") is not None:
+            self.scheduler.remove_job(f"tick:{name}")
+        self.taken_over.discard(name)
+        self.health.intervals.pop(name, None)
+        self.health.last_success.pop(name, None)
+        self.health.reasons.pop(name, None)
+
+    async def _resolve_taken_over(self, name: str) -> None:
+        """Before the first tick under a new lease: resolve what the previous holder left."""
+        runtime = self.service.accounts[name]
+        try:
+            await self.service.resolve(runtime, startup=True)
+        except Exception as error:  # venue or database down: the tick's own resolve retries
+            self._audit(
+                EventKind.ERROR,
+                f"reconciliation after taking over {name} failed: {type(error).__name__}: {error}",
+                account=name,
+            )
+
+    def _record_tick(self, name: str, token: int, started: datetime) -> None:
+        assert self.leases is not None
+        try:
+            self.leases.record_tick(name, token, started, self.clock())
+        except Exception as error:  # a log row, never a reason to fail the tick
+            self.log.error("lease_tick_log_failed", error=f"{type(error).__name__}: {error}")
 
     def _scenarios_over(self) -> bool:
         accounts = self.service.accounts
@@ -327,6 +478,9 @@ class Runner:
                 runtime = self.service.accounts.get(request.account)
                 if runtime is not None:
                     runtime.requests_waiting = True
+            leases = self.config.service.leases
+            if self.leases is not None and leases.record_ticks:
+                self.leases.prune_ticks(now - leases.tick_retention)
         except Exception as error:  # the database may be briefly down: try again next time
             self.log.error("housekeeping_failed", error=f"{type(error).__name__}: {error}")
 
@@ -385,7 +539,12 @@ class Runner:
         self._config_events()
         if self.scheduler.running:
             for name in accounts:
-                self._schedule(name)
+                if self.leases is None or name in self.leases.held:
+                    self._schedule(name, spread=True)
+            if self.leases is not None:
+                for name in accounts:
+                    if name not in self.leases.held:
+                        self.health.intervals.pop(name, None)
         self.log.info("config_reloaded", accounts=sorted(accounts))
         return True
 
@@ -402,6 +561,11 @@ class Runner:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         left = f" ({self.inflight} tick(s) still running at the deadline)" if self.inflight else ""
+        if self.leases is not None and self.leases.joined:
+            try:  # hand the accounts over now rather than after the lease ttl
+                self.leases.leave(self.clock())
+            except Exception as error:  # the leases then simply expire
+                self.log.error("lease_release_failed", error=f"{type(error).__name__}: {error}")
         self._audit(EventKind.SERVICE_STOP, f"guard service stopped{left}")
         self.log.info("service_stop", inflight=self.inflight)
         await self.service.notifier.alert(AlertKind.SERVICE, "stop", "stopped", f"stopped{left}")

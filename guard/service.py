@@ -46,7 +46,7 @@ from guard.rails import (
     staleness,
 )
 from guard.store import Store, StoredRequest
-from guard.store.service_queries import window_totals
+from guard.store.leases import Fence
 from guard.venues.base import VenueRules
 
 BREACHES = (Severity.BREACH, Severity.CRITICAL)
@@ -67,6 +67,7 @@ class AccountRuntime:
     previous: AccountSnapshot | None = None  # the last snapshot, for the sanity rails
     own_fills: dict[PositionKey, Decimal] = field(default_factory=dict)  # since `previous`
     requests_waiting: bool = True  # operator requests may be pending: look at the next tick
+    fence: Fence | None = None  # scale-out: the lease this replica holds on the account
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class GuardService:
             runtime.clock or self.clock,
             dry_run=runtime.dry_run,
             actor=actor or self.actor,
+            fence=runtime.fence,
         )
 
     # ----- one tick --------------------------------------------------------------------------
@@ -134,6 +136,10 @@ class GuardService:
             self._error(account, tick_id, runtime.policies.fingerprint, message, now)
             self.health.degrade(account, "tick", message)
             report = TickReport(account, tick_id, None, None, None, message)
+        if self.store.problem is None:
+            self.health.recover(account, "database")
+        else:  # journaling locally (guard.store.journal): still protecting, but say so
+            self.health.degrade(account, "database", self.store.problem)
         self._observe(runtime, report, time.monotonic() - started)
         return report
 
@@ -239,7 +245,9 @@ class GuardService:
                 _suppressed(p, f"held back: {why}", tick_id, fingerprint, self.actor)
                 for p in planned.orders
             )
-            self.store.record_tick(account, tick_id, now, state, _summary(decision), events)
+            self.store.record_tick(
+                account, tick_id, now, state, _summary(decision), events, runtime.fence
+            )
         else:
             # a lock holds back only what it covers: the other markets stay protected. The
             # locked markets keep their previous rule memory, so their steps fire after unlock.
@@ -269,6 +277,7 @@ class GuardService:
                 next_state,
                 _summary(decision),
                 events,
+                runtime.fence,
             )
         return TickReport(
             account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
@@ -299,7 +308,7 @@ class GuardService:
         limits = self.rails.breakers
         if limits is None:
             return None
-        totals = window_totals(self.store, now - limits.window)
+        totals = self.store.window_totals(now - limits.window)
         mine = WindowTotals(*totals.get(account, (0, ZERO)))
         everyone = WindowTotals(
             sum(c for c, _ in totals.values()), sum((n for _, n in totals.values()), ZERO)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -78,6 +79,44 @@ class Alerts(Strict):
     max_per_minute: int = Field(default=20, ge=1)
 
 
+class Leases(Strict):
+    """Scale-out: several replicas on one PostgreSQL share the accounts through leases.
+
+    Off by default (one process guards every account). `ttl` defaults to three quarters of
+    the shortest poll interval (at least 1 s) and `renew` to a quarter of the ttl, so a dead
+    replica's accounts are due again on the survivors within ttl + renew (15/16 of a poll
+    interval), leaving most of a second interval to run those ticks: under two in all."""
+
+    enabled: bool = False
+    replica_id: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None  # default host-pid
+    ttl: Duration | None = None
+    renew: Duration | None = None
+    slack: int = Field(default=1, ge=0)  # leases a replica may hold above its fair share
+    record_ticks: bool = False  # log each tick's replica and interval in lease_ticks
+    tick_retention: Duration = timedelta(hours=1)  # how long that log is kept
+
+    def replica(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}-{os.getpid()}"[:120]
+
+    def timings(self, shortest_poll: timedelta) -> tuple[timedelta, timedelta]:
+        """(ttl, renew) with the defaults filled in from the shortest poll interval."""
+        ttl = self.ttl or max(shortest_poll * 3 / 4, timedelta(seconds=1))
+        return ttl, self.renew or ttl / 4
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> Leases:
+        if self.ttl is not None and self.ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        if self.renew is not None and self.renew <= timedelta(0):
+            raise ValueError("renew must be positive")
+        if self.ttl is not None and self.renew is not None and self.renew * 2 > self.ttl:
+            raise ValueError(
+                f"renew ({self.renew}) must be at most half of ttl ({self.ttl}), "
+                "or one late heartbeat loses every lease"
+            )
+        return self
+
+
 class ServiceSettings(Strict):
     database_url: str | SecretRef = SecretRef(env="GUARD_DATABASE_URL")
     create_schema: bool = False  # create missing tables directly (paper/dev runs only)
@@ -91,6 +130,9 @@ class ServiceSettings(Strict):
     misfire_grace: Duration = timedelta(seconds=30)
     shutdown_grace: Duration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended
+    leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
+    # local write-ahead journal used while the database is down (relative: to this file)
+    journal: Path | None = None
 
     def database(self) -> str:
         return (

@@ -80,7 +80,7 @@ def ceil_step(quantity: Decimal, step: Decimal, cap: Decimal) -> Decimal:
 def selected(rule: RuleBase, ctx: RuleContext) -> list[Position]:
     """The positions of the snapshot the rule's selector picks, in key order."""
     chosen = [p for p in ctx.snapshot.positions if rule.select.matches_position(p)]
-    return sorted(chosen, key=lambda p: p.key)
+    return sorted(chosen, key=lambda p: (p.symbol, p.side))  # PositionKey's order, unboxed
 
 
 def ordered(

@@ -59,7 +59,9 @@ class Selector(Strict):
         return any(fnmatchcase(account, pattern) for pattern in self.accounts)
 
     def matches_position(self, position: Position) -> bool:
-        if not any(fnmatchcase(position.symbol, pattern) for pattern in self.symbols):
+        if self.symbols != ("*",) and not any(
+            fnmatchcase(position.symbol, pattern) for pattern in self.symbols
+        ):
             return False
         if self.margin_mode is not SelectorMode.ANY and position.margin_mode != MarginMode(
             self.margin_mode.value

@@ -21,12 +21,12 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
@@ -45,6 +45,7 @@ from guard.domain import (
     Side,
 )
 from guard.store.codec import state_from_json, state_to_json, to_jsonable
+from guard.store.leases import Fence
 from guard.store.records import StoredLock, StoredRequest
 from guard.store.store import (
     NOT_FINAL,
@@ -56,6 +57,8 @@ from guard.store.store import (
 )
 from guard.store.tables import AccountRow, AuditRow, IntentRow
 
+T = TypeVar("T")
+CONNECT_TIMEOUT = 3  # seconds, PostgreSQL connection attempts of a journaled store
 JOURNAL_KEY = "_journal"  # payload key holding a flushed event's idempotency key
 
 
@@ -326,6 +329,9 @@ class JournaledStore(Store):
         probe_interval: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if url.startswith("postgresql") and "connect_timeout" not in url:
+            # a blackholed server must not stall the ticks for the OS's TCP timeout
+            url += ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
         super().__init__(url)
         self.journal = Journal(journal)
         self.probe_interval = probe_interval
@@ -351,7 +357,9 @@ class JournaledStore(Store):
         if self.down_since is None:
             self.outages += 1
         self.down_since = self._probed_at = self.monotonic()
-        self.problem = f"database unreachable: {type(error).__name__}: {str(error)[:200]}"
+        cause = getattr(error, "orig", None) or error
+        first = (str(cause).strip().splitlines() or [""])[0][:200]
+        self.problem = f"database unreachable: {type(cause).__name__}: {first}"
 
     def _ready(self) -> bool:
         """Whether the database may be used now (flushing the journal first when needed)."""
@@ -363,12 +371,25 @@ class JournaledStore(Store):
             return True
         try:
             self.flush()
-        except Exception as error:
-            if not is_outage(error):
-                raise
+        except Exception as error:  # down again, or an entry the database refuses: keep it
             self._went_down(error)
             return False
         return True
+
+    def _attempt(self, call: Callable[[], T]) -> tuple[bool, T | None]:
+        """(True, result) when `call` ran against the database; (False, None) when it is down."""
+        if self._ready():
+            try:
+                value = call()
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                self._went_down(error)
+            else:
+                if self.down_since is not None:
+                    self._came_up()
+                return True, value
+        return False, None
 
     def _came_up(self) -> None:
         self.down_since = None
@@ -405,7 +426,11 @@ class JournaledStore(Store):
         events = [_event_from(e, None) for e in entry.data.get("events", ())]
         if entry.op == "admit" and entry.data["intents"]:
             first = entry.data["intents"][0]["plan"]["client_order_id"]
-            if session.get(IntentRow, first) is not None:
+            row = session.get(IntentRow, first)
+            if row is not None and (row.tick_id, row.created_at) == (
+                entry.data["tick_id"],
+                entry.at,
+            ):
                 return True
         if not events:
             return False  # nothing appended: re-applying only sets the same values again
@@ -439,7 +464,12 @@ class JournaledStore(Store):
         if entry.op == "admit":
             for item in data["intents"]:
                 plan = _plan_from(item["plan"])
-                if session.get(IntentRow, plan.client_order_id) is None:
+                known = session.get(IntentRow, plan.client_order_id)
+                if known is not None and known.status == OrderStatus.SUPPRESSED.value:
+                    session.delete(known)  # held back earlier, never sent: admitted now
+                    session.flush()
+                    known = None
+                if known is None:
                     session.add(
                         _intent_row(
                             plan,
@@ -497,13 +527,9 @@ class JournaledStore(Store):
 
     # ----- writes ---------------------------------------------------------------------------
     def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
-        if self._ready():
-            try:
-                return super().audit(events, at)
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                self._went_down(error)
+        ok, ids = self._attempt(lambda: Store.audit(self, events, at))
+        if ok:
+            return ids or []
         if events:
             self._journal("audit", at, {"events": [_event_data(e) for e in events]})
         return []
@@ -516,16 +542,14 @@ class JournaledStore(Store):
         state: GuardState,
         summary: dict[str, Any],
         events: Sequence[AuditEvent],
+        fence: Fence | None = None,
     ) -> None:
         self._states[account] = state
-        if self._ready():
-            try:
-                super().record_tick(account, tick_id, at, state, summary, events)
-                return
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                self._went_down(error)
+        ok, _ = self._attempt(
+            lambda: Store.record_tick(self, account, tick_id, at, state, summary, events, fence)
+        )
+        if ok:
+            return
         self._journal(
             "record_tick",
             at,
@@ -551,31 +575,39 @@ class JournaledStore(Store):
         state: GuardState | None,
         events: Sequence[AuditEvent] = (),
         override_locks: bool = False,
+        fence: Fence | None = None,
     ) -> Admission:
-        if self._ready():
-            try:
-                admission = super().admit(
-                    account,
-                    plans,
-                    at,
-                    tick_id=tick_id,
-                    fingerprint=fingerprint,
-                    actor=actor,
-                    dry_run=dry_run,
-                    state=state,
-                    events=events,
-                    override_locks=override_locks,
-                )
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                self._went_down(error)
-            else:
-                self._remember_admission(account, admission, at, dry_run, state)
-                return admission
-        return self._admit_locally(
-            account, plans, at, tick_id, fingerprint, actor, dry_run, state, events, override_locks
+        ok, admission = self._attempt(
+            lambda: Store.admit(
+                self,
+                account,
+                plans,
+                at,
+                tick_id=tick_id,
+                fingerprint=fingerprint,
+                actor=actor,
+                dry_run=dry_run,
+                state=state,
+                events=events,
+                override_locks=override_locks,
+                fence=fence,
+            )
         )
+        if admission is None:
+            admission = self._admit_locally(
+                account,
+                plans,
+                at,
+                tick_id,
+                fingerprint,
+                actor,
+                dry_run,
+                state,
+                events,
+                override_locks,
+            )
+        self._remember_admission(account, admission, at, dry_run, state, journaled=not ok)
+        return admission
 
     def _remember_admission(
         self,
@@ -584,16 +616,20 @@ class JournaledStore(Store):
         at: datetime,
         dry_run: bool,
         state: GuardState | None,
+        *,
+        journaled: bool,
     ) -> None:
         if state is not None:
             self._states[account] = state
-        for plan in (*admission.admitted, *(p for p, _ in admission.suppressed)):
+        for plan in admission.admitted:  # a suppressed plan may be admitted later, same id
             self._known_ids.add(plan.client_order_id)
-        if not dry_run:
-            for plan in admission.admitted:
-                self._open[plan.client_order_id] = _open_intent(
-                    plan, OrderStatus.PENDING, at, dry_run, ""
-                )
+        if dry_run:
+            return
+        for plan in admission.admitted:
+            intent = _open_intent(plan, OrderStatus.PENDING, at, dry_run, "")
+            self._open[plan.client_order_id] = intent
+            if journaled:
+                self._journaled_intents.append(intent)
 
     def _admit_locally(
         self,
@@ -608,8 +644,8 @@ class JournaledStore(Store):
         events: Sequence[AuditEvent],
         override_locks: bool,
     ) -> Admission:
-        """The admission decided from what this process knows: the last locks it read and the
-        client ids it has seen; journaled for the flush."""
+        """The admission decided from what this process knows (the last locks it read, the
+        client ids it has seen), journaled for the flush."""
         admitted: list[OrderPlan] = []
         suppressed: list[tuple[OrderPlan, str]] = []
         duplicates: list[OrderPlan] = []
@@ -629,15 +665,17 @@ class JournaledStore(Store):
                 if held
                 else (OrderStatus.WOULD_PLACE if dry_run else OrderStatus.PENDING)
             )
-            why = (
-                f"held back by lock #{lock.id} ({lock.scope}, by {lock.actor}: {lock.reason})"
-                " [as last read before the database outage]"
-                if held and lock is not None
-                else ""
-            )
+            why = ""
+            if held and lock is not None:
+                why = (
+                    f"held back by lock #{lock.id} ({lock.scope.value}, by {lock.actor}: "
+                    f"{lock.reason}) [as last read before the database outage]"
+                )
+                suppressed.append((plan, why))
+            else:
+                admitted.append(plan)
             intents.append({"plan": _plan_data(plan), "status": status.value, "why": why})
             audit.append(_intent_event(plan, status, why, tick_id, fingerprint, actor))
-            (suppressed.append((plan, why)) if held else admitted.append(plan))
         self._journal(
             "admit",
             at,
@@ -651,26 +689,15 @@ class JournaledStore(Store):
                 "events": [_event_data(e) for e in audit],
             },
         )
-        admission = Admission(tuple(admitted), tuple(suppressed), tuple(duplicates))
-        self._remember_admission(account, admission, at, dry_run, state)
-        if not dry_run:
-            self._journaled_intents.extend(
-                _open_intent(p, OrderStatus.PENDING, at, dry_run, "") for p in admitted
-            )
-        return admission
+        return Admission(tuple(admitted), tuple(suppressed), tuple(duplicates))
 
     def update_intent(
         self, result: OrderResult, at: datetime, events: Sequence[AuditEvent] = ()
     ) -> None:
         self._remember_result(result, at)
-        if self._ready():
-            try:
-                super().update_intent(result, at, events)
-                return
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                self._went_down(error)
+        ok, _ = self._attempt(lambda: Store.update_intent(self, result, at, events))
+        if ok:
+            return
         self._journal(
             "update_intent",
             at,
@@ -678,49 +705,43 @@ class JournaledStore(Store):
         )
 
     def _remember_result(self, result: OrderResult, at: datetime) -> None:
-        changed = {
-            "status": result.status,
-            "filled_quantity": result.filled_quantity,
-            "average_price": result.average_price,
-            "message": result.message,
-            "updated_at": at,
-        }
-        known = self._open.get(result.client_order_id)
-        if known is not None:
-            if result.status.value in NOT_FINAL:
-                self._open[result.client_order_id] = replace(known, **changed)  # type: ignore[arg-type]
-            else:
-                del self._open[result.client_order_id]
+        def updated(intent: StoredIntent) -> StoredIntent:
+            return replace(
+                intent,
+                status=result.status,
+                filled_quantity=result.filled_quantity,
+                average_price=result.average_price,
+                message=result.message,
+                updated_at=at,
+            )
+
+        known = self._open.pop(result.client_order_id, None)
+        if known is not None and result.status.value in NOT_FINAL:
+            self._open[result.client_order_id] = updated(known)
         self._journaled_intents = [
-            replace(i, **changed) if i.client_order_id == result.client_order_id else i  # type: ignore[arg-type]
+            updated(i) if i.client_order_id == result.client_order_id else i
             for i in self._journaled_intents
         ]
 
     # ----- reads ----------------------------------------------------------------------------
-    def _read(self, read: Callable[[], Any]) -> tuple[bool, Any]:
-        if self._ready():
-            try:
-                return True, read()
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                self._went_down(error)
-        return False, None
-
     def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
-        ok, found = self._read(lambda: super(JournaledStore, self).locks(at, include_inactive=True))
-        if ok:
-            self._locks = list(found)
+        """Locks from the database; while it is down, the locks as last read (an operator can
+        not set or clear one then anyway)."""
+        _, found = self._attempt(lambda: Store.locks(self, at, include_inactive=True))
+        if found is not None:
+            self._locks = found
         elif self._locks is None:
-            raise_down(self.problem)
-        every = list(self._locks or ())
+            raise DatabaseDown(self.problem or "database unreachable and no lock read before")
+        every = list(self._locks)
         return every if include_inactive else [lock for lock in every if lock.is_active(at)]
 
     def load_state(self, account: str) -> GuardState:
-        ok, state = self._read(lambda: super(JournaledStore, self).load_state(account))
-        if ok:
+        """The account's state; while down, the last state read or written by this process with
+        the reductions this process knows to be in flight."""
+        _, state = self._attempt(lambda: Store.load_state(self, account))
+        if state is not None:
             self._states[account] = state
-            return state  # type: ignore[no-any-return]
+            return state
         base = self._states.get(account, GuardState())
         return base.with_in_flight(self._flights(account))
 
@@ -734,8 +755,8 @@ class JournaledStore(Store):
         return flights
 
     def unresolved_intents(self, account: str | None = None) -> list[StoredIntent]:
-        ok, found = self._read(lambda: super(JournaledStore, self).unresolved_intents(account))
-        if ok:
+        _, found = self._attempt(lambda: Store.unresolved_intents(self, account))
+        if found is not None:
             for client_id in [
                 c for c, i in self._open.items() if account is None or i.account == account
             ]:
@@ -743,7 +764,7 @@ class JournaledStore(Store):
             for intent in found:
                 self._open[intent.client_order_id] = intent
                 self._known_ids.add(intent.client_order_id)
-            return list(found)
+            return found
         return sorted(
             (i for i in self._open.values() if account is None or i.account == account),
             key=lambda i: i.created_at,
@@ -752,38 +773,28 @@ class JournaledStore(Store):
     def pending_requests(self, account: str | None = None) -> list[StoredRequest]:
         """While the database is down no operator request can be read: none are returned (the
         runner's housekeeping flags them again once it is back)."""
-        ok, found = self._read(lambda: super(JournaledStore, self).pending_requests(account))
-        return list(found) if ok else []
+        _, found = self._attempt(lambda: Store.pending_requests(self, account))
+        return found if found is not None else []
 
     def window_totals(self, since: datetime) -> dict[str, tuple[int, Decimal]]:
         """Breaker window totals; while down, the last totals read plus this process's own
         intents admitted since (counted whatever their outcome, so never under-counted)."""
-        from guard.store.service_queries import window_totals
-
-        ok, found = self._read(lambda: window_totals(self, since))
-        if ok:
+        _, found = self._attempt(lambda: Store.window_totals(self, since))
+        if found is not None:
             self._window = dict(found)
-            return dict(found)
+            return found
         totals = dict(self._window)
         for intent in self._journaled_intents:
             if intent.created_at < since:
                 continue
             count, notional = totals.get(intent.account, (0, ZERO))
-            price = intent.average_price if intent.average_price is not None else intent.limit_price
-            amount = (
-                intent.filled_quantity if intent.average_price is not None else intent.quantity
-            )
-            totals[intent.account] = (count + 1, notional + amount * (price or ZERO))
+            if intent.average_price is not None and intent.filled_quantity > ZERO:
+                amount = intent.filled_quantity * intent.average_price
+            else:
+                amount = intent.quantity * (intent.limit_price or ZERO)
+            totals[intent.account] = (count + 1, notional + amount)
         return totals
-
-    def pending_entries(self) -> Iterator[Entry]:
-        """The journal entries not yet in the database (for `guard status`-like reporting)."""
-        return iter(self.journal.pending())
 
 
 class DatabaseDown(Exception):
-    """The database is unreachable and nothing was read from it yet to fall back on."""
-
-
-def raise_down(problem: str | None) -> None:
-    raise DatabaseDown(problem or "database unreachable and no earlier read to fall back on")
+    """The database is unreachable and nothing was read from it before to fall back on."""

@@ -31,6 +31,7 @@ from guard.domain import (
 )
 from guard.store import migrate
 from guard.store.codec import state_from_json, state_to_json, to_jsonable
+from guard.store.leases import Fence, check_fence
 from guard.store.records import (
     EXPIRY_ACTOR,
     AccountInfo,
@@ -156,6 +157,8 @@ def row_hash(prev_hash: str, row: AuditRow) -> str:
 
 class Store:
     """Database access for the service and the CLI (SQLite by default, PostgreSQL in production)."""
+
+    problem: str | None = None  # why the database is unusable now (set by a JournaledStore)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -405,15 +408,28 @@ class Store:
         state: GuardState,
         summary: dict[str, Any],
         events: Sequence[AuditEvent],
+        fence: Fence | None = None,
     ) -> None:
-        """Save the next state, the tick summary and the tick's audit rows in one transaction."""
+        """Save the next state, the tick summary and the tick's audit rows in one transaction.
+
+        With a `fence` (scale-out), LeaseLost is raised and nothing is written unless this
+        replica still holds the account's lease with that token."""
         with self.transaction() as session:
+            if fence is not None:
+                self._serialize(session)
+                check_fence(session, account, fence)
             self._save_state(session, account, state, at, tick_id, summary)
             seen = session.get(AccountRow, account)
             if seen is not None:
                 seen.last_seen_at = at
                 session.add(seen)
             self.append(session, events, at)
+
+    def window_totals(self, since: datetime) -> dict[str, tuple[int, Decimal]]:
+        """Per account: orders sent since `since` and their notional (for the breakers)."""
+        from guard.store.service_queries import window_totals  # imports this module
+
+        return window_totals(self, since)
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         with Session(self.engine) as session:
@@ -441,13 +457,16 @@ class Store:
         state: GuardState | None,
         events: Sequence[AuditEvent] = (),
         override_locks: bool = False,
+        fence: Fence | None = None,
     ) -> Admission:
         """One transaction: check locks, skip known client ids, write intents, save state, audit.
 
         An active lock covering the account or market suppresses the plan (audited, naming the
         lock) unless `override_locks` (a human's flatten). A plan whose client id is already
         known is a duplicate and is never admitted again — unless that intent was suppressed
-        (never sent), in which case it is re-admitted under the same client id.
+        (never sent), in which case it is re-admitted under the same client id. With a `fence`
+        (scale-out), LeaseLost is raised and nothing is written unless this replica still holds
+        the account's lease with that token.
         """
         admitted: list[OrderPlan] = []
         suppressed: list[tuple[OrderPlan, str]] = []
@@ -455,6 +474,8 @@ class Store:
         audit: list[AuditEvent] = list(events)
         with self.transaction() as session:
             self._serialize(session)
+            if fence is not None:
+                check_fence(session, account, fence)
             locks = self._active_locks(session, account, at)
             for plan in plans:
                 known = session.get(IntentRow, plan.client_order_id)
@@ -535,6 +556,7 @@ class Store:
     def register_accounts(self, accounts: Sequence[AccountInfo], at: datetime) -> None:
         """Record (or refresh) the accounts a starting service guards; the CLI's known names."""
         with self.transaction() as session:
+            self._serialize(session)  # replicas starting together register the same names
             for info in accounts:
                 row = session.get(AccountRow, info.name)
                 if row is None:

@@ -47,7 +47,7 @@ def _account_mode(ctx: Context) -> MarginMode | None:
     value = result.get("marginMode")
     if value is None:
         return None
-    if value not in _ACCOUNT_MODES:
+    if not isinstance(value, str) or value not in _ACCOUNT_MODES:
         raise ctx.error("account_info.marginMode", f"one of {sorted(_ACCOUNT_MODES)}", value)
     return _ACCOUNT_MODES[value]
 

@@ -108,7 +108,14 @@ def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
             raise ctx.error(
                 f"{path}.openInterestUpperCap", "caps with lower < upper", str(error)
             ) from None
-    return rules.tiers(imf, mmf)
+    try:
+        return rules.tiers(imf, mmf)
+    except ValueError as error:
+        raise ctx.error(
+            f"{path}.initialMarginFraction/maintenanceMarginFraction",
+            "initialMarginFraction > 0 and maintenanceMarginFraction >= 0",
+            str(error),
+        ) from None
 
 
 def funding(ctx: Context, symbol: str) -> tuple[Decimal | None, Decimal | None]:

@@ -1,0 +1,177 @@
+"""`python -m guard.bench [--quick]` (what scripts/bench runs): measure and write
+docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from guard.bench.core import LatencyResult, measure_latency
+from guard.bench.profile import TickProfile, profile_ticks
+from guard.bench.replays import ReplayBench, measure_replay
+from guard.bench.report import LAG_TARGET_MS, Run, markdown
+from guard.bench.stats import machine
+from guard.bench.ticks import TickResult, measure_ticks
+from guard.logs import configure
+
+ROOT = Path(__file__).resolve().parents[2]
+FULL_ACCOUNTS = (100, 1000, 5000)
+QUICK_ACCOUNTS = (100, 1000)
+
+
+def _counts(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of integers, got {raw!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"positive integers, got {raw!r}")
+    return values
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="short run: fewer accounts and samples")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--accounts", type=_counts, help="tick run sizes, e.g. 100,1000,5000")
+    p.add_argument("--duration", type=float, help="measured seconds per tick run")
+    p.add_argument("--interval", type=float, default=5.0, help="poll interval in seconds")
+    p.add_argument("--latency", type=float, default=0.05, help="seconds added per venue call")
+    p.add_argument("--iterations", type=int, help="evaluations per position count")
+    p.add_argument("--positions", type=_counts, default=(1, 20, 100))
+    p.add_argument("--replay-bars", type=int, help="replay only the first N bars")
+    p.add_argument("--no-replay", action="store_true")
+    p.add_argument(
+        "--profile-accounts",
+        type=int,
+        default=200,
+        help="accounts in the profiled tick run (0: no profile)",
+    )
+    p.add_argument("--policy", type=Path, default=ROOT / "policies" / "default.yaml")
+    p.add_argument("--workdir", type=Path, help="where databases and logs go (default: a temp dir)")
+    return p
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def notes(ticks: Sequence[TickResult], interval: float) -> list[str]:
+    """What limits each tick run, from its own figures."""
+    found: list[str] = []
+    for t in ticks:
+        cpu_ms = 1000 * t.cpu_s / t.ticks if t.ticks else 0.0
+        needed = t.accounts / interval
+        load = needed * cpu_ms / 1000
+        line = (
+            f"{t.accounts:,} accounts need {needed:,.0f} ticks/s; the process spent"
+            f" {cpu_ms:.1f} ms CPU per tick (store, evaluation, paper venue, logging), i.e."
+            f" {100 * load:.0f} % of one core."
+        )
+        if t.lag_p99_ms > LAG_TARGET_MS or t.missed:
+            line += (
+                " The event loop is one thread, so past ~100 % it cannot keep up: lag grows"
+                " and ticks are coalesced. This size needs a faster tick or more processes"
+                " (scale-out replicas sharing the accounts through leases)."
+            )
+        found.append(line)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    quick = bool(args.quick)
+    accounts = args.accounts or (QUICK_ACCOUNTS if quick else FULL_ACCOUNTS)
+    duration = args.duration or (10.0 if quick else 60.0)
+    iterations = args.iterations or (200 if quick else 2000)
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="guard-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    _say(f"work folder {work}")
+
+    latency: list[LatencyResult] = []
+    for positions in args.positions:
+        count = max(10, iterations // 10) if positions >= 100 else iterations
+        _say(f"(a) evaluate + plan, {positions} position(s), {count} iterations")
+        latency.append(measure_latency(positions, count))
+
+    ticks: list[TickResult] = []
+    for n in accounts:
+        _say(f"(b) {n} accounts, {args.interval:g} s interval, {duration:g} s window")
+        ticks.append(
+            measure_ticks(
+                work / f"ticks-{n}",
+                n,
+                interval=args.interval,
+                duration=duration,
+                latency=args.latency,
+                policy=args.policy,
+            )
+        )
+        t = ticks[-1]
+        _say(
+            f"    {t.ticks_per_s:.1f} ticks/s, lag p50 {t.lag_p50_ms:.0f} ms p99"
+            f" {t.lag_p99_ms:.0f} ms, missed {t.missed}, CPU {t.cpu_pct:.0f} %"
+        )
+
+    profiled: TickProfile | None = None
+    if args.profile_accounts > 0:
+        _say(f"profile: {args.profile_accounts} accounts under cProfile")
+        profiled = profile_ticks(
+            work / "profile",
+            args.profile_accounts,
+            duration=min(duration, 10.0),
+            interval=args.interval,
+            latency=args.latency,
+            policy=args.policy,
+        )
+
+    replay: ReplayBench | None = None
+    if not args.no_replay:
+        bars = args.replay_bars or (600 if quick else None)
+        _say(f"(d) replay{f' (first {bars} bars)' if bars else ''}")
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            configure(stream=sink, level=logging.WARNING)
+            try:
+                replay = measure_replay(
+                    work / "replay", ROOT, args.policy, timedelta(minutes=5), bars
+                )
+            finally:
+                configure()
+
+    command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
+    run = Run(
+        machine=machine(),
+        command=command.strip(),
+        quick=quick,
+        latency=latency,
+        ticks=ticks,
+        replay=replay,
+        profile=profiled,
+        tick_policy=_shown(args.policy),
+        latency_s=args.latency,
+        notes=notes(ticks, args.interval),
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(markdown(run), encoding="utf-8")
+    _say(f"wrote {args.out}")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
