@@ -32,6 +32,7 @@ from guard.metrics import Endpoint, Health, Metrics
 from guard.notify import AlertKind, Notifier
 from guard.policy.schema import PolicySet
 from guard.rails import BreakerLimits, SanityBounds
+from guard.replay.path import IndexedPricePath
 from guard.scenarios import scenario as load_scenario
 from guard.service import AccountRuntime, GuardService, RailSettings
 from guard.service_config import AccountConfig, GuardConfig, load_config
@@ -68,7 +69,7 @@ def build_paper(account: AccountConfig, now: datetime) -> WallClockPaper:
     delta = origin - (chosen.start + account.start)
     moved = replace(
         chosen,
-        path=shifted_path(chosen.path, delta),
+        path=IndexedPricePath.of(shifted_path(chosen.path, delta)),  # O(log n) price look-ups
         funding={s: tuple((t + delta, r) for t, r in v) for s, v in chosen.funding.items()},
     )
     venue = moved.venue((account.name,))
@@ -256,6 +257,8 @@ class Runner:
     # ----- running ----------------------------------------------------------------------------
     async def run(self) -> int:
         service = self.config.service
+        if self.leases is not None:  # a replica id already in use stops the start here
+            self.leases.join(sorted(self.service.accounts), self.clock())
         for port in sorted({p for p in (service.metrics_port, service.health_port) if p}):
             try:
                 self.endpoints.append(Endpoint(self.metrics, port))
@@ -384,8 +387,6 @@ class Runner:
         if leases is None or self.stopping:
             return
         try:
-            if not leases.joined:
-                leases.join(sorted(self.service.accounts), self.clock())
             beat = leases.beat(
                 sorted(self.service.accounts),
                 set(self.ticking),
@@ -411,6 +412,10 @@ class Runner:
             self.taken_over.add(name)
             self.health.intervals[name] = runtime.poll_interval.total_seconds()
             self._schedule(name)
+            # first ticks spread over a quarter interval: a bulk takeover is not one burst that
+            # blocks the loop (and this heartbeat) for every later period
+            first = phase_offset(name, runtime.poll_interval / 4)
+            self.scheduler.modify_job(f"tick:{name}", next_run_time=datetime.now(UTC) + first)
         if beat.acquired or beat.released or beat.lost:
             self.log.info(
                 "leases",

@@ -17,7 +17,7 @@ from guard.bench.core import LatencyResult, measure_latency
 from guard.bench.profile import TickProfile, profile_ticks
 from guard.bench.replays import ReplayBench, measure_replay
 from guard.bench.report import LAG_TARGET_MS, Run, markdown
-from guard.bench.stats import machine
+from guard.bench.stats import load_average, machine
 from guard.bench.ticks import TickResult, measure_ticks
 from guard.logs import configure
 
@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     accounts = args.accounts or (QUICK_ACCOUNTS if quick else FULL_ACCOUNTS)
     duration = args.duration or (10.0 if quick else 60.0)
     iterations = args.iterations or (200 if quick else 2000)
+    described = machine()  # before the load of the run itself
     work = args.workdir or Path(tempfile.mkdtemp(prefix="guard-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     _say(f"work folder {work}")
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     run = Run(
-        machine=machine(),
+        machine=described,
         command=command.strip(),
         quick=quick,
         latency=latency,
@@ -157,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay=replay,
         profile=profiled,
         tick_policy=_shown(args.policy),
+        load_after=load_average(),
         latency_s=args.latency,
         notes=notes(ticks, args.interval),
     )

@@ -29,6 +29,8 @@ CHANGES = (
     "stress: each shock's move is matched against the symbol globs once per symbol; a shock"
     " that needs no reduction reuses its 'before' result instead of stressing the same"
     " snapshot again; assess() gets the positions moved, not the market data it never reads.",
+    "Paper venue in `guard run`: the scenario's price path is an IndexedPricePath (the replay"
+    " lab's O(log n) index) instead of a scan of every knot per price look-up; same prices.",
     "Rule selectors: the default symbol glob `*` skips fnmatch; selected positions sort on"
     " (symbol, side) tuples (PositionKey's own order) instead of building PositionKeys.",
     "Together: evaluate + plan at 20 positions with every rule kind went from ~3.2 ms to the"
@@ -48,6 +50,7 @@ class Run:
     replay: ReplayBench | None
     profile: TickProfile | None
     tick_policy: str
+    load_after: str
     latency_s: float
     notes: Sequence[str] = ()
 
@@ -109,8 +112,12 @@ def markdown(run: Run) -> str:
         f"| OS | {m['os']} |",
         f"| Python | {m['python']} |",
         f"| date | {m['date']} |",
+        f"| load average (1/5/15 min) at the start | {m['load']} |",
+        f"| load average at the end | {run.load_after} |",
         "",
-        "The machine is shared (other processes were running), so figures are conservative.",
+        "The machine is shared: other processes ran during the measurement (see the load"
+        " averages; 2.0 means both cores busy). A tick run near one core of CPU is sensitive"
+        " to that: the event loop gets less than a core and its queue grows.",
         "",
         "## Reproduce",
         "",

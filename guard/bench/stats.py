@@ -65,4 +65,14 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{sys.version.split()[0]} ({platform.python_implementation()})",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": load_average(),
     }
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages (how busy the machine was with other work)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"

@@ -6,6 +6,7 @@ missed ticks, CPU, RSS and venue calls per account per tick."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
@@ -187,6 +188,9 @@ def measure_ticks(
     config = write_config(folder, accounts, interval, policy)
     log = (log_file or folder / "guard.log").open("w", encoding="utf-8")
     configure(stream=log)
+    # a job skipped at max_instances is counted by the probe; APScheduler's own warning per
+    # skip would flood the terminal
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     BenchRunner.latency = latency
     probe = Probe(interval)
     try:

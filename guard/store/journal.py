@@ -115,16 +115,21 @@ class Journal:
         _fsync_dir(self.path.parent)
 
     def _load(self) -> None:
-        with self.path.open(encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
-        for number, line in enumerate(lines, start=1):
+        raw = self.path.read_bytes()
+        if not raw.endswith(b"\n"):
+            # a torn last line: its write never returned, so nothing relied on it; cut it off so
+            # the next append starts on a fresh line
+            raw = raw[: raw.rfind(b"\n") + 1]
+            with self.path.open("r+b") as handle:
+                handle.truncate(len(raw))
+                handle.flush()
+                os.fsync(handle.fileno())
+        for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as error:
-                if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
-                    break  # a torn last line: the write never returned, so nothing relied on it
                 raise JournalCorrupt(f"{self.path}:{number}: not JSON ({error.msg})") from error
             if "journal" in item:
                 self.id = str(item["journal"])
@@ -359,7 +364,8 @@ class JournaledStore(Store):
         self.down_since = self._probed_at = self.monotonic()
         cause = getattr(error, "orig", None) or error
         first = (str(cause).strip().splitlines() or [""])[0][:200]
-        self.problem = f"database unreachable: {type(cause).__name__}: {first}"
+        what = "database unreachable" if is_outage(error) else "journal flush refused"
+        self.problem = f"{what}: {type(cause).__name__}: {first}"
 
     def _ready(self) -> bool:
         """Whether the database may be used now (flushing the journal first when needed)."""

@@ -132,6 +132,7 @@ class LeaseManager:
     held: dict[str, Fence] = field(default_factory=dict)
     valid_until: float = 0.0  # local monotonic deadline of every held lease
     joined: bool = False
+    rows_for: frozenset[str] = frozenset()  # the accounts known to have a lease row
 
     @property
     def replica(self) -> str:
@@ -181,11 +182,12 @@ class LeaseManager:
                 self._params(),
             )
             self._ensure_rows(session, accounts)
+        self.rows_for = frozenset(accounts)
         self.held = {}
         self.joined = True
 
     def _ensure_rows(self, session: Session, accounts: Sequence[str]) -> None:
-        if accounts:
+        if accounts and not self.rows_for.issuperset(accounts):
             session.execute(
                 text(
                     "INSERT INTO account_leases (account, holder, token, expires_at) "
@@ -264,6 +266,7 @@ class LeaseManager:
             events = self._events(taken, released, lost, share, alive, renewed)
             if events:
                 self.store.append(session, events, at)
+        self.rows_for = self.rows_for | frozenset(wanted)
         previous = self.held
         fences = {
             name: previous[name]

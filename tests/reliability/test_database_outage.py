@@ -292,6 +292,8 @@ def test_journal_with_torn_last_line_when_reopened_then_earlier_entries_kept(
     reopened = Journal(path)
     assert reopened.id == journal.id
     assert [e.seq for e in reopened.pending()] == [1]
+    reopened.append("audit", T0, {"events": []}, uncertain=False)  # starts on a fresh line
+    assert [e.seq for e in Journal(path).pending()] == [1, 2]
 
 
 def test_journal_with_garbage_in_the_middle_when_reopened_then_error_names_file_and_line(

@@ -28,6 +28,7 @@ from guard.store.leases import (
     fair_share,
     leases,
 )
+from guard.store.store import Admission
 from tests.service.helpers import POLICY
 
 ACCOUNTS = [f"acct{i:02d}" for i in range(10)]
@@ -68,6 +69,20 @@ def _plan(account: str, client_id: str) -> OrderPlan:
         margin_mode=MarginMode.CROSS,
         client_order_id=client_id,
         reason="test",
+    )
+
+
+def _admit(store: Store, actor: str, fence: Fence) -> Admission:
+    return store.admit(
+        "acct00",
+        [_plan("acct00", "c1")],
+        _now(),
+        tick_id="t",
+        fingerprint=None,
+        actor=actor,
+        dry_run=False,
+        state=GuardState(),
+        fence=fence,
     )
 
 
@@ -197,15 +212,12 @@ def test_admit_when_fence_is_stale_then_lease_lost_and_nothing_written(pg_store:
     fresh = b.beat(ACCOUNTS, set(), _now()).held["acct00"]
     assert fresh.token == stale.token + 1
     events_before = pg_store.count_events()
-    kwargs = {"tick_id": "t", "fingerprint": None, "dry_run": False, "state": GuardState()}
     with pytest.raises(LeaseLost, match="now held by b with token 2"):
-        pg_store.admit("acct00", [_plan("acct00", "c1")], _now(), actor="a", fence=stale, **kwargs)
+        _admit(pg_store, "a", stale)
     with pytest.raises(LeaseLost):
         pg_store.record_tick("acct00", "t", _now(), GuardState(), {}, [], stale)
     assert pg_store.intents("acct00") == [] and pg_store.count_events() == events_before
-    admitted = pg_store.admit(
-        "acct00", [_plan("acct00", "c1")], _now(), actor="b", fence=fresh, **kwargs
-    )
+    admitted = _admit(pg_store, "b", fresh)
     assert [p.client_order_id for p in admitted.admitted] == ["c1"]
     pg_store.record_tick("acct00", "t", _now(), GuardState(), {}, [], fresh)
 
@@ -309,3 +321,32 @@ accounts:
 
     with pytest.raises(ConfigError, match="at most half"):
         load_config(config)
+
+
+@pytest.mark.postgres
+async def test_tick_when_lease_lost_mid_crash_then_no_intent_and_new_holder_acts(
+    pg_store: Store,
+) -> None:
+    from tests.service.helpers import ACCOUNT, rig
+
+    a, b = _manager(pg_store, "a"), _manager(pg_store, "b")
+    a.join([ACCOUNT], _now())
+    stale = a.beat([ACCOUNT], set(), _now()).held[ACCOUNT]
+    time.sleep(TTL.total_seconds() + 0.1)  # a hangs past its lease; b takes the account over
+    b.join([ACCOUNT], _now())
+    fresh = b.beat([ACCOUNT], set(), _now()).held[ACCOUNT]
+    crash = rig(pg_store)
+    crash.runtime.fence = stale
+    reports = await crash.run(90)  # through the cascade: the guard would reduce here
+    assert all(r.error is not None and "lost the lease" in r.error for r in reports)
+    assert pg_store.intents(ACCOUNT) == []
+    assert pg_store.count_events(EventKind.INTENT.value) == 0
+    errors = pg_store.tail(5, account=ACCOUNT, kind=EventKind.ERROR.value)
+    assert errors and "now held by b" in errors[-1].message
+
+    renewed = b.beat([ACCOUNT], set(), _now()).held[ACCOUNT]
+    assert renewed == fresh  # renewing keeps the token
+    crash.runtime.fence = fresh  # the holder of the lease acts on the same market
+    acted = await crash.tick()
+    assert acted.error is None and acted.execution is not None and acted.execution.sent >= 1
+    assert {i.status.value for i in pg_store.intents(ACCOUNT)} <= {"filled", "partially_filled"}

@@ -27,7 +27,8 @@ from tests.service.helpers import POLICY
 ACCOUNTS = 300
 REPLICAS = 3
 # Three replicas tick 300 accounts on two shared cores: at 8 s the survivors of a kill still have
-# CPU to spare for the taken-over ticks (at 2-4 s they queue behind each other). Lease ttl defaults to 3/4 of it, renewal to ttl/4.
+# CPU to spare for the taken-over ticks (at 2-4 s those queue behind the survivors' own ticks).
+# The lease ttl defaults to 3/4 of the poll interval, the renewal to a quarter of the ttl.
 POLL = timedelta(seconds=8)
 TTL = POLL * 3 / 4
 RENEW = TTL / 4
@@ -110,6 +111,7 @@ def test_replicas_when_three_share_300_accounts_and_one_is_killed_then_exclusive
     config.write_text(_config(postgres_url))
     guard = Path(sys.executable).parent / "guard"
     replicas: dict[str, subprocess.Popen[bytes]] = {}
+    logs: dict[str, Path] = {}
     host = socket.gethostname()
     try:
         for index in range(REPLICAS):
@@ -121,6 +123,7 @@ def test_replicas_when_three_share_300_accounts_and_one_is_killed_then_exclusive
                     stderr=subprocess.STDOUT,
                 )
             replicas[f"{host}-{process.pid}"[:120]] = process
+            logs[f"{host}-{process.pid}"[:120]] = tmp_path / f"replica{index}.log"
         share = math.ceil(ACCOUNTS / REPLICAS) + SLACK
 
         def balanced() -> bool:
@@ -159,7 +162,7 @@ def test_replicas_when_three_share_300_accounts_and_one_is_killed_then_exclusive
                 process.send_signal(signal.SIGTERM)
         for name, process in replicas.items():
             if name != victim:
-                assert process.wait(30) == 0, (tmp_path / "replica0.log").read_text()[-2000:]
+                assert process.wait(30) == 0, logs[name].read_text()[-2000:]
 
         spans = tick_spans(store)
         assert {s.account for s in spans} == {f"acct{i:03d}" for i in range(ACCOUNTS)}

@@ -1,0 +1,113 @@
+"""The runner's lease hooks in-process on PostgreSQL: two replicas split the accounts, tick only
+what they hold, and a clean stop hands the leases over at once (no wait for the ttl)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from guard.audit import EventKind
+from guard.logs import configure
+from guard.runner import Runner
+from guard.store import Store
+from guard.store.leases import LeaseConflict, leases, tick_spans
+from tests.service.helpers import POLICY
+
+NAMES = [f"p{i}" for i in range(6)]
+
+
+def _config(tmp_path: Path, url: str, replica: str) -> Path:
+    accounts = "".join(
+        f"""
+  - name: {name}
+    venue: paper
+    speed: 1
+    policies: [{POLICY}]
+    poll_interval: 1s"""
+        for name in NAMES
+    )
+    path = tmp_path / f"{replica}.yaml"
+    path.write_text(
+        f"""
+version: 1
+service:
+  database_url: {url}
+  housekeeping: 1h
+  leases: {{enabled: true, replica_id: {replica}, record_ticks: true}}
+accounts:{accounts}
+"""
+    )
+    return path
+
+
+async def _until(what: str, check: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> None:
+    configure(stream=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@pytest.mark.postgres
+async def test_runners_when_two_replicas_then_split_and_clean_stop_hands_over_at_once(
+    pg_store: Store, tmp_path: Path
+) -> None:
+    url = pg_store.url
+    a = Runner(_config(tmp_path, url, "ra"), install_signals=False)
+    b = Runner(_config(tmp_path, url, "rb"), install_signals=False)
+    run_a = asyncio.create_task(a.run())
+    run_b = asyncio.create_task(b.run())
+
+    def split() -> bool:
+        held = Counter(lease.holder for lease in leases(pg_store))
+        # fair share: ceil(6 / 2) + slack 1
+        return set(held) == {"ra", "rb"} and max(held.values()) <= 4 and sum(held.values()) == 6
+
+    await _until("both replicas holding their share", split, 15)
+    await _until(
+        "every account ticked", lambda: len({s.account for s in tick_spans(pg_store)}) == 6, 10
+    )
+    assert set(b.health.intervals) == set(b.leases.held if b.leases else ())
+    for span in tick_spans(pg_store):  # a replica ticks only under a lease it was given
+        assert span.replica in ("ra", "rb") and span.token >= 1
+
+    a.request_stop()
+    assert await asyncio.wait_for(run_a, 15) == 0
+    stopped = time.monotonic()
+    await _until("rb holding all", lambda: {x.holder for x in leases(pg_store)} == {"rb"}, 5)
+    ttl = b.leases.settings.ttl.total_seconds() if b.leases else 0
+    assert time.monotonic() - stopped < ttl, "handed over only after the ttl"
+    released = pg_store.tail(100, kind=EventKind.LEASE_RELEASED.value)
+    assert any(e.actor == "ra" and e.payload.get("shutdown") for e in released)
+    b.request_stop()
+    assert await asyncio.wait_for(run_b, 15) == 0
+    assert {x.holder for x in leases(pg_store)} == {None}
+
+
+@pytest.mark.postgres
+async def test_run_when_replica_id_already_alive_then_start_refused(
+    pg_store: Store, tmp_path: Path
+) -> None:
+    first = Runner(_config(tmp_path, pg_store.url, "same"), install_signals=False)
+    task = asyncio.create_task(first.run())
+    await _until(
+        "first replica joined", lambda: first.leases is not None and first.leases.joined, 10
+    )
+    second = Runner(_config(tmp_path, pg_store.url, "same"), install_signals=False)
+    with pytest.raises(LeaseConflict, match="used by a live replica"):
+        await second.run()
+    second.store.dispose()
+    first.request_stop()
+    assert await asyncio.wait_for(task, 15) == 0
