@@ -84,8 +84,8 @@ class Leases(Strict):
 
     Off by default (one process guards every account). `ttl` defaults to three quarters of
     the shortest poll interval (at least 1 s) and `renew` to a quarter of the ttl, so a dead
-    replica's accounts are due again on the survivors within ttl + renew (15/16 of a poll
-    interval), leaving most of a second interval to run those ticks: under two in all."""
+    replica's accounts are due again on the survivors within ttl + renew + a quarter interval
+    (first ticks are spread over it): 1.19 poll intervals, under the bound of two."""
 
     enabled: bool = False
     replica_id: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None  # default host-pid
