@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from guard.bench.core import LatencyResult, measure_latency
+from guard.bench.core import ALL_KINDS, LatencyResult, measure_latency, without
 from guard.bench.profile import TickProfile, profile_ticks
 from guard.bench.replays import ReplayBench, measure_replay
 from guard.bench.report import LAG_TARGET_MS, Run, markdown
 from guard.bench.stats import load_average, machine
 from guard.bench.ticks import TickResult, measure_ticks
+from guard.config import load_policies
 from guard.logs import configure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ def notes(ticks: Sequence[TickResult], interval: float) -> list[str]:
     """What limits each tick run, from its own figures."""
     found: list[str] = []
     for t in ticks:
-        cpu_ms = 1000 * t.cpu_s / t.ticks if t.ticks else 0.0
+        cpu_ms = 1000 * t.cpu_s / t.served if t.served else 0.0
         needed = t.accounts / interval
         load = needed * cpu_ms / 1000
         line = (
@@ -103,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = max(10, iterations // 10) if positions >= 100 else iterations
         _say(f"(a) evaluate + plan, {positions} position(s), {count} iterations")
         latency.append(measure_latency(positions, count))
+    if 20 in args.positions:  # the stress rule's share, at the target's size
+        _say("(a) evaluate + plan, 20 positions, every kind except stress")
+        latency.append(
+            measure_latency(20, iterations, without(load_policies([ALL_KINDS]), "stress"))
+        )
 
     ticks: list[TickResult] = []
     for n in accounts:

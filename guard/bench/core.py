@@ -45,6 +45,7 @@ T0 = datetime(2024, 8, 5, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class LatencyResult:
+    rules: str  # which rules were enabled
     positions: int
     iterations: int
     p50_us: float
@@ -158,7 +159,9 @@ def measure_latency(
         samples.append((clock() - started) / 1000)
         findings = len(decision.findings)
         orders = len(planned.orders)
+    kinds = sorted({str(getattr(rule, "kind", "")) for rule in policies.rules})
     return LatencyResult(
+        "every kind" if kinds == sorted(KINDS) else ", ".join(kinds),
         positions,
         iterations,
         percentile(samples, 0.50),
@@ -166,4 +169,19 @@ def measure_latency(
         sum(samples) / len(samples),
         findings,
         orders,
+    )
+
+
+def without(policies: PolicySet, kind: str) -> PolicySet:
+    """The same policies minus every rule of `kind` (to show one kind's share of the time)."""
+    return PolicySet(
+        tuple(
+            (
+                name,
+                policy.model_copy(
+                    update={"rules": [r for r in policy.rules if getattr(r, "kind", None) != kind]}
+                ),
+            )
+            for name, policy in policies.files
+        )
     )
