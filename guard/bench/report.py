@@ -94,8 +94,9 @@ def markdown(run: Run) -> str:
     out: list[str] = [
         "# Benchmarks",
         "",
-        "Written by `scripts/bench` (guard/bench/); every figure below was measured by that run,"
-        " nothing is typed in by hand. "
+        "Written by `scripts/bench` (guard/bench/); every figure in the tables was measured by"
+        " that run, nothing is typed in by hand (the 'before' figures under *Changes made after"
+        " profiling* come from earlier runs of the same harness). "
         + (
             "**This is a `--quick` run** (fewer accounts, shorter windows)."
             if run.quick
