@@ -178,6 +178,11 @@ class Position:
     venue_maintenance_margin: Decimal | None = None
     hedged: bool = False  # hedge (two-way) position mode: the venue needs a position side
     accumulated_funding: Decimal = ZERO  # funding paid (+) or received (-) since open
+    _key: PositionKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the key is read on every rule and metric lookup: build it once
+        object.__setattr__(self, "_key", PositionKey(self.symbol, self.side))
 
     @property
     def notional(self) -> Decimal:
@@ -193,7 +198,7 @@ class Position:
 
     @property
     def key(self) -> PositionKey:
-        return PositionKey(self.symbol, self.side)
+        return self._key
 
 
 @dataclass(frozen=True, slots=True, order=True)

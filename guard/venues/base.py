@@ -30,7 +30,12 @@ def digest(*parts: str) -> bytes:
 
 def maintenance_margin(position: Position, market: MarketSpec) -> Decimal:
     """Tiered maintenance margin at the position's mark: notional × rate − deduction, floored at 0."""
-    notional = position.quantity * position.mark_price
+    return maintenance_at(position.quantity, position.mark_price, market)
+
+
+def maintenance_at(quantity: Decimal, mark: Decimal, market: MarketSpec) -> Decimal:
+    """Tiered maintenance margin of `quantity` base units at `mark` (see maintenance_margin)."""
+    notional = quantity * mark
     tier = market.tier_for(notional)
     return max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
 
