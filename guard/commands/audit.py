@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 
 from guard.audit import EventKind
-from guard.commands.common import console, fail, print_json
-from guard.commands.db import DbOption, parse_time, ready_store
+from guard.commands.common import console, fail, parse_time, print_json
+from guard.commands.db import DbOption, ready_store
 from guard.store import StoredEvent
 
 EXPORT_COLUMNS = (

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
 
 from guard.store import Store
+from guard.store.codec import to_jsonable
 from guard.store.migrate import SchemaNotReady
 
 DEFAULT_DATABASE = "var/guard.db"
@@ -47,22 +47,21 @@ def open_store(db: str | None = None, *, create: bool = False) -> Store:
     return store
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(jsonable(value), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     raise SystemExit(code)
+
+
+def parse_time(raw: str, option: str) -> datetime:
+    """An ISO-8601 time with a zone (Z for UTC) as an aware UTC datetime; exits 2 otherwise."""
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option} must be an ISO-8601 time like 2024-08-05T14:30Z, got {raw!r}")
+    if value.utcoffset() is None:
+        fail(f"{option} needs a time zone (append Z for UTC), got {raw!r}")
+    return value.astimezone(UTC)

@@ -53,17 +53,6 @@ def actor_name(actor: str | None) -> str:
         return "operator"
 
 
-def parse_time(raw: str, option: str) -> datetime:
-    """An ISO-8601 time with a zone (Z for UTC) as an aware UTC datetime; exits 2 otherwise."""
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{option} must be an ISO-8601 time like 2024-08-05T14:30Z, got {raw!r}")
-    if value.utcoffset() is None:
-        fail(f"{option} needs a time zone (append Z for UTC), got {raw!r}")
-    return value.astimezone(UTC)
-
-
 def known_account(store: Store, account: str) -> None:
     """Exit 2 for an account no service registered; warn when none is registered yet."""
     try:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from guard.commands.common import console, errors, fail, print_json
+from guard.commands.common import console, errors, fail, parse_time, print_json
 from guard.config import ConfigError, load_policies
 from guard.domain import Decision, GuardState
 from guard.engine import evaluate as run_engine
@@ -70,13 +70,7 @@ def _taken_at(option: str | None, in_file: Any, path: Path) -> datetime:
     if text is None:
         return datetime.now(UTC)
     where = "--at" if option is not None else f"{path}: taken_at"
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{where}: expected an ISO-8601 time such as 2024-08-05T00:00:00Z, got {text!r}")
-    if moment.utcoffset() is None:
-        fail(f"{where}: the time needs a UTC offset (Z or +00:00), got {text!r}")
-    return moment.astimezone(UTC)
+    return parse_time(str(text), where)
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from guard.commands.common import console, fail, print_json
+from guard.commands.common import console, fail, parse_time, print_json
 from guard.commands.db import (
     ActorOption,
     DbOption,
     actor_name,
     known_account,
     now,
-    parse_time,
     ready_store,
 )
 from guard.policy.units import format_duration, parse_duration

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from guard.commands.common import console, fail, jsonable
+from guard.commands.common import console, fail
 from guard.gateway.base import GatewayError
 from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
+from guard.store.codec import to_jsonable
 from guard.venues.ccxt_options import VENUES
 
 CREDENTIAL_OPTIONS = {
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
         except GatewayError as error:
             fail(f"{chosen.venue} account {account}: {error}", code=1)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(jsonable(raw), indent=2, default=str) + "\n", encoding="utf-8")
+        out.write_text(json.dumps(to_jsonable(raw), indent=2, default=str) + "\n", encoding="utf-8")
         console.print(
             f"saved {chosen.venue} snapshot of {account} to {out} "
             f"({len(raw['positions'])} position(s))",
