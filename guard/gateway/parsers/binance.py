@@ -14,8 +14,6 @@ from typing import Any
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.gateway.parsers.common import (
     Context,
-    derived_rate_tiers,
-    leverage_tier_rows,
     positive_or_none,
 )
 from guard.gateway.parsers.venue import (
@@ -26,6 +24,7 @@ from guard.gateway.parsers.venue import (
     isolated_margins,
     mode_of,
     settle_of,
+    table_or_derived_tiers,
 )
 from guard.venues import binance as rules
 
@@ -98,17 +97,8 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
 
 
 def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
-    symbol = parsed.position.symbol
-    infos = leverage_tier_rows(ctx, symbol)
-    if infos is not None:
-        try:
-            return rules.tiers_from_brackets(infos)
-        except ValueError as error:
-            raise ctx.error(
-                f"leverage_tiers[{symbol!r}]", "Binance bracket rows", str(error)
-            ) from None
-    return derived_rate_tiers(
-        ctx, parsed.position, parsed.venue_maintenance, f"{parsed.path}.info.maintMargin"
+    return table_or_derived_tiers(
+        ctx, parsed, rules.tiers_from_brackets, "Binance bracket rows", "maintMargin"
     )
 
 

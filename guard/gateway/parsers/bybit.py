@@ -16,9 +16,7 @@ from typing import Any
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.gateway.parsers.common import (
     Context,
-    derived_rate_tiers,
     funding_interval,
-    leverage_tier_rows,
     positive_or_none,
     submap,
 )
@@ -29,6 +27,7 @@ from guard.gateway.parsers.venue import (
     isolated_margins,
     mode_of,
     settle_of,
+    table_or_derived_tiers,
 )
 from guard.venues import bybit as rules
 
@@ -113,17 +112,8 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
 
 
 def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
-    symbol = parsed.position.symbol
-    infos = leverage_tier_rows(ctx, symbol)
-    if infos is not None:
-        try:
-            return rules.tiers_from_risk_limits(infos)
-        except ValueError as error:
-            raise ctx.error(
-                f"leverage_tiers[{symbol!r}]", "Bybit risk-limit rows", str(error)
-            ) from None
-    return derived_rate_tiers(
-        ctx, parsed.position, parsed.venue_maintenance, f"{parsed.path}.info.positionMM"
+    return table_or_derived_tiers(
+        ctx, parsed, rules.tiers_from_risk_limits, "Bybit risk-limit rows", "positionMM"
     )
 
 

@@ -13,8 +13,6 @@ from typing import Any
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.gateway.parsers.common import (
     Context,
-    derived_rate_tiers,
-    leverage_tier_rows,
     positive_or_none,
 )
 from guard.gateway.parsers.venue import (
@@ -25,6 +23,7 @@ from guard.gateway.parsers.venue import (
     isolated_equities,
     mode_of,
     settle_of,
+    table_or_derived_tiers,
 )
 from guard.venues import okx as rules
 
@@ -74,24 +73,17 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
 
 
 def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
-    symbol = parsed.position.symbol
-    infos = leverage_tier_rows(ctx, symbol)
-    if infos is not None:
+    def from_contract_tiers(infos: list[Mapping[str, Any]]) -> tuple[MarginTier, ...]:
         contract_value = parsed.position.quantity / abs(
             ctx.number(parsed.info.get("pos"), f"{parsed.path}.info.pos")
         )
-        ctx.note(f"{symbol}: OKX tiers (in contracts) converted to notional at the current mark")
-        try:
-            return rules.tiers_from_position_tiers(
-                infos, contract_value, parsed.position.mark_price
-            )
-        except ValueError as error:
-            raise ctx.error(
-                f"leverage_tiers[{symbol!r}]", "OKX position-tier rows", str(error)
-            ) from None
-    return derived_rate_tiers(
-        ctx, parsed.position, parsed.venue_maintenance, f"{parsed.path}.info.mmr"
-    )
+        ctx.note(
+            f"{parsed.position.symbol}: OKX tiers (in contracts) converted to notional at the "
+            "current mark"
+        )
+        return rules.tiers_from_position_tiers(infos, contract_value, parsed.position.mark_price)
+
+    return table_or_derived_tiers(ctx, parsed, from_contract_tiers, "OKX position-tier rows", "mmr")
 
 
 def _detail(

@@ -9,7 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position
-from guard.gateway.parsers.common import Context, funding_interval, settle_currency
+from guard.gateway.parsers.common import (
+    Context,
+    derived_rate_tiers,
+    funding_interval,
+    leverage_tier_rows,
+    settle_currency,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +110,28 @@ def mode_of(ctx: Context, value: Any, path: str) -> MarginMode | None:
     if isinstance(value, str) and value.lower() == "isolated":
         return MarginMode.ISOLATED
     raise ctx.error(path, "'cross' or 'isolated'", value)
+
+
+def table_or_derived_tiers(
+    ctx: Context,
+    parsed: ParsedPosition,
+    build: Callable[[list[Mapping[str, Any]]], tuple[MarginTier, ...]],
+    rows_name: str,
+    maintenance_field: str,
+) -> tuple[MarginTier, ...]:
+    """Tiers from `leverage_tiers[symbol]` through `build` (a bad table names the symbol and
+    what rows were expected); without a table, one tier derived from the venue-reported
+    maintenance at `info.<maintenance_field>`."""
+    symbol = parsed.position.symbol
+    infos = leverage_tier_rows(ctx, symbol)
+    if infos is None:
+        return derived_rate_tiers(
+            ctx,
+            parsed.position,
+            parsed.venue_maintenance,
+            f"{parsed.path}.info.{maintenance_field}",
+        )
+    try:
+        return build(infos)
+    except ValueError as error:
+        raise ctx.error(f"leverage_tiers[{symbol!r}]", rows_name, str(error)) from None
