@@ -30,6 +30,7 @@ RESULT_EVENT = {
     OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
     OrderStatus.UNKNOWN: EventKind.ORDER_UNKNOWN,
     OrderStatus.ABANDONED: EventKind.ORDER_REJECTED,
+    OrderStatus.WOULD_PLACE: EventKind.ORDER_WOULD_PLACE,
 }
 
 
@@ -129,7 +130,16 @@ class Executor:
     async def send(
         self, plan: OrderPlan, *, tick_id: str | None, fingerprint: str | None
     ) -> OrderResult:
-        """Re-read the position, send one admitted plan, record the outcome; never resends."""
+        """Re-read the position, send one admitted plan, record the outcome; never resends.
+
+        A dry-run executor never reaches the venue on any path (a tick, a reconciliation):
+        the plan is recorded as would-place instead."""
+        if self.dry_run:
+            would = OrderResult(
+                plan.client_order_id, OrderStatus.WOULD_PLACE, message="dry-run: recorded, not sent"
+            )
+            self._record(plan, would, tick_id, fingerprint)
+            return would
         current, why = await self._reread(plan)
         if current is None:
             if why.startswith("position could not be re-read"):
