@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Record the vcrpy cassettes of tests/replay/test_history_cassettes.py.
+"""Record the vcrpy cassettes of tests/lab/replay/test_history_cassettes.py.
 
 A local stub server on 127.0.0.1 answers in Binance USDⓈ-M wire format (exchangeInfo, klines,
 fundingRate; one HTTP 429 on the second klines page to exercise the backoff). ccxt's real
 binanceusdm client, built by guard.gateway.ccxt.public_client with api_base pointing at the stub,
-runs fetch_ohlcv and fetch_funding_rate_history through guard.replay.history.download_history
+runs fetch_ohlcv and fetch_funding_rate_history through guard.lab.replay.history.download_history
 while vcrpy records every request. No internet is involved.
 
     .venv/bin/python scripts/record_history_cassettes.py
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import vcr  # noqa: E402
 
 from guard.gateway.ccxt import GatewaySettings, public_client  # noqa: E402
-from guard.replay.history import download_history  # noqa: E402
+from guard.lab.replay.history import download_history  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 18765
 BASE = f"http://{HOST}:{PORT}"

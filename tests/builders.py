@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from guard.domain import (
+from guard.core.domain import (
     AccountSnapshot,
     Balance,
     MarginMode,
@@ -15,7 +15,7 @@ from guard.domain import (
     Side,
     frozen_map,
 )
-from guard.venues.paper import DEFAULT_TIERS
+from guard.core.venues.paper import DEFAULT_TIERS
 
 T0 = datetime(2024, 8, 5, tzinfo=UTC)
 D = Decimal

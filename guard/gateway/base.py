@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from guard.domain import AccountSnapshot, OrderPlan, OrderResult
+from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult
 
 
 class GatewayError(Exception):

@@ -35,7 +35,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from guard.domain import (
+from guard.core.domain import (
     ZERO,
     AccountSnapshot,
     MarketSpec,
@@ -43,7 +43,8 @@ from guard.domain import (
     OrderResult,
     frozen_map,
 )
-from guard.domain import OrderStatus as Status
+from guard.core.domain import OrderStatus as Status
+from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import (
     GatewayError,
     OrderRejected,
@@ -52,7 +53,6 @@ from guard.gateway.base import (
     UnknownOrderOutcome,
 )
 from guard.gateway.ordermap import CcxtOrder, OrderMappingError, map_order
-from guard.venues.ccxt_options import CcxtVenue, ccxt_venue
 
 log = logging.getLogger("guard.gateway.ccxt")
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from guard.domain import AccountSnapshot, OrderPlan, OrderResult, OrderStatus
+from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult, OrderStatus
 from guard.gateway.base import Gateway
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 
-from guard.domain import AccountSnapshot, OrderPlan, OrderResult, OrderStatus
+from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult, OrderStatus
 from guard.gateway.base import (
     Gateway,
     OrderRejected,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import ZERO, MarginMode, MarketSpec, OrderPlan, OrderType, Side
-from guard.venues.base import round_down
+from guard.core.domain import ZERO, MarginMode, MarketSpec, OrderPlan, OrderType, Side
+from guard.core.venues.base import round_down
 
 CLIENT_ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "binance": re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$"),

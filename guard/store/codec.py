@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import GuardState, LadderEpisode, PositionKey, Side, frozen_map
+from guard.core.domain import GuardState, LadderEpisode, PositionKey, Side, frozen_map
 
 
 def state_to_json(state: GuardState) -> str:

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
-from guard.audit import AuditEvent, EventKind
-from guard.domain import (
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.domain import (
     ZERO,
     GuardState,
     MarginMode,

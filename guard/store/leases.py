@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 import guard.store.lease_tables  # noqa: F401  (registers the lease tables on SQLModel.metadata)
-from guard.audit import AuditEvent, EventKind
+from guard.core.audit import AuditEvent, EventKind
 from guard.store.types import UTCMicros
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def check_fence(session: Session, account: str, fence: Fence) -> None:
 
 @dataclass(frozen=True, slots=True)
 class LeaseSettings:
-    """One replica's lease settings (see guard.service_config.Leases)."""
+    """One replica's lease settings (see guard.service.config.Leases)."""
 
     replica: str
     ttl: timedelta

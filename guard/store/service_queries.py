@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from guard.domain import ZERO, OrderStatus
+from guard.core.domain import ZERO, OrderStatus
 from guard.store.store import Store
 from guard.store.tables import IntentRow
 

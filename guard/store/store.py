@@ -16,8 +16,8 @@ from sqlalchemy import event, func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, create_engine, select
 
-from guard.audit import AuditEvent, EventKind
-from guard.domain import (
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.domain import (
     ZERO,
     GuardState,
     MarginMode,

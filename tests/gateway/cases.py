@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from guard.domain import MarginMode, OrderPlan, OrderType, Side
+from guard.core.domain import MarginMode, OrderPlan, OrderType, Side
+from guard.core.venues.registry import rules_for
 from guard.gateway.ccxt import AccountConfig, Credentials, GatewaySettings
-from guard.venues.registry import rules_for
 
 PORT = 18765
 API_BASE = f"http://127.0.0.1:{PORT}"

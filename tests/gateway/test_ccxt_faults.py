@@ -11,8 +11,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from guard.domain import GuardState, OrderStatus
-from guard.executor import Executor
+from guard.core.domain import GuardState, OrderStatus
 from guard.gateway.base import (
     OrderRejected,
     PermanentError,
@@ -20,6 +19,7 @@ from guard.gateway.base import (
     UnknownOrderOutcome,
 )
 from guard.gateway.ccxt import translate
+from guard.service.executor import Executor
 from guard.store import Store
 from tests.gateway.cases import CASES
 from tests.gateway.helpers import gateway_for, replay

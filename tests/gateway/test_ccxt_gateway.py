@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from guard.core.venues.ccxt_options import VENUES, ccxt_venue
 from guard.gateway.base import PermanentError
 from guard.gateway.ccxt import (
     AccountConfig,
@@ -19,7 +20,6 @@ from guard.gateway.ccxt import (
     make_client,
     redirect_urls,
 )
-from guard.venues.ccxt_options import VENUES, ccxt_venue
 from tests.gateway.cases import CASES, ENV, credentials, settings
 from tests.gateway.helpers import Wire, replay
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from guard.domain import MarginMode, OrderStatus, Side
+from guard.core.domain import MarginMode, OrderStatus, Side
 from tests.conftest import shared_path
 from tests.gateway.cases import CASES, CASSETTES
 from tests.gateway.helpers import Sent, gateway_for, replay

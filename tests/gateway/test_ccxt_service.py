@@ -1,4 +1,4 @@
-"""Ticks through guard.service on the replayed Binance venue: dry-run sends nothing and audits
+"""Ticks through guard.service.tick on the replayed Binance venue: dry-run sends nothing and audits
 what it would have placed; canary credentials appear in no cassette, log line or audit row."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from guard.config import load_policies
+from guard.core.venues.registry import rules_for
 from guard.gateway.dryrun import DryRunGateway
-from guard.service import AccountRuntime, GuardService
+from guard.service.files import load_policies
+from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
-from guard.venues.registry import rules_for
 from tests.gateway.cases import CANARIES, CANARY_KEY, CASES, CASSETTES
 from tests.gateway.helpers import gateway_for, replay
 

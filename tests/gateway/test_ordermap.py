@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guard.domain import MarginMode, MarketSpec, OrderPlan, OrderSide, OrderType, Side
+from guard.core.domain import MarginMode, MarketSpec, OrderPlan, OrderSide, OrderType, Side
+from guard.core.venues.registry import rules_for
 from guard.gateway.ordermap import (
     OrderMappingError,
     check_client_id,
@@ -17,7 +18,6 @@ from guard.gateway.ordermap import (
     plain,
     truncated_quantity,
 )
-from guard.venues.registry import rules_for
 
 D = Decimal
 

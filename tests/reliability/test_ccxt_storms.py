@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from guard.config import load_policies
+from guard.core.venues.registry import rules_for
 from guard.gateway.dryrun import DryRunGateway
-from guard.service import AccountRuntime, GuardService
+from guard.service.files import load_policies
+from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
-from guard.venues.registry import rules_for
 from tests.gateway.cases import CASES
 from tests.gateway.helpers import gateway_for, replay
 from tests.gateway.test_ccxt_service import clock

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from guard.audit import AuditEvent, EventKind
-from guard.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
+from guard.core.policy.schema import PolicyFile, PolicySet
+from guard.core.rails import BreakerLimits
+from guard.core.venues.paper import RULES
 from guard.gateway.faults import Fault, FaultyGateway
-from guard.gateway.paper import PaperVenue, PricePath, SlippageModel
-from guard.policy.schema import PolicyFile, PolicySet
-from guard.rails import BreakerLimits
-from guard.service import AccountRuntime, GuardService, RailSettings
+from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.service.tick import AccountRuntime, GuardService, RailSettings
 from guard.store import Store
 from guard.store.journal import JOURNAL_KEY, Journal, JournalCorrupt, JournaledStore
-from guard.venues.paper import RULES
 from tests.builders import T0, D, spec
 from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
 
@@ -345,7 +345,7 @@ def test_database_unreachable_when_admitting_then_local_admission_feeds_reads(
 async def test_guard_yaml_names_a_journal_when_run_then_journaled_store_used_and_left_empty(
     tmp_path: Path,
 ) -> None:
-    from guard.runner import Runner
+    from guard.service.runner import Runner
     from tests.service.test_runner import _config
 
     path = _config(tmp_path)

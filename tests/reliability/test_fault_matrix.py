@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from guard.domain import OrderStatus, Side
+from guard.core.domain import OrderStatus, Side
+from guard.core.policy.schema import PolicyFile, PolicySet
+from guard.core.venues.paper import RULES
 from guard.gateway.faults import Fault, FaultyGateway
-from guard.gateway.paper import PaperVenue, PricePath, SlippageModel
-from guard.policy.schema import PolicyFile, PolicySet
-from guard.service import AccountRuntime, GuardService
+from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
-from guard.venues.paper import RULES
 from tests.builders import T0, D, spec
 
 BTC = "BTC/USDT:USDT"

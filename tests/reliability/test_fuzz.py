@@ -20,17 +20,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guard.config import ConfigError, load_policy_file
-from guard.domain import AccountSnapshot, OrderPlan, OrderResult, Side
-from guard.gateway.paper import PaperVenue, PricePath, SlippageModel
+from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult, Side
+from guard.core.venues.paper import RULES
+from guard.core.yaml_model import ConfigError
+from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
 from guard.gateway.parsers import PayloadError, parse_snapshot
-from guard.service import AccountRuntime, GuardService
+from guard.service.files import load_policy_file
+from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
-from guard.venues.paper import RULES
 from tests.builders import T0, D, spec
 from tests.conftest import SHARED
+from tests.gateway.parsers.test_parsers import BYBIT_BALANCE, bybit_position, dydx_raw, okx_position
 from tests.reliability.test_fault_matrix import ACCOUNT, BTC, POLICY
-from tests.venues.test_parsers import BYBIT_BALANCE, bybit_position, dydx_raw, okx_position
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_SEEDS = [

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guard.audit import EventKind
-from guard.config import ConfigError
-from guard.domain import GuardState, MarginMode, OrderPlan, OrderSide, Side
-from guard.runner import Runner
+from guard.core.audit import EventKind
+from guard.core.domain import GuardState, MarginMode, OrderPlan, OrderSide, Side
+from guard.core.yaml_model import ConfigError
+from guard.service.runner import Runner
 from guard.store import Store
 from guard.store.leases import (
     Fence,
@@ -317,7 +317,7 @@ accounts:
     policies: [{POLICY}]
 """
     )
-    from guard.service_config import load_config
+    from guard.service.config import load_config
 
     with pytest.raises(ConfigError, match="at most half"):
         load_config(config)

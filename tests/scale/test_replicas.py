@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from guard.audit import EventKind
+from guard.core.audit import EventKind
 from guard.store import Store
 from guard.store.leases import TickSpan, leases, tick_spans
 from tests.conftest import _reset_postgres

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from guard.audit import EventKind
-from guard.logs import configure
-from guard.runner import Runner
+from guard.core.audit import EventKind
+from guard.service.logs import configure
+from guard.service.runner import Runner
 from guard.store import Store
 from guard.store.leases import LeaseConflict, leases, tick_spans
 from tests.service.helpers import POLICY

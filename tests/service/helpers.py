@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from guard.config import load_policies
-from guard.gateway.paper import PaperVenue
-from guard.metrics import Health, Metrics
-from guard.notify import Notifier
-from guard.rails import BreakerLimits, SanityBounds
-from guard.scenarios import crash
-from guard.service import AccountRuntime, GuardService, RailSettings, TickReport
+from guard.core.rails import BreakerLimits, SanityBounds
+from guard.gateway.paper.scenarios import crash
+from guard.gateway.paper.venue import PaperVenue
+from guard.service.files import load_policies
+from guard.service.metrics import Health, Metrics
+from guard.service.notify import Notifier
+from guard.service.tick import AccountRuntime, GuardService, RailSettings, TickReport
 from guard.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from guard.config import ConfigError, validate_file
-from guard.metrics import Endpoint, Health, Metrics
-from guard.notify import AlertKind, Notifier
-from guard.runner import build_paper
-from guard.service_config import GuardConfig, SecretRef, load_config
+from guard.core.yaml_model import ConfigError
+from guard.service.config import GuardConfig, SecretRef, load_config
+from guard.service.files import validate_file
+from guard.service.metrics import Endpoint, Health, Metrics
+from guard.service.notify import AlertKind, Notifier
+from guard.service.runner import build_paper
 from tests.service.helpers import POLICY, ROOT
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from guard.executor import RESULT_EVENT
+from guard.service.executor import RESULT_EVENT
 from guard.store import Store
 from tests.service.helpers import POLICY
 
@@ -46,8 +46,8 @@ accounts:
 
 
 def _serve(config: str) -> None:  # the child: exactly what `guard run` does
-    from guard.logs import configure
-    from guard.runner import Runner
+    from guard.service.logs import configure
+    from guard.service.runner import Runner
 
     configure(stream=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the child
 

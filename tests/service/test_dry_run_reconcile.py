@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from guard.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
-from guard.gateway.paper import PaperVenue, PricePath
-from guard.policy.schema import PolicyFile, PolicySet
-from guard.service import AccountRuntime, GuardService
+from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
+from guard.core.policy.schema import PolicyFile, PolicySet
+from guard.core.venues.paper import RULES
+from guard.gateway.paper.venue import PaperVenue, PricePath
+from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
-from guard.venues.paper import RULES
 from tests.builders import T0, D, spec
 
 BTC = "BTC/USDT:USDT"

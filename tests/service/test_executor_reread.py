@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from guard.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, PositionKey, Side
-from guard.executor import Executor
+from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, PositionKey, Side
 from guard.gateway.base import TemporaryError
-from guard.scenarios import crash
+from guard.gateway.paper.scenarios import crash
+from guard.service.executor import Executor
 from guard.store import Store
 
 BTC = PositionKey("BTC/USDT:USDT", Side.LONG)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from guard.domain import OrderStatus, Side
-from guard.gateway.paper import PaperVenue, PricePath, SlippageModel
-from guard.policy.schema import PolicyFile, PolicySet
-from guard.service import AccountRuntime, GuardService
+from guard.core.domain import OrderStatus, Side
+from guard.core.policy.schema import PolicyFile, PolicySet
+from guard.core.venues.paper import RULES
+from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
-from guard.venues.paper import RULES
 from tests.builders import T0, D, spec
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"

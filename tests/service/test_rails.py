@@ -9,8 +9,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guard.domain import AccountSnapshot, OrderPlan, OrderSide, PositionKey, Side
-from guard.rails import (
+from guard.core.domain import AccountSnapshot, OrderPlan, OrderSide, PositionKey, Side
+from guard.core.rails import (
     BreakerLimits,
     Rail,
     SanityBounds,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from guard.logs import configure
-from guard.runner import Runner
+from guard.service.logs import configure
+from guard.service.runner import Runner
 from guard.store import Store
 from tests.service.helpers import POLICY, ROOT
 

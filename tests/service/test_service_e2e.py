@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from guard.domain import OrderStatus, Side
+from guard.core.domain import OrderStatus, Side
 from guard.gateway.base import TemporaryError
-from guard.notify import AlertKind
+from guard.service.notify import AlertKind
 from guard.store import Store
 from tests.service.helpers import ACCOUNT, kinds, rails, rig
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from guard.audit import AuditEvent, EventKind
+from guard.core.audit import AuditEvent, EventKind
 from guard.store import Store
 from tests.store.tamper import drop_append_only_guards, execute
 

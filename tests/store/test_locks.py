@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from guard.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
+from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
 from guard.store import InvalidRequest, LockNotFound, LockScope, Store
 
 T0 = datetime(2024, 8, 5, tzinfo=UTC)

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from guard.audit import AuditEvent, EventKind
-from guard.domain import GuardState, MarginMode, OrderPlan, OrderSide, Side
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.domain import GuardState, MarginMode, OrderPlan, OrderSide, Side
 from guard.store import (
     AccountInfo,
     InvalidRequest,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guard.domain import (
+from guard.core.domain import (
     GuardState,
     LadderEpisode,
     MarginMode,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from guard.domain import AccountSnapshot, MarketData, MarketSpec, frozen_map
+from guard.core.domain import AccountSnapshot, MarketData, MarketSpec, frozen_map
+from guard.core.venues.registry import rules_for
 from guard.gateway.parsers import binance, bybit, dydx, hyperliquid, okx, paper
 from guard.gateway.parsers.common import (
     Context,
@@ -24,7 +25,6 @@ from guard.gateway.parsers.common import (
     market_spec,
 )
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser
-from guard.venues.registry import rules_for
 
 PARSERS: dict[str, VenueParser] = {
     "paper": paper.PARSER,

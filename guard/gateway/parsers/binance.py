@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.venues import binance as rules
 from guard.gateway.parsers.common import (
     Context,
     positive_or_none,
@@ -26,7 +27,6 @@ from guard.gateway.parsers.venue import (
     settle_of,
     table_or_derived_tiers,
 )
-from guard.venues import binance as rules
 
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:

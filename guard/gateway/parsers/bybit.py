@@ -13,7 +13,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.venues import bybit as rules
 from guard.gateway.parsers.common import (
     Context,
     funding_interval,
@@ -29,7 +30,6 @@ from guard.gateway.parsers.venue import (
     settle_of,
     table_or_derived_tiers,
 )
-from guard.venues import bybit as rules
 
 _ACCOUNT_MODES = {
     "ISOLATED_MARGIN": MarginMode.ISOLATED,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import INFINITY, ONE, ZERO, MarginTier, MarketData, MarketSpec, Position
-from guard.venues.base import VenueRules
+from guard.core.domain import INFINITY, ONE, ZERO, MarginTier, MarketData, MarketSpec, Position
+from guard.core.venues.base import VenueRules
 
 
 class PayloadError(ValueError):

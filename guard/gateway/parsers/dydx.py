@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.venues import dydx as rules
 from guard.gateway.parsers.common import Context, funding_raw
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, ccxt_free, cross_pnl, settle_of
-from guard.venues import dydx as rules
 
 
 def _oracle(ctx: Context, symbol: str) -> Decimal | None:

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.venues import hyperliquid as rules
 from guard.gateway.parsers.common import Context, positive_or_none
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, cross_pnl, mode_of, settle_of
-from guard.venues import hyperliquid as rules
 
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.venues import okx as rules
 from guard.gateway.parsers.common import (
     Context,
     positive_or_none,
@@ -25,7 +26,6 @@ from guard.gateway.parsers.venue import (
     settle_of,
     table_or_derived_tiers,
 )
-from guard.venues import okx as rules
 
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
+from guard.core.venues.paper import DEFAULT_TIERS
 from guard.gateway.parsers.common import Context, positive_or_none
 from guard.gateway.parsers.venue import (
     ParsedPosition,
@@ -21,7 +22,6 @@ from guard.gateway.parsers.venue import (
     mode_of,
     settle_of,
 )
-from guard.venues.paper import DEFAULT_TIERS
 
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:

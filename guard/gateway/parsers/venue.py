@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from guard.domain import ZERO, Balance, MarginMode, MarginTier, Position
+from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position
 from guard.gateway.parsers.common import (
     Context,
     derived_rate_tiers,

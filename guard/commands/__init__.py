@@ -1,1 +1,0 @@
-"""Typer command groups; each module exposes `register(app)` and is wired in guard/cli.py."""

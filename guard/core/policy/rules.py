@@ -1,0 +1,224 @@
+"""One pure function per rule kind: (rule, context) -> outcome with findings and reasons; never raises
+for a denial, never reads a clock (now is snapshot.taken_at)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from guard.core.domain import (
+    ZERO,
+    AccountSnapshot,
+    Alert,
+    Finding,
+    GuardState,
+    LadderEpisode,
+    Position,
+    ReduceRequest,
+    Severity,
+    frozen_map,
+)
+from guard.core.margin import AccountMetrics, PositionMetrics
+from guard.core.policy.schema import (
+    Direction,
+    ExitLadderRule,
+    LadderMetric,
+    RuleBase,
+    StaleDataRule,
+)
+from guard.core.policy.units import format_percent
+from guard.core.venues.base import VenueRules
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """Everything a rule may look at: the snapshot, its metrics and the remembered state."""
+
+    snapshot: AccountSnapshot
+    metrics: AccountMetrics
+    state: GuardState
+    venue: VenueRules
+    drawdown: Decimal | None = None  # account equity drawdown from its peak, if known
+    peaks: tuple[tuple[datetime, Decimal], ...] = ()  # (time, equity) queue, running peak first
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """Findings of one rule plus the state it wants remembered (None removes an episode)."""
+
+    findings: tuple[Finding, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    episodes: Mapping[str, LadderEpisode | None] = field(default_factory=frozen_map)
+    episode_counters: Mapping[str, int] = field(default_factory=frozen_map)
+    fired_at: Mapping[str, datetime] = field(default_factory=frozen_map)
+    counters: Mapping[str, int | None] = field(default_factory=frozen_map)  # None removes
+
+
+def episode_key(rule_id: str, position: Position) -> str:
+    return f"{rule_id}|{position.symbol}|{position.side.value}"
+
+
+def describe_metric(metric: LadderMetric, value: Decimal) -> str:
+    if metric.is_percentage:
+        return format_percent(value.quantize(Decimal("0.0001")))
+    return f"{value}"
+
+
+def _ladder_value(
+    rule: ExitLadderRule, metrics: PositionMetrics, ctx: RuleContext
+) -> Decimal | None:
+    match rule.metric:
+        case LadderMetric.LIQUIDATION_DISTANCE:
+            return metrics.liquidation_distance
+        case LadderMetric.MARGIN_RATIO:
+            return metrics.margin_ratio
+        case LadderMetric.UNREALIZED_LOSS_PCT:
+            return metrics.unrealized_loss_pct
+        case LadderMetric.DRAWDOWN_PCT:
+            return ctx.drawdown
+        case LadderMetric.MARK_PRICE:
+            return metrics.mark_price
+
+
+def _is_worse_or_equal(direction: Direction, value: Decimal, level: Decimal) -> bool:
+    return value <= level if direction is Direction.BELOW else value >= level
+
+
+def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
+    """Fire each band at most once per episode; reduce the fired fraction of the start size."""
+    direction = rule.effective_direction
+    findings: list[Finding] = []
+    episodes: dict[str, LadderEpisode | None] = {}
+    counters: dict[str, int] = {}
+    fired_at: dict[str, datetime] = {}
+    now = ctx.snapshot.taken_at
+    for position in ctx.snapshot.positions:
+        if not rule.select.matches_position(position):
+            continue
+        metrics = ctx.metrics.position(position.key)
+        if metrics is None:
+            continue
+        key = episode_key(rule.id, position)
+        value = _ladder_value(rule, metrics, ctx)
+        episode = ctx.state.episodes.get(key)
+        if value is None:
+            continue
+        shown = describe_metric(rule.metric, value)
+        if (
+            episode is not None
+            and not _is_worse_or_equal(direction, value, rule.rearm)
+            and (value != rule.rearm)
+        ):
+            episodes[key] = None
+            findings.append(
+                Finding(
+                    rule.id,
+                    rule_kind(rule),
+                    Severity.INFO,
+                    f"{rule.metric.value} {shown} recovered past the re-arm level "
+                    f"{describe_metric(rule.metric, rule.rearm)}: episode {episode.number} ends",
+                    position.symbol,
+                    position.side,
+                    rule.metric.value,
+                    value,
+                    rule.rearm,
+                )
+            )
+            continue
+        breached = frozenset(
+            index
+            for index, band in enumerate(rule.bands)
+            if _is_worse_or_equal(direction, value, band.trigger)
+        )
+        if not breached:
+            continue
+        if episode is None:
+            number = ctx.state.episode_counters.get(key, 0) + 1
+            episode = LadderEpisode(number=number, start_quantity=position.quantity)
+            counters[key] = number
+        new = breached - episode.fired_bands
+        if not new:
+            continue
+        last = ctx.state.last_fired.get(key)
+        if last is not None and now - last < rule.cooldown:
+            findings.append(
+                Finding(
+                    rule.id,
+                    rule_kind(rule),
+                    Severity.WARNING,
+                    f"{rule.metric.value} {shown} reached band(s) "
+                    f"{_band_list(new)} but the rule is cooling down until {last + rule.cooldown}",
+                    position.symbol,
+                    position.side,
+                    rule.metric.value,
+                    value,
+                )
+            )
+            episodes[key] = episode
+            continue
+        fraction = sum((rule.bands[i].reduce for i in new), ZERO)
+        quantity = min(fraction * episode.start_quantity, position.quantity)
+        deepest = max(new)
+        trigger = rule.bands[deepest].trigger
+        reason = (
+            f"{rule.metric.value} {shown} is at or {direction.value} band {_band_list(new)} "
+            f"trigger {describe_metric(rule.metric, trigger)} (episode {episode.number}): reduce "
+            f"{format_percent(fraction)} of the episode-start size {episode.start_quantity} "
+            f"= {quantity} {position.symbol}"
+        )
+        step = f"{key}|e{episode.number}|b{'+'.join(str(i + 1) for i in sorted(new))}"
+        request = ReduceRequest(
+            rule_id=rule.id,
+            key=position.key,
+            quantity=quantity,
+            reason=reason,
+            step=step,
+            level=False,
+            execution=rule.execution.to_domain(),
+        )
+        findings.append(
+            Finding(
+                rule.id,
+                rule_kind(rule),
+                Severity.BREACH,
+                reason,
+                position.symbol,
+                position.side,
+                rule.metric.value,
+                value,
+                trigger,
+                request,
+            )
+        )
+        episodes[key] = episode.with_fired(new)
+        fired_at[key] = now
+    return RuleOutcome(
+        tuple(findings), (), frozen_map(episodes), frozen_map(counters), frozen_map(fired_at)
+    )
+
+
+def stale_data(rule: StaleDataRule, ctx: RuleContext, age: Decimal | None) -> RuleOutcome:
+    """Alert (never order) when the snapshot is older than the rule's bound."""
+    if age is None or age <= Decimal(str(rule.max_age.total_seconds())):
+        return RuleOutcome()
+    message = (
+        f"snapshot is {age}s old, above the {rule.max_age.total_seconds():g}s bound: "
+        f"no orders on stale data"
+    )
+    finding = Finding(rule.id, rule_kind(rule), Severity.CRITICAL, message)
+    alert = Alert("stale_data", Severity.CRITICAL, message, ctx.snapshot.account)
+    return RuleOutcome((finding,), (alert,))
+
+
+def _band_list(indices: frozenset[int]) -> str:
+    return "+".join(str(i + 1) for i in sorted(indices))
+
+
+def rule_kind(rule: RuleBase) -> str:
+    kind = getattr(rule, "kind", None)
+    return str(kind) if kind is not None else type(rule).__name__
+
+
+RuleFunction = Callable[[RuleBase, RuleContext], RuleOutcome]

@@ -1,0 +1,1 @@
+"""The built-in paper venue and the market paths that drive it (scenarios, recorded history)."""

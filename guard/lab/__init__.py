@@ -1,0 +1,1 @@
+"""The lab: demo, replay and benchmarks. May import anything; only the CLI's lab commands import it."""

@@ -1,0 +1,307 @@
+"""The three runs of a replay on the paper venue in virtual time: unguarded, guarded by the real
+GuardService tick path (SQLite audit), and a plain exchange-style stop-loss per position."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from guard.core.domain import ZERO, OrderPlan, Position, PositionKey, Side
+from guard.core.policy.schema import PolicySet
+from guard.core.venues.base import maintenance_margin
+from guard.gateway.paper.venue import Fill, LiquidationEvent, PaperVenue
+from guard.lab.replay.setup import ReplaySetup
+from guard.service.tick import AccountRuntime, GuardService
+from guard.store import Store
+
+ProgressHook = Callable[[str, int, int], None]  # (run name, stops done, stops in total)
+PROGRESS_EVERY = 500
+
+
+@dataclass(slots=True)
+class Trace:
+    """Equity and margin ratio at every stop of a run (floats: for the chart only)."""
+
+    times: list[datetime] = field(default_factory=list)
+    equity: list[float] = field(default_factory=list)
+    margin_ratio: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of one run; money in Decimal, exactly as the paper venue booked it."""
+
+    name: str
+    starting_collateral: Decimal
+    final_equity: Decimal
+    min_equity: Decimal
+    max_drawdown: Decimal  # largest fall of equity from a running peak, in quote currency
+    max_drawdown_pct: Decimal  # the same as a fraction of that peak
+    realized_pnl: Decimal  # at mark
+    unrealized_pnl: Decimal  # of positions still open at the end
+    funding_paid: Decimal  # positive: paid, negative: received
+    fees: Decimal  # taker fees and liquidation penalties
+    slippage: Decimal
+    shortfall_absorbed: Decimal  # bankruptcy losses the venue took over
+    orders: int
+    liquidations: tuple[LiquidationEvent, ...]
+    fills: tuple[Fill, ...]
+    open_positions: int
+    trace: Trace
+    seconds: float = 0.0  # wall time the run took
+
+    @property
+    def fees_and_slippage(self) -> Decimal:
+        return self.fees + self.slippage
+
+    @property
+    def reconciliation_error(self) -> Decimal:
+        """final equity − (collateral + realised + unrealised − fees − slippage − funding
+        + shortfall absorbed); zero when the books balance."""
+        expected = (
+            self.starting_collateral
+            + self.realized_pnl
+            + self.unrealized_pnl
+            - self.fees_and_slippage
+            - self.funding_paid
+            + self.shortfall_absorbed
+        )
+        return self.final_equity - expected
+
+
+class _Recorder:
+    """Samples one account after every stop; tracks the running peak and the drawdown."""
+
+    def __init__(self, venue: PaperVenue, account: str) -> None:
+        self.venue = venue
+        self.account = account
+        self.trace = Trace()
+        self.peak = venue.equity(account)
+        self.max_drawdown = ZERO
+        self.max_drawdown_pct = ZERO
+        self.sample()
+
+    def sample(self) -> None:
+        venue, acct = self.venue, self.venue.accounts[self.account]
+        equity = venue.equity(self.account)
+        maintenance = ZERO
+        for pos in acct.positions.values():
+            mark = venue.mark(pos.symbol)
+            position = Position(pos.symbol, pos.side, pos.quantity, pos.entry_price, mark)
+            maintenance += maintenance_margin(position, venue.markets[pos.symbol])
+        if equity > self.peak:
+            self.peak = equity
+        drawdown = self.peak - equity
+        if drawdown > self.max_drawdown:
+            self.max_drawdown = drawdown
+            self.max_drawdown_pct = drawdown / self.peak if self.peak > ZERO else ZERO
+        self.trace.times.append(venue.now)
+        self.trace.equity.append(float(equity))
+        ratio = float(maintenance / equity) if equity > ZERO else (10.0 if maintenance else 0.0)
+        self.trace.margin_ratio.append(ratio)
+
+    def result(self, name: str, collateral: Decimal, orders: int) -> RunResult:
+        venue, acct = self.venue, self.venue.accounts[self.account]
+        unrealized = sum(
+            (
+                pos.side.sign * (venue.mark(pos.symbol) - pos.entry_price) * pos.quantity
+                for pos in acct.positions.values()
+            ),
+            ZERO,
+        )
+        return RunResult(
+            name=name,
+            starting_collateral=collateral,
+            final_equity=venue.equity(self.account),
+            min_equity=acct.min_equity if acct.min_equity is not None else collateral,
+            max_drawdown=self.max_drawdown,
+            max_drawdown_pct=self.max_drawdown_pct,
+            realized_pnl=acct.realized_pnl,
+            unrealized_pnl=unrealized,
+            funding_paid=acct.funding_paid,
+            fees=acct.fees_paid,
+            slippage=acct.slippage_paid,
+            shortfall_absorbed=acct.shortfall_absorbed,
+            orders=orders,
+            liquidations=tuple(acct.liquidations),
+            fills=tuple(acct.fills),
+            open_positions=len(acct.positions),
+            trace=self.trace,
+        )
+
+
+def stops(setup: ReplaySetup, extra: Iterable[datetime] = ()) -> list[datetime]:
+    """Every moment a run visits after its start: price knots, funding times, ticks."""
+    moments = set(setup.path.all_times)
+    for series in setup.funding.values():
+        moments.update(t for t, _ in series)
+    moments.update(extra)
+    return sorted(t for t in moments if setup.start < t <= setup.end)
+
+
+def _report(progress: ProgressHook | None, name: str, done: int, total: int) -> None:
+    if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+        progress(name, done, total)
+
+
+def run_unguarded(
+    setup: ReplaySetup, account: str = "unguarded", progress: ProgressHook | None = None
+) -> RunResult:
+    venue = setup.venue(account)
+    recorder = _Recorder(venue, account)
+    moments = stops(setup)
+    for done, moment in enumerate(moments, start=1):
+        venue.advance_to(moment)
+        recorder.sample()
+        _report(progress, "unguarded", done, len(moments))
+    return recorder.result("unguarded", setup.collateral, 0)
+
+
+async def run_guarded(
+    setup: ReplaySetup,
+    policies: PolicySet,
+    store: Store,
+    tick: timedelta,
+    account: str = "guarded",
+    progress: ProgressHook | None = None,
+) -> RunResult:
+    """The real service tick (snapshot → evaluate → plan → execute → record) every `tick` of
+    virtual time, starting at the replay's first moment."""
+    venue = setup.venue(account)
+    service = GuardService(
+        store=store,
+        accounts={account: AccountRuntime(account, setup.rules, venue, policies)},
+        clock=lambda: venue.now,
+        actor="guard-replay",
+    )
+    ticks = setup.tick_times(tick)
+    tick_set = set(ticks)
+    recorder = _Recorder(venue, account)
+    orders = 0
+
+    async def tick_now() -> None:
+        nonlocal orders
+        report = await service.tick(account)
+        if report.execution is not None:
+            orders += report.execution.sent
+        recorder.sample()
+
+    await tick_now()
+    moments = stops(setup, ticks)
+    for done, moment in enumerate(moments, start=1):
+        venue.advance_to(moment)
+        if moment in tick_set:
+            await tick_now()
+        else:
+            recorder.sample()
+        _report(progress, "guarded", done, len(moments))
+    return recorder.result("guarded", setup.collateral, orders)
+
+
+def stop_level(side: Side, entry: Decimal, distance: Decimal) -> Decimal:
+    """The trigger price of a stop-loss `distance` (a fraction) away from entry, against the side."""
+    return entry * (1 - distance) if side is Side.LONG else entry * (1 + distance)
+
+
+async def run_stop_loss(
+    setup: ReplaySetup,
+    distance: Decimal,
+    account: str = "stop_loss",
+    progress: ProgressHook | None = None,
+) -> RunResult:
+    """Each position carries a reduce-only stop-market order for its whole size at `distance`
+    from its entry price, triggered by the mark (the exact crossing on the path) and filled at
+    the mark with the venue's slippage and fee."""
+    if not ZERO < distance < 1:
+        raise ValueError(f"the stop-loss distance must be between 0 % and 100 %, got {distance}")
+    venue = setup.venue(account)
+    acct = venue.accounts[account]
+    levels = {
+        key: stop_level(pos.side, pos.entry_price, distance) for key, pos in acct.positions.items()
+    }
+    recorder = _Recorder(venue, account)
+    orders = 0
+
+    async def trigger_until(moment: datetime) -> None:
+        nonlocal orders
+        while True:
+            hits: list[tuple[datetime, PositionKey]] = []
+            for key, level in levels.items():
+                if key not in acct.positions:
+                    continue
+                crossing = setup.path.first_crossing(
+                    key.symbol, venue.now, moment, level, falling=key.side is Side.LONG
+                )
+                if crossing is not None:
+                    hits.append((crossing, key))
+            if not hits:
+                return
+            when, key = min(hits, key=lambda hit: hit[0])
+            venue.advance_to(when)
+            recorder.sample()
+            position = acct.positions.get(key)
+            levels.pop(key)
+            if position is None:
+                continue  # liquidated on the way to the trigger
+            plan = OrderPlan(
+                account=account,
+                symbol=position.symbol,
+                side=position.side.closing_order_side,
+                quantity=position.quantity,
+                position_side=position.side,
+                margin_mode=position.margin_mode,
+                client_order_id=f"sl-{position.symbol}-{position.side.value}",
+                reason=f"stop-loss at {levels_text(position.side, distance)}",
+            )
+            await venue.create_order(plan)
+            orders += 1
+            recorder.sample()
+
+    moments = stops(setup)
+    await trigger_until(venue.now)
+    for done, moment in enumerate(moments, start=1):
+        await trigger_until(moment)
+        venue.advance_to(moment)
+        recorder.sample()
+        _report(progress, "stop_loss", done, len(moments))
+    return recorder.result("stop_loss", setup.collateral, orders)
+
+
+def levels_text(side: Side, distance: Decimal) -> str:
+    sign = "-" if side is Side.LONG else "+"
+    return f"entry {sign}{(distance * 100).normalize():f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    unguarded: RunResult
+    guarded: RunResult
+    stop_loss: RunResult
+
+    @property
+    def runs(self) -> tuple[RunResult, RunResult, RunResult]:
+        return (self.unguarded, self.guarded, self.stop_loss)
+
+
+async def replay(
+    setup: ReplaySetup,
+    policies: PolicySet,
+    store: Store,
+    tick: timedelta,
+    stop_loss: Decimal,
+    progress: ProgressHook | None = None,
+) -> ReplayResult:
+    """Run the portfolio three ways on fresh paper venues, timing each run."""
+    began = time.perf_counter()
+    unguarded = run_unguarded(setup, progress=progress)
+    unguarded = replace(unguarded, seconds=time.perf_counter() - began)
+    began = time.perf_counter()
+    guarded = await run_guarded(setup, policies, store, tick, progress=progress)
+    guarded = replace(guarded, seconds=time.perf_counter() - began)
+    began = time.perf_counter()
+    stopped = await run_stop_loss(setup, stop_loss, progress=progress)
+    stopped = replace(stopped, seconds=time.perf_counter() - began)
+    return ReplayResult(unguarded, guarded, stopped)

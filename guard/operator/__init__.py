@@ -1,0 +1,1 @@
+"""What a human operator uses: the CLI commands over the service, the store and the core."""

@@ -1,0 +1,1 @@
+"""Typer command groups; each module exposes `register(app)` and is wired in guard/operator/cli.py."""

@@ -1,0 +1,160 @@
+"""`guard audit tail|show|verify|export`: read and check the append-only audit log."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from contextlib import ExitStack
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.table import Table
+
+from guard.core.audit import EventKind
+from guard.operator.commands.common import console, fail, parse_time, print_json
+from guard.operator.commands.db import DbOption, ready_store
+from guard.store import StoredEvent
+
+EXPORT_COLUMNS = (
+    "id",
+    "at",
+    "kind",
+    "account",
+    "symbol",
+    "rule_id",
+    "tick_id",
+    "fingerprint",
+    "actor",
+    "client_order_id",
+    "message",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _event_json(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "kind": event.kind,
+        "account": event.account,
+        "symbol": event.symbol,
+        "rule_id": event.rule_id,
+        "tick_id": event.tick_id,
+        "fingerprint": event.fingerprint,
+        "actor": event.actor,
+        "client_order_id": event.client_order_id,
+        "message": event.message,
+        "payload": event.payload,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _write_export(events: Any, fmt: ExportFormat, out: TextIO) -> int:
+    count = 0
+    if fmt is ExportFormat.CSV:
+        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        for event in events:
+            row = _event_json(event)
+            row["payload"] = json.dumps(event.payload, sort_keys=True)
+            writer.writerow(row)
+            count += 1
+        return count
+    for event in events:
+        out.write(json.dumps(_event_json(event), sort_keys=False) + "\n")
+        count += 1
+    return count
+
+
+def register(app: typer.Typer) -> None:
+    audit = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+    app.add_typer(audit, name="audit")
+
+    @audit.command()
+    def tail(
+        n: Annotated[int, typer.Option("-n", help="how many events")] = 20,
+        account: Annotated[str | None, typer.Option(help="only this account")] = None,
+        kind: Annotated[str | None, typer.Option(help="only this event kind")] = None,
+        since: Annotated[
+            str | None, typer.Option(help="ISO-8601 time, e.g. 2024-08-05T00:00Z")
+        ] = None,
+        db: DbOption = None,
+        json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """The newest audit events, oldest first."""
+        if n <= 0:
+            fail(f"-n must be positive, got {n}")
+        if kind is not None and kind not in {k.value for k in EventKind}:
+            fail(f"unknown --kind {kind!r}; kinds: {', '.join(k.value for k in EventKind)}")
+        since_at = parse_time(since, "--since") if since is not None else None
+        events = ready_store(db).tail(n, account, kind, since_at)
+        if json_output:
+            print_json([_event_json(e) for e in events])
+            return
+        table = Table(show_lines=False)
+        for column in ("id", "at", "kind", "account", "symbol", "rule", "actor", "message"):
+            table.add_column(column, overflow="fold")
+        for e in events:
+            table.add_row(
+                str(e.id),
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.kind,
+                e.account or "",
+                e.symbol or "",
+                e.rule_id or "",
+                e.actor,
+                e.message,
+            )
+        console.print(table)
+
+    @audit.command()
+    def show(
+        event_id: Annotated[int, typer.Argument(help="audit event id")],
+        db: DbOption = None,
+    ) -> None:
+        """One audit event in full, as JSON."""
+        found = ready_store(db).event(event_id)
+        if found is None:
+            fail(f"no audit event with id {event_id}", 1)
+        print_json(_event_json(found))
+
+    @audit.command()
+    def verify(db: DbOption = None) -> None:
+        """Check the hash chain: exit 0 when intact, 1 naming the first bad row."""
+        ok, bad_id, message = ready_store(db).verify_chain()
+        if ok:
+            console.print(f"audit log intact: {message}")
+            return
+        fail(f"audit log broken at row {bad_id}: {message}", 1)
+
+    @audit.command()
+    def export(
+        fmt: Annotated[
+            ExportFormat, typer.Option("--format", help="jsonl (one event per line) or csv")
+        ] = ExportFormat.JSONL,
+        out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Every audit event in id order, with its hashes (for archiving or analysis)."""
+        store = ready_store(db)
+        with ExitStack() as stack:
+            target: TextIO = sys.stdout
+            if out is not None:
+                try:
+                    target = stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+                except OSError as error:
+                    fail(f"cannot write {out}: {error.strerror}")
+            count = _write_export(store.events(), fmt, target)
+        if out is not None:
+            console.print(f"exported {count} events to {out}")

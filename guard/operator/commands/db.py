@@ -1,0 +1,107 @@
+"""`guard db upgrade|current`, and the helpers every operator command uses to open a migrated
+database, name the actor and read times."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from guard.operator.commands.common import (
+    EXIT_NOT_MIGRATED,
+    console,
+    errors,
+    fail,
+    open_store,
+    print_json,
+)
+from guard.store import SchemaNotReady, Store, StoreError, UnknownAccount
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(help="database path or URL (default: GUARD_DATABASE_URL, else var/guard.db)"),
+]
+ActorOption = Annotated[
+    str | None, typer.Option(help="who is acting (default: the OS user), kept in the audit log")
+]
+
+
+def ready_store(db: str | None) -> Store:
+    """The store at `db`, refusing (exit 3, saying what to run) unless it is fully migrated."""
+    store = open_store(db)
+    try:
+        store.require_migrated()
+    except SchemaNotReady as error:
+        fail(str(error), EXIT_NOT_MIGRATED)
+    return store
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def actor_name(actor: str | None) -> str:
+    if actor is not None:
+        if not actor.strip():
+            fail("--actor must not be empty")
+        return actor.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+def known_account(store: Store, account: str) -> None:
+    """Exit 2 for an account no service registered; warn when none is registered yet."""
+    try:
+        warning = store.check_account(account)
+    except UnknownAccount as error:
+        fail(str(error))
+    if warning is not None:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def refuse(error: StoreError, code: int = 2) -> None:
+    fail(str(error), code)
+
+
+def register(app: typer.Typer) -> None:
+    db_app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
+    app.add_typer(db_app, name="db")
+
+    @db_app.command()
+    def upgrade(
+        db: DbOption = None,
+        revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    ) -> None:
+        """Migrate the database to the newest schema (creates it when empty)."""
+        store = open_store(db)
+        before = store.current_revision()
+        try:
+            after = store.upgrade(revision)
+        except Exception as error:  # alembic/SQL errors: report, never a traceback
+            fail(f"migration of {store.where} failed: {type(error).__name__}: {error}", 1)
+        if before == after:
+            console.print(f"{store.where}: already at {after}")
+        else:
+            console.print(f"{store.where}: upgraded {before or '(empty)'} -> {after}")
+
+    @db_app.command()
+    def current(
+        db: DbOption = None,
+        json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """The database's schema revision and the code's; exit 1 when they differ."""
+        store = open_store(db)
+        at = store.current_revision()
+        head = store.head_revision()
+        if json_output:
+            print_json({"database": store.where, "current": at, "head": head})
+        else:
+            console.print(f"{store.where}: at {at or '(empty, never migrated)'}; code head {head}")
+        if at != head:
+            if not json_output:
+                errors.print("run `guard db upgrade` to migrate", highlight=False)
+            raise SystemExit(1)

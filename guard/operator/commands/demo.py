@@ -1,0 +1,70 @@
+"""`guard demo`: the built-in crash scenario, unguarded and guarded, on SQLite + the paper venue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from guard.core.yaml_model import ConfigError
+from guard.gateway.paper.scenarios import scenario as load_scenario
+from guard.lab.demo import RunSummary, run_guarded, run_unguarded
+from guard.operator.commands.common import console, database_url, fail, open_store, print_json
+from guard.service.files import load_policies
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        policy: Annotated[Path, typer.Option(help="policy file guarding the run")] = Path(
+            "policies/default.yaml"
+        ),
+        scenario: Annotated[str, typer.Option(help="built-in scenario")] = "crash",
+        seed: Annotated[int, typer.Option(help="scenario seed (deterministic)")] = 7,
+        db: Annotated[str | None, typer.Option(help="database path or URL")] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Run a crash scenario twice on the paper venue: unguarded, then guarded by POLICY."""
+        try:
+            policies = load_policies([policy])
+            chosen = load_scenario(scenario, seed)
+        except (ConfigError, KeyError) as error:
+            fail(str(error).strip("'\""))
+        store = open_store(db, create=True)
+        run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        unguarded = run_unguarded(chosen)
+        guarded = asyncio.run(run_guarded(chosen, policies, store, account=f"demo-{run_id}"))
+        url = database_url(db)
+        audit_db = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+        if json_output:
+            print_json(
+                {
+                    "runs": {"unguarded": unguarded.as_json(), "guarded": guarded.as_json()},
+                    "audit_db": audit_db,
+                }
+            )
+            return
+        console.print(f"[bold]{chosen.name}[/]: {chosen.description}")
+        table = Table(title="guard demo")
+        table.add_column("run")
+        for column in ("liquidations", "min equity", "final equity", "orders sent"):
+            table.add_column(column, justify="right")
+        for name, summary in (("unguarded", unguarded), ("guarded", guarded)):
+            _row(table, name, summary)
+        console.print(table)
+        console.print(f"audit database: {audit_db}  (see it with: guard audit tail -n 30)")
+
+
+def _row(table: Table, name: str, summary: RunSummary) -> None:
+    data = summary.as_json()
+    table.add_row(
+        name,
+        str(data["liquidations"]),
+        data["min_equity"],
+        data["final_equity"],
+        str(data["orders"]),
+    )

@@ -1,0 +1,36 @@
+"""`guard run --config guard.yaml [--dry-run]`: the unattended service (see guard/service/runner.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from guard.core.yaml_model import ConfigError
+from guard.operator.commands.common import fail
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        config: Annotated[Path, typer.Option(help="service configuration (guard.yaml)")] = Path(
+            "guard.yaml"
+        ),
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="send nothing; audit what would be placed")
+        ] = False,
+    ) -> None:
+        """Guard every account of CONFIG until SIGTERM/SIGINT; SIGHUP reloads the config."""
+        from guard.service.logs import configure
+        from guard.service.runner import Runner
+
+        configure()
+        try:
+            runner = Runner(config, dry_run=dry_run)
+        except ConfigError as error:
+            fail(str(error))
+        except Exception as error:  # a database not migrated or unreachable, a bad secret
+            fail(f"{type(error).__name__}: {error}", code=1)
+        raise SystemExit(asyncio.run(runner.run()))

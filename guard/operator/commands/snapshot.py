@@ -1,0 +1,125 @@
+"""`guard snapshot`: fetch one account through the ccxt gateway and save the snapshot JSON that
+`guard inspect` and `guard evaluate` read. Credentials come from the environment or secret files
+named in guard.yaml (or by --*-env options), never from the command line itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from guard.core.venues.ccxt_options import VENUES
+from guard.gateway.base import GatewayError
+from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
+from guard.operator.commands.common import console, fail
+from guard.store.codec import to_jsonable
+
+CREDENTIAL_OPTIONS = {
+    "apiKey": "key_env",
+    "secret": "secret_env",
+    "password": "password_env",
+    "walletAddress": "wallet_env",
+    "privateKey": "private_key_env",
+}
+
+
+def account_from_config(path: Path, name: str) -> AccountConfig:
+    """The account `name` of guard.yaml as the gateway needs it (credential references only)."""
+    from guard.service.config import load_config
+
+    try:
+        config = load_config(path)
+    except Exception as error:  # validation problems name file, line and field
+        fail(str(error))
+    for account in config.accounts:
+        if account.name != name:
+            continue
+        if account.venue not in VENUES:
+            fail(f"{path}: account {name!r} is on the {account.venue} venue, not a ccxt venue")
+        return AccountConfig(name, account.venue, credentials_from_refs(account.credentials))
+    names = ", ".join(a.name for a in config.accounts)
+    fail(f"{path}: no account named {name!r}; accounts: {names}")
+
+
+def credentials_from_refs(refs: Any) -> Credentials:
+    """Credentials from guard.yaml secret references ({field: {env: VAR} | {file: PATH}})."""
+    env = {field: ref.env for field, ref in refs.items() if ref.env is not None}
+    files = {field: str(ref.file) for field, ref in refs.items() if ref.file is not None}
+    return Credentials(env=env, files=files)
+
+
+async def take(account: AccountConfig, settings: GatewaySettings) -> dict[str, Any]:
+    gateway = CcxtGateway(account.venue, [account], settings=settings)
+    try:
+        taken_at = datetime.now(UTC)
+        raw = await gateway.raw_snapshot(account.name)
+    finally:
+        await gateway.close()
+    return {"taken_at": taken_at.isoformat(), **raw}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def snapshot(
+        account: Annotated[str, typer.Option(help="account name")],
+        out: Annotated[Path, typer.Option(help="where to write the snapshot JSON")],
+        config: Annotated[
+            Path | None, typer.Option(help="guard.yaml holding the account and its credentials")
+        ] = None,
+        venue: Annotated[
+            str | None,
+            typer.Option(help=f"without --config: the venue ({', '.join(sorted(VENUES))})"),
+        ] = None,
+        key_env: Annotated[str | None, typer.Option(help="env var holding the API key")] = None,
+        secret_env: Annotated[str | None, typer.Option(help="env var holding the secret")] = None,
+        password_env: Annotated[
+            str | None, typer.Option(help="env var holding the passphrase (okx)")
+        ] = None,
+        wallet_env: Annotated[
+            str | None, typer.Option(help="env var holding the wallet address (hyperliquid, dydx)")
+        ] = None,
+        private_key_env: Annotated[
+            str | None, typer.Option(help="env var holding the private key (hyperliquid, dydx)")
+        ] = None,
+        api_base: Annotated[
+            str | None, typer.Option(help="send every API call to this base URL (proxy, stub)")
+        ] = None,
+    ) -> None:
+        """Save ACCOUNT's positions, balance, markets, funding, books and raw account payload."""
+        if config is not None:
+            if venue is not None:
+                fail("give either --config or --venue, not both")
+            chosen = account_from_config(config, account)
+        else:
+            if venue is None or venue not in VENUES:
+                fail(f"--venue must be one of {', '.join(sorted(VENUES))} (or use --config)")
+            given = {
+                "key_env": key_env,
+                "secret_env": secret_env,
+                "password_env": password_env,
+                "wallet_env": wallet_env,
+                "private_key_env": private_key_env,
+            }
+            env = {
+                field: given[option]
+                for field, option in CREDENTIAL_OPTIONS.items()
+                if given[option] is not None
+            }
+            chosen = AccountConfig(
+                account, venue, Credentials(env={k: v for k, v in env.items() if v})
+            )
+        try:
+            raw = asyncio.run(take(chosen, GatewaySettings(api_base=api_base)))
+        except GatewayError as error:
+            fail(f"{chosen.venue} account {account}: {error}", code=1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(to_jsonable(raw), indent=2, default=str) + "\n", encoding="utf-8")
+        console.print(
+            f"saved {chosen.venue} snapshot of {account} to {out} "
+            f"({len(raw['positions'])} position(s))",
+            highlight=False,
+        )

@@ -1,0 +1,97 @@
+"""`guard status`: per account, what the guard is doing and how the account stands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from guard.operator.commands.common import console, print_json
+from guard.operator.commands.db import DbOption, now, ready_store
+from guard.store import AccountStatus
+
+
+def _age(value: timedelta | None) -> str:
+    if value is None:
+        return "never"
+    seconds = int(value.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def _num(value: Decimal | None, places: str = "0.01") -> str:
+    return "-" if value is None else str(value.quantize(Decimal(places)))
+
+
+def _pct(value: Decimal | None) -> str:
+    return "-" if value is None else f"{(value * 100).quantize(Decimal('0.1'))}%"
+
+
+def status_json(row: AccountStatus) -> dict[str, Any]:
+    return {
+        "account": row.name,
+        "venue": row.venue,
+        "mode": row.mode,
+        "dry_run": row.dry_run,
+        "last_tick_at": row.last_tick_at,
+        "tick_age_seconds": None if row.tick_age is None else row.tick_age.total_seconds(),
+        "equity": row.equity,
+        "margin_ratio": row.margin_ratio,
+        "worst_liquidation_distance": row.worst_liquidation_distance,
+        "open_breaches": row.open_breaches,
+        "pending_intents": row.pending_intents,
+        "pending_requests": row.pending_requests,
+        "active_locks": [
+            {"id": lock.id, "scope": lock.scope.value, "market": lock.market, "reason": lock.reason}
+            for lock in row.locks
+        ],
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def status(
+        json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        db: DbOption = None,
+    ) -> None:
+        """Every account: venue, mode, last tick, equity, margin, breaches, intents, locks."""
+        rows = ready_store(db).status(now())
+        if json_output:
+            print_json([status_json(row) for row in rows])
+            return
+        if not rows:
+            console.print(
+                "no accounts yet: they appear once the service has registered or ticked them"
+            )
+            return
+        table = Table(
+            title="guard status", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False
+        )
+        table.add_column("account", overflow="fold", min_width=max(len(r.name) for r in rows))
+        table.add_column("mode", no_wrap=True)
+        for column in ("tick", "equity", "margin", "liq", "breach", "pend"):
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("lock", overflow="fold")
+        for row in rows:
+            mode = {"paused": "[bold red]paused[/]", "locked": "[red]locked[/]"}.get(
+                row.mode, row.mode
+            )
+            table.add_row(
+                f"{row.name}\n[dim]{row.venue or 'unregistered'}[/]",
+                mode,
+                _age(row.tick_age),
+                _num(row.equity),
+                _pct(row.margin_ratio),
+                _pct(row.worst_liquidation_distance),
+                str(row.open_breaches),
+                str(row.pending_intents + row.pending_requests),
+                ", ".join(f"#{lock.id}" for lock in row.locks) or "-",
+            )
+        console.print(table)

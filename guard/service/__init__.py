@@ -1,0 +1,1 @@
+"""The running guard: one tick, the executor, the runner, service config, alerts, metrics, logs."""

@@ -1,0 +1,233 @@
+"""The guard.yaml schema of `guard run`: accounts (venue, credentials references, policy files,
+poll interval, dry-run) and service settings (database, rails, alerts, ports). Frozen and strict;
+secrets are never written in the file, only references to environment variables or files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from guard.core.policy.units import Duration, Money, Percent
+from guard.core.yaml_model import ConfigError, Problem
+from guard.service.files import validate_file
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SecretRef(Strict):
+    """Where a secret lives: an environment variable or a file (e.g. a docker secret)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("name exactly one of `env: VARIABLE` or `file: /path/to/secret`")
+        return self
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def resolve(self) -> str:
+        """The secret's value; a clear error names the missing variable or file."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ValueError(f"environment variable {self.env} is not set or empty")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ValueError(f"cannot read secret file {self.file}: {error.strerror}") from error
+
+
+class Breakers(Strict):
+    """Circuit breakers: automatic action stops (and alerts) when a window's total would pass."""
+
+    window: Duration = timedelta(hours=1)
+    max_orders_per_account: int = Field(default=20, ge=1)
+    max_notional_per_account: Money = Decimal(1_000_000)
+    max_orders_global: int = Field(default=60, ge=1)
+    max_notional_global: Money = Decimal(3_000_000)
+
+
+class Sanity(Strict):
+    """Jumps between two ticks beyond these bounds hold the guard (unless our fills explain them)."""
+
+    position_jump: Percent = Decimal("0.5")
+    equity_jump: Percent = Decimal("0.5")
+
+
+class Alerts(Strict):
+    """Apprise URLs (literal, or references when they embed tokens), deduplication, rate limit."""
+
+    urls: tuple[str | SecretRef, ...] = ()
+    dedup: Duration = timedelta(minutes=10)
+    max_per_minute: int = Field(default=20, ge=1)
+
+
+class Leases(Strict):
+    """Scale-out: several replicas on one PostgreSQL share the accounts through leases.
+
+    Off by default (one process guards every account). `ttl` defaults to three quarters of
+    the shortest poll interval (at least 1 s) and `renew` to a quarter of the ttl, so a dead
+    replica's accounts are due again on the survivors within ttl + renew + a quarter interval
+    (first ticks are spread over it): 1.19 poll intervals, under the bound of two."""
+
+    enabled: bool = False
+    replica_id: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None  # default host-pid
+    ttl: Duration | None = None
+    renew: Duration | None = None
+    slack: int = Field(default=1, ge=0)  # leases a replica may hold above its fair share
+    record_ticks: bool = False  # log each tick's replica and interval in lease_ticks
+    tick_retention: Duration = timedelta(hours=1)  # how long that log is kept
+
+    def replica(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}-{os.getpid()}"[:120]
+
+    def timings(self, shortest_poll: timedelta) -> tuple[timedelta, timedelta]:
+        """(ttl, renew) with the defaults filled in from the shortest poll interval."""
+        ttl = self.ttl or max(shortest_poll * 3 / 4, timedelta(seconds=1))
+        return ttl, self.renew or ttl / 4
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> Leases:
+        if self.ttl is not None and self.ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        if self.renew is not None and self.renew <= timedelta(0):
+            raise ValueError("renew must be positive")
+        if self.ttl is not None and self.renew is not None and self.renew * 2 > self.ttl:
+            raise ValueError(
+                f"renew ({self.renew}) must be at most half of ttl ({self.ttl}), "
+                "or one late heartbeat loses every lease"
+            )
+        return self
+
+
+class ServiceSettings(Strict):
+    database_url: str | SecretRef = SecretRef(env="GUARD_DATABASE_URL")
+    create_schema: bool = False  # create missing tables directly (paper/dev runs only)
+    staleness: Duration = timedelta(minutes=2)
+    breakers: Breakers = Breakers()
+    sanity: Sanity = Sanity()
+    alerts: Alerts = Alerts()
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    housekeeping: Duration = timedelta(minutes=2)  # lock expiry and operator requests
+    misfire_grace: Duration = timedelta(seconds=30)
+    shutdown_grace: Duration = timedelta(seconds=30)
+    stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended
+    leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
+    # local write-ahead journal used while the database is down (relative: to this file)
+    journal: Path | None = None
+
+    def database(self) -> str:
+        return (
+            self.database_url if isinstance(self.database_url, str) else self.database_url.resolve()
+        )
+
+
+VENUES = ("paper", "binance", "bybit", "okx", "hyperliquid", "dydx")
+PAPER_ONLY = ("scenario", "seed", "speed", "start", "until", "state_file", "latency")
+
+
+class AccountConfig(Strict):
+    """One guarded account. `venue: paper` is a simulated account playing a scenario in virtual
+    time; any other venue is reached through ccxt with credentials given as references."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    venue: Literal["paper", "binance", "bybit", "okx", "hyperliquid", "dydx"]
+    policies: tuple[Path, ...] = Field(min_length=1)
+    poll_interval: Duration = timedelta(seconds=15)
+    dry_run: bool = False
+    credentials: dict[str, SecretRef] = Field(default_factory=dict)  # ccxt field -> where
+    # paper only
+    scenario: str = "crash"  # a built-in name, a file in scenarios/, or a .yaml path
+    seed: int = 7
+    speed: Decimal = Field(default=Decimal(60), gt=0)  # virtual seconds per wall second
+    start: Duration = timedelta(0)  # begin this far into the scenario
+    until: Duration | None = None  # end this far into the scenario (default: its end)
+    state_file: Path | None = None  # persist the venue here (restarts resume from it)
+    latency: Duration = timedelta(0)  # simulated send latency (half before, half after fill)
+
+    @model_validator(mode="after")
+    def _venue_fields(self) -> AccountConfig:
+        if self.is_paper and self.credentials:
+            raise ValueError("a paper account takes no credentials")
+        if not self.is_paper:
+            misplaced = sorted(set(PAPER_ONLY) & self.model_fields_set)
+            if misplaced:
+                raise ValueError(
+                    f"{', '.join(misplaced)}: only for `venue: paper` accounts, not {self.venue}"
+                )
+        return self
+
+    @property
+    def is_paper(self) -> bool:
+        return self.venue == "paper"
+
+
+class GuardConfig(Strict):
+    """The whole guard.yaml."""
+
+    version: Literal[1] = 1
+    service: ServiceSettings = ServiceSettings()
+    accounts: tuple[AccountConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> GuardConfig:
+        seen: set[str] = set()
+        for account in self.accounts:
+            if account.name in seen:
+                raise ValueError(f"account name {account.name!r} is used twice")
+            seen.add(account.name)
+        return self
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_config(path: Path) -> GuardConfig:
+    """Validate `path`; relative policy and state paths are resolved against its folder."""
+    config = validate_file(path, GuardConfig)
+    base = path.resolve().parent
+    accounts = []
+    problems = []
+    for index, account in enumerate(config.accounts):
+        policies = tuple(p if p.is_absolute() else base / p for p in account.policies)
+        for policy in policies:
+            if not policy.exists():
+                problems.append(
+                    Problem(
+                        str(path),
+                        None,
+                        f"accounts[{index}].policies",
+                        f"policy file {policy} does not exist",
+                    )
+                )
+        update: dict[str, object] = {"policies": policies}
+        scenario = Path(account.scenario)
+        if scenario.suffix in (".yaml", ".yml") and not scenario.is_absolute():
+            update["scenario"] = str(base / scenario)
+        if account.state_file is not None:
+            state = account.state_file
+            update["state_file"] = state if state.is_absolute() else base / state
+        accounts.append(account.model_copy(update=update))
+    if problems:
+        raise ConfigError(problems)
+    return config.model_copy(update={"accounts": tuple(accounts)})

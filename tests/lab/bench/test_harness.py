@@ -1,0 +1,82 @@
+"""Smoke test of the benchmark harness (guard/lab/bench) in a tiny configuration, so that a change
+breaking `scripts/bench` fails scripts/test; the figures themselves are not asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from guard.lab.bench.__main__ import main
+from guard.lab.bench.core import ALL_KINDS, KINDS, bench_snapshot, measure_latency
+from guard.lab.bench.stats import percentile
+from guard.service.files import load_policies
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_load_when_bench_policy_then_every_rule_kind_is_enabled() -> None:
+    policies = load_policies([ALL_KINDS])
+    assert sorted({str(getattr(rule, "kind", "")) for rule in policies.rules}) == sorted(KINDS)
+    assert all(rule.enabled for rule in policies.rules)
+
+
+def test_snapshot_when_n_positions_then_consistent_and_distinct_markets() -> None:
+    snapshot = bench_snapshot(20)
+    assert len(snapshot.positions) == 20
+    assert len({p.symbol for p in snapshot.positions}) == 20
+    assert snapshot.inconsistencies() == ()
+
+
+def test_percentile_when_known_values_then_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.50) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([], 0.5) == 0.0
+
+
+def test_latency_when_measured_then_positive_and_ordered() -> None:
+    result = measure_latency(2, 20)
+    assert result.iterations == 20
+    assert 0 < result.p50_us <= result.p99_us
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_harness_when_tiny_run_then_writes_report_with_every_part(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    code = main(
+        [
+            "--quick",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+            "--positions",
+            "1,3",
+            "--iterations",
+            "20",
+            "--accounts",
+            "4",
+            "--interval",
+            "0.5",
+            "--duration",
+            "1.5",
+            "--latency",
+            "0.01",
+            "--profile-accounts",
+            "3",
+            "--replay-bars",
+            "30",
+        ]
+    )
+    assert code == 0
+    text = out.read_text(encoding="utf-8")
+    for heading in ("## Machine", "## Targets", "(a) Core", "(b) Service", "(d) Replay"):
+        assert heading in text
+    assert "| CPU |" in text and "| Python |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 4 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    ticks = int(cells[3].replace(",", ""))
+    assert ticks >= 4  # every account ticked at least once in the window
+    assert float(cells[12]) == pytest.approx(1.0)  # one snapshot call per tick, no orders
+    assert "Where a tick's time goes" in text

@@ -1,0 +1,57 @@
+"""`guard demo` end to end: the crash liquidates the unguarded account, the guard prevents it, and
+the audit database holds the guarded run's evaluations, findings, intents and fills."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from guard.operator.cli import app
+from guard.store import Store
+
+runner = CliRunner()
+
+
+def test_demo_when_run_then_unguarded_liquidated_guarded_fewer_and_audited(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = runner.invoke(app, ["demo", "--json", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    unguarded, guarded = report["runs"]["unguarded"], report["runs"]["guarded"]
+    assert set(unguarded) == {"liquidations", "min_equity", "final_equity", "orders"}
+    assert unguarded["liquidations"] >= 1
+    assert guarded["liquidations"] < unguarded["liquidations"]
+    assert guarded["orders"] > 0
+    assert report["audit_db"] == str(db)
+
+    store = Store(f"sqlite:///{db}")
+    for kind in ("evaluation", "finding", "intent", "order_sent", "order_filled"):
+        assert store.count_events(kind) > 0, kind
+    assert store.count_events("order_filled") == guarded["orders"]
+    intents = store.intents()
+    assert intents and all(i.status.value == "filled" for i in intents)
+    assert store.verify_chain()[0]
+
+    tail = runner.invoke(app, ["audit", "tail", "-n", "500", "--db", str(db), "--json"])
+    assert tail.exit_code == 0
+    kinds = {row["kind"] for row in json.loads(tail.stdout)}
+    assert {"evaluation", "finding", "intent", "order_filled"} <= kinds
+
+
+def test_demo_when_run_twice_then_same_outcome(tmp_path: Path) -> None:
+    outputs = []
+    for _ in range(2):
+        result = runner.invoke(app, ["demo", "--json", "--db", str(tmp_path / "demo.db")])
+        assert result.exit_code == 0, result.output
+        outputs.append(json.loads(result.stdout)["runs"])
+    assert outputs[0] == outputs[1]
+
+
+def test_demo_when_policy_file_invalid_then_exit_2_naming_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrules:\n  - id: x\n    kind: exit_ladder\n    metric: nope\n")
+    result = runner.invoke(app, ["demo", "--policy", str(bad), "--db", str(tmp_path / "d.db")])
+    assert result.exit_code == 2
+    assert f"{bad}:5" in result.stderr
