@@ -120,6 +120,18 @@ def _consequence(error: Any, errors: Sequence[Any]) -> bool:
     return any(tuple(e["loc"])[: len(loc)] == loc and tuple(e["loc"]) != loc for e in errors)
 
 
+def decode_text(raw: bytes, source: str) -> str:
+    """The UTF-8 text of a file's bytes, or a ConfigError naming the line of the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        bad = raw[error.start : error.start + 1].hex()
+        raise ConfigError(
+            [Problem(source, line, "", f"not UTF-8 text (byte 0x{bad}); save the file as UTF-8")]
+        ) from None
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, Node | None]:
     """The document's data and its line index; a syntax error names `source` and the line."""
     try:

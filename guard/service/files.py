@@ -22,9 +22,10 @@ M = TypeVar("M", bound=BaseModel)
 def read_config_text(path: Path) -> str:
     """The file's text, or a ConfigError naming the file and why it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as error:
         raise ConfigError.unreadable(str(path), error) from error
+    return raw.decode("utf-8")
 
 
 def validate_file(path: Path, model: type[M]) -> M:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from guard.core.domain import MarginMode, MarketSpec, Side
 from guard.core.policy.units import Duration, Leverage, Money, Percent, to_decimal
 from guard.core.venues.paper import DEFAULT_TIERS
-from guard.core.yaml_model import ConfigError, validate_yaml
+from guard.core.yaml_model import ConfigError, decode_text, validate_yaml
 from guard.gateway.paper.data import unified_symbol
 from guard.gateway.paper.venue import PaperVenue, PricePath
 
@@ -357,10 +357,10 @@ def scenario_files(folder: Path = SCENARIO_DIR) -> dict[str, Path]:
 
 def load_scenario_file(path: Path) -> ScenarioFile:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as error:
         raise ConfigError.unreadable(str(path), error) from error
-    return validate_yaml(text, str(path), ScenarioFile)
+    return validate_yaml(decode_text(raw, str(path)), str(path), ScenarioFile)
 
 
 def catalogue(folder: Path = SCENARIO_DIR) -> list[tuple[str, str, str]]:

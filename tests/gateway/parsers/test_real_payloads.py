@@ -25,6 +25,7 @@ import pytest
 
 from guard.core.domain import MarginMode
 from guard.core.margin import cross_check_liquidation, measure
+from guard.core.validity import snapshot_problems
 from guard.core.venues.registry import rules_for
 from guard.gateway.parsers import parse_snapshot
 from tests.conftest import shared_path
@@ -50,6 +51,7 @@ def as_list(parsed: Any) -> list[dict[str, Any]]:
 
 def check_agreement(venue: str, raw: dict[str, Any], tolerance: Decimal) -> int:
     parsed = parse_snapshot(venue, "real", AT, raw)
+    assert snapshot_problems(parsed.snapshot) == ()  # real payloads are fit to act on
     metrics = measure(parsed.snapshot, rules_for(venue))
     checked = 0
     for position in metrics.positions:
@@ -115,6 +117,7 @@ def test_parse_when_every_binance_position_payload_then_domain_and_liquidation_a
         positions = as_list(entry["parsedResponse"])
         raw = {"positions": positions, "balance": {"info": account["httpResponse"]}}
         parsed = parse_snapshot("binance", "real", AT, raw)
+        assert snapshot_problems(parsed.snapshot) == ()
         (position,) = parsed.snapshot.positions
         assert position.quantity == D("0.009") and position.margin_mode is MarginMode.CROSS
         assert parsed.snapshot.balance.wallet_balance == D("25.72610060")
@@ -144,6 +147,7 @@ def test_parse_when_dydx_position_payloads_then_oracle_mark_and_equity_from_info
             "markets": {market["symbol"]: market},
         }
         parsed = parse_snapshot("dydx", "real", AT, raw)
+        assert snapshot_problems(parsed.snapshot) == ()
         (position,) = parsed.snapshot.positions
         assert position.quantity == D("0.407") and position.side.value == "short"
         assert position.mark_price == D("118700.5426")  # the oracle price dYdX margins with

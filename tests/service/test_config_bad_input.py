@@ -1,0 +1,58 @@
+"""Config, policy and scenario files never crash the loader: bad bytes and absurd numbers become the
+usual file:line: field: message ConfigError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from guard.core.yaml_model import ConfigError
+from guard.gateway.paper.scenarios import load_scenario_file
+from guard.service.config import load_config
+from guard.service.files import load_policies
+from tests.service.helpers import POLICY
+
+
+def _config(tmp_path: Path, interval: str) -> Path:
+    path = tmp_path / "guard.yaml"
+    path.write_text(
+        f"version: 1\naccounts:\n  - name: a\n    venue: paper\n    policies: [{POLICY}]\n"
+        f"    poll_interval: {interval}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("interval", [".inf", "-.inf", ".nan", "1e40", "99999999999d"])
+def test_load_config_when_duration_not_finite_or_absurd_then_error_names_line_and_field(
+    tmp_path: Path, interval: str
+) -> None:
+    path = _config(tmp_path, interval)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}:6: accounts[0].poll_interval: " in str(caught.value)
+
+
+def test_load_config_when_file_not_utf8_then_error_names_line_of_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "guard.yaml"
+    path.write_bytes(b"version: 1\n# caf\xe9\naccounts: []\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (f"{path}:2: not UTF-8 text (byte 0xe9); save the file as UTF-8")
+
+
+def test_load_policies_when_file_not_utf8_then_error_not_crash(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(POLICY.read_bytes() + b"\n# \xff\xfe\n")
+    with pytest.raises(ConfigError) as caught:
+        load_policies([path])
+    assert "not UTF-8 text (byte 0xff)" in str(caught.value)
+    assert str(caught.value).startswith(f"{path}:")
+
+
+def test_load_scenario_when_file_not_utf8_then_error_not_crash(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"name: x\n\x80\n")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario_file(path)
+    assert str(caught.value).startswith(f"{path}:2: not UTF-8 text")
