@@ -24,28 +24,24 @@ from guard.core.domain import (
     frozen_map,
     require_utc,
 )
-from guard.core.margin import AccountMetrics, cross_check_liquidation, measure
-from guard.core.policy.kinds import (
-    buffer_floor,
-    drawdown,
-    exposure_cap,
-    funding_threshold,
-    leverage_cap,
-    stress_rule,
-)
+from guard.core.liquidation_check import cross_check_liquidation
+from guard.core.margin import AccountMetrics, measure
+from guard.core.policy.kinds_drawdown import drawdown
+from guard.core.policy.kinds_funding import funding_threshold
+from guard.core.policy.kinds_levels import buffer_floor, exposure_cap, leverage_cap
+from guard.core.policy.kinds_stress import stress_rule
 from guard.core.policy.rules import RuleContext, RuleOutcome, exit_ladder, stale_data
-from guard.core.policy.schema import (
+from guard.core.policy.schema import PolicySet
+from guard.core.policy.schema_fields import RuleBase
+from guard.core.policy.schema_ladders import DrawdownRule, ExitLadderRule
+from guard.core.policy.schema_levels import (
     BufferFloorRule,
-    DrawdownRule,
-    ExitLadderRule,
     ExposureCapRule,
     FundingThresholdRule,
     LeverageCapRule,
-    PolicySet,
-    RuleBase,
     StaleDataRule,
-    StressRule,
 )
+from guard.core.policy.schema_stress import StressRule
 from guard.core.venues.base import VenueRules
 
 PEAK_HISTORY = timedelta(days=30)

@@ -5,23 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 from guard.core.domain import OrderType
-from guard.core.policy.schema import (
-    BufferFloorRule,
-    BufferMetric,
+from guard.core.policy.schema_fields import RuleBase, SelectorMode, SelectorSide
+from guard.core.policy.schema_ladders import (
     Direction,
     DrawdownAction,
     DrawdownRule,
     ExitLadderRule,
+)
+from guard.core.policy.schema_levels import (
+    BufferFloorRule,
+    BufferMetric,
     ExposureCapRule,
     FundingAction,
     FundingThresholdRule,
     LeverageCapRule,
-    RuleBase,
-    SelectorMode,
-    SelectorSide,
     StaleDataRule,
-    StressRule,
 )
+from guard.core.policy.schema_stress import StressRule
 from guard.core.policy.units import format_duration, format_percent
 
 

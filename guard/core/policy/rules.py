@@ -21,13 +21,9 @@ from guard.core.domain import (
     frozen_map,
 )
 from guard.core.margin import AccountMetrics, PositionMetrics
-from guard.core.policy.schema import (
-    Direction,
-    ExitLadderRule,
-    LadderMetric,
-    RuleBase,
-    StaleDataRule,
-)
+from guard.core.policy.schema_fields import RuleBase
+from guard.core.policy.schema_ladders import Direction, ExitLadderRule, LadderMetric
+from guard.core.policy.schema_levels import StaleDataRule
 from guard.core.policy.units import format_percent
 from guard.core.venues.base import VenueRules
 

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from guard.core.margin import AccountMetrics, cross_check_liquidation, measure
+from guard.core.liquidation_check import cross_check_liquidation
+from guard.core.margin import AccountMetrics, measure
 from guard.core.venues.registry import VENUES, rules_for
 from guard.gateway.parsers import ParsedSnapshot, PayloadError, parse_snapshot
 from guard.operator.commands.common import console, errors, fail, print_json

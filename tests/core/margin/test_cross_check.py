@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from guard.core.domain import MarketData, Severity, Side, frozen_map
-from guard.core.margin import annualise, cross_check_liquidation, funding_per_interval, measure
+from guard.core.liquidation_check import cross_check_liquidation
+from guard.core.margin import annualise, funding_per_interval, measure
 from guard.core.venues import hyperliquid, paper
 from tests.builders import D, position, snapshot
 

@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from guard.core.policy.schema import (
+from guard.core.policy.schema import Rule
+from guard.core.policy.schema_ladders import DrawdownRule, ExitLadderRule
+from guard.core.policy.schema_levels import (
     BufferFloorRule,
-    DrawdownRule,
-    ExitLadderRule,
     ExposureCapRule,
     FundingThresholdRule,
     LeverageCapRule,
-    Rule,
-    StressRule,
 )
+from guard.core.policy.schema_stress import StressRule
 from guard.operator.commands.check import check_files
 
 D = Decimal

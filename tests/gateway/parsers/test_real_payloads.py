@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from guard.core.domain import MarginMode
-from guard.core.margin import cross_check_liquidation, measure
+from guard.core.liquidation_check import cross_check_liquidation
+from guard.core.margin import measure
 from guard.core.validity import snapshot_problems
 from guard.core.venues.registry import rules_for
 from guard.gateway.parsers import parse_snapshot

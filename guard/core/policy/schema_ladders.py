@@ -1,0 +1,158 @@
+"""Policy models of the episode rules with hysteresis: exit_ladder (bands on a position metric) and
+drawdown (account equity below its peak); pure. Each episode ends only past its re-arm level."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from guard.core.policy.schema_fields import Fraction, RuleBase, Strict, in_range, show_percent
+from guard.core.policy.units import Duration, Percent, parse_percent, to_decimal
+
+
+class LadderMetric(StrEnum):
+    """Metrics an exit ladder can watch, and in which direction each gets worse."""
+
+    LIQUIDATION_DISTANCE = "liquidation_distance"  # % move of mark to liquidation; lower is worse
+    MARGIN_RATIO = "margin_ratio"  # maintenance ÷ equity of the pool; higher is worse
+    UNREALIZED_LOSS_PCT = "unrealized_loss_pct"  # loss ÷ entry notional; higher is worse
+    DRAWDOWN_PCT = "drawdown_pct"  # account equity below its peak; higher is worse
+    MARK_PRICE = "mark_price"  # direction must be given
+
+    @property
+    def is_percentage(self) -> bool:
+        return self is not LadderMetric.MARK_PRICE
+
+
+class Direction(StrEnum):
+    BELOW = "below"  # the metric gets worse as it falls: a band fires at or below its trigger
+    ABOVE = "above"  # the metric gets worse as it rises: a band fires at or above its trigger
+
+
+DEFAULT_DIRECTION = {
+    LadderMetric.LIQUIDATION_DISTANCE: Direction.BELOW,
+    LadderMetric.MARGIN_RATIO: Direction.ABOVE,
+    LadderMetric.UNREALIZED_LOSS_PCT: Direction.ABOVE,
+    LadderMetric.DRAWDOWN_PCT: Direction.ABOVE,
+}
+
+
+def _parse_level(raw: Any) -> Decimal:
+    if isinstance(raw, str) and raw.strip().endswith("%"):
+        return parse_percent(raw)
+    return to_decimal(raw, "level")
+
+
+Level = Annotated[Decimal, BeforeValidator(_parse_level)]
+
+
+class LadderBand(Strict):
+    """One band: when the metric reaches `trigger`, reduce `reduce` of the episode-start size."""
+
+    trigger: Level
+    reduce: Fraction  # of the position size at the start of the episode
+
+
+class ExitLadderRule(RuleBase):
+    """Staggered exits: bands on a metric, each firing once per episode, re-armed by hysteresis.
+
+    Band fractions are fractions of the position size at the start of the episode (when the
+    first band fired), so a ladder of 25 % + 25 % + 50 % closes exactly the episode-start size.
+    """
+
+    kind: Literal["exit_ladder"]
+    metric: LadderMetric
+    direction: Direction | None = None
+    bands: tuple[LadderBand, ...] = Field(min_length=1)
+    rearm: Level
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ExitLadderRule:
+        direction = self.effective_direction
+        if self.metric.is_percentage:
+            for index, band in enumerate(self.bands, start=1):
+                if not Decimal(0) < band.trigger <= Decimal(1):
+                    raise ValueError(
+                        f"band {index} trigger must be a percentage above 0% and at most 100%, "
+                        f"e.g. '15%'"
+                    )
+        triggers = [band.trigger for band in self.bands]
+        ordered = all(
+            (a > b) if direction is Direction.BELOW else (a < b)
+            for a, b in itertools.pairwise(triggers)
+        )
+        if not ordered:
+            expected = "decreasing" if direction is Direction.BELOW else "increasing"
+            raise ValueError(
+                f"band triggers must be strictly {expected} for {self.metric.value} "
+                f"(each band deeper than the one before, no overlaps); got "
+                f"{', '.join(str(t) for t in triggers)}"
+            )
+        first = triggers[0]
+        safe = self.rearm > first if direction is Direction.BELOW else self.rearm < first
+        if not safe:
+            side = "above" if direction is Direction.BELOW else "below"
+            raise ValueError(
+                f"rearm must be {side} the first band's trigger {first} so the episode can end "
+                f"(hysteresis); got {self.rearm}"
+            )
+        return self
+
+    @property
+    def effective_direction(self) -> Direction:
+        if self.direction is not None:
+            return self.direction
+        if self.metric is LadderMetric.MARK_PRICE:
+            raise ValueError("a mark_price ladder needs direction: below (long) or above (short)")
+        return DEFAULT_DIRECTION[self.metric]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _direction_for_price(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("metric") == "mark_price"
+            and not data.get("direction")
+        ):
+            raise ValueError("a mark_price ladder needs direction: below or above")
+        return data
+
+
+class DrawdownAction(StrEnum):
+    REDUCE = "reduce"
+    FLATTEN = "flatten"
+
+
+class DrawdownRule(RuleBase):
+    """Equity below its peak within `window` by `max_drawdown` → reduce `reduce` of each selected
+    position's current size (once per episode) or flatten; re-arms below `rearm`."""
+
+    kind: Literal["drawdown"]
+    max_drawdown: Fraction
+    window: Duration = timedelta(days=1)
+    action: DrawdownAction = DrawdownAction.REDUCE
+    reduce: Fraction | None = None
+    rearm: Annotated[Percent, in_range("rearm", Decimal(0), Decimal(1), low_open=False)]
+
+    @model_validator(mode="after")
+    def _coherent(self) -> DrawdownRule:
+        if self.action is DrawdownAction.REDUCE and self.reduce is None:
+            raise ValueError("action: reduce needs `reduce`, e.g. '50%'")
+        if self.action is DrawdownAction.FLATTEN and self.reduce is not None:
+            raise ValueError("`reduce` only goes with action: reduce (flatten closes all)")
+        if not self.rearm < self.max_drawdown:
+            raise ValueError(
+                f"rearm must be below max_drawdown so the episode can end (hysteresis); got "
+                f"rearm {show_percent(self.rearm)}, max_drawdown {show_percent(self.max_drawdown)}"
+            )
+        if not timedelta(0) < self.window <= MAX_PEAK_WINDOW:
+            raise ValueError("window must be positive and at most 30d (the peak history kept)")
+        return self
+
+
+MAX_PEAK_WINDOW = timedelta(days=30)
