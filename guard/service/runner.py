@@ -23,14 +23,10 @@ from guard.core.rails import BreakerLimits, SanityBounds
 from guard.core.yaml_model import ConfigError, Problem
 from guard.gateway.base import Gateway
 from guard.gateway.dryrun import DryRunGateway
-from guard.gateway.paper.path import IndexedPricePath
+from guard.gateway.paper.path import IndexedPricePath, shifted_path
 from guard.gateway.paper.scenarios import scenario as load_scenario
-from guard.gateway.paper.venue import (
-    WallClockPaper,
-    load_paper_file,
-    restore_paper_state,
-    shifted_path,
-)
+from guard.gateway.paper.state import restore_paper_state
+from guard.gateway.paper.wallclock import WallClockPaper, load_paper_file
 from guard.service.config import AccountConfig, GuardConfig, load_config
 from guard.service.files import load_policies
 from guard.service.logs import logger

@@ -22,7 +22,9 @@ from guard.core.policy.schema import PolicyFile, PolicySet
 from guard.core.rails import BreakerLimits
 from guard.core.venues.paper import RULES
 from guard.gateway.faults import Fault, FaultyGateway
-from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.gateway.paper.book import SlippageModel
+from guard.gateway.paper.path import PricePath
+from guard.gateway.paper.venue import PaperVenue
 from guard.service.tick import AccountRuntime, GuardService, RailSettings
 from guard.store import Store
 from guard.store.journal import JOURNAL_KEY, Journal, JournalCorrupt, JournaledStore

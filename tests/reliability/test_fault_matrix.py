@@ -15,7 +15,9 @@ from guard.core.domain import OrderStatus, Side
 from guard.core.policy.schema import PolicyFile, PolicySet
 from guard.core.venues.paper import RULES
 from guard.gateway.faults import Fault, FaultyGateway
-from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.gateway.paper.book import SlippageModel
+from guard.gateway.paper.path import PricePath
+from guard.gateway.paper.venue import PaperVenue
 from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
 from tests.builders import T0, D, spec

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult, Side
 from guard.core.venues.paper import RULES
 from guard.core.yaml_model import ConfigError
-from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.gateway.paper.book import SlippageModel
+from guard.gateway.paper.path import PricePath
+from guard.gateway.paper.venue import PaperVenue
 from guard.gateway.parsers import PayloadError, parse_snapshot
 from guard.service.files import load_policy_file
 from guard.service.tick import AccountRuntime, GuardService

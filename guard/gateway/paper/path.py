@@ -1,5 +1,5 @@
-"""Price paths for replay: an indexed PricePath (bisect lookups, exact threshold crossings) and
-candles turned into knots whose intra-bar path visits the adverse extreme first."""
+"""Price paths: PricePath (knots, linear interpolation), shifted and indexed copies (bisect lookups,
+exact threshold crossings), candles turned into knots visiting the adverse extreme first; pure."""
 
 from __future__ import annotations
 
@@ -12,9 +12,45 @@ from decimal import Decimal
 
 from guard.core.domain import Side
 from guard.gateway.paper.data import Candle
-from guard.gateway.paper.venue import PricePath
 
 Knots = tuple[tuple[datetime, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PricePath:
+    """Mark prices per symbol as knots in time, linearly interpolated between knots."""
+
+    knots: Mapping[str, tuple[tuple[datetime, Decimal], ...]]
+
+    def price(self, symbol: str, at: datetime) -> Decimal:
+        series = self.knots[symbol]
+        times = [t for t, _ in series]
+        index = bisect.bisect_right(times, at)
+        if index == 0:
+            return series[0][1]
+        if index >= len(series):
+            return series[-1][1]
+        (t0, p0), (t1, p1) = series[index - 1], series[index]
+        weight = Decimal((at - t0).total_seconds()) / Decimal((t1 - t0).total_seconds())
+        return p0 + (p1 - p0) * weight
+
+    def times_between(self, start: datetime, end: datetime) -> list[datetime]:
+        """Every knot time in (start, end], in order, across all symbols."""
+        found = {t for series in self.knots.values() for t, _ in series if start < t <= end}
+        return sorted(found)
+
+    @property
+    def start(self) -> datetime:
+        return min(series[0][0] for series in self.knots.values())
+
+    @property
+    def end(self) -> datetime:
+        return max(series[-1][0] for series in self.knots.values())
+
+
+def shifted_path(path: PricePath, delta: timedelta) -> PricePath:
+    """The same path moved in time by `delta` (a scenario replayed from another start)."""
+    return PricePath({s: tuple((t + delta, p) for t, p in v) for s, v in path.knots.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from guard.core.policy.units import Duration, Leverage, Money, Percent, to_decim
 from guard.core.venues.paper import DEFAULT_TIERS
 from guard.core.yaml_model import ConfigError, decode_text, validate_yaml
 from guard.gateway.paper.data import unified_symbol
-from guard.gateway.paper.venue import PaperVenue, PricePath
+from guard.gateway.paper.path import PricePath
+from guard.gateway.paper.venue import PaperVenue
 
 START = datetime(2024, 8, 5, 0, 0, tzinfo=UTC)
 

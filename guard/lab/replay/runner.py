@@ -12,7 +12,8 @@ from decimal import Decimal
 from guard.core.domain import ZERO, OrderPlan, Position, PositionKey, Side
 from guard.core.policy.schema import PolicySet
 from guard.core.venues.base import maintenance_margin
-from guard.gateway.paper.venue import Fill, LiquidationEvent, PaperVenue
+from guard.gateway.paper.book import Fill, LiquidationEvent
+from guard.gateway.paper.venue import PaperVenue
 from guard.lab.replay.setup import ReplaySetup
 from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store

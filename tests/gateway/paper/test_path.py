@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from guard.core.domain import Side
 from guard.gateway.paper.data import Candle
-from guard.gateway.paper.path import IndexedPricePath, adverse_low_first, bar_knots
-from guard.gateway.paper.venue import PricePath
+from guard.gateway.paper.path import IndexedPricePath, PricePath, adverse_low_first, bar_knots
 
 T0 = datetime(2024, 8, 5, tzinfo=UTC)
 

@@ -11,7 +11,9 @@ from guard.core.margin import liquidation_price, measure
 from guard.core.venues.base import maintenance_margin
 from guard.core.venues.paper import RULES
 from guard.gateway.base import OrderRejected
-from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
+from guard.gateway.paper.book import SlippageModel
+from guard.gateway.paper.path import PricePath
+from guard.gateway.paper.venue import PaperVenue
 from tests.builders import T0, D, position, spec
 
 BTC = "BTC/USDT:USDT"
