@@ -19,8 +19,8 @@ from guard.gateway.base import (
     UnknownOrderOutcome,
 )
 from guard.store import Store, StoredIntent
-from guard.store.leases import Fence
-from guard.store.store import plan_payload
+from guard.store.intent_records import plan_payload
+from guard.store.lease_queries import Fence
 
 RESULT_EVENT = {
     OrderStatus.SENT: EventKind.ORDER_SENT,

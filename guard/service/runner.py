@@ -34,8 +34,8 @@ from guard.service.metrics import Endpoint, Health, Metrics
 from guard.service.notify import AlertKind, Notifier
 from guard.service.tick import AccountRuntime, GuardService, RailSettings
 from guard.store import AccountInfo, Store
-from guard.store.journal import JournaledStore
-from guard.store.leases import LeaseManager, LeaseSettings
+from guard.store.journaled_store import JournaledStore
+from guard.store.lease_keeper import LeaseManager, LeaseSettings
 
 
 def wall_clock() -> datetime:

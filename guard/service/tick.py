@@ -47,7 +47,7 @@ from guard.service.logs import tick_logger
 from guard.service.metrics import Health, Metrics
 from guard.service.notify import AlertKind, Notifier
 from guard.store import Store, StoredRequest
-from guard.store.leases import Fence
+from guard.store.lease_queries import Fence
 
 BREACHES = (Severity.BREACH, Severity.CRITICAL)
 
@@ -138,7 +138,7 @@ class GuardService:
             report = TickReport(account, tick_id, None, None, None, message)
         if self.store.problem is None:
             self.health.recover(account, "database")
-        else:  # journaling locally (guard.store.journal): still protecting, but say so
+        else:  # journaling locally (guard.store.journaled_store): still protecting, but say so
             self.health.degrade(account, "database", self.store.problem)
         self._observe(runtime, report, time.monotonic() - started)
         return report

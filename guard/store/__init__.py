@@ -1,5 +1,8 @@
 """Persistence: SQLModel tables, the Store API and migrations; the only package using a database."""
 
+from guard.store.audit_chain import StoredEvent
+from guard.store.errors import InvalidRequest, LockNotFound, StoreError, UnknownAccount
+from guard.store.intent_records import StoredIntent
 from guard.store.migrate import SchemaNotReady
 from guard.store.records import (
     AccountInfo,
@@ -10,15 +13,7 @@ from guard.store.records import (
     StoredLock,
     StoredRequest,
 )
-from guard.store.store import (
-    InvalidRequest,
-    LockNotFound,
-    Store,
-    StoredEvent,
-    StoredIntent,
-    StoreError,
-    UnknownAccount,
-)
+from guard.store.store import Store
 
 __all__ = [
     "AccountInfo",

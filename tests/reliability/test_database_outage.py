@@ -27,7 +27,9 @@ from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
 from guard.service.tick import AccountRuntime, GuardService, RailSettings
 from guard.store import Store
-from guard.store.journal import JOURNAL_KEY, Journal, JournalCorrupt, JournaledStore
+from guard.store.journal_codec import JOURNAL_KEY
+from guard.store.journal_file import Journal, JournalCorrupt
+from guard.store.journaled_store import JournaledStore
 from tests.builders import T0, D, spec
 from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
 

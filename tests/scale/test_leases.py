@@ -19,16 +19,9 @@ from guard.core.domain import GuardState, MarginMode, OrderPlan, OrderSide, Side
 from guard.core.yaml_model import ConfigError
 from guard.service.runner import Runner
 from guard.store import Store
-from guard.store.leases import (
-    Fence,
-    LeaseConflict,
-    LeaseLost,
-    LeaseManager,
-    LeaseSettings,
-    fair_share,
-    leases,
-)
-from guard.store.store import Admission
+from guard.store.intent_records import Admission
+from guard.store.lease_keeper import LeaseConflict, LeaseManager, LeaseSettings, fair_share
+from guard.store.lease_queries import Fence, LeaseLost, leases
 from tests.service.helpers import POLICY
 
 ACCOUNTS = [f"acct{i:02d}" for i in range(10)]

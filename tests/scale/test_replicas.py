@@ -20,7 +20,7 @@ import pytest
 
 from guard.core.audit import EventKind
 from guard.store import Store
-from guard.store.leases import TickSpan, leases, tick_spans
+from guard.store.lease_queries import TickSpan, leases, tick_spans
 from tests.conftest import _reset_postgres
 from tests.service.helpers import POLICY
 

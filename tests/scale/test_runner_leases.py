@@ -16,7 +16,8 @@ from guard.core.audit import EventKind
 from guard.service.logs import configure
 from guard.service.runner import Runner
 from guard.store import Store
-from guard.store.leases import LeaseConflict, leases, tick_spans
+from guard.store.lease_keeper import LeaseConflict
+from guard.store.lease_queries import leases, tick_spans
 from tests.service.helpers import POLICY
 
 NAMES = [f"p{i}" for i in range(6)]

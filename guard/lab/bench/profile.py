@@ -10,11 +10,17 @@ from pathlib import Path
 
 from guard.lab.bench.ticks import measure_ticks
 
-# (part, file suffix, function names): cumulative times summed per part
-PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+# (part, file suffix(es), function names): cumulative times summed per part
+PARTS: tuple[tuple[str, str | tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "store (SQLite reads + writes)",
-        "guard/store/store.py",
+        (
+            "guard/store/audit_chain.py",
+            "guard/store/locks.py",
+            "guard/store/rule_state.py",
+            "guard/store/intents.py",
+            "guard/store/operator_requests.py",
+        ),
         (
             "record_tick",
             "load_state",

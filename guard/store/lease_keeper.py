@@ -1,5 +1,5 @@
-"""Scale-out leases on PostgreSQL: several `guard run` replicas share the accounts so that each
-account is ticked by exactly one replica at a time.
+"""The lease keeper of one `guard run` replica (scale-out on PostgreSQL): join, heartbeat, fair
+share, release and tick log, so that each account is ticked by exactly one replica at a time.
 
 Every account has one lease row (holder, fencing token, expiry). A replica renews the leases it
 holds on a heartbeat, takes free or expired ones up to its fair share (at most
@@ -17,41 +17,18 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-import guard.store.lease_tables  # noqa: F401  (registers the lease tables on SQLModel.metadata)
 from guard.core.audit import AuditEvent, EventKind
-from guard.store.types import UTCMicros
-
-if TYPE_CHECKING:
-    from guard.store.store import Store
-
-# The database server's clock in UTC microseconds (the unit of every time column).
-DB_NOW = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
-_MICROS = UTCMicros()
-
-
-class LeaseLost(RuntimeError):
-    """This replica no longer holds the account's lease (or its token is stale): no write."""
+from guard.store.audit_chain import AuditChain
+from guard.store.lease_queries import DB_NOW, Fence, micros, micros_at
 
 
 class LeaseConflict(RuntimeError):
     """Another live replica already uses this replica id."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fence:
-    """Proof of holding an account's lease: the holder and the token of that acquisition.
-
-    `margin`: a write is refused unless the lease still has at least this long to run, so an
-    admitted order is marked sent before any other replica could take the account over."""
-
-    replica: str
-    token: int
-    margin: timedelta = timedelta(0)
 
 
 def fair_share(accounts: int, alive: int, slack: int) -> int:
@@ -59,36 +36,6 @@ def fair_share(accounts: int, alive: int, slack: int) -> int:
     if accounts < 0 or slack < 0:
         raise ValueError(f"accounts ({accounts}) and slack ({slack}) must not be negative")
     return math.ceil(accounts / max(alive, 1)) + slack
-
-
-def check_fence(session: Session, account: str, fence: Fence) -> None:
-    """Raise LeaseLost unless `fence` still holds `account`'s lease, with its margin left.
-
-    Runs inside the caller's transaction (after its audit-chain lock), so it is ordered with
-    every takeover: a takeover committed before it is seen, one after it comes too late to
-    matter because the write it guards commits first."""
-    row = session.execute(
-        text(
-            f"SELECT holder, token, expires_at - {DB_NOW} FROM account_leases "
-            "WHERE account = :account"
-        ),
-        {"account": account},
-    ).first()
-    if row is None:
-        raise LeaseLost(f"account {account!r} has no lease row: replica {fence.replica} holds none")
-    holder, token, left = row
-    if holder != fence.replica or token != fence.token:
-        now_held = f"held by {holder} with token {token}" if holder else "free"
-        raise LeaseLost(
-            f"replica {fence.replica} lost the lease of {account} (token {fence.token}); it is "
-            f"now {now_held}: nothing written"
-        )
-    margin = _micros(fence.margin)
-    if left <= margin:
-        raise LeaseLost(
-            f"lease of {account} held by {fence.replica} (token {fence.token}) has "
-            f"{max(left, 0) / 1e6:.3f}s left, under the {margin / 1e6:.3f}s margin: nothing written"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +73,7 @@ class Beat:
 class LeaseManager:
     """The lease side of one replica: join, heartbeat, local validity, release, tick log."""
 
-    store: Store
+    store: AuditChain
     settings: LeaseSettings
     monotonic: Callable[[], float] = time.monotonic
     held: dict[str, Fence] = field(default_factory=dict)
@@ -143,7 +90,7 @@ class LeaseManager:
         return self.settings.renew
 
     def _params(self, **extra: Any) -> dict[str, Any]:
-        return {"replica": self.replica, "ttl": _micros(self.settings.ttl), **extra}
+        return {"replica": self.replica, "ttl": micros(self.settings.ttl), **extra}
 
     # ----- joining ------------------------------------------------------------------------------
     def join(self, accounts: Sequence[str], at: datetime) -> None:
@@ -170,7 +117,7 @@ class LeaseManager:
                     "SET started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, "
                     "stopped_at = NULL"
                 ),
-                self._params(at=_micros_at(at)),
+                self._params(at=micros_at(at)),
             )
             # leases left by an earlier process under this id are handed back: re-taking them
             # bumps their tokens, so that process (were it only hung) can never write again
@@ -426,8 +373,8 @@ class LeaseManager:
                     "account": account,
                     "replica": self.replica,
                     "token": token,
-                    "started": _micros_at(started),
-                    "ended": _micros_at(ended),
+                    "started": micros_at(started),
+                    "ended": micros_at(ended),
                 },
             )
 
@@ -436,64 +383,6 @@ class LeaseManager:
         with self.store.transaction() as session:
             result = session.execute(
                 text("DELETE FROM lease_ticks WHERE ended_at < :before"),
-                {"before": _micros_at(before)},
+                {"before": micros_at(before)},
             )
             return int(getattr(result, "rowcount", 0) or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseView:
-    """One lease row as read back (for status and tests)."""
-
-    account: str
-    holder: str | None
-    token: int
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TickSpan:
-    """One logged tick."""
-
-    account: str
-    replica: str
-    token: int
-    started_at: datetime
-    ended_at: datetime
-
-
-def leases(store: Store) -> list[LeaseView]:
-    """Every lease row, by account."""
-    with Session(store.engine) as session:
-        rows = session.execute(
-            text("SELECT account, holder, token, expires_at FROM account_leases ORDER BY account")
-        ).all()
-    return [LeaseView(a, h, int(t), _from_micros(e)) for a, h, t, e in rows]
-
-
-def tick_spans(store: Store) -> list[TickSpan]:
-    """Every logged tick, by account then start."""
-    with Session(store.engine) as session:
-        rows = session.execute(
-            text(
-                "SELECT account, replica, token, started_at, ended_at FROM lease_ticks "
-                "ORDER BY account, started_at"
-            )
-        ).all()
-    return [TickSpan(a, r, int(t), _from_micros(s), _from_micros(e)) for a, r, t, s, e in rows]
-
-
-def _micros(delta: timedelta) -> int:
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _micros_at(at: datetime) -> int:
-    value = _MICROS.process_bind_param(at, None)  # type: ignore[arg-type]
-    assert value is not None
-    return value
-
-
-def _from_micros(value: int) -> datetime:
-    result = _MICROS.process_result_value(value, None)  # type: ignore[arg-type]
-    assert result is not None
-    return result

@@ -1,0 +1,82 @@
+"""The accounts a service registers when it starts (the CLI's known names) and the tick
+summaries the status reads; registration is serialised with the other writers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from guard.store.database import Database
+from guard.store.errors import UnknownAccount
+from guard.store.records import AccountInfo, StoredAccount
+from guard.store.tables import AccountRow, StateRow
+
+
+class Accounts(Database):
+    """Registered accounts and tick summaries of the Store."""
+
+    def register_accounts(self, accounts: Sequence[AccountInfo], at: datetime) -> None:
+        """Record (or refresh) the accounts a starting service guards; the CLI's known names."""
+        with self.transaction() as session:
+            self._serialize(session)  # replicas starting together register the same names
+            for info in accounts:
+                row = session.get(AccountRow, info.name)
+                if row is None:
+                    row = AccountRow(
+                        name=info.name,
+                        venue=info.venue,
+                        dry_run=info.dry_run,
+                        poll_interval=info.poll_interval,
+                        registered_at=at,
+                    )
+                else:
+                    row.venue = info.venue
+                    row.dry_run = info.dry_run
+                    row.poll_interval = info.poll_interval
+                    row.registered_at = at
+                session.add(row)
+
+    def accounts(self) -> list[StoredAccount]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(AccountRow).order_by(col(AccountRow.name))).all()
+            return [_stored_account(row) for row in rows]
+
+    def check_account(self, account: str) -> str | None:
+        """Raise UnknownAccount for a name no service registered; a warning (str) when no
+        service has registered any account yet (then every name is accepted)."""
+        known = [a.name for a in self.accounts()]
+        if not known:
+            return (
+                f"no accounts registered yet (the service registers them when it starts): "
+                f"accepting {account!r} unchecked"
+            )
+        if account not in known:
+            raise UnknownAccount(f"unknown account {account!r}; known accounts: {', '.join(known)}")
+        return None
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(StateRow)).all()
+            return {
+                row.account: {
+                    **json.loads(row.summary),
+                    "last_tick_at": row.last_tick_at,
+                    "last_tick_id": row.last_tick_id,
+                }
+                for row in rows
+            }
+
+
+def _stored_account(row: AccountRow) -> StoredAccount:
+    return StoredAccount(
+        name=row.name,
+        venue=row.venue,
+        dry_run=row.dry_run,
+        poll_interval=row.poll_interval,
+        registered_at=row.registered_at,
+        last_seen_at=row.last_seen_at,
+    )

@@ -1,0 +1,207 @@
+"""The audit log: append-only rows, each hash-chained (sha256) to the one before from GENESIS,
+appended inside the caller's transaction under the writers' lock; reads and verification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from guard.core.audit import AuditEvent
+from guard.store.codec import to_jsonable
+from guard.store.database import Database
+from guard.store.tables import AuditRow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An audit row as read back."""
+
+    id: int
+    at: datetime
+    kind: str
+    account: str | None
+    symbol: str | None
+    rule_id: str | None
+    tick_id: str | None
+    fingerprint: str | None
+    actor: str
+    client_order_id: str | None
+    message: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def row_hash(prev_hash: str, row: AuditRow) -> str:
+    """sha256 over the previous hash and the row's content (everything but id and hashes)."""
+    content = json.dumps(
+        [
+            prev_hash,
+            row.at.isoformat(),
+            row.kind,
+            row.account,
+            row.symbol,
+            row.rule_id,
+            row.tick_id,
+            row.fingerprint,
+            row.actor,
+            row.client_order_id,
+            row.message,
+            row.payload,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+class AuditChain(Database):
+    """The hash-chained audit log of the Store."""
+
+    def _chain_tip(self, session: Session) -> str:
+        self._serialize(session)
+        last = session.exec(
+            select(AuditRow.hash).order_by(col(AuditRow.id).desc()).limit(1)
+        ).first()
+        return last or GENESIS
+
+    def append(self, session: Session, events: Sequence[AuditEvent], at: datetime) -> list[int]:
+        """Append events inside `session`'s transaction, chaining each to the previous row."""
+        if not events:
+            return []
+        prev = self._chain_tip(session)
+        rows: list[AuditRow] = []
+        for item in events:
+            row = AuditRow(
+                at=at,
+                kind=item.kind.value,
+                account=item.account,
+                symbol=item.symbol,
+                rule_id=item.rule_id,
+                tick_id=item.tick_id,
+                fingerprint=item.fingerprint,
+                actor=item.actor,
+                client_order_id=item.client_order_id,
+                message=item.message,
+                payload=json.dumps(to_jsonable(dict(item.payload)), sort_keys=True),
+                prev_hash=prev,
+                hash="",
+            )
+            row.hash = row_hash(prev, row)
+            prev = row.hash
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        return [row.id for row in rows if row.id is not None]
+
+    def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
+        with self.transaction() as session:
+            return self.append(session, events, at)
+
+    def tail(
+        self,
+        limit: int = 20,
+        account: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """The newest `limit` events matching the filters, oldest first."""
+        with Session(self.engine) as session:
+            query = select(AuditRow)
+            if account is not None:
+                query = query.where(AuditRow.account == account)
+            if kind is not None:
+                query = query.where(AuditRow.kind == kind)
+            if since is not None:
+                query = query.where(col(AuditRow.at) >= since)
+            rows = session.exec(query.order_by(col(AuditRow.id).desc()).limit(limit)).all()
+            return [_event(row) for row in reversed(rows)]
+
+    def event(self, event_id: int) -> StoredEvent | None:
+        with Session(self.engine) as session:
+            row = session.get(AuditRow, event_id)
+            return _event(row) if row is not None else None
+
+    def events(self, after_id: int = 0, batch: int = 1000) -> Iterator[StoredEvent]:
+        """Every event in id order, read in batches."""
+        last = after_id
+        while True:
+            with Session(self.engine) as session:
+                rows = session.exec(
+                    select(AuditRow)
+                    .where(col(AuditRow.id) > last)
+                    .order_by(col(AuditRow.id))
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _event(row)
+            last = rows[-1].id or last
+
+    def count_events(self, kind: str | None = None, account: str | None = None) -> int:
+        with Session(self.engine) as session:
+            query = select(func.count()).select_from(AuditRow)
+            if kind is not None:
+                query = query.where(AuditRow.kind == kind)
+            if account is not None:
+                query = query.where(AuditRow.account == account)
+            return int(session.exec(query).one())
+
+    def verify_chain(self) -> tuple[bool, int | None, str]:
+        """(True, None, summary) when intact; else (False, first bad id, what is wrong)."""
+        prev = GENESIS
+        previous_id = 0
+        count = 0
+        with Session(self.engine) as session:
+            rows = session.exec(select(AuditRow).order_by(col(AuditRow.id)))
+            for row in rows:
+                assert row.id is not None
+                if row.prev_hash != prev:
+                    return (
+                        False,
+                        row.id,
+                        (
+                            f"row {row.id}: its prev_hash does not match row {previous_id}'s hash "
+                            "(a row before it was deleted or edited)"
+                        ),
+                    )
+                if row_hash(prev, row) != row.hash:
+                    return (
+                        False,
+                        row.id,
+                        f"row {row.id}: its content does not match its hash (edited)",
+                    )
+                prev = row.hash
+                previous_id = row.id
+                count += 1
+        return True, None, f"{count} rows, chain intact"
+
+
+def _event(row: AuditRow) -> StoredEvent:
+    assert row.id is not None
+    return StoredEvent(
+        id=row.id,
+        at=row.at,
+        kind=row.kind,
+        account=row.account,
+        symbol=row.symbol,
+        rule_id=row.rule_id,
+        tick_id=row.tick_id,
+        fingerprint=row.fingerprint,
+        actor=row.actor,
+        client_order_id=row.client_order_id,
+        message=row.message,
+        payload=json.loads(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

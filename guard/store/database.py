@@ -1,0 +1,93 @@
+"""The base every part of the Store shares: the engine (SQLite with WAL and BEGIN IMMEDIATE,
+or PostgreSQL), transactions, the writers' lock and the schema migrations; database I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from guard.store import migrate
+
+CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
+
+
+class Database:
+    """The engine, transactions and migrations every part of the Store shares."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine: Engine = self._make_engine(url)
+
+    def _make_engine(self, url: str) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front: the audit chain reads its tip and appends
+            # in one transaction, and a deferred upgrade could deadlock against another writer.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def create_schema(self) -> None:
+        """Bring the schema to the newest migration (tests and the demo); same as `upgrade`."""
+        self.upgrade()
+
+    # ----- migrations ----------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        """The database URL with any password hidden (for messages)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Run the packaged migrations up to `revision`; returns the revision now current."""
+        return migrate.upgrade(self.engine, revision)
+
+    def downgrade(self, revision: str) -> str | None:
+        return migrate.downgrade(self.engine, revision)
+
+    def current_revision(self) -> str | None:
+        return migrate.current_revision(self.engine)
+
+    @staticmethod
+    def head_revision() -> str:
+        return migrate.head_revision()
+
+    def require_migrated(self) -> str:
+        """Raise SchemaNotReady (saying to run `guard db upgrade`) unless at the head revision."""
+        return migrate.require_migrated(self.engine, self.where)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def _serialize(self, session: Session) -> None:
+        """Order this transaction with every other writer of the audit chain and the locks.
+
+        SQLite: BEGIN IMMEDIATE already holds the single write lock. PostgreSQL: a transaction
+        advisory lock, taken before reading locks, so an intent admitted after a lock's commit
+        always sees that lock (and their audit ids follow commit order).
+        """
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})

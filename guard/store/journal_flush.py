@@ -1,0 +1,247 @@
+"""The database side of the outage journal: detect an outage, journal writes while it lasts,
+and on recovery flush every entry exactly once, in order, before any other write.
+
+While the database is down, every write the service makes (intents, intent outcomes, tick state,
+audit events) is appended to a local JSON-lines file, one fsync'ed line per write, and reads fall
+back to what this process last read or wrote (locks, rule state, unresolved intents, breaker
+window). On recovery the journal is flushed in order, one transaction per entry, before any other
+write. Each flushed audit event carries an idempotency key (`_journal` = "<journal id>/<seq>" in
+its payload), checked inside the entry's transaction, so a crash during the flush never writes an
+entry twice; the first entry of an outage, whose original write may have committed just before
+the connection dropped, is instead matched by content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel import Session, col, select
+
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.domain import OrderStatus
+from guard.store.codec import state_from_json
+from guard.store.intent_records import StoredIntent, intent_row
+from guard.store.journal_codec import JOURNAL_KEY, event_from, plan_from, result_from
+from guard.store.journal_file import Entry, Journal, JournalCorrupt
+from guard.store.store import Store
+from guard.store.tables import AccountRow, AuditRow, IntentRow
+
+T = TypeVar("T")
+CONNECT_TIMEOUT = 3  # seconds, PostgreSQL connection attempts of a journaled store
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether a database error means "unreachable" (journal it) rather than a bug (raise)."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+class JournalFlush(Store):
+    """A Store that tells when its database is unreachable, journals the writes routed to the
+    journal meanwhile, and flushes them on recovery (the base of JournaledStore)."""
+
+    def __init__(
+        self,
+        url: str,
+        journal: Path,
+        *,
+        probe_interval: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if url.startswith("postgresql") and "connect_timeout" not in url:
+            # a blackholed server must not stall the ticks for the OS's TCP timeout
+            url += ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
+        super().__init__(url)
+        self.journal = Journal(journal)
+        self.probe_interval = probe_interval
+        self.monotonic = monotonic
+        self.down_since: float | None = None  # monotonic time the database was last seen down
+        self.problem: str | None = None  # why the database is considered down
+        self.outages = 0
+        self.flushed = 0  # entries written to the database by flushes, in total
+        self._probed_at = 0.0
+        self._journaled_intents: list[StoredIntent] = []  # admitted while down (until a flush)
+
+    # ----- availability -------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self.down_since is None and not self.journal.pending()
+
+    def _went_down(self, error: BaseException) -> None:
+        if self.down_since is None:
+            self.outages += 1
+        self.down_since = self._probed_at = self.monotonic()
+        cause = getattr(error, "orig", None) or error
+        first = (str(cause).strip().splitlines() or [""])[0][:200]
+        what = "database unreachable" if is_outage(error) else "journal flush refused"
+        self.problem = f"{what}: {type(cause).__name__}: {first}"
+
+    def _ready(self) -> bool:
+        """Whether the database may be used now (flushing the journal first when needed)."""
+        if self.down_since is not None:
+            if self.monotonic() - self._probed_at < self.probe_interval:
+                return False
+            self._probed_at = self.monotonic()
+        if not self.journal.pending():
+            return True
+        try:
+            self.flush()
+        except Exception as error:  # down again, or an entry the database refuses: keep it
+            self._went_down(error)
+            return False
+        return True
+
+    def _attempt(self, call: Callable[[], T]) -> tuple[bool, T | None]:
+        """(True, result) when `call` ran against the database; (False, None) when it is down."""
+        if self._ready():
+            try:
+                value = call()
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                self._went_down(error)
+            else:
+                if self.down_since is not None:
+                    self._came_up()
+                return True, value
+        return False, None
+
+    def _came_up(self) -> None:
+        self.down_since = None
+        self.problem = None
+
+    def _journal(self, op: str, at: datetime, data: Mapping[str, Any]) -> None:
+        # the first entry after a failed write may duplicate a write that did commit
+        uncertain = not self.journal.pending()
+        self.journal.append(op, at, data, uncertain)
+
+    # ----- flush ----------------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write every pending journal entry to the database, in order; returns how many.
+
+        One transaction per entry, each checked by its idempotency key first, so running the
+        flush again after a crash skips what was already written. Raises on an outage.
+        """
+        written = 0
+        for entry in self.journal.pending():
+            with self.transaction() as session:
+                self._serialize(session)
+                if not self._applied(session, entry):
+                    self._apply(session, entry)
+                    written += 1
+            self.journal.mark_applied(entry.seq)
+        if self.journal.entries:
+            self.journal.restart()
+        self.flushed += written
+        self._journaled_intents = []
+        self._came_up()
+        return written
+
+    def _applied(self, session: Session, entry: Entry) -> bool:
+        events = [event_from(e, None) for e in entry.data.get("events", ())]
+        if entry.op == "admit" and entry.data["intents"]:
+            first = entry.data["intents"][0]["plan"]["client_order_id"]
+            row = session.get(IntentRow, first)
+            if row is not None and (row.tick_id, row.created_at) == (
+                entry.data["tick_id"],
+                entry.at,
+            ):
+                return True
+        if not events:
+            return False  # nothing appended: re-applying only sets the same values again
+        key = self.journal.key(entry.seq)
+        marked = session.exec(
+            select(AuditRow.id)
+            .where(AuditRow.at == entry.at, col(AuditRow.payload).contains(f'"{key}"'))
+            .limit(1)
+        ).first()
+        if marked is not None:
+            return True
+        if entry.uncertain:
+            first_event = events[0]
+            same = session.exec(
+                select(AuditRow.id)
+                .where(
+                    AuditRow.at == entry.at,
+                    AuditRow.kind == first_event.kind.value,
+                    AuditRow.message == first_event.message,
+                    AuditRow.account == first_event.account,
+                )
+                .limit(1)
+            ).first()
+            return same is not None
+        return False
+
+    def _apply(self, session: Session, entry: Entry) -> None:
+        key = self.journal.key(entry.seq)
+        data = entry.data
+        events = [event_from(e, key) for e in data.get("events", ())]
+        if entry.op == "admit":
+            for item in data["intents"]:
+                plan = plan_from(item["plan"])
+                known = session.get(IntentRow, plan.client_order_id)
+                if known is not None and known.status == OrderStatus.SUPPRESSED.value:
+                    session.delete(known)  # held back earlier, never sent: admitted now
+                    session.flush()
+                    known = None
+                if known is None:
+                    session.add(
+                        intent_row(
+                            plan,
+                            OrderStatus(item["status"]),
+                            entry.at,
+                            data["tick_id"],
+                            data["actor"],
+                            bool(data["dry_run"]),
+                            item["why"],
+                        )
+                    )
+            if data["state"] is not None:
+                self._save_state(
+                    session, data["account"], state_from_json(data["state"]), entry.at, None, None
+                )
+        elif entry.op == "update_intent":
+            result = result_from(data["result"])
+            row = session.get(IntentRow, result.client_order_id)
+            if row is None:
+                events.append(
+                    AuditEvent(
+                        EventKind.ERROR,
+                        f"journal {key}: intent {result.client_order_id} not in the database; "
+                        f"its outcome {result.status.value} is kept in this event only",
+                        client_order_id=result.client_order_id,
+                        payload={JOURNAL_KEY: key},
+                    )
+                )
+            else:
+                row.status = result.status.value
+                row.filled_quantity = result.filled_quantity
+                row.average_price = result.average_price
+                row.fee = result.fee
+                row.venue_order_id = result.venue_order_id or row.venue_order_id
+                row.message = result.message
+                row.updated_at = entry.at
+                session.add(row)
+        elif entry.op == "record_tick":
+            account = data["account"]
+            self._save_state(
+                session,
+                account,
+                state_from_json(data["state"]),
+                entry.at,
+                data["tick_id"],
+                data["summary"],
+            )
+            seen = session.get(AccountRow, account)
+            if seen is not None:
+                seen.last_seen_at = entry.at
+                session.add(seen)
+        elif entry.op != "audit":
+            raise JournalCorrupt(f"{self.journal.path}: entry {entry.seq}: unknown op {entry.op}")
+        self.append(session, events, entry.at)
