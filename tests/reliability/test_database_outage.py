@@ -23,7 +23,7 @@ from guard.core.rails import BreakerLimits
 from guard.core.venues.paper import RULES
 from guard.gateway.faults import Fault, FaultyGateway
 from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
-from guard.service.tick import AccountRuntime, GuardService, RailSettings
+from guard.service import AccountRuntime, GuardService, RailSettings
 from guard.store import Store
 from guard.store.journal import JOURNAL_KEY, Journal, JournalCorrupt, JournaledStore
 from tests.builders import T0, D, spec

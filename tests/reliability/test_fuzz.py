@@ -25,8 +25,8 @@ from guard.core.venues.paper import RULES
 from guard.core.yaml_model import ConfigError
 from guard.gateway.paper.venue import PaperVenue, PricePath, SlippageModel
 from guard.gateway.parsers import PayloadError, parse_snapshot
+from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policy_file
-from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
 from tests.builders import T0, D, spec
 from tests.conftest import SHARED
