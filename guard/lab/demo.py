@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from guard.core.policy.schema import PolicySet
 from guard.gateway.paper.scenarios import Scenario
 from guard.gateway.paper.venue import PaperVenue
-from guard.service.tick import AccountRuntime, GuardService
+from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 
 ACCOUNT = "demo"

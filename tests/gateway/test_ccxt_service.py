@@ -14,8 +14,8 @@ import pytest
 
 from guard.core.venues.registry import rules_for
 from guard.gateway.dryrun import DryRunGateway
+from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policies
-from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
 from tests.gateway.cases import CANARIES, CANARY_KEY, CASES, CASSETTES
 from tests.gateway.helpers import gateway_for, replay

@@ -12,8 +12,8 @@ import pytest
 
 from guard.core.domain import OrderStatus
 from guard.gateway.paper.scenarios import crash
+from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policies
-from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store, StoredLock
 from tests.operator.conftest import run
 

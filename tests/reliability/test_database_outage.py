@@ -25,7 +25,7 @@ from guard.gateway.faults import Fault, FaultyGateway
 from guard.gateway.paper.book import SlippageModel
 from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
-from guard.service.tick import AccountRuntime, GuardService, RailSettings
+from guard.service import AccountRuntime, GuardService, RailSettings
 from guard.store import Store
 from guard.store.journal_codec import JOURNAL_KEY
 from guard.store.journal_file import Journal, JournalCorrupt

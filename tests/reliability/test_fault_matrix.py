@@ -18,7 +18,7 @@ from guard.gateway.faults import Fault, FaultyGateway
 from guard.gateway.paper.book import SlippageModel
 from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
-from guard.service.tick import AccountRuntime, GuardService
+from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 from tests.builders import T0, D, spec
 

@@ -27,8 +27,8 @@ from guard.gateway.paper.book import SlippageModel
 from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
 from guard.gateway.parsers import PayloadError, parse_snapshot
+from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policy_file
-from guard.service.tick import AccountRuntime, GuardService
 from guard.store import Store
 from tests.builders import T0, D, spec
 from tests.conftest import SHARED

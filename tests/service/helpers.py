@@ -11,10 +11,10 @@ from pathlib import Path
 from guard.core.rails import BreakerLimits, SanityBounds
 from guard.gateway.paper.scenarios import crash
 from guard.gateway.paper.venue import PaperVenue
+from guard.service import AccountRuntime, GuardService, RailSettings, TickReport
 from guard.service.files import load_policies
 from guard.service.metrics import Health, Metrics
 from guard.service.notify import Notifier
-from guard.service.tick import AccountRuntime, GuardService, RailSettings, TickReport
 from guard.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from guard.core.yaml_model import ConfigError
+from guard.service.assembly import build_paper
 from guard.service.config import GuardConfig, SecretRef, load_config
 from guard.service.files import validate_file
 from guard.service.metrics import Endpoint, Health, Metrics
 from guard.service.notify import AlertKind, Notifier
-from guard.service.runner import build_paper
 from tests.service.helpers import POLICY, ROOT
 
 

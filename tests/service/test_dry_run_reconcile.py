@@ -11,7 +11,7 @@ from guard.core.policy.schema import PolicyFile, PolicySet
 from guard.core.venues.paper import RULES
 from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
-from guard.service.tick import AccountRuntime, GuardService
+from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 from tests.builders import T0, D, spec
 

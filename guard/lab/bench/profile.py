@@ -38,7 +38,7 @@ PARTS: tuple[tuple[str, str | tuple[str, ...], tuple[str, ...]], ...] = (
     ),
     ("evaluate (engine, all rules)", "guard/core/engine.py", ("evaluate",)),
     ("plan", "guard/core/planner.py", ("plan",)),
-    ("log line + metrics", "guard/service/tick.py", ("_observe",)),
+    ("log line + metrics", "guard/service/alerts.py", ("_observe",)),
 )
 
 

@@ -19,8 +19,8 @@ CALLS_TARGET = 2.0  # venue calls per account per tick
 CHANGES = (
     "Runner: each account's first tick is offset by a stable fraction of its poll interval"
     " (crc32 of its name), so 1,000 accounts at 5 s arrive as ~200 ticks/s instead of one"
-    " burst of 1,000 every 5 s (`guard.service.runner.phase_offset`). Before: p50 lag 310 ms, p99"
-    " 676 ms at 1,000 accounts on this machine; the burst was the whole cause.",
+    " burst of 1,000 every 5 s (`guard.service.tick_jobs.phase_offset`). Before: p50 lag 310 ms,"
+    " p99 676 ms at 1,000 accounts on this machine; the burst was the whole cause.",
     "margin.measure: each cross position's PnL and maintenance are computed once per snapshot"
     " instead of once per other position (the liquidation price holds the others constant);"
     " same sums in the same order, so identical Decimals. O(n²) property calls became O(n)"

@@ -28,10 +28,10 @@ from guard.core.audit import EventKind
 from guard.core.yaml_model import ConfigError
 from guard.gateway.faults import FaultyGateway
 from guard.lab.bench.stats import cpu_seconds, peak_rss_mb, percentile, rss_mb
+from guard.service import AccountRuntime
 from guard.service.config import GuardConfig
 from guard.service.logs import logging_to
 from guard.service.runner import Runner
-from guard.service.tick import AccountRuntime
 
 
 @dataclass(frozen=True, slots=True)

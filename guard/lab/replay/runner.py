@@ -15,7 +15,7 @@ from guard.core.venues.base import maintenance_margin
 from guard.gateway.paper.book import Fill, LiquidationEvent
 from guard.gateway.paper.venue import PaperVenue
 from guard.lab.replay.setup import ReplaySetup
-from guard.service.tick import AccountRuntime, GuardService
+from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 
 ProgressHook = Callable[[str, int, int], None]  # (run name, stops done, stops in total)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guard.service.runner import phase_offset
+from guard.service.tick_jobs import phase_offset
 
 INTERVAL = timedelta(seconds=5)
 

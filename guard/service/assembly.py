@@ -1,0 +1,105 @@
+"""How the runner builds the service's parts from guard.yaml: paper venues (replayed on wall-clock
+time, or resumed from its state file), ccxt and dry-run gateways, rail settings, the notifier."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import cast
+
+from guard.core.rails import BreakerLimits, SanityBounds
+from guard.gateway.base import Gateway
+from guard.gateway.dryrun import DryRunGateway
+from guard.gateway.paper.path import IndexedPricePath, shifted_path
+from guard.gateway.paper.scenarios import scenario as load_scenario
+from guard.gateway.paper.state import restore_paper_state
+from guard.gateway.paper.wallclock import WallClockPaper, load_paper_file
+from guard.service.config import AccountConfig, GuardConfig
+from guard.service.notify import Notifier
+from guard.service.service_base import RailSettings
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def gateway_for(base: Gateway, dry_run: bool) -> Gateway:
+    """`base`, or in dry-run `base` wrapped so that no write can ever reach the venue."""
+    return cast(Gateway, DryRunGateway(base)) if dry_run else base
+
+
+def build_paper(account: AccountConfig, now: datetime) -> WallClockPaper:
+    """The account's scenario replayed so that its start (plus `start`) is `now`, or resumed
+    from its state file when one exists."""
+    try:
+        chosen = load_scenario(account.scenario, account.seed)
+    except KeyError as error:
+        raise ValueError(str(error).strip("'\"")) from None
+    saved = load_paper_file(account.state_file) if account.state_file is not None else None
+    origin = datetime.fromisoformat(saved["origin"]) if saved else now
+    delta = origin - (chosen.start + account.start)
+    moved = replace(
+        chosen,
+        path=IndexedPricePath.of(shifted_path(chosen.path, delta)),  # O(log n) price look-ups
+        funding={s: tuple((t + delta, r) for t, r in v) for s, v in chosen.funding.items()},
+    )
+    venue = moved.venue((account.name,))
+    end = moved.end if account.until is None else min(moved.end, moved.start + account.until)
+    received: list[str] = []
+    if saved:
+        restore_paper_state(venue, saved["venue"])
+        received = list(saved["received"])
+    else:
+        venue.advance_to(origin)
+    driver = WallClockPaper(
+        venue,
+        speed=account.speed,
+        end=end,
+        origin=origin,
+        state_file=account.state_file,
+        latency=account.latency,
+        received=received,
+    )
+    driver.save()
+    return driver
+
+
+def rail_settings(config: GuardConfig) -> RailSettings:
+    service = config.service
+    b = service.breakers
+    return RailSettings(
+        staleness=service.staleness,
+        breakers=BreakerLimits(
+            b.window,
+            b.max_orders_per_account,
+            b.max_notional_per_account,
+            b.max_orders_global,
+            b.max_notional_global,
+        ),
+        sanity=SanityBounds(service.sanity.position_jump, service.sanity.equity_jump),
+    )
+
+
+def notifier_for(config: GuardConfig) -> Notifier:
+    alerts = config.service.alerts
+    urls = [url if isinstance(url, str) else url.resolve() for url in alerts.urls]
+    return Notifier(urls, alerts.dedup.total_seconds(), alerts.max_per_minute)
+
+
+def ccxt_gateway(venue: str, accounts: list[AccountConfig]) -> Gateway:
+    from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials
+
+    configs = [
+        AccountConfig(
+            a.name,
+            venue,
+            Credentials(
+                env={k: ref.env for k, ref in a.credentials.items() if ref.env is not None},
+                files={
+                    k: str(ref.file) for k, ref in a.credentials.items() if ref.file is not None
+                },
+            ),
+        )
+        for a in accounts
+    ]
+    return CcxtGateway(venue, configs)

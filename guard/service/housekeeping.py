@@ -1,0 +1,36 @@
+"""The housekeeping job: expire locks (audited once), announce new ones, flag accounts with pending
+operator requests, prune the lease tick log. Never raises: a failure is logged, retried next run."""
+
+from __future__ import annotations
+
+from guard.service.notify import AlertKind
+from guard.service.runner_base import RunnerBase
+
+
+class Housekeeping(RunnerBase):
+    """The Runner's housekeeping job (see guard.service.runner)."""
+
+    async def housekeeping(self) -> None:
+        """Expire locks (audited once), announce new locks, flag accounts with operator requests."""
+        now = self.clock()
+        try:
+            for lock in self.store.expire_locks(now):
+                await self.service.notifier.alert(
+                    AlertKind.LOCK, f"expired:{lock.id}", "lock expired", lock.describe()
+                )
+            active = self.store.locks(now)
+            for lock in active:
+                if lock.id not in self.known_locks:
+                    await self.service.notifier.alert(
+                        AlertKind.LOCK, f"set:{lock.id}", "lock set", lock.describe()
+                    )
+            self.known_locks = {lock.id for lock in active}
+            for request in self.store.pending_requests():
+                runtime = self.service.accounts.get(request.account)
+                if runtime is not None:
+                    runtime.requests_waiting = True
+            leases = self.config.service.leases
+            if self.leases is not None and leases.record_ticks:
+                self.leases.prune_ticks(now - leases.tick_retention)
+        except Exception as error:  # the database may be briefly down: try again next time
+            self.log.error("housekeeping_failed", error=f"{type(error).__name__}: {error}")

@@ -1,0 +1,68 @@
+"""The scale-out lease heartbeat: renew, rebalance and take over account leases, schedule the
+accounts held, drop the rest. Database unreachable: each lease is dropped at its deadline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from guard.service.tick_jobs import TickJobs, phase_offset
+
+
+class LeaseBeat(TickJobs):
+    """The Runner's lease heartbeat (see guard.service.runner)."""
+
+    async def _lease_beat(self) -> None:
+        """Heartbeat: renew, rebalance and take over leases; schedule what is held, drop the rest."""
+        leases = self.leases
+        if leases is None or self.stopping:
+            return
+        try:
+            beat = leases.beat(
+                sorted(self.service.accounts),
+                set(self.ticking),
+                self.clock(),
+                acquire=self.beats > 0,  # the first beat only announces: others see us alive
+            )
+        except Exception as error:  # the database is unreachable: stop once the leases lapse
+            self.log.error("lease_heartbeat_failed", error=f"{type(error).__name__}: {error}")
+            for name in leases.lapse():
+                self._drop_lease(name)
+            return
+        self.beats += 1
+        for name in (*beat.lost, *beat.released):
+            self._drop_lease(name)
+        for name in beat.acquired:
+            runtime = self.service.accounts.get(name)
+            if runtime is None:
+                continue
+            runtime.fence = beat.held[name]
+            runtime.previous = None  # another replica ticked it meanwhile: no sanity baseline
+            runtime.own_fills = {}
+            runtime.requests_waiting = True
+            self.taken_over.add(name)
+            self.health.intervals[name] = runtime.poll_interval.total_seconds()
+            self._schedule(name)
+            # first ticks spread over a quarter interval: a bulk takeover is not one burst that
+            # blocks the loop (and this heartbeat) for every later period
+            first = phase_offset(name, runtime.poll_interval / 4)
+            self.scheduler.modify_job(f"tick:{name}", next_run_time=datetime.now(UTC) + first)
+        if beat.acquired or beat.released or beat.lost:
+            self.log.info(
+                "leases",
+                replica=leases.replica,
+                held=len(beat.held),
+                acquired=len(beat.acquired),
+                released=len(beat.released),
+                lost=len(beat.lost),
+                alive=beat.alive,
+                share=beat.share,
+            )
+
+    def _drop_lease(self, name: str) -> None:
+        """Stop ticking `name` (a running tick finishes; its writes are fenced off)."""
+        if self.scheduler.get_job(f"tick:{name}") is not None:
+            self.scheduler.remove_job(f"tick:{name}")
+        self.taken_over.discard(name)
+        self.health.intervals.pop(name, None)
+        self.health.last_success.pop(name, None)
+        self.health.reasons.pop(name, None)

@@ -1,0 +1,204 @@
+"""The Runner's state and how it is built from guard.yaml: store, account runtimes, GuardService,
+lease manager, the config's audit events. A bad config raises ConfigError naming each problem."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.policy.schema import PolicySet
+from guard.core.yaml_model import ConfigError, Problem
+from guard.gateway.base import Gateway
+from guard.gateway.paper.wallclock import WallClockPaper
+from guard.service.assembly import (
+    build_paper,
+    ccxt_gateway,
+    gateway_for,
+    notifier_for,
+    rail_settings,
+    wall_clock,
+)
+from guard.service.config import AccountConfig, GuardConfig, load_config
+from guard.service.files import load_policies
+from guard.service.logs import logger
+from guard.service.metrics import Endpoint, Health, Metrics
+from guard.service.runtime import AccountRuntime
+from guard.service.tick import GuardService
+from guard.store import AccountInfo, Store
+from guard.store.journaled_store import JournaledStore
+from guard.store.lease_keeper import LeaseManager, LeaseSettings
+
+
+class RunnerBase:
+    """One running service's state: configuration, store, runtimes, scheduler, endpoints, leases.
+    What it does is in its parts; the whole is guard.service.runner.Runner."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = wall_clock,
+        install_signals: bool = True,
+    ) -> None:
+        self.config_path = config_path
+        self.force_dry_run = dry_run
+        self.clock = clock
+        self.install_signals = install_signals
+        self.config = load_config(config_path)
+        url = self.config.service.database()
+        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        journal = self.config.service.journal
+        if journal is None:
+            self.store = Store(url)
+        else:  # writes go to a local journal while the database is down (docs/reliability.md)
+            where = journal if journal.is_absolute() else config_path.resolve().parent / journal
+            self.store = JournaledStore(url, where)
+        if self.config.service.create_schema:
+            self.store.create_schema()
+        else:
+            self.store.require_migrated()
+        self.health = Health()
+        self.metrics = Metrics(self.health)
+        self.base_gateways: dict[str, Gateway] = {}
+        self.papers: dict[str, WallClockPaper] = {}
+        runtimes = self._runtimes(self.config)
+        self.service = GuardService(
+            store=self.store,
+            accounts=runtimes,
+            clock=clock,
+            rails=rail_settings(self.config),
+            notifier=notifier_for(self.config),
+            health=self.health,
+            metrics=self.metrics,
+        )
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.endpoints: list[Endpoint] = []
+        self.stop_event = asyncio.Event()
+        self.stopping = False
+        self.inflight = 0
+        self.known_locks: set[int] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self.log = logger(service="guard")
+        self.leases = self._lease_manager()
+        self.ticking: set[str] = set()  # accounts whose tick is running now
+        self.taken_over: set[str] = set()  # leases acquired whose intents are not yet resolved
+        self.beats = 0
+
+    def _runtimes(self, config: GuardConfig) -> dict[str, AccountRuntime]:
+        runtimes: dict[str, AccountRuntime] = {}
+        problems: list[Problem] = []
+        venues: dict[str, list[AccountConfig]] = {}
+        for account in config.accounts:
+            if not account.is_paper:
+                venues.setdefault(account.venue, []).append(account)
+        gateways: dict[str, Gateway] = {}
+        for venue, accounts in venues.items():
+            gateways[venue] = ccxt_gateway(venue, accounts)
+        parsed: dict[tuple[Path, ...], PolicySet] = {}  # many accounts share policy files
+        for index, account in enumerate(config.accounts):
+            policies = parsed.get(account.policies) or load_policies(account.policies)
+            parsed[account.policies] = policies
+            try:
+                if account.is_paper:
+                    driver = build_paper(account, self.clock())
+                    self.papers[account.name] = driver
+                    gateway: Gateway = driver
+                    rules = driver.rules
+                    clock: Callable[[], datetime] | None = driver.now
+                else:
+                    from guard.core.venues.registry import rules_for
+
+                    gateway = gateways[account.venue]
+                    rules = rules_for(account.venue)
+                    clock = None
+            except (ValueError, OSError) as error:
+                problems.append(
+                    Problem(str(self.config_path), None, f"accounts[{index}]", str(error))
+                )
+                continue
+            self.base_gateways[account.name] = gateway
+            dry = account.dry_run or self.force_dry_run
+            runtimes[account.name] = AccountRuntime(
+                account.name,
+                rules,
+                gateway_for(gateway, dry),
+                policies,
+                dry_run=dry,
+                clock=clock,
+                poll_interval=account.poll_interval,
+            )
+            self.health.intervals[account.name] = account.poll_interval.total_seconds()
+        if problems:
+            raise ConfigError(problems)
+        return runtimes
+
+    def _audit(self, kind: EventKind, message: str, **fields: Any) -> None:
+        self.store.audit([AuditEvent(kind, message, actor="guard", **fields)], self.clock())
+
+    def _config_events(self) -> None:
+        config_fp = self.config.fingerprint()
+        for account in self.config.accounts:
+            runtime = self.service.accounts[account.name]
+            self._audit(
+                EventKind.CONFIG_LOADED,
+                f"config {self.config_path} loaded for {account.name}: venue {account.venue}, "
+                f"{len(runtime.policies.rules)} rule(s), poll {account.poll_interval}, "
+                f"dry-run {runtime.dry_run}",
+                account=account.name,
+                fingerprint=runtime.policies.fingerprint,
+                payload={
+                    "config": str(self.config_path),
+                    "config_fingerprint": config_fp,
+                    "policies": [str(p) for p in account.policies],
+                    "dry_run": runtime.dry_run,
+                },
+            )
+        self.store.register_accounts(
+            [
+                AccountInfo(
+                    a.name,
+                    a.venue,
+                    self.service.accounts[a.name].dry_run,
+                    Decimal(str(a.poll_interval.total_seconds())),
+                )
+                for a in self.config.accounts
+            ],
+            self.clock(),
+        )
+
+    def _lease_manager(self) -> LeaseManager | None:
+        leases = self.config.service.leases
+        if not leases.enabled:
+            return None
+        if self.store.is_sqlite:
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self.config_path),
+                        None,
+                        "service.leases.enabled",
+                        "leases share accounts between replicas on one PostgreSQL database; "
+                        "this database is SQLite (one process): turn leases off or use PostgreSQL",
+                    )
+                ]
+            )
+        ttl, renew = leases.timings(min(a.poll_interval for a in self.config.accounts))
+        try:
+            settings = LeaseSettings(leases.replica(), ttl, renew, leases.slack)
+        except ValueError as error:
+            raise ConfigError(
+                [Problem(str(self.config_path), None, "service.leases", str(error))]
+            ) from None
+        return LeaseManager(self.store, settings)
+
+    def request_stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,75 @@
+"""The GuardService's fields (with RailSettings, which rails are on) and shared primitives: the
+account's clock, an executor, an error record. The base of its parts; I/O (the store), but
+`_error` never raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.rails import BreakerLimits, SanityBounds
+from guard.service.executor import Executor
+from guard.service.metrics import Health, Metrics
+from guard.service.notify import Notifier
+from guard.service.runtime import AccountRuntime
+from guard.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class RailSettings:
+    """Which rails are on (None: off)."""
+
+    staleness: timedelta | None = None
+    breakers: BreakerLimits | None = None
+    sanity: SanityBounds | None = None
+
+
+@dataclass(slots=True)
+class ServiceBase:
+    """What a GuardService holds, and the primitives every part of its tick uses: the account's
+    clock, an executor, an error record. The tick itself is guard.service.tick.GuardService."""
+
+    store: Store
+    accounts: Mapping[str, AccountRuntime]
+    clock: Callable[[], datetime]
+    actor: str = "guard"
+    tick_counts: dict[str, int] = field(default_factory=dict)
+    rails: RailSettings = RailSettings()
+    notifier: Notifier = field(default_factory=Notifier)
+    health: Health = field(default_factory=Health)
+    metrics: Metrics | None = None
+
+    def now_of(self, runtime: AccountRuntime) -> datetime:
+        return (runtime.clock or self.clock)()
+
+    def executor(self, runtime: AccountRuntime, actor: str | None = None) -> Executor:
+        return Executor(
+            self.store,
+            runtime.gateway,
+            runtime.clock or self.clock,
+            dry_run=runtime.dry_run,
+            actor=actor or self.actor,
+            fence=runtime.fence,
+        )
+
+    def _error(
+        self, account: str, tick_id: str, fingerprint: str, message: str, now: datetime
+    ) -> None:
+        try:
+            self.store.audit(
+                [
+                    AuditEvent(
+                        EventKind.ERROR,
+                        message,
+                        account=account,
+                        tick_id=tick_id,
+                        fingerprint=fingerprint,
+                        actor=self.actor,
+                    )
+                ],
+                now,
+            )
+        except Exception:  # the database itself is down: nothing more to do here
+            return

@@ -1,0 +1,145 @@
+"""The audit events of a tick (evaluation, findings, alerts, skipped orders, position changes,
+holds, suppressed orders) and its summary. Pure: no I/O, clock or state; same input, same events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from guard.core.audit import AuditEvent, EventKind
+from guard.core.domain import Decision, OrderPlan, Severity
+from guard.core.planner import Plan
+from guard.core.rails import Hold, PositionChange
+
+BREACHES = (Severity.BREACH, Severity.CRITICAL)
+
+
+def tick_events(
+    account: str, tick_id: str, fingerprint: str, decision: Decision, planned: Plan, actor: str
+) -> list[AuditEvent]:
+    metrics = {k: v for k, v in decision.metrics.items()}
+    breaches = [f for f in decision.findings if f.severity in BREACHES]
+    events = [
+        AuditEvent(
+            EventKind.EVALUATION,
+            f"evaluated {account}: {len(decision.findings)} finding(s), "
+            f"{len(breaches)} breach(es), {len(planned.orders)} order(s) planned",
+            account=account,
+            tick_id=tick_id,
+            fingerprint=fingerprint,
+            actor=actor,
+            payload={"metrics": metrics, "taken_at": decision.taken_at},
+        )
+    ]
+    for finding in decision.findings:
+        events.append(
+            AuditEvent(
+                EventKind.FINDING,
+                finding.reason,
+                account=account,
+                symbol=finding.symbol,
+                rule_id=finding.rule_id,
+                tick_id=tick_id,
+                fingerprint=fingerprint,
+                actor=actor,
+                payload={
+                    "kind": finding.kind,
+                    "severity": finding.severity.value,
+                    "metric": finding.metric,
+                    "value": finding.value,
+                    "threshold": finding.threshold,
+                    "side": finding.side.value if finding.side else None,
+                    "reduce": finding.request.quantity if finding.request else None,
+                },
+            )
+        )
+    for alert in decision.alerts:
+        events.append(
+            AuditEvent(
+                EventKind.ALERT,
+                alert.message,
+                account=account,
+                symbol=alert.symbol,
+                tick_id=tick_id,
+                fingerprint=fingerprint,
+                actor=actor,
+                payload={"kind": alert.kind, "severity": alert.severity.value},
+            )
+        )
+    for skipped in planned.skipped:
+        events.append(
+            AuditEvent(
+                EventKind.ORDER_SKIPPED,
+                f"not planned: {skipped.reason}",
+                account=account,
+                symbol=skipped.reduction.key.symbol,
+                rule_id=",".join(skipped.reduction.rule_ids),
+                tick_id=tick_id,
+                fingerprint=fingerprint,
+                actor=actor,
+                payload={"quantity": skipped.reduction.quantity},
+            )
+        )
+    return events
+
+
+def change_events(
+    account: str,
+    tick_id: str,
+    fingerprint: str,
+    changes: Sequence[PositionChange],
+    actor: str,
+) -> list[AuditEvent]:
+    return [
+        AuditEvent(
+            EventKind.POSITION_CHANGED,
+            change.describe(),
+            account=account,
+            symbol=change.key.symbol,
+            tick_id=tick_id,
+            fingerprint=fingerprint,
+            actor=actor,
+            payload={
+                "side": change.key.side.value,
+                "before": change.before,
+                "after": change.after,
+                "own_fills": change.own_fills,
+                "vanished": change.vanished,
+            },
+        )
+        for change in changes
+    ]
+
+
+def hold_event(hold: Hold, account: str, tick_id: str, fingerprint: str, actor: str) -> AuditEvent:
+    return AuditEvent(
+        EventKind.ALERT,
+        hold.reason,
+        account=account,
+        tick_id=tick_id,
+        fingerprint=fingerprint,
+        actor=actor,
+        payload={"kind": f"rail_{hold.rail.value}", "severity": "critical", "key": hold.key},
+    )
+
+
+def suppressed(
+    plan_: OrderPlan, why: str, tick_id: str, fingerprint: str, actor: str
+) -> AuditEvent:
+    return AuditEvent(
+        EventKind.ORDER_SUPPRESSED,
+        f"suppressed: reduce-only {plan_.side.value} {plan_.quantity} {plan_.symbol} — {why}",
+        account=plan_.account,
+        symbol=plan_.symbol,
+        rule_id=",".join(plan_.rule_ids) or None,
+        tick_id=tick_id,
+        fingerprint=fingerprint,
+        actor=actor,
+        client_order_id=plan_.client_order_id,
+        payload={"quantity": plan_.quantity, "reason": plan_.reason, "held": why},
+    )
+
+
+def summary(decision: Decision) -> dict[str, Any]:
+    breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
+    return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}
