@@ -244,29 +244,6 @@ class AccountSnapshot:
                 return position
         return None
 
-    def inconsistencies(self) -> tuple[str, ...]:
-        """Ways this snapshot contradicts itself; the guard never acts on such a snapshot."""
-        problems: list[str] = []
-        seen: set[PositionKey] = set()
-        for position in self.positions:
-            where = f"position {position.symbol} {position.side.value}"
-            if position.key in seen:
-                problems.append(f"{where} is reported twice")
-            seen.add(position.key)
-            if not position.quantity.is_finite() or position.quantity <= ZERO:
-                problems.append(f"{where} has a non-positive size {position.quantity}")
-            if not position.mark_price.is_finite() or position.mark_price <= ZERO:
-                problems.append(f"{where} has a non-positive mark price {position.mark_price}")
-            if not position.entry_price.is_finite() or position.entry_price < ZERO:
-                problems.append(f"{where} has a negative entry price {position.entry_price}")
-            if position.symbol not in self.markets:
-                problems.append(f"{where} has no market spec")
-            if position.margin_mode is MarginMode.ISOLATED and position.isolated_margin is None:
-                problems.append(f"{where} is isolated but its margin is unknown")
-        if not self.balance.wallet_balance.is_finite():
-            problems.append(f"wallet balance is not a number: {self.balance.wallet_balance}")
-        return tuple(problems)
-
     def market(self, symbol: str) -> MarketSpec:
         try:
             return self.markets[symbol]

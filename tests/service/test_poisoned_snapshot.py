@@ -1,0 +1,118 @@
+"""A snapshot carrying a non-finite, negative, zero or absurd number anywhere (market specs, venue
+figures) is refused at the boundary: no order, an audited hold naming the venue and field, an
+alert; the other accounts keep being protected, and the account acts once its data is sane."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from guard.core.domain import AccountSnapshot, Balance, OrderPlan, OrderResult, Side, frozen_map
+from guard.core.venues.paper import RULES
+from guard.gateway.paper.book import SlippageModel
+from guard.gateway.paper.path import PricePath
+from guard.gateway.paper.venue import PaperVenue
+from guard.service import AccountRuntime, GuardService
+from guard.store import Store
+from tests.builders import T0, D, spec
+from tests.reliability.test_fault_matrix import POLICY
+
+BTC = "BTC/USDT:USDT"
+Poison = Callable[[AccountSnapshot], AccountSnapshot]
+
+
+def _spec(**fields: object) -> Poison:
+    def poison(snapshot: AccountSnapshot) -> AccountSnapshot:
+        market = replace(snapshot.markets[BTC], **fields)  # type: ignore[arg-type]
+        return replace(snapshot, markets=frozen_map({**snapshot.markets, BTC: market}))
+
+    return poison
+
+
+def _equity_nan(snapshot: AccountSnapshot) -> AccountSnapshot:
+    balance: Balance = replace(snapshot.balance, venue_equity=D("NaN"))
+    return replace(snapshot, balance=balance)
+
+
+POISONS: dict[str, tuple[Poison, str]] = {
+    "price tick NaN": (_spec(price_tick=D("NaN")), "price_tick = NaN"),
+    "price tick 1e30": (_spec(price_tick=D("1e30")), "price_tick = 1E+30"),
+    "minimum amount -1": (_spec(min_amount=D(-1)), "min_amount = -1"),
+    "amount step 1e-30": (_spec(amount_step=D("1e-30")), "amount_step = 1E-30"),
+    "venue equity NaN": (_equity_nan, "venue_equity = NaN"),
+}
+
+
+class PoisonedVenue:
+    """The paper venue with the snapshots of some accounts poisoned while `poison` is set."""
+
+    def __init__(self, venue: PaperVenue, victims: set[str]) -> None:
+        self.venue = venue
+        self.victims = victims
+        self.poison: Poison | None = None
+        self.sent: list[OrderPlan] = []
+
+    async def fetch_snapshot(self, account: str) -> AccountSnapshot:
+        snapshot = await self.venue.fetch_snapshot(account)
+        if self.poison is not None and account in self.victims:
+            return self.poison(snapshot)
+        return snapshot
+
+    async def create_order(self, plan: OrderPlan) -> OrderResult:
+        self.sent.append(plan)
+        return await self.venue.create_order(plan)
+
+    async def fetch_order(self, account: str, symbol: str, client_id: str) -> OrderResult | None:
+        return await self.venue.fetch_order(account, symbol, client_id)
+
+    async def close(self) -> None:
+        await self.venue.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[tuple[PoisonedVenue, GuardService, Store]]:
+    path = PricePath({BTC: tuple((T0 + timedelta(minutes=m), D(61000)) for m in range(60))})
+    venue = PaperVenue({BTC: spec(BTC)}, path, slippage=SlippageModel(D(0), D(0)))
+    for account in ("victim", "healthy"):
+        venue.open_account(account, D(6000))
+        venue.seed_position(account, BTC, Side.LONG, D(1), D(60000), D(10))
+    gateway = PoisonedVenue(venue, {"victim"})
+    store = Store(f"sqlite:///{tmp_path / 'guard.db'}")
+    store.create_schema()
+    service = GuardService(
+        store=store,
+        accounts={
+            name: AccountRuntime(name, RULES, gateway, POLICY)  # type: ignore[arg-type]
+            for name in ("victim", "healthy")
+        },
+        clock=lambda: venue.now,
+    )
+    yield gateway, service, store
+    store.dispose()
+
+
+@pytest.mark.parametrize("case", sorted(POISONS))
+async def test_tick_when_snapshot_poisoned_then_no_order_hold_names_field_and_others_protected(
+    rig: tuple[PoisonedVenue, GuardService, Store], case: str
+) -> None:
+    gateway, service, store = rig
+    poison, field = POISONS[case]
+    gateway.poison = poison
+    report = await service.tick("victim")
+    assert report.plan is None and report.execution is None
+    assert [p for p in gateway.sent if p.account == "victim"] == []
+    assert len(report.holds) == 1 and field in report.holds[0].reason
+    assert "paper" in report.holds[0].reason  # the venue is named
+    audited = [e for e in store.tail(50, account="victim") if e.kind == "alert"]
+    assert any(field in e.message for e in audited)
+    ok, reasons = service.health.status()
+    assert not ok and any(field in reason for reason in reasons)
+    healthy = await service.tick("healthy")  # one bad account never stops the others
+    assert healthy.execution is not None and healthy.execution.sent == 1
+    gateway.poison = None
+    recovered = await service.tick("victim")
+    assert recovered.execution is not None and recovered.execution.sent == 1
