@@ -11,6 +11,7 @@ from guard.core.domain import AccountSnapshot
 from guard.core.engine import evaluate
 from guard.core.planner import plan
 from guard.core.rails import Hold, PositionChange, compare, staleness
+from guard.core.validity import snapshot_problems
 from guard.gateway.base import GatewayError, PermanentError
 from guard.service.executor import ExecutionReport
 from guard.service.flatten_requests import FlattenRequests
@@ -110,7 +111,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         now: datetime,
     ) -> TickReport:
         account = runtime.name
-        problems = ()
+        problems = snapshot_problems(snapshot)
         if problems:
             return await self._contradictory(runtime, problems, tick_id, fingerprint, now)
         holds: list[Hold] = [stale] if stale is not None else []
