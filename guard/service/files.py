@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from guard.core.policy.loading import parse_policy, policy_set
 from guard.core.policy.schema import PolicyFile, PolicySet
-from guard.core.yaml_model import ConfigError, Problem, validate_yaml
+from guard.core.yaml_model import ConfigError, Problem, decode_text, validate_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,7 +25,7 @@ def read_config_text(path: Path) -> str:
         raw = path.read_bytes()
     except OSError as error:
         raise ConfigError.unreadable(str(path), error) from error
-    return raw.decode("utf-8")
+    return decode_text(raw, str(path))
 
 
 def validate_file(path: Path, model: type[M]) -> M:

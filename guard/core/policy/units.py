@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -11,6 +12,7 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+LONGEST_DURATION = timedelta(days=3650)  # ten years: anything longer is a typo, not a setting
 
 
 def to_decimal(raw: Any, what: str = "value") -> Decimal:
@@ -56,13 +58,20 @@ def parse_duration(raw: Any) -> timedelta:
     """'8h', '30m', '45s', '1d', '1w' or a number of seconds -> timedelta."""
     if isinstance(raw, timedelta):
         return raw
+    seconds: float | None = None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return timedelta(seconds=raw)
-    if isinstance(raw, str):
+        seconds = float(raw)
+    elif isinstance(raw, str):
         match = _DURATION.match(raw)
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    raise ValueError(f"a duration looks like '30s', '15m', '8h' or '1d', got {raw!r}")
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds is None:
+        raise ValueError(f"a duration looks like '30s', '15m', '8h' or '1d', got {raw!r}")
+    if not math.isfinite(seconds) or abs(seconds) > LONGEST_DURATION.total_seconds():
+        raise ValueError(
+            f"a duration must be finite and at most {LONGEST_DURATION.days}d, got {raw!r}"
+        )
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
