@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     LOCK_SET = "lock_set"
     LOCK_CLEARED = "lock_cleared"
     LOCK_EXPIRED = "lock_expired"
+    LOCK_OVERRIDDEN = "lock_overridden"  # a human's flatten went out through an active lock
     FLATTEN_REQUESTED = "flatten_requested"  # an operator queued a flatten for the service
     FLATTEN_COMPLETED = "flatten_completed"  # the service carried it out (or could not)
     ALERT = "alert"

@@ -336,6 +336,7 @@ class GuardState:
     counters: Mapping[str, int] = field(default_factory=frozen_map)
     last_fired: Mapping[str, datetime] = field(default_factory=frozen_map)
     in_flight: Mapping[PositionKey, Decimal] = field(default_factory=frozen_map)
+    dry_run: bool = False  # whose steps this memory records: dry-run never blocks live steps
 
     def with_in_flight(self, in_flight: Mapping[PositionKey, Decimal]) -> GuardState:
         return replace(self, in_flight=frozen_map(in_flight))

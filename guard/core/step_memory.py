@@ -1,5 +1,6 @@
 """Rule memory held back per market: `keep_steps` keeps the previous per-position memory of the
-markets whose orders did not run, so their steps fire later. Pure; account-wide keys still move."""
+markets whose orders did not run, so their steps fire later; `for_mode` keeps dry-run and live
+memories apart. Pure; account-wide keys still move."""
 
 from __future__ import annotations
 
@@ -35,3 +36,11 @@ def keep_steps(next_state: GuardState, previous: GuardState, symbols: set[str]) 
         counters=pick(next_state.counters, previous.counters),
         last_fired=pick(next_state.last_fired, previous.last_fired),
     )
+
+
+def for_mode(state: GuardState, dry_run: bool) -> GuardState:
+    """`state` when it records steps of this mode; otherwise a fresh memory of this mode (with the
+    reductions in flight), so steps only recorded by dry-run never block live ones."""
+    if state.dry_run == dry_run:
+        return state
+    return GuardState(in_flight=state.in_flight, dry_run=dry_run)

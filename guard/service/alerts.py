@@ -70,6 +70,13 @@ class Alerts(ServiceBase):
                 + (f" at {result.average_price}" if result.average_price is not None else "")
                 + (f" — {result.message}" if result.message else ""),
             )
+        for held, why in execution.gate_holds:  # the egress gate stopped it at send time
+            await self._alert(
+                AlertKind.LOCK if "lock #" in why else AlertKind.SANITY,
+                f"{held.client_order_id}:held",
+                f"{runtime.name} order held back",
+                f"reduce-only {held.side.value} {held.quantity} {held.symbol} not sent: {why}",
+            )
         if self.metrics is not None:
             for _ in execution.would_place:
                 self.metrics.orders.labels(runtime.name, OrderStatus.WOULD_PLACE.value).inc()

@@ -1,16 +1,29 @@
 """Carries out order plans exactly once: the intent (with the lock check) is committed before the
-send, the position is re-read right before sending (clipped to it, skipped if gone), every outcome
-is recorded, and unknown outcomes are resolved by client id, never resent blind."""
+send, the position is re-read right before sending (clipped to it, skipped if gone), the egress
+gate re-checks locks, breakers, staleness and sanity in the transaction that marks the order sent,
+every outcome is recorded, and unknown outcomes are resolved by client id, never resent blind.
+`Executor.send` is the only caller of `Gateway.create_order` in the service."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from guard.core.audit import AuditEvent, EventKind
-from guard.core.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus
-from guard.core.venues.base import round_down
+from guard.core.domain import (
+    ZERO,
+    AccountSnapshot,
+    GuardState,
+    OrderPlan,
+    OrderResult,
+    OrderStatus,
+)
+from guard.core.gate import GateVerdict, LockSeen
+from guard.core.rails import BreakerLimits
+from guard.core.validity import snapshot_problems
+from guard.core.venues.base import VenueRules, round_down
 from guard.gateway.base import (
     Gateway,
     GatewayError,
@@ -18,7 +31,9 @@ from guard.gateway.base import (
     TemporaryError,
     UnknownOrderOutcome,
 )
+from guard.service.unknown_outcomes import not_found_verdict
 from guard.store import Store, StoredIntent
+from guard.store.egress import SendCheck
 from guard.store.intent_records import plan_payload
 from guard.store.lease_queries import Fence
 
@@ -31,6 +46,7 @@ RESULT_EVENT = {
     OrderStatus.UNKNOWN: EventKind.ORDER_UNKNOWN,
     OrderStatus.ABANDONED: EventKind.ORDER_REJECTED,
     OrderStatus.WOULD_PLACE: EventKind.ORDER_WOULD_PLACE,
+    OrderStatus.SUPPRESSED: EventKind.ORDER_SUPPRESSED,
 }
 
 
@@ -39,9 +55,10 @@ class ExecutionReport:
     """What happened to the plans of one tick."""
 
     results: tuple[OrderResult, ...] = ()
-    suppressed: tuple[tuple[OrderPlan, str], ...] = ()
+    suppressed: tuple[tuple[OrderPlan, str], ...] = ()  # held at admission or at the gate
     duplicates: tuple[OrderPlan, ...] = ()
     would_place: tuple[OrderPlan, ...] = ()
+    gate_holds: tuple[tuple[OrderPlan, str], ...] = ()  # held by the egress gate at send time
 
     @property
     def sent(self) -> int:
@@ -61,14 +78,22 @@ class Executor:
         actor: str = "guard",
         resend_window: timedelta = timedelta(minutes=5),
         fence: Fence | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
+        staleness: timedelta | None = None,
+        breakers: BreakerLimits | None = None,
+        rules: VenueRules | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
-        self.clock = clock
+        self.clock = clock  # the account's clock (virtual for a paper account in replay)
+        self.wall_clock = wall_clock or clock  # locks live on it, for every venue
         self.dry_run = dry_run
         self.actor = actor
         self.resend_window = resend_window
         self.fence = fence  # scale-out: intents are admitted only while this lease is held
+        self.staleness = staleness
+        self.breakers = breakers
+        self.rules = rules
 
     async def execute(
         self,
@@ -80,8 +105,10 @@ class Executor:
         state: GuardState | None,
         events: Sequence[AuditEvent] = (),
         override_locks: bool = False,
+        restore: GuardState | None = None,
     ) -> ExecutionReport:
-        """Admit the plans in one transaction (locks, duplicates, state, audit), then send."""
+        """Admit the plans in one transaction (locks, duplicates, state, audit), then send each
+        through the gate; `restore` is the rule memory a gate hold gives back to its market."""
         admission = self.store.admit(
             account,
             plans,
@@ -94,43 +121,106 @@ class Executor:
             events=events,
             override_locks=override_locks,
             fence=self.fence,
+            locks_at=self.wall_clock(),
         )
         if self.dry_run:
             return ExecutionReport(
                 (), admission.suppressed, admission.duplicates, admission.admitted
             )
-        results = []
+        results: list[OrderResult] = []
+        held: list[tuple[OrderPlan, str]] = []
         for plan in admission.admitted:
-            results.append(await self.send(plan, tick_id=tick_id, fingerprint=fingerprint))
-        return ExecutionReport(tuple(results), admission.suppressed, admission.duplicates)
+            result = await self.send(
+                plan,
+                tick_id=tick_id,
+                fingerprint=fingerprint,
+                override_locks=override_locks,
+                restore=restore,
+            )
+            if result.status is OrderStatus.SUPPRESSED:
+                held.append((plan, result.message))
+            else:
+                results.append(result)
+        return ExecutionReport(
+            tuple(results),
+            admission.suppressed + tuple(held),
+            admission.duplicates,
+            gate_holds=tuple(held),
+        )
 
-    async def _reread(self, plan: OrderPlan) -> tuple[OrderPlan | None, str]:
-        """The plan clipped to the position as the venue reports it now.
+    async def _reread(
+        self, plan: OrderPlan
+    ) -> tuple[OrderPlan | None, str, AccountSnapshot | None]:
+        """The plan clipped to the position as the venue reports it now, and that snapshot.
 
-        (None, why) when it must not be sent now: the position is gone or below one step
+        (None, why, _) when it must not be sent now: the position is gone or below one step
         (final: abandoned), or the venue could not be asked (left pending for reconciliation).
         """
         try:
             snapshot = await self.gateway.fetch_snapshot(plan.account)
         except GatewayError as error:
-            return None, f"position could not be re-read before sending: {error}"
+            return None, f"position could not be re-read before sending: {error}", None
         position = snapshot.position(plan.key)
         if position is None or position.quantity <= ZERO:
-            return None, "position gone before sending"
+            return None, "position gone before sending", snapshot
         quantity = min(plan.quantity, position.quantity)
         market = snapshot.markets.get(plan.symbol)
         if market is not None:
             quantity = round_down(quantity, market.amount_step)
         if quantity <= ZERO:
-            return None, f"position {position.quantity} is below one step before sending"
+            return None, f"position {position.quantity} is below one step before sending", snapshot
         if quantity == plan.quantity:
-            return plan, ""
-        return replace(plan, quantity=quantity), f"clipped from {plan.quantity} to {quantity}"
+            return plan, "", snapshot
+        clipped = replace(plan, quantity=quantity)
+        return clipped, f"clipped from {plan.quantity} to {quantity}", snapshot
+
+    def _pass_gate(
+        self,
+        plan: OrderPlan,
+        snapshot: AccountSnapshot,
+        tick_id: str | None,
+        fingerprint: str | None,
+        override_locks: bool,
+        restore: GuardState | None,
+    ) -> GateVerdict:
+        """The egress gate: fresh locks, breakers, staleness and sanity, and the intent marked
+        sent (or held, audited) in one transaction."""
+        at = self.clock()
+        position = snapshot.position(plan.key)
+        data = snapshot.market_data.get(plan.symbol)
+        mark = data.mark_price if data is not None else (position.mark_price if position else ZERO)
+        check = SendCheck(
+            at=at,
+            locks_at=self.wall_clock(),
+            problems=snapshot_problems(snapshot),
+            snapshot_age=at - snapshot.taken_at,
+            max_age=self.staleness,
+            notional=plan.quantity * mark,
+            position_before=position.quantity if position is not None else ZERO,
+            breakers=self.breakers,
+            override_locks=override_locks,
+            restore=restore,
+        )
+
+        def events_for(result: OrderResult, overridden: Sequence[LockSeen]) -> list[AuditEvent]:
+            return [
+                self._event(plan, result, tick_id, fingerprint),
+                *(self._override_event(plan, lock, tick_id) for lock in overridden),
+            ]
+
+        return self.store.pass_gate(plan, check, events_for)
 
     async def send(
-        self, plan: OrderPlan, *, tick_id: str | None, fingerprint: str | None
+        self,
+        plan: OrderPlan,
+        *,
+        tick_id: str | None,
+        fingerprint: str | None,
+        override_locks: bool = False,
+        restore: GuardState | None = None,
     ) -> OrderResult:
-        """Re-read the position, send one admitted plan, record the outcome; never resends.
+        """Re-read the position, pass the egress gate, send one admitted plan, record the
+        outcome; never resends. A gate hold returns SUPPRESSED with its reason.
 
         A dry-run executor never reaches the venue on any path (a tick, a reconciliation):
         the plan is recorded as would-place instead."""
@@ -140,18 +230,20 @@ class Executor:
             )
             self._record(plan, would, tick_id, fingerprint)
             return would
-        current, why = await self._reread(plan)
-        if current is None:
-            if why.startswith("position could not be re-read"):
+        current, why, snapshot = await self._reread(plan)
+        if current is None or snapshot is None:
+            if snapshot is None:
                 self._note(plan, f"not sent yet: {why}; reconciliation will retry", tick_id)
                 return OrderResult(plan.client_order_id, OrderStatus.PENDING, message=why)
             abandoned = OrderResult(plan.client_order_id, OrderStatus.ABANDONED, message=why)
             self._record(plan, abandoned, tick_id, fingerprint)
             return abandoned
         plan = current
-        self._record(
-            plan, OrderResult(plan.client_order_id, OrderStatus.SENT), tick_id, fingerprint
-        )
+        verdict = self._pass_gate(plan, snapshot, tick_id, fingerprint, override_locks, restore)
+        if not verdict.passes:
+            return OrderResult(
+                plan.client_order_id, OrderStatus.SUPPRESSED, message=verdict.held or ""
+            )
         try:
             result = await self.gateway.create_order(plan)
         except OrderRejected as error:
@@ -197,6 +289,25 @@ class Executor:
     def _record(
         self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
     ) -> None:
+        event = self._event(plan, result, tick_id, fingerprint)
+        self.store.update_intent(result, self.clock(), [event])
+
+    def _override_event(self, plan: OrderPlan, lock: LockSeen, tick_id: str | None) -> AuditEvent:
+        return AuditEvent(
+            EventKind.LOCK_OVERRIDDEN,
+            f"{self.actor}'s flatten overrode {lock.description}: reduce-only "
+            f"{plan.side.value} {plan.quantity} {plan.symbol}",
+            account=plan.account,
+            symbol=plan.symbol,
+            tick_id=tick_id,
+            actor=self.actor,
+            client_order_id=plan.client_order_id,
+            payload={"lock_id": lock.id},
+        )
+
+    def _event(
+        self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
+    ) -> AuditEvent:
         kind = RESULT_EVENT.get(result.status, EventKind.ORDER_UNKNOWN)
         detail = f" at {result.average_price}" if result.average_price is not None else ""
         message = (
@@ -205,7 +316,7 @@ class Executor:
         )
         if result.message:
             message += f" — {result.message}"
-        event = AuditEvent(
+        return AuditEvent(
             kind=kind,
             message=message,
             account=plan.account,
@@ -224,7 +335,6 @@ class Executor:
                 "venue_order_id": result.venue_order_id,
             },
         )
-        self.store.update_intent(result, self.clock(), [event])
 
     async def reconcile(
         self,
@@ -232,13 +342,18 @@ class Executor:
         plans_by_id: dict[str, OrderPlan],
         *,
         resend: bool = True,
+        positions_now: Mapping[str, Decimal] | None = None,
     ) -> list[OrderResult]:
         """Resolve unfinished intents by client id (before the first tick, and during ticks).
 
-        Found at the venue: record what the venue says (only when it changed). Not found, with
-        `resend`: the order never arrived, so it is sent once now (same client id, clipped by the
-        caller to the current position) if it is younger than the resend window; otherwise it is
-        abandoned with a reason. Without `resend`, a missing order is left for the next look-up.
+        Found at the venue: record what the venue says (only when it changed). Not found:
+        - never handed to the venue (pending) and younger than the resend window: sent once now
+          through the gate (same client id, clipped by the caller to the current position);
+        - handed to the venue (sent, unknown): resent only when that cannot reduce twice — the
+          venue rejects a reused client id, or the position (`positions_now`, by client id) is
+          exactly what it was just before the send; otherwise left unknown, and a human is told
+          what to check (`resend` off: only looked up);
+        - older than the resend window: abandoned with a reason.
         """
         results: list[OrderResult] = []
         now = self.clock()
@@ -264,20 +379,22 @@ class Executor:
                     self._record(plan, found, None, None)
                 results.append(found)
                 continue
-            if not resend:
-                results.append(
-                    OrderResult(intent.client_order_id, intent.status, message="not found yet")
-                )
-                continue
-            if now - intent.created_at > self.resend_window or plan.quantity <= ZERO:
-                why = (
-                    "never reached the venue and is older than the resend window"
-                    if plan.quantity > ZERO
-                    else "never reached the venue and the position is gone"
-                )
-                abandoned = OrderResult(intent.client_order_id, OrderStatus.ABANDONED, message=why)
-                self._record(plan, abandoned, None, None)
-                results.append(abandoned)
-                continue
-            results.append(await self.send(replace(plan), tick_id=None, fingerprint=None))
+            results.append(await self._not_found(intent, plan, now, resend, positions_now or {}))
         return results
+
+    async def _not_found(
+        self,
+        intent: StoredIntent,
+        plan: OrderPlan,
+        now: datetime,
+        resend: bool,
+        positions_now: Mapping[str, Decimal],
+    ) -> OrderResult:
+        verdict = not_found_verdict(
+            intent, plan, now, self.resend_window, resend, self.rules, positions_now
+        )
+        if verdict.resend:
+            return await self.send(replace(plan), tick_id=None, fingerprint=None)
+        if verdict.record and intent.message != verdict.result.message:
+            self._record(plan, verdict.result, None, None)
+        return verdict.result

@@ -9,6 +9,7 @@ from datetime import datetime
 from guard.core.domain import AccountSnapshot, OrderStatus
 from guard.core.flatten import flatten_decision
 from guard.core.planner import plan
+from guard.core.validity import snapshot_problems
 from guard.service.alerts import Alerts
 from guard.service.runtime import AccountRuntime
 from guard.store import StoredRequest
@@ -22,8 +23,10 @@ class FlattenRequests(Alerts):
     async def _flatten_requests(
         self, runtime: AccountRuntime, snapshot: AccountSnapshot, tick_id: str, now: datetime
     ) -> bool:
-        """Carry out pending flatten requests (overriding locks); True when any was handled."""
-        runtime.requests_waiting = False
+        """Carry out pending flatten requests (overriding locks) on the account's next tick after
+        the request; True when any was handled. A snapshot unfit to act on flattens nothing."""
+        if snapshot_problems(snapshot):
+            return False
         requests = self.store.pending_requests(runtime.name)
         for request in requests:
             await self._flatten(runtime, snapshot, request, tick_id, now)

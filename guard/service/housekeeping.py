@@ -1,5 +1,6 @@
-"""The housekeeping job: expire locks (audited once), announce new ones, flag accounts with pending
-operator requests, prune the lease tick log. Never raises: a failure is logged, retried next run."""
+"""The housekeeping job: expire locks (audited once), announce new ones, prune the lease tick log.
+(Operator requests are read by each account's own tick.) Never raises: a failure is logged,
+retried next run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ class Housekeeping(RunnerBase):
     """The Runner's housekeeping job (see guard.service.runner)."""
 
     async def housekeeping(self) -> None:
-        """Expire locks (audited once), announce new locks, flag accounts with operator requests."""
+        """Expire locks (audited once) and announce new locks."""
         now = self.clock()
         try:
             for lock in self.store.expire_locks(now):
@@ -25,10 +26,6 @@ class Housekeeping(RunnerBase):
                         AlertKind.LOCK, f"set:{lock.id}", "lock set", lock.describe()
                     )
             self.known_locks = {lock.id for lock in active}
-            for request in self.store.pending_requests():
-                runtime = self.service.accounts.get(request.account)
-                if runtime is not None:
-                    runtime.requests_waiting = True
             leases = self.config.service.leases
             if self.leases is not None and leases.record_ticks:
                 self.leases.prune_ticks(now - leases.tick_retention)

@@ -38,7 +38,6 @@ class LeaseBeat(TickJobs):
             runtime.fence = beat.held[name]
             runtime.previous = None  # another replica ticked it meanwhile: no sanity baseline
             runtime.own_fills = {}
-            runtime.requests_waiting = True
             self.taken_over.add(name)
             self.health.intervals[name] = runtime.poll_interval.total_seconds()
             self._schedule(name)

@@ -32,7 +32,6 @@ class AccountRuntime:
     poll_interval: timedelta = timedelta(seconds=15)
     previous: AccountSnapshot | None = None  # the last snapshot, for the sanity rails
     own_fills: dict[PositionKey, Decimal] = field(default_factory=dict)  # since `previous`
-    requests_waiting: bool = True  # operator requests may be pending: look at the next tick
     fence: Fence | None = None  # scale-out: the lease this replica holds on the account
 
 

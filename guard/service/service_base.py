@@ -52,6 +52,10 @@ class ServiceBase:
             dry_run=runtime.dry_run,
             actor=actor or self.actor,
             fence=runtime.fence,
+            wall_clock=self.clock,
+            staleness=self.rails.staleness,
+            breakers=self.rails.breakers,
+            rules=runtime.rules,
         )
 
     def _error(

@@ -11,6 +11,7 @@ from guard.core.domain import AccountSnapshot
 from guard.core.engine import evaluate
 from guard.core.planner import plan
 from guard.core.rails import Hold, PositionChange, compare, staleness
+from guard.core.step_memory import for_mode, keep_steps
 from guard.core.validity import snapshot_problems
 from guard.gateway.base import GatewayError, PermanentError
 from guard.service.executor import ExecutionReport
@@ -19,7 +20,6 @@ from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
 from guard.service.reconcile import Reconciliation
 from guard.service.runtime import AccountRuntime, TickReport
-from guard.service.step_memory import keep_steps
 from guard.service.tick_events import change_events, hold_event, summary, suppressed, tick_events
 
 
@@ -69,10 +69,8 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 if self.rails.staleness is not None
                 else None
             )
-            flattened = (
-                stale is None
-                and runtime.requests_waiting
-                and await self._flatten_requests(runtime, snapshot, tick_id, now)
+            flattened = stale is None and await self._flatten_requests(
+                runtime, snapshot, tick_id, now
             )
             if flattened:
                 runtime.previous = None  # our own flatten moved the book: no sanity baseline
@@ -124,7 +122,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         if stale is None:
             runtime.previous = snapshot
             runtime.own_fills = {}
-        state = self.store.load_state(account)
+        state = for_mode(self.store.load_state(account), runtime.dry_run)
         decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
         planned = plan(decision, snapshot, runtime.rules)
         if stale is None:
@@ -139,7 +137,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 holds.append(tripped)
         locks = [
             lock
-            for lock in self.store.locks(now)
+            for lock in self.store.locks(self.clock())  # locks live on the wall clock
             if any(lock.covers(account, p.symbol) for p in planned.orders)
         ]
         self._rail_health(account, stale, holds)
@@ -174,6 +172,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                     fingerprint=fingerprint,
                     state=next_state,
                     events=events,
+                    restore=state,
                 )
                 events = []
                 held = {p.symbol for p, _ in execution.suppressed} - locked

@@ -24,6 +24,7 @@ def state_to_json(state: GuardState) -> str:
         "equity_peaks": [[t.isoformat(), str(e)] for t, e in state.equity_peaks],
         "counters": dict(state.counters),
         "last_fired": {key: t.isoformat() for key, t in state.last_fired.items()},
+        "dry_run": state.dry_run,
     }
     return json.dumps(data, sort_keys=True)
 
@@ -51,6 +52,7 @@ def state_from_json(text: str) -> GuardState:
         last_fired=frozen_map(
             {k: datetime.fromisoformat(v) for k, v in data.get("last_fired", {}).items()}
         ),
+        dry_run=bool(data.get("dry_run", False)),
     )
 
 

@@ -62,6 +62,7 @@ class StoredIntent:
     limit_price: Decimal | None
     hedged: bool
     steps: tuple[str, ...]
+    position_before: Decimal | None = None  # the position size re-read just before the send
 
     @property
     def key(self) -> PositionKey:
@@ -206,4 +207,5 @@ def stored_intent(row: IntentRow) -> StoredIntent:
         limit_price=row.limit_price,
         hedged=row.hedged,
         steps=tuple(json.loads(row.steps)),
+        position_before=row.position_before,
     )

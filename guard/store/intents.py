@@ -21,7 +21,7 @@ from guard.store.intent_records import (
     stored_intent,
 )
 from guard.store.lease_queries import Fence, check_fence
-from guard.store.locks import Locks, covering
+from guard.store.locks import Locks, covering, lock_description
 from guard.store.rule_state import RuleState
 from guard.store.tables import IntentRow
 
@@ -43,6 +43,7 @@ class Intents(Locks, RuleState):
         events: Sequence[AuditEvent] = (),
         override_locks: bool = False,
         fence: Fence | None = None,
+        locks_at: datetime | None = None,
     ) -> Admission:
         """One transaction: check locks, skip known client ids, write intents, save state, audit.
 
@@ -51,7 +52,9 @@ class Intents(Locks, RuleState):
         known is a duplicate and is never admitted again — unless that intent was suppressed
         (never sent), in which case it is re-admitted under the same client id. With a `fence`
         (scale-out), LeaseLost is raised and nothing is written unless this replica still holds
-        the account's lease with that token.
+        the account's lease with that token. Locks are judged at `locks_at` (the wall clock;
+        `at` when not given). A dry-run record never blocks a live plan with the same client id:
+        dry-run and live keep separate step memories.
         """
         admitted: list[OrderPlan] = []
         suppressed: list[tuple[OrderPlan, str]] = []
@@ -61,14 +64,18 @@ class Intents(Locks, RuleState):
             self._serialize(session)
             if fence is not None:
                 check_fence(session, account, fence)
-            locks = self._active_locks(session, account, at)
+            locks = self._active_locks(session, account, locks_at or at)
             for plan in plans:
                 known = session.get(IntentRow, plan.client_order_id)
-                if known is not None and known.status != OrderStatus.SUPPRESSED.value:
+                replaceable = known is not None and (
+                    known.status == OrderStatus.SUPPRESSED.value or (known.dry_run and not dry_run)
+                )
+                if known is not None and not replaceable:
                     duplicates.append(plan)
                     continue
                 if known is not None:
-                    # held back by a lock earlier and never sent: it may go now (same client id)
+                    # held back earlier and never sent, or only recorded by dry-run: it may go
+                    # now under the same client id (the earlier record stays in the audit log)
                     session.delete(known)
                     session.flush()
                 lock = covering(locks, plan.symbol)
@@ -78,11 +85,7 @@ class Intents(Locks, RuleState):
                     if held
                     else (OrderStatus.WOULD_PLACE if dry_run else OrderStatus.PENDING)
                 )
-                why = (
-                    f"held back by lock #{lock.id} ({lock.scope}, by {lock.actor}: {lock.reason})"
-                    if held and lock is not None
-                    else ""
-                )
+                why = f"held back by {lock_description(lock)}" if held and lock is not None else ""
                 session.add(intent_row(plan, status, at, tick_id, actor, dry_run, why))
                 audit.append(intent_event(plan, status, why, tick_id, fingerprint, actor))
                 if held:

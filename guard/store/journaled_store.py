@@ -18,10 +18,13 @@ from typing import Any
 
 from guard.core.audit import AuditEvent
 from guard.core.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus, PositionKey
+from guard.core.gate import GateRail, GateVerdict
 from guard.store.codec import state_to_json, to_jsonable
+from guard.store.egress import EventsFor, SendCheck
 from guard.store.intent_records import NOT_FINAL, Admission, StoredIntent, intent_event
 from guard.store.journal_codec import event_data, plan_data, result_data
 from guard.store.journal_flush import JournalFlush
+from guard.store.journal_gate import offline_verdict
 from guard.store.lease_queries import Fence
 from guard.store.records import StoredLock, StoredRequest
 from guard.store.store import Store
@@ -128,6 +131,7 @@ class JournaledStore(JournalFlush):
         events: Sequence[AuditEvent] = (),
         override_locks: bool = False,
         fence: Fence | None = None,
+        locks_at: datetime | None = None,
     ) -> Admission:
         ok, admission = self._attempt(
             lambda: Store.admit(
@@ -143,6 +147,7 @@ class JournaledStore(JournalFlush):
                 events=events,
                 override_locks=override_locks,
                 fence=fence,
+                locks_at=locks_at,
             )
         )
         if admission is None:
@@ -157,6 +162,7 @@ class JournaledStore(JournalFlush):
                 state,
                 events,
                 override_locks,
+                locks_at or at,
             )
         self._remember_admission(account, admission, at, dry_run, state, journaled=not ok)
         return admission
@@ -173,10 +179,10 @@ class JournaledStore(JournalFlush):
     ) -> None:
         if state is not None:
             self._states[account] = state
+        if dry_run:  # a dry-run record never blocks a live plan with the same client id
+            return
         for plan in admission.admitted:  # a suppressed plan may be admitted later, same id
             self._known_ids.add(plan.client_order_id)
-        if dry_run:
-            return
         for plan in admission.admitted:
             intent = _open_intent(plan, OrderStatus.PENDING, at, dry_run, "")
             self._open[plan.client_order_id] = intent
@@ -195,6 +201,7 @@ class JournaledStore(JournalFlush):
         state: GuardState | None,
         events: Sequence[AuditEvent],
         override_locks: bool,
+        locks_at: datetime,
     ) -> Admission:
         """The admission decided from what this process knows (the last locks it read, the
         client ids it has seen), journaled for the flush."""
@@ -204,7 +211,8 @@ class JournaledStore(JournalFlush):
         audit: list[AuditEvent] = list(events)
         intents: list[dict[str, Any]] = []
         locks = sorted(
-            (lock for lock in self._locks or () if lock.is_active(at)), key=lambda lock: lock.id
+            (lock for lock in self._locks or () if lock.is_active(locks_at)),
+            key=lambda lock: lock.id,
         )
         for plan in plans:
             if plan.client_order_id in self._known_ids:
@@ -255,6 +263,36 @@ class JournaledStore(JournalFlush):
             at,
             {"result": result_data(result), "events": [event_data(e) for e in events]},
         )
+
+    def pass_gate(self, plan: OrderPlan, check: SendCheck, events_for: EventsFor) -> GateVerdict:
+        """The egress gate on the database; while it is down, decided from the locks and the
+        breaker window as last read (and this process's own intents since), journaled."""
+        ok, verdict = self._attempt(lambda: Store.pass_gate(self, plan, check, events_for))
+        if ok and verdict is not None:
+            self._remember_result(self._gate_result(plan, verdict), check.at)
+            return verdict
+        known = self._open.get(plan.client_order_id)
+        since = check.at - check.breakers.window if check.breakers is not None else check.at
+        verdict = offline_verdict(plan, check, self._locks or (), self.window_totals(since), known)
+        if verdict.rail is GateRail.FINAL:
+            return verdict
+        result = self._gate_result(plan, verdict)
+        self._remember_result(result, check.at)
+        self._journal(
+            "update_intent",
+            check.at,
+            {
+                "result": result_data(result),
+                "events": [event_data(e) for e in events_for(result, verdict.overridden)],
+            },
+        )
+        return verdict
+
+    @staticmethod
+    def _gate_result(plan: OrderPlan, verdict: GateVerdict) -> OrderResult:
+        if verdict.passes:
+            return OrderResult(plan.client_order_id, OrderStatus.SENT)
+        return OrderResult(plan.client_order_id, OrderStatus.SUPPRESSED, message=verdict.held or "")
 
     def _remember_result(self, result: OrderResult, at: datetime) -> None:
         def updated(intent: StoredIntent) -> StoredIntent:

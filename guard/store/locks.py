@@ -206,8 +206,21 @@ def _lock_event(kind: EventKind, lock: StoredLock, actor: str, verb: str) -> Aud
     )
 
 
+def covering_all(locks: Sequence[LockRow], symbol: str) -> list[LockRow]:
+    """Every lock of `locks` (one account's active ones) that covers `symbol`, oldest first."""
+    return [
+        lock
+        for lock in sorted(locks, key=lambda row: row.id or 0)
+        if lock.market is None or lock.market == symbol
+    ]
+
+
 def covering(locks: Sequence[LockRow], symbol: str) -> LockRow | None:
-    for lock in sorted(locks, key=lambda row: row.id or 0):
-        if lock.market is None or lock.market == symbol:
-            return lock
-    return None
+    """The oldest lock of `locks` that covers `symbol`, if any."""
+    found = covering_all(locks, symbol)
+    return found[0] if found else None
+
+
+def lock_description(lock: LockRow) -> str:
+    """How a lock is named to a human in holds and audits."""
+    return f"lock #{lock.id} ({lock.scope}, by {lock.actor}: {lock.reason})"

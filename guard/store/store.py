@@ -1,5 +1,6 @@
 """The Store: one object for every database read and write of the guard, composed of its
-concerns (audit chain, locks, rule state, intents, requests, accounts) and the status view."""
+concerns (audit chain, locks, rule state, intents, the egress gate, requests, accounts) and the
+status view."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from guard.store.accounts import Accounts
-from guard.store.intents import Intents
+from guard.store.egress import Egress
 from guard.store.operator_requests import Requests
 from guard.store.records import AccountStatus, LockScope
 
 
-class Store(Intents, Requests, Accounts):
+class Store(Egress, Requests, Accounts):
     """Database access for the service and the CLI (SQLite by default, PostgreSQL in production)."""
 
     problem: str | None = None  # why the database is unusable now (set by a JournaledStore)

@@ -77,6 +77,8 @@ class IntentRow(SQLModel, table=True):
     dry_run: bool = False
     created_at: datetime = Field(sa_column=_time())
     updated_at: datetime = Field(sa_column=_time())
+    # the position size re-read just before the send (None: never passed the egress gate)
+    position_before: Decimal | None = Field(default=None, sa_column=_decimal())
 
 
 class StateRow(SQLModel, table=True):

@@ -81,6 +81,10 @@ class VenueRules:
     ccxt_options: Mapping[str, Any] = field(default_factory=frozen_map)
     # the venue's full client-id grammar (a regular expression), None when only the length counts
     client_id_pattern: str | None = None
+    # True only where the venue documents that a client id is never accepted twice, so resending
+    # an order whose outcome is unknown cannot reduce twice (docs/reliability.md, "Unknown
+    # outcomes"); elsewhere such an order is resent only when the position proves it unapplied
+    rejects_reused_client_id: bool = False
     # a venue whose isolated liquidation price follows its own published formula (Bybit: the
     # maintenance margin is taken at the entry value); None: margin.py's generic solver
     isolated_liquidation_price: IsolatedLiquidation | None = None

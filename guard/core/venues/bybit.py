@@ -43,6 +43,8 @@ RULES = VenueRules(
     funding_price_basis="mark",
     client_id_max_length=36,
     client_id_format="text",
+    # orderLinkId: "always unique" (Bybit v5 create-order docs; venues.md §5)
+    rejects_reused_client_id=True,
     client_id_pattern=r"[A-Za-z0-9_-]{1,36}",
     native_market_orders=True,
     ccxt_id="bybit",

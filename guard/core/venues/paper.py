@@ -15,6 +15,8 @@ RULES = VenueRules(
     funding_price_basis="mark",
     client_id_max_length=36,
     client_id_format="text",
+    # the paper venue refuses a client id it has seen (guard/gateway/paper/venue.py)
+    rejects_reused_client_id=True,
     native_market_orders=True,
 )
 
