@@ -33,6 +33,7 @@ class AccountRuntime:
     previous: AccountSnapshot | None = None  # the last snapshot, for the sanity rails
     own_fills: dict[PositionKey, Decimal] = field(default_factory=dict)  # since `previous`
     fence: Fence | None = None  # scale-out: the lease this replica holds on the account
+    markets_recorded: frozenset[str] = frozenset()  # what the store knows of its markets
 
 
 @dataclass(frozen=True, slots=True)

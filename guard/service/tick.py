@@ -112,6 +112,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         problems = snapshot_problems(snapshot)
         if problems:
             return await self._contradictory(runtime, problems, tick_id, fingerprint, now)
+        self._remember_markets(runtime, snapshot)
         holds: list[Hold] = [stale] if stale is not None else []
         changes: list[PositionChange] = []
         if stale is None and self.rails.sanity is not None:
@@ -190,3 +191,15 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         return TickReport(
             account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
         )
+
+    def _remember_markets(self, runtime: AccountRuntime, snapshot: AccountSnapshot) -> None:
+        """Tell the store the account's markets when they change, so operator commands resolve
+        `SOL` or `SOLUSDT` to one of them; a failure is retried on the next tick."""
+        symbols = frozenset(snapshot.markets)
+        if symbols == runtime.markets_recorded:
+            return
+        try:
+            self.store.record_markets(runtime.name, sorted(symbols))
+        except Exception:  # the database is down: the tick itself goes on (journal or error)
+            return
+        runtime.markets_recorded = symbols

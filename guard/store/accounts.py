@@ -58,6 +58,20 @@ class Accounts(Database):
             raise UnknownAccount(f"unknown account {account!r}; known accounts: {', '.join(known)}")
         return None
 
+    def record_markets(self, account: str, markets: Sequence[str]) -> None:
+        """The markets the account's latest snapshot listed (operator commands resolve to them)."""
+        with self.transaction() as session:
+            row = session.get(AccountRow, account)
+            if row is not None:
+                row.markets = json.dumps(sorted(markets))
+                session.add(row)
+
+    def account_markets(self, account: str) -> list[str]:
+        """The markets recorded for `account` (empty before its first tick)."""
+        with Session(self.engine) as session:
+            row = session.get(AccountRow, account)
+            return [] if row is None or row.markets is None else list(json.loads(row.markets))
+
     def summaries(self) -> dict[str, dict[str, Any]]:
         with Session(self.engine) as session:
             rows = session.exec(select(StateRow)).all()

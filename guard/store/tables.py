@@ -125,6 +125,7 @@ class AccountRow(SQLModel, table=True):
     poll_interval: Decimal = Field(sa_column=_decimal(nullable=False))  # seconds
     registered_at: datetime = Field(sa_column=_time())
     last_seen_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    markets: str | None = Field(default=None, sa_column=Column(Text))  # JSON list, last snapshot
 
 
 class RequestRow(SQLModel, table=True):

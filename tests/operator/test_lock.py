@@ -128,12 +128,12 @@ def test_unlock_when_id_unknown_then_exit_2_and_when_already_cleared_then_exit_1
 
 def test_unlock_when_scope_given_then_only_that_scope_cleared(db: str, store: Store) -> None:
     run("lock", "--account", "main", "--reason", "a", "--db", db)
-    run("lock", "--account", "main", "--market", "M", "--reason", "m", "--db", db)
-    ran = run("unlock", "--account", "main", "--market", "M", "--db", db)
+    run("lock", "--account", "main", "--market", "BTC/USDT:USDT", "--reason", "m", "--db", db)
+    ran = run("unlock", "--account", "main", "--market", "BTC", "--db", db)
     assert ran.code == 0 and "cleared lock #2" in ran.out
     assert [lock.id for lock in store.locks(datetime.now(UTC))] == [1]
-    none = run("unlock", "--account", "main", "--market", "M", "--db", db)
-    assert none.code == 1 and "no active lock on M on account main" in none.err
+    none = run("unlock", "--account", "main", "--market", "BTC", "--db", db)
+    assert none.code == 1 and "no active lock on BTC on account main" in none.err
     both = run("unlock", "1", "--account", "main", "--db", db)
     assert both.code == 2 and "not both" in both.err
 

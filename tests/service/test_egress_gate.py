@@ -21,6 +21,7 @@ from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
 from guard.service import AccountRuntime, GuardService, RailSettings
 from guard.store import Store
+from guard.store.records import AccountInfo
 from tests.builders import T0, D, spec
 from tests.reliability.test_fault_matrix import POLICY
 
@@ -252,3 +253,12 @@ async def test_tick_when_switched_from_dry_run_to_live_then_live_step_not_blocke
     await rig.service.tick("a")
     assert len(rig.gateway.sent) == 1
     assert rig.gateway.sent[0].client_order_id == first.execution.would_place[0].client_order_id
+
+
+async def test_tick_when_account_registered_then_its_markets_recorded_for_operators(
+    rig: Rig,
+) -> None:
+    rig.store.register_accounts([AccountInfo("a", "paper", False, D(5))], rig.wall[0])
+    assert rig.store.account_markets("a") == []
+    await rig.service.tick("a")
+    assert rig.store.account_markets("a") == [BTC]

@@ -4,11 +4,13 @@ database, name the actor and read times."""
 from __future__ import annotations
 
 import getpass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from guard.core.markets import MarketRefused, resolve_market
 from guard.operator.commands.common import (
     EXIT_NOT_MIGRATED,
     console,
@@ -61,6 +63,35 @@ def known_account(store: Store, account: str) -> None:
         fail(str(error))
     if warning is not None:
         errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def known_market(
+    store: Store, account: str, market: str, also: Sequence[str] = (), *, strict: bool = True
+) -> str:
+    """The one market of `account` that `market` names (SOL, SOLUSDT, SOL/USDT:USDT), or exit 2
+    with the markets the service has seen on that account (and `also`, e.g. locked markets).
+
+    Before the service has reported any market of the account, only a full unified symbol
+    (BASE/QUOTE:SETTLE) is taken, with a warning; `strict` off: an unresolved name is kept."""
+    known = [*store.account_markets(account), *also]
+    found = resolve_market(market, known)
+    if not isinstance(found, MarketRefused):
+        return found
+    if not known and "/" in market and ":" in market:
+        errors.print(
+            f"[yellow]warning:[/] no market of {account!r} seen yet; taking {market!r} as written",
+            highlight=False,
+        )
+        return market.strip()
+    if not strict:
+        return market
+    if not known:
+        fail(
+            f"market {market!r} cannot be resolved: no market of account {account!r} seen yet "
+            "(the service records them on its first tick); write it in full, e.g. "
+            "BTC/USDT:USDT, or lock the whole account"
+        )
+    fail(f"{found.message} on account {account!r}")
 
 
 def refuse(error: StoreError, code: int = 2) -> None:

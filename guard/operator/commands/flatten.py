@@ -15,6 +15,7 @@ from guard.operator.commands.db import (
     DbOption,
     actor_name,
     known_account,
+    known_market,
     now,
     ready_store,
 )
@@ -57,6 +58,8 @@ def register(app: typer.Typer) -> None:
         who = actor_name(actor)
         store = ready_store(db)
         known_account(store, account)
+        if market is not None:
+            market = known_market(store, account, market)
         target = market or "every position"
         what = f"close {share * 100:f}% of {target} on {account} (reduce-only), as {who}"
         if not yes and not typer.confirm(f"{what}?", default=False):

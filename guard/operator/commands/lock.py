@@ -15,6 +15,7 @@ from guard.operator.commands.db import (
     DbOption,
     actor_name,
     known_account,
+    known_market,
     now,
     ready_store,
 )
@@ -79,6 +80,8 @@ def _take(
     store = ready_store(db)
     if account is not None:
         known_account(store, account)
+        if market is not None:
+            market = known_market(store, account, market)
     at = now()
     expires_at = _expiry(ttl, until, at)
     try:
@@ -143,6 +146,9 @@ def register(app: typer.Typer) -> None:
         else:
             assert account is not None
             known_account(store, account)
+            if market is not None:
+                locked = [lk.market for lk in store.locks(at) if lk.market and lk.covers(account)]
+                market = known_market(store, account, market, locked, strict=False)
             cleared = store.clear_locks(
                 actor=who, at=at, account=account, market=market, reason=reason
             )
