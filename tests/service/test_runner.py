@@ -192,3 +192,37 @@ async def test_housekeeping_when_lock_runs_out_then_expired_once_and_alerted(
     assert titles == [("lock", f"expired:{old.id}"), ("lock", f"set:{held.id}")]
     assert _events(tmp_path, "lock_expired") == 1
     runner.store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("breakage", "named"),
+    [
+        ("bytes", "not UTF-8 text (byte 0xff)"),
+        ("infinite duration", "accounts[0].poll_interval"),
+        ("huge duration", "accounts[0].poll_interval"),
+    ],
+)
+async def test_reload_when_file_has_bad_bytes_or_numbers_then_last_good_kept_audited_alerted(
+    tmp_path: Path, breakage: str, named: str
+) -> None:
+    path = _config(tmp_path)
+    runner = Runner(path, install_signals=False)
+    before = runner.service.accounts["sim"]
+    good = path.read_text()
+    if breakage == "bytes":
+        path.write_bytes(good.encode() + b"\n# \xff\n")
+    else:
+        value = ".inf" if breakage == "infinite duration" else "1e40"
+        path.write_text(good.replace("poll_interval: 0.03s", f"poll_interval: {value}"))
+    assert await runner.reload() is False
+    assert runner.service.accounts["sim"] is before
+    assert before.poll_interval.total_seconds() == 0.03
+    store = Store(f"sqlite:///{tmp_path / 'guard.db'}")
+    try:
+        (error,) = store.tail(5, kind="error")
+        assert named in error.message and "keeping the last good config" in error.message
+    finally:
+        store.dispose()
+    (alert,) = [a for a in runner.service.notifier.sent if a.key == "reload"]
+    assert named in alert.body
+    runner.store.dispose()
