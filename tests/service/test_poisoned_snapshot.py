@@ -4,12 +4,16 @@ alert; the other accounts keep being protected, and the account acts once its da
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from guard.core.domain import AccountSnapshot, Balance, OrderPlan, OrderResult, Side, frozen_map
 from guard.core.venues.paper import RULES
@@ -116,3 +120,54 @@ async def test_tick_when_snapshot_poisoned_then_no_order_hold_names_field_and_ot
     gateway.poison = None
     recovered = await service.tick("victim")
     assert recovered.execution is not None and recovered.execution.sent == 1
+
+
+SPEC_FIELDS = ["amount_step", "price_tick", "contract_size"]
+POSITION_FIELDS = ["quantity", "mark_price"]
+DATA_FIELDS = ["mark_price"]
+NOT_POSITIVE = [D("NaN"), D("sNaN"), D("Infinity"), D("-Infinity"), D(0), D(-1), D("-0.0001")]
+
+
+def _poison_field(where: str, name: str, bad: Decimal) -> Poison:
+    def poison(snapshot: AccountSnapshot) -> AccountSnapshot:
+        if where == "spec":
+            return _spec(**{name: bad})(snapshot)
+        if where == "position":
+            first = replace(snapshot.positions[0], **{name: bad})  # type: ignore[arg-type]
+            return replace(snapshot, positions=(first, *snapshot.positions[1:]))
+        data = replace(snapshot.market_data[BTC], **{name: bad})  # type: ignore[arg-type]
+        return replace(snapshot, market_data=frozen_map({**snapshot.market_data, BTC: data}))
+
+    return poison
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    where=st.sampled_from(["spec", "position", "data"]),
+    index=st.integers(min_value=0, max_value=2),
+    bad=st.sampled_from(NOT_POSITIVE),
+)
+def test_tick_when_any_required_positive_field_not_positive_then_no_order(
+    tmp_path_factory: pytest.TempPathFactory, where: str, index: int, bad: Decimal
+) -> None:
+    names = {"spec": SPEC_FIELDS, "position": POSITION_FIELDS, "data": DATA_FIELDS}[where]
+    name = names[index % len(names)]
+    folder = tmp_path_factory.mktemp("poison")
+    path = PricePath({BTC: tuple((T0 + timedelta(minutes=m), D(61000)) for m in range(5))})
+    venue = PaperVenue({BTC: spec(BTC)}, path, slippage=SlippageModel(D(0), D(0)))
+    venue.open_account("victim", D(6000))
+    venue.seed_position("victim", BTC, Side.LONG, D(1), D(60000), D(10))
+    gateway = PoisonedVenue(venue, {"victim"})
+    gateway.poison = _poison_field(where, name, bad)
+    store = Store(f"sqlite:///{folder / 'guard.db'}")
+    store.create_schema()
+    runtime = AccountRuntime("victim", RULES, gateway, POLICY)  # type: ignore[arg-type]
+    service = GuardService(store=store, accounts={"victim": runtime}, clock=lambda: venue.now)
+    try:
+        report = asyncio.run(service.tick("victim"))
+    finally:
+        store.dispose()
+    assert gateway.sent == [], f"{where}.{name} = {bad} produced an order"
+    assert report.holds or report.error
