@@ -262,3 +262,17 @@ async def test_tick_when_account_registered_then_its_markets_recorded_for_operat
     assert rig.store.account_markets("a") == []
     await rig.service.tick("a")
     assert rig.store.account_markets("a") == [BTC]
+
+
+async def test_flatten_when_requested_between_ticks_then_done_on_the_next_tick(rig: Rig) -> None:
+    lock = rig.store.set_lock(reason="quiet", actor="alice", at=rig.wall[0], account="a")
+    await rig.service.tick("a")  # a tick with nothing requested
+    assert rig.gateway.sent == []
+    rig.store.request_flatten(
+        account="a", market=None, fraction=D("0.5"), reason="halve", actor="carol", at=rig.wall[0]
+    )
+    rig.advance()
+    await rig.service.tick("a")  # the next tick carries it out: no housekeeping needed
+    assert [p.quantity for p in rig.gateway.sent] == [D("0.5")]
+    assert rig.store.pending_requests("a") == []
+    rig.store.clear_lock(lock.id, actor="alice", at=rig.wall[0])
