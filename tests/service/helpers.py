@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult
 from guard.core.rails import BreakerLimits, SanityBounds
 from guard.gateway.paper.scenarios import crash
 from guard.gateway.paper.venue import PaperVenue
@@ -99,3 +100,25 @@ def kinds(store: Store, account: str = ACCOUNT) -> list[str]:
 
 def at(moment: datetime) -> str:
     return moment.isoformat()
+
+
+class RecordingVenue:
+    """The paper venue behind a wrapper that records every order sent; subclasses change what
+    `fetch_snapshot` returns (a poisoned field, a hook between admission and send)."""
+
+    def __init__(self, venue: PaperVenue) -> None:
+        self.venue = venue
+        self.sent: list[OrderPlan] = []
+
+    async def fetch_snapshot(self, account: str) -> AccountSnapshot:
+        return await self.venue.fetch_snapshot(account)
+
+    async def create_order(self, plan: OrderPlan) -> OrderResult:
+        self.sent.append(plan)
+        return await self.venue.create_order(plan)
+
+    async def fetch_order(self, account: str, symbol: str, client_id: str) -> OrderResult | None:
+        return await self.venue.fetch_order(account, symbol, client_id)
+
+    async def close(self) -> None:
+        await self.venue.close()

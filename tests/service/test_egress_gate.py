@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from guard.core.domain import AccountSnapshot, MarginMode, OrderPlan, OrderResult, OrderStatus, Side
+from guard.core.domain import AccountSnapshot, MarginMode, OrderPlan, OrderStatus, Side
 from guard.core.rails import BreakerLimits
 from guard.core.venues.paper import RULES
 from guard.gateway.paper.book import SlippageModel
@@ -24,20 +24,20 @@ from guard.store import Store
 from guard.store.records import AccountInfo
 from tests.builders import T0, D, spec
 from tests.reliability.test_fault_matrix import POLICY
+from tests.service.helpers import RecordingVenue
 
 BTC = "BTC/USDT:USDT"
 WALL = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-class Between:
+class Between(RecordingVenue):
     """The paper venue, with a hook run on the re-read just before a send (the snapshot read
     that follows admission), so something can happen between admission and send."""
 
     def __init__(self, venue: PaperVenue) -> None:
-        self.venue = venue
+        super().__init__(venue)
         self.on_reread: Callable[[], None] | None = None
         self.reads = 0
-        self.sent: list[OrderPlan] = []
         self.age: timedelta = timedelta(0)
 
     async def fetch_snapshot(self, account: str) -> AccountSnapshot:
@@ -46,16 +46,6 @@ class Between:
         if self.reads % 2 == 0 and self.on_reread is not None:  # the executor's re-read
             self.on_reread()
         return replace(snapshot, taken_at=snapshot.taken_at - self.age)
-
-    async def create_order(self, plan: OrderPlan) -> OrderResult:
-        self.sent.append(plan)
-        return await self.venue.create_order(plan)
-
-    async def fetch_order(self, account: str, symbol: str, client_id: str) -> OrderResult | None:
-        return await self.venue.fetch_order(account, symbol, client_id)
-
-    async def close(self) -> None:
-        await self.venue.close()
 
 
 @dataclass

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guard.core.domain import AccountSnapshot, Balance, OrderPlan, OrderResult, Side, frozen_map
+from guard.core.domain import AccountSnapshot, Balance, Side, frozen_map
 from guard.core.venues.paper import RULES
 from guard.gateway.paper.book import SlippageModel
 from guard.gateway.paper.path import PricePath
@@ -24,6 +24,7 @@ from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 from tests.builders import T0, D, spec
 from tests.reliability.test_fault_matrix import POLICY
+from tests.service.helpers import RecordingVenue
 
 BTC = "BTC/USDT:USDT"
 Poison = Callable[[AccountSnapshot], AccountSnapshot]
@@ -51,30 +52,19 @@ POISONS: dict[str, tuple[Poison, str]] = {
 }
 
 
-class PoisonedVenue:
+class PoisonedVenue(RecordingVenue):
     """The paper venue with the snapshots of some accounts poisoned while `poison` is set."""
 
     def __init__(self, venue: PaperVenue, victims: set[str]) -> None:
-        self.venue = venue
+        super().__init__(venue)
         self.victims = victims
         self.poison: Poison | None = None
-        self.sent: list[OrderPlan] = []
 
     async def fetch_snapshot(self, account: str) -> AccountSnapshot:
         snapshot = await self.venue.fetch_snapshot(account)
         if self.poison is not None and account in self.victims:
             return self.poison(snapshot)
         return snapshot
-
-    async def create_order(self, plan: OrderPlan) -> OrderResult:
-        self.sent.append(plan)
-        return await self.venue.create_order(plan)
-
-    async def fetch_order(self, account: str, symbol: str, client_id: str) -> OrderResult | None:
-        return await self.venue.fetch_order(account, symbol, client_id)
-
-    async def close(self) -> None:
-        await self.venue.close()
 
 
 @pytest.fixture
