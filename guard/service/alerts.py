@@ -101,7 +101,8 @@ class Alerts(ServiceBase):
                 self.metrics.holds.labels(runtime.name, hold.rail.value).inc()
         decision = report.decision
         execution = report.execution
-        tick_logger(runtime.name, report.tick_id).info(
+        log = tick_logger(runtime.name, report.tick_id)
+        (log.error if report.error else log.info)(
             "tick",
             outcome=outcome,
             duration_ms=round(seconds * 1000, 2),

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from guard.service.notify import AlertKind
 from guard.service.tick_jobs import TickJobs, phase_offset
+
+LEASES = "@leases"  # the replica's own health entry (not an account)
 
 
 class LeaseBeat(TickJobs):
@@ -24,10 +27,23 @@ class LeaseBeat(TickJobs):
                 acquire=self.beats > 0,  # the first beat only announces: others see us alive
             )
         except Exception as error:  # the database is unreachable: stop once the leases lapse
-            self.log.error("lease_heartbeat_failed", error=f"{type(error).__name__}: {error}")
-            for name in leases.lapse():
+            cause = f"{type(error).__name__}: {error}"
+            self.log.error("lease_heartbeat_failed", error=cause)
+            lapsed = leases.lapse()
+            for name in lapsed:
                 self._drop_lease(name)
+            if lapsed:  # not guarding is never green: say so until a heartbeat succeeds again
+                why = (
+                    f"leases of {len(lapsed)} account(s) lapsed, this replica no longer guards "
+                    f"{', '.join(lapsed)}: lease heartbeat failed: {cause}"
+                )
+                self.health.degrade(LEASES, "lapsed", why)
+                await self.service.notifier.alert(
+                    AlertKind.SERVICE, "leases-lapsed", "not guarding", why
+                )
             return
+        self.health.recover(LEASES, "lapsed")
+        self.service.notifier.forget(f"{AlertKind.SERVICE.value}:leases-lapsed")
         self.beats += 1
         for name in (*beat.lost, *beat.released):
             self._drop_lease(name)

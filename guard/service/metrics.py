@@ -15,6 +15,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+# An account whose last successful tick is older than this many poll intervals (plus a second
+# of scheduling slack) is not being guarded: /health says so.
+STALLED_INTERVALS = 2
+STALL_SLACK = 1.0
+
 
 @dataclass(slots=True)
 class Health:
@@ -43,9 +48,12 @@ class Health:
         ]
         for account, interval in sorted(self.intervals.items()):
             last = self.last_success.get(account)
-            limit = max(3 * interval, 30.0)
+            limit = STALLED_INTERVALS * interval + STALL_SLACK
             if last is not None and now - last > limit:
-                found.append(f"{account}: no successful tick for {now - last:.0f}s")
+                found.append(
+                    f"{account}: no successful tick for {now - last:.1f}s "
+                    f"(poll interval {interval:g}s): not guarding"
+                )
         return (not found, found)
 
 

@@ -47,8 +47,15 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             report = TickReport(account, tick_id, None, None, None, message)
         if self.store.problem is None:
             self.health.recover(account, "database")
+            self.notifier.forget(f"{AlertKind.SERVICE.value}:journal")
         else:  # journaling locally (guard.store.journaled_store): still protecting, but say so
             self.health.degrade(account, "database", self.store.problem)
+            await self._alert(
+                AlertKind.SERVICE,
+                "journal",
+                "database unreachable: protecting from the local journal",
+                self.store.problem,
+            )
         self._observe(runtime, report, time.monotonic() - started)
         return report
 

@@ -160,6 +160,8 @@ async def test_database_stopped_mid_run_when_breach_then_orders_sent_and_journal
         await rig.tick()
     assert rig.store.down_since is not None and not rig.store.available
     assert "unreachable" in rig.service.health.reasons[ACCOUNT]["database"]
+    journal_alerts = [a for a in rig.service.notifier.sent if a.key == "journal"]
+    assert len(journal_alerts) == 1 and "unreachable" in journal_alerts[0].body  # said once
     assert len(rig.fill_ids()) == 2  # the guard kept protecting: the 9 % band went out
     assert rig.gateway.calls["create_order"] == 2
     expected = journaled_events(rig.store.journal.path)

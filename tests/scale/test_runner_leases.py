@@ -16,7 +16,7 @@ from guard.core.audit import EventKind
 from guard.service.logs import configure
 from guard.service.runner import Runner
 from guard.store import Store
-from guard.store.lease_keeper import LeaseConflict
+from guard.store.lease_keeper import LeaseConflict, LeaseManager
 from guard.store.lease_queries import leases, tick_spans
 from tests.service.helpers import POLICY
 
@@ -111,4 +111,39 @@ async def test_run_when_replica_id_already_alive_then_start_refused(
         await second.run()
     second.store.dispose()
     first.request_stop()
+    assert await asyncio.wait_for(task, 15) == 0
+
+
+@pytest.mark.postgres
+async def test_lease_beat_when_database_unreachable_past_deadline_then_degraded_alerted_not_green(
+    pg_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = Runner(_config(tmp_path, pg_store.url, "solo"), install_signals=False)
+    task = asyncio.create_task(runner.run())
+    await _until(
+        "holding every lease",
+        lambda: runner.leases is not None and len(runner.leases.held) == 6,
+        15,
+    )
+    keeper = runner.leases
+    assert keeper is not None
+    real_clock = keeper.monotonic
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise ConnectionRefusedError("connection to 127.0.0.1:5432 refused")
+
+    monkeypatch.setattr(LeaseManager, "beat", refused)
+    keeper.monotonic = lambda: real_clock() + 3600
+    await runner._lease_beat()
+    ok, reasons = runner.health.status()
+    assert not ok
+    assert any(
+        "no longer guards" in r and "connection to 127.0.0.1:5432 refused" in r for r in reasons
+    )
+    assert any(a.title.endswith("not guarding") for a in runner.service.notifier.sent)
+    monkeypatch.undo()
+    keeper.monotonic = real_clock
+    await runner._lease_beat()
+    assert not any("lapsed" in r for r in runner.health.status()[1])
+    runner.request_stop()
     assert await asyncio.wait_for(task, 15) == 0
