@@ -35,6 +35,9 @@ from guard.store import AccountInfo, Store
 from guard.store.journaled_store import JournaledStore
 from guard.store.lease_keeper import LeaseManager, LeaseSettings
 
+MIN_WRITE_WAIT = 0.25
+MAX_WRITE_WAIT = 30.0
+
 
 class RunnerBase:
     """One running service's state: configuration, store, runtimes, scheduler, endpoints, leases.
@@ -57,11 +60,12 @@ class RunnerBase:
         if url.startswith("sqlite:///") and not url.endswith(":memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         journal = self.config.service.journal
+        bound = write_bound(self.config)
         if journal is None:
-            self.store = Store(url)
+            self.store = Store(url, write_timeout=bound)
         else:  # writes go to a local journal while the database is down (docs/reliability.md)
             where = journal if journal.is_absolute() else config_path.resolve().parent / journal
-            self.store = JournaledStore(url, where)
+            self.store = JournaledStore(url, where, write_timeout=bound)
         if self.config.service.create_schema:
             self.store.create_schema()
         else:
@@ -202,3 +206,11 @@ class RunnerBase:
 
     def request_stop(self) -> None:
         self.stop_event.set()
+
+
+def write_bound(config: GuardConfig) -> float:
+    """How long a database write may wait for another writer (SQLite's lock held by a backup or
+    an operator's session) before the tick protects from the journal instead: a quarter of the
+    shortest poll interval, at least 0.25 s and at most 30 s."""
+    shortest = min((a.poll_interval.total_seconds() for a in config.accounts), default=30.0)
+    return min(max(shortest / 4, MIN_WRITE_WAIT), MAX_WRITE_WAIT)

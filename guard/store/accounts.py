@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from guard.store.database import Database
 from guard.store.errors import UnknownAccount
@@ -41,7 +41,7 @@ class Accounts(Database):
                 session.add(row)
 
     def accounts(self) -> list[StoredAccount]:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             rows = session.exec(select(AccountRow).order_by(col(AccountRow.name))).all()
             return [_stored_account(row) for row in rows]
 
@@ -68,12 +68,12 @@ class Accounts(Database):
 
     def account_markets(self, account: str) -> list[str]:
         """The markets recorded for `account` (empty before its first tick)."""
-        with Session(self.engine) as session:
+        with self.reading() as session:
             row = session.get(AccountRow, account)
             return [] if row is None or row.markets is None else list(json.loads(row.markets))
 
     def summaries(self) -> dict[str, dict[str, Any]]:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             rows = session.exec(select(StateRow)).all()
             return {
                 row.account: {

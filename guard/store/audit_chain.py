@@ -115,7 +115,7 @@ class AuditChain(Database):
         since: datetime | None = None,
     ) -> list[StoredEvent]:
         """The newest `limit` events matching the filters, oldest first."""
-        with Session(self.engine) as session:
+        with self.reading() as session:
             query = select(AuditRow)
             if account is not None:
                 query = query.where(AuditRow.account == account)
@@ -127,7 +127,7 @@ class AuditChain(Database):
             return [_event(row) for row in reversed(rows)]
 
     def event(self, event_id: int) -> StoredEvent | None:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             row = session.get(AuditRow, event_id)
             return _event(row) if row is not None else None
 
@@ -135,7 +135,7 @@ class AuditChain(Database):
         """Every event in id order, read in batches."""
         last = after_id
         while True:
-            with Session(self.engine) as session:
+            with self.reading() as session:
                 rows = session.exec(
                     select(AuditRow)
                     .where(col(AuditRow.id) > last)
@@ -149,7 +149,7 @@ class AuditChain(Database):
             last = rows[-1].id or last
 
     def count_events(self, kind: str | None = None, account: str | None = None) -> int:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             query = select(func.count()).select_from(AuditRow)
             if kind is not None:
                 query = query.where(AuditRow.kind == kind)
@@ -162,7 +162,7 @@ class AuditChain(Database):
         prev = GENESIS
         previous_id = 0
         count = 0
-        with Session(self.engine) as session:
+        with self.reading() as session:
             rows = session.exec(select(AuditRow).order_by(col(AuditRow.id)))
             for row in rows:
                 assert row.id is not None

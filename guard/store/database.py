@@ -1,4 +1,5 @@
-"""The base every part of the Store shares: the engine (SQLite with WAL and BEGIN IMMEDIATE,
+"""The base every part of the Store shares: the engines (SQLite in WAL mode: writes begin
+IMMEDIATE and wait at most `write_timeout`, reads begin deferred and never take the write lock;
 or PostgreSQL), transactions, the writers' lock and the schema migrations; database I/O."""
 
 from __future__ import annotations
@@ -14,27 +15,34 @@ from sqlmodel import Session, create_engine
 from guard.store import migrate
 
 CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
+READ_TIMEOUT = 5.0  # SQLite readers wait only for a checkpoint, never for a writer
 
 
 class Database:
     """The engine, transactions and migrations every part of the Store shares."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, write_timeout: float = 30.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: Engine = self._make_engine(url)
+        self.write_timeout = write_timeout  # SQLite: how long a write waits for another writer
+        self.engine: Engine = self._make_engine(url, write=True)
+        # reads see the last committed state without the write lock (SQLite WAL snapshot)
+        self.read_engine: Engine = (
+            self._make_engine(url, write=False) if self.is_sqlite else self.engine
+        )
 
-    def _make_engine(self, url: str) -> Engine:
+    def _make_engine(self, url: str, *, write: bool) -> Engine:
         if not self.is_sqlite:
             return create_engine(url, pool_pre_ping=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        wait = self.write_timeout if write else READ_TIMEOUT
+        engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -42,7 +50,8 @@ class Database:
         def _on_begin(connection: Any) -> None:
             # IMMEDIATE takes the write lock up front: the audit chain reads its tip and appends
             # in one transaction, and a deferred upgrade could deadlock against another writer.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only transaction begins deferred: it never waits for (or blocks) a writer.
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
 
@@ -76,6 +85,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
+
+    def reading(self) -> Session:
+        """A session for reads only (SQLite: a deferred transaction, no write lock)."""
+        return Session(self.read_engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from guard.core.audit import AuditEvent
 from guard.core.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus
@@ -117,7 +117,7 @@ class Intents(Locks, RuleState):
     def intents(
         self, account: str | None = None, statuses: Sequence[str] | None = None
     ) -> list[StoredIntent]:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             query = select(IntentRow)
             if account is not None:
                 query = query.where(IntentRow.account == account)
@@ -135,7 +135,7 @@ class Intents(Locks, RuleState):
         (filled quantity at the average price, else quantity at the worst acceptable price); for
         the breakers."""
         totals: dict[str, tuple[int, Decimal]] = {}
-        with Session(self.engine) as session:
+        with self.reading() as session:
             rows = session.exec(
                 select(IntentRow).where(
                     col(IntentRow.created_at) >= since,

@@ -53,11 +53,12 @@ class JournalFlush(Store):
         *,
         probe_interval: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
+        write_timeout: float = 30.0,
     ) -> None:
         if url.startswith("postgresql") and "connect_timeout" not in url:
             # a blackholed server must not stall the ticks for the OS's TCP timeout
             url += ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
-        super().__init__(url)
+        super().__init__(url, write_timeout=write_timeout)
         self.journal = Journal(journal)
         self.probe_interval = probe_interval
         self.monotonic = monotonic

@@ -72,8 +72,15 @@ class JournaledStore(JournalFlush):
         *,
         probe_interval: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
+        write_timeout: float = 30.0,
     ) -> None:
-        super().__init__(url, journal, probe_interval=probe_interval, monotonic=monotonic)
+        super().__init__(
+            url,
+            journal,
+            probe_interval=probe_interval,
+            monotonic=monotonic,
+            write_timeout=write_timeout,
+        )
         self._locks: list[StoredLock] | None = None  # every lock at the last read
         self._states: dict[str, GuardState] = {}
         self._open: dict[str, StoredIntent] = {}  # unresolved intents, by client id

@@ -87,7 +87,7 @@ class TickSpan:
 
 def leases(store: Database) -> list[LeaseView]:
     """Every lease row, by account."""
-    with Session(store.engine) as session:
+    with store.reading() as session:
         rows = session.execute(
             text("SELECT account, holder, token, expires_at FROM account_leases ORDER BY account")
         ).all()
@@ -96,7 +96,7 @@ def leases(store: Database) -> list[LeaseView]:
 
 def tick_spans(store: Database) -> list[TickSpan]:
     """Every logged tick, by account then start."""
-    with Session(store.engine) as session:
+    with store.reading() as session:
         rows = session.execute(
             text(
                 "SELECT account, replica, token, started_at, ended_at FROM lease_ticks "

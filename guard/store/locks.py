@@ -69,13 +69,13 @@ class Locks(AuditChain):
         return lock
 
     def lock(self, lock_id: int) -> StoredLock | None:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             row = session.get(LockRow, lock_id)
             return _stored_lock(row) if row is not None else None
 
     def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
         """Active locks as of `at` (or every lock ever taken, with `include_inactive`), by id."""
-        with Session(self.engine) as session:
+        with self.reading() as session:
             rows = session.exec(select(LockRow).order_by(col(LockRow.id))).all()
             found = [_stored_lock(row) for row in rows]
         return found if include_inactive else [lock for lock in found if lock.is_active(at)]

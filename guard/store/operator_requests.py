@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.domain import ZERO
@@ -68,13 +68,13 @@ class Requests(AuditChain):
         return request.id
 
     def request(self, request_id: int) -> StoredRequest | None:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             row = session.get(RequestRow, request_id)
             return _stored_request(row) if row is not None else None
 
     def pending_requests(self, account: str | None = None) -> list[StoredRequest]:
         """Requests the service has not carried out yet, oldest first."""
-        with Session(self.engine) as session:
+        with self.reading() as session:
             query = select(RequestRow).where(RequestRow.status == RequestStatus.PENDING.value)
             if account is not None:
                 query = query.where(RequestRow.account == account)

@@ -25,7 +25,7 @@ class RuleState(AuditChain):
 
     def load_state(self, account: str) -> GuardState:
         """The account's remembered state with the reductions now in flight."""
-        with Session(self.engine) as session:
+        with self.reading() as session:
             row = session.get(StateRow, account)
             state = state_from_json(row.state) if row is not None else GuardState()
             flights = self._in_flight(session, account)
