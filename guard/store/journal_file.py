@@ -105,7 +105,8 @@ class Journal:
         try:
             self._append(descriptor, line)
         finally:
-            os.close(descriptor)
+            with contextlib.suppress(OSError):  # after the fsync: durable whatever close says
+                os.close(descriptor)
         self._end += len(line)
 
     def _append(self, descriptor: int, line: bytes) -> None:
