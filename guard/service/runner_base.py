@@ -65,7 +65,10 @@ class RunnerBase:
             self.store = Store(url, write_timeout=bound)
         else:  # writes go to a local journal while the database is down (docs/reliability.md)
             where = journal if journal.is_absolute() else config_path.resolve().parent / journal
-            self.store = JournaledStore(url, where, write_timeout=bound)
+            journaled = JournaledStore(url, where, write_timeout=bound)
+            for skipped in journaled.journal.recovery.messages():  # audited at the first flush
+                logger(service="guard").warning("journal_bytes_skipped", detail=skipped)
+            self.store = journaled
         if self.config.service.create_schema:
             self.store.create_schema()
         else:

@@ -2,20 +2,22 @@
 and on recovery flush every entry exactly once, in order, before any other write.
 
 While the database is down, every write the service makes (intents, intent outcomes, tick state,
-audit events) is appended to a local JSON-lines file, one fsync'ed line per write, and reads fall
+audit events) is appended to a local JSON-lines file, one checksummed line per write, written whole
+and fsync'ed or not at all (a failed write raises JournalWriteFailed), and reads fall
 back to what this process last read or wrote (locks, rule state, unresolved intents, breaker
 window). On recovery the journal is flushed in order, one transaction per entry, before any other
 write. Each flushed audit event carries an idempotency key (`_journal` = "<journal id>/<seq>" in
 its payload), checked inside the entry's transaction, so a crash during the flush never writes an
 entry twice; the first entry of an outage, whose original write may have committed just before
-the connection dropped, is instead matched by content.
+the connection dropped, is instead matched by content. Bytes of the file that recovery skipped
+(torn or corrupt records) are audited by the first flush, one `error` event each.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +70,7 @@ class JournalFlush(Store):
         self.flushed = 0  # entries written to the database by flushes, in total
         self._probed_at = 0.0
         self._journaled_intents: list[StoredIntent] = []  # admitted while down (until a flush)
+        self._unreported = bool(self.journal.recovery.skipped)  # audited by the next flush
 
     # ----- availability -------------------------------------------------------------------
     @property
@@ -89,7 +92,7 @@ class JournalFlush(Store):
             if self.monotonic() - self._probed_at < self.probe_interval:
                 return False
             self._probed_at = self.monotonic()
-        if not self.journal.pending():
+        if not self.journal.pending() and not self._unreported:
             return True
         try:
             self.flush()
@@ -118,6 +121,8 @@ class JournalFlush(Store):
         self.problem = None
 
     def _journal(self, op: str, at: datetime, data: Mapping[str, Any]) -> None:
+        """Journal one write; raises JournalWriteFailed when it could not be made durable (the
+        caller's write then failed: nothing may act on it)."""
         # the first entry after a failed write may duplicate a write that did commit
         uncertain = not self.journal.pending()
         self.journal.append(op, at, data, uncertain)
@@ -130,6 +135,8 @@ class JournalFlush(Store):
         flush again after a crash skips what was already written. Raises on an outage.
         """
         written = 0
+        if self._unreported:
+            self._report_recovery()
         for entry in self.journal.pending():
             with self.transaction() as session:
                 self._serialize(session)
@@ -137,12 +144,34 @@ class JournalFlush(Store):
                     self._apply(session, entry)
                     written += 1
             self.journal.mark_applied(entry.seq)
-        if self.journal.entries:
+        if self.journal.entries or self.journal.recovery.skipped:
             self.journal.restart()
         self.flushed += written
         self._journaled_intents = []
         self._came_up()
         return written
+
+    def _report_recovery(self) -> None:
+        """Audit what opening the journal skipped: file, line, byte offset, length and why."""
+        recovery = self.journal.recovery
+        events = [
+            AuditEvent(
+                EventKind.ERROR,
+                f"journal recovery: {skip.describe(recovery.path)}; every complete record kept",
+                payload={
+                    "file": str(recovery.path),
+                    "line": skip.line,
+                    "offset": skip.offset,
+                    "length": skip.length,
+                    "reason": skip.reason,
+                },
+            )
+            for skip in recovery.skipped
+        ]
+        with self.transaction() as session:
+            self._serialize(session)
+            self.append(session, events, datetime.now(UTC))
+        self._unreported = False
 
     def _applied(self, session: Session, entry: Entry) -> bool:
         events = [event_from(e, None) for e in entry.data.get("events", ())]

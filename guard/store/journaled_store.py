@@ -284,8 +284,7 @@ class JournaledStore(JournalFlush):
         if verdict.rail is GateRail.FINAL:
             return verdict
         result = self._gate_result(plan, verdict)
-        self._remember_result(result, check.at)
-        self._journal(
+        self._journal(  # raises when not durable: then nothing is sent, the intent stays pending
             "update_intent",
             check.at,
             {
@@ -293,6 +292,7 @@ class JournaledStore(JournalFlush):
                 "events": [event_data(e) for e in events_for(result, verdict.overridden)],
             },
         )
+        self._remember_result(result, check.at)
         return verdict
 
     @staticmethod

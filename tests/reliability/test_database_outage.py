@@ -302,14 +302,20 @@ def test_journal_with_torn_last_line_when_reopened_then_earlier_entries_kept(
     assert [e.seq for e in Journal(path).pending()] == [1, 2]
 
 
-def test_journal_with_garbage_in_the_middle_when_reopened_then_error_names_file_and_line(
+def test_journal_with_garbage_in_the_middle_when_reopened_then_skipped_and_named_by_file_and_line(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "journal.jsonl"
     Journal(path).append("audit", T0, {"events": []}, uncertain=False)
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], "not json", lines[1]]) + "\n")
-    with pytest.raises(JournalCorrupt, match=rf"{path}:2: not JSON"):
+    reopened = Journal(path)  # the guard starts: every complete record kept
+    assert [e.seq for e in reopened.pending()] == [1]
+    assert reopened.recovery.messages() == [
+        f"{path}:2: skipped 9 bytes at byte {len(lines[0]) + 1}: incomplete (no checksum at its end)"
+    ]
+    path.write_text("not json\n" + path.read_text())  # no header: not a journal at all
+    with pytest.raises(JournalCorrupt, match=rf"{path}:1: not JSON"):
         Journal(path)
 
 
