@@ -7,25 +7,56 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 from guard.store import migrate
+from guard.store.errors import DatabaseUnreachable
 
 CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
+OPERATOR_CONNECT_TIMEOUT = 5  # seconds, PostgreSQL connection attempts of an operator command
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether a database error means "unreachable" (the service journals, an operator command
+    reports it) rather than a bug (raise)."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class Database:
     """The engine, transactions and migrations every part of the Store shares."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, unreachable_raises: bool = False) -> None:
+        """With `unreachable_raises` (operator commands), a database that cannot be reached raises
+        DatabaseUnreachable instead of the driver's error, and a PostgreSQL connection attempt
+        gives up after OPERATOR_CONNECT_TIMEOUT seconds unless the URL sets connect_timeout."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: Engine = self._make_engine(url)
+        self.engine: Engine = self._make_engine(url, unreachable_raises)
+        if unreachable_raises:
+            event.listen(self.engine, "handle_error", self._unreachable)
 
-    def _make_engine(self, url: str) -> Engine:
+    def _unreachable(self, context: ExceptionContext) -> BaseException | None:
+        """The handle_error hook: an outage becomes DatabaseUnreachable (a failed pre-ping stays
+        as it is, so the pool can still replace a stale connection)."""
+        if context.is_pre_ping or not is_outage(context.sqlalchemy_exception):
+            return None
+        cause = context.original_exception
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0].strip()
+        return DatabaseUnreachable(self.where, first[:200])
+
+    def _make_engine(self, url: str, short_connect: bool = False) -> Engine:
         if not self.is_sqlite:
+            if short_connect and "connect_timeout" not in make_url(url).query:
+                return create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    connect_args={"connect_timeout": OPERATOR_CONNECT_TIMEOUT},
+                )
             return create_engine(url, pool_pre_ping=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
