@@ -1,7 +1,13 @@
 """Persistence: SQLModel tables, the Store API and migrations; the only package using a database."""
 
 from guard.store.audit_chain import StoredEvent
-from guard.store.errors import InvalidRequest, LockNotFound, StoreError, UnknownAccount
+from guard.store.errors import (
+    DatabaseUnreachable,
+    InvalidRequest,
+    LockNotFound,
+    StoreError,
+    UnknownAccount,
+)
 from guard.store.intent_records import StoredIntent
 from guard.store.migrate import SchemaNotReady
 from guard.store.records import (
@@ -18,6 +24,7 @@ from guard.store.store import Store
 __all__ = [
     "AccountInfo",
     "AccountStatus",
+    "DatabaseUnreachable",
     "InvalidRequest",
     "LockNotFound",
     "LockScope",

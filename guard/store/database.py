@@ -8,31 +8,66 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 from guard.store import migrate
+from guard.store.errors import DatabaseUnreachable
 
 CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
 READ_TIMEOUT = 5.0  # SQLite readers wait only for a checkpoint, never for a writer
+OPERATOR_CONNECT_TIMEOUT = 5  # seconds, PostgreSQL connection attempts of an operator command
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether a database error means "unreachable" (the service journals, an operator command
+    reports it) rather than a bug (raise)."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class Database:
     """The engine, transactions and migrations every part of the Store shares."""
 
-    def __init__(self, url: str, *, write_timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, *, write_timeout: float = 30.0, unreachable_raises: bool = False
+    ) -> None:
+        """`write_timeout`: how long a SQLite write waits for another writer. With
+        `unreachable_raises` (operator commands), a database that cannot be reached raises
+        DatabaseUnreachable instead of the driver's error, and a PostgreSQL connection attempt
+        gives up after OPERATOR_CONNECT_TIMEOUT seconds unless the URL sets connect_timeout."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.write_timeout = write_timeout  # SQLite: how long a write waits for another writer
-        self.engine: Engine = self._make_engine(url, write=True)
+        self.write_timeout = write_timeout
+        self.engine: Engine = self._make_engine(url, write=True, short_connect=unreachable_raises)
         # reads see the last committed state without the write lock (SQLite WAL snapshot)
         self.read_engine: Engine = (
             self._make_engine(url, write=False) if self.is_sqlite else self.engine
         )
+        if unreachable_raises:
+            for engine in {self.engine, self.read_engine}:
+                event.listen(engine, "handle_error", self._unreachable)
 
-    def _make_engine(self, url: str, *, write: bool) -> Engine:
+    def _unreachable(self, context: ExceptionContext) -> BaseException | None:
+        """The handle_error hook: an outage becomes DatabaseUnreachable (a failed pre-ping stays
+        as it is, so the pool can still replace a stale connection)."""
+        if context.is_pre_ping or not is_outage(context.sqlalchemy_exception):
+            return None
+        cause = context.original_exception
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0].strip()
+        return DatabaseUnreachable(self.where, first[:200])
+
+    def _make_engine(self, url: str, *, write: bool, short_connect: bool = False) -> Engine:
         if not self.is_sqlite:
+            if short_connect and "connect_timeout" not in make_url(url).query:
+                return create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    connect_args={"connect_timeout": OPERATOR_CONNECT_TIMEOUT},
+                )
             return create_engine(url, pool_pre_ping=True)
         wait = self.write_timeout if write else READ_TIMEOUT
         engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False})

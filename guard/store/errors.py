@@ -1,5 +1,4 @@
-"""The Store's operator-facing refusals (bad request, no such lock, unknown account); plain
-exceptions whose message says what is wrong."""
+"""The Store's operator-facing refusals and outage error; plain exceptions saying what is wrong."""
 
 from __future__ import annotations
 
@@ -18,3 +17,13 @@ class LockNotFound(StoreError, LookupError):
 
 class UnknownAccount(StoreError, LookupError):
     """An account name no service has registered."""
+
+
+class DatabaseUnreachable(Exception):
+    """The database cannot be reached or opened (connection refused, file not openable, dropped
+    connection); `where` is its URL with any password hidden, `reason` the driver's first line."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"database unreachable at {where}: {reason}")
+        self.where = where
+        self.reason = reason

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.domain import OrderStatus
 from guard.store.codec import state_from_json
+from guard.store.database import is_outage
 from guard.store.intent_records import StoredIntent, intent_row
 from guard.store.journal_codec import JOURNAL_KEY, event_from, plan_from, result_from
 from guard.store.journal_file import Entry, Journal, JournalCorrupt
@@ -35,13 +35,6 @@ from guard.store.tables import AccountRow, AuditRow, IntentRow
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 3  # seconds, PostgreSQL connection attempts of a journaled store
-
-
-def is_outage(error: BaseException) -> bool:
-    """Whether a database error means "unreachable" (journal it) rather than a bug (raise)."""
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class JournalFlush(Store):

@@ -5,18 +5,33 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
-from guard.store import Store
+from guard.store import DatabaseUnreachable, Store
 from guard.store.codec import to_jsonable
 from guard.store.migrate import SchemaNotReady
 
 DEFAULT_DATABASE = "var/guard.db"
 EXIT_INVALID = 2  # bad input: a usage error, a bad file, an unknown name
+EXIT_NOT_MIGRATED = 3  # the database is not at the code's schema revision
+EXIT_UNREACHABLE = 4  # the database cannot be reached: the command changed nothing (or says what)
+NOTHING_CHANGED = "nothing was changed"
+# What still holds the guard back when the database is down (by command): only stopping it.
+STILL_WORKS = {
+    "lock": "the lock was NOT set",
+    "pause": "the pause was NOT set",
+}
+STOP_THE_SERVICE = (
+    "the only other way to hold the guard back is to stop the service (e.g. `docker compose stop "
+    "guard`, or `systemctl stop` on its unit), which also stops its protection"
+)
 
 console = Console()
 errors = Console(stderr=True)
@@ -27,21 +42,25 @@ def database_url(db: str | None = None) -> str:
     raw = db or os.environ.get("GUARD_DATABASE_URL") or DEFAULT_DATABASE
     if "://" in raw:
         return raw
-    Path(raw).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(raw).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = f"cannot create {error.filename or Path(raw).parent}: {error.strerror or error}"
+        raise DatabaseUnreachable(f"sqlite:///{raw}", reason) from error
     return f"sqlite:///{raw}"
-
-
-EXIT_NOT_MIGRATED = 3
 
 
 def open_store(db: str | None = None, *, create: bool = False) -> Store:
     """The store at --db / GUARD_DATABASE_URL; with `create`, migrated to head first.
 
-    A database the migrations cannot bring to head exits 3 with the store's explanation."""
-    store = Store(database_url(db))
+    A database the migrations cannot bring to head exits 3 with the store's explanation; one
+    that cannot be reached raises DatabaseUnreachable (the CLI exits 4 in one line)."""
+    store = Store(database_url(db), unreachable_raises=True)
     if create:
+        store.current_revision()  # unreachable here: nothing was changed
         try:
-            store.create_schema()
+            with changing("the schema may or may not have been migrated (see `guard db current`)"):
+                store.create_schema()
         except SchemaNotReady as error:
             fail(str(error), EXIT_NOT_MIGRATED)
     return store
@@ -54,6 +73,38 @@ def print_json(value: Any) -> None:
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     raise SystemExit(code)
+
+
+class UnsureChange(Exception):
+    """The database became unreachable during or after a change: `outcome` says what is known."""
+
+    def __init__(self, error: DatabaseUnreachable, outcome: str) -> None:
+        super().__init__(f"{error}; {outcome}")
+        self.error = error
+        self.outcome = outcome
+
+
+@contextmanager
+def changing(outcome: str) -> Iterator[None]:
+    """Around store writes: a database lost meanwhile is reported with `outcome` (what the
+    operator must assume, e.g. "the lock may or may not have been set"), not "nothing changed"."""
+    try:
+        yield
+    except DatabaseUnreachable as error:
+        raise UnsureChange(error, outcome) from error
+
+
+def unreachable(
+    error: DatabaseUnreachable, command: str | None, outcome: str = NOTHING_CHANGED
+) -> NoReturn:
+    """One stderr line: which database, the driver's reason, what changed; exit 4."""
+    message = f"database unreachable at {error.where} ({error.reason}): {outcome}"
+    if command in STILL_WORKS:
+        if outcome == NOTHING_CHANGED:
+            message += f", {STILL_WORKS[command]}"
+        message += f"; {STOP_THE_SERVICE}"
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise SystemExit(EXIT_UNREACHABLE)
 
 
 def parse_time(raw: str, option: str) -> datetime:

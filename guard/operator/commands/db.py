@@ -13,6 +13,8 @@ import typer
 from guard.core.markets import MarketRefused, resolve_market
 from guard.operator.commands.common import (
     EXIT_NOT_MIGRATED,
+    UnsureChange,
+    changing,
     console,
     errors,
     fail,
@@ -110,8 +112,12 @@ def register(app: typer.Typer) -> None:
         """Migrate the database to the newest schema (creates it when empty)."""
         store = open_store(db)
         before = store.current_revision()
+        unsure = "the migration may or may not have been applied (see `guard db current`)"
         try:
-            after = store.upgrade(revision)
+            with changing(unsure):
+                after = store.upgrade(revision)
+        except UnsureChange:  # the database was lost: one line, exit 4 (guard.operator.cli)
+            raise
         except Exception as error:  # alembic/SQL errors: report, never a traceback
             fail(f"migration of {store.where} failed: {type(error).__name__}: {error}", 1)
         if before == after:

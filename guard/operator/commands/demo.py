@@ -13,7 +13,14 @@ from rich.table import Table
 from guard.core.yaml_model import ConfigError
 from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.lab.demo import RunSummary, run_guarded, run_unguarded
-from guard.operator.commands.common import console, database_url, fail, open_store, print_json
+from guard.operator.commands.common import (
+    changing,
+    console,
+    database_url,
+    fail,
+    open_store,
+    print_json,
+)
 from guard.service.files import load_policies
 
 
@@ -37,7 +44,8 @@ def register(app: typer.Typer) -> None:
         store = open_store(db, create=True)
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         unguarded = run_unguarded(chosen)
-        guarded = asyncio.run(run_guarded(chosen, policies, store, account=f"demo-{run_id}"))
+        with changing("the guarded demo run may be partly recorded in it"):
+            guarded = asyncio.run(run_guarded(chosen, policies, store, account=f"demo-{run_id}"))
         url = database_url(db)
         audit_db = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
         if json_output:

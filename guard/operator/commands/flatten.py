@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from guard.operator.commands.common import console, errors, fail
+from guard.operator.commands.common import changing, console, errors, fail
 from guard.operator.commands.db import (
     ActorOption,
     DbOption,
@@ -65,16 +65,31 @@ def register(app: typer.Typer) -> None:
         if not yes and not typer.confirm(f"{what}?", default=False):
             console.print("not confirmed: nothing requested")
             raise SystemExit(1)
+        unsure = (
+            "the flatten may or may not have been requested (see "
+            f"`guard audit tail --account {account}` once the database is back)"
+        )
         try:
-            request_id = store.request_flatten(
-                account=account, market=market, fraction=share, reason=reason, actor=who, at=now()
-            )
+            with changing(unsure):
+                request_id = store.request_flatten(
+                    account=account,
+                    market=market,
+                    fraction=share,
+                    reason=reason,
+                    actor=who,
+                    at=now(),
+                )
         except InvalidRequest as error:
             fail(str(error))
         console.print(f"flatten #{request_id} requested: {what}")
         deadline = time.monotonic() + wait
+        queued = (
+            f"flatten #{request_id} was requested and is queued; the service carries it out once "
+            f"it can read the database (follow it with `guard audit tail --account {account}`)"
+        )
         while True:
-            request = store.request(request_id)
+            with changing(queued):
+                request = store.request(request_id)
             assert request is not None
             if request.status is not RequestStatus.PENDING:
                 console.print(f"flatten #{request_id} {request.status.value}: {request.outcome}")

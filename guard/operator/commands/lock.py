@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from guard.core.policy.units import format_duration, parse_duration
-from guard.operator.commands.common import console, fail, parse_time, print_json
+from guard.operator.commands.common import changing, console, fail, parse_time, print_json
 from guard.operator.commands.db import (
     ActorOption,
     DbOption,
@@ -20,6 +20,12 @@ from guard.operator.commands.db import (
     ready_store,
 )
 from guard.store import InvalidRequest, LockNotFound, StoredLock
+
+# The database was lost while a lock change was being saved: it may have been committed.
+UNSURE_SET = "the lock may or may not have been set (see `guard locks` once the database is back)"
+UNSURE_CLEAR = (
+    "the lock may or may not have been cleared (see `guard locks` once the database is back)"
+)
 
 
 def lock_json(lock: StoredLock, at: datetime) -> dict[str, Any]:
@@ -85,9 +91,10 @@ def _take(
     at = now()
     expires_at = _expiry(ttl, until, at)
     try:
-        lock = store.set_lock(
-            reason=why, actor=who, at=at, account=account, market=market, expires_at=expires_at
-        )
+        with changing(UNSURE_SET):
+            lock = store.set_lock(
+                reason=why, actor=who, at=at, account=account, market=market, expires_at=expires_at
+            )
     except InvalidRequest as error:
         fail(str(error))
     span = f" for {format_duration(expires_at - at)}" if expires_at is not None else ""
@@ -105,7 +112,9 @@ def register(app: typer.Typer) -> None:
         actor: ActorOption = None,
         db: DbOption = None,
     ) -> None:
-        """Hold back every guard action on all accounts, one account, or one market."""
+        """Hold back every guard action on all accounts, one account, or one market.
+
+        Exit 4 when the database is unreachable: the lock is NOT set then."""
         _take(db, account, market, reason, ttl, until, actor)
 
     @app.command()
@@ -116,7 +125,9 @@ def register(app: typer.Typer) -> None:
         actor: ActorOption = None,
         db: DbOption = None,
     ) -> None:
-        """Pause the guard everywhere (a global lock)."""
+        """Pause the guard everywhere (a global lock).
+
+        Exit 4 when the database is unreachable: the pause is NOT set then."""
         _take(db, None, None, reason, ttl, until, actor)
 
     @app.command()
@@ -138,7 +149,8 @@ def register(app: typer.Typer) -> None:
         at = now()
         if lock_id is not None:
             try:
-                cleared = [store.clear_lock(lock_id, actor=who, at=at, reason=reason)]
+                with changing(UNSURE_CLEAR):
+                    cleared = [store.clear_lock(lock_id, actor=who, at=at, reason=reason)]
             except LockNotFound as error:
                 fail(str(error))
             except InvalidRequest as error:
@@ -149,9 +161,10 @@ def register(app: typer.Typer) -> None:
             if market is not None:
                 locked = [lk.market for lk in store.locks(at) if lk.market and lk.covers(account)]
                 market = known_market(store, account, market, locked, strict=False)
-            cleared = store.clear_locks(
-                actor=who, at=at, account=account, market=market, reason=reason
-            )
+            with changing(UNSURE_CLEAR):
+                cleared = store.clear_locks(
+                    actor=who, at=at, account=account, market=market, reason=reason
+                )
             if not cleared:
                 target = f"{market} on account {account}" if market else f"account {account}"
                 fail(f"no active lock on {target} (see `guard locks`)", 1)
@@ -166,7 +179,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Clear the global pause (account and market locks stay)."""
         store = ready_store(db)
-        cleared = store.clear_locks(actor=actor_name(actor), at=now(), reason=reason)
+        with changing(UNSURE_CLEAR):
+            cleared = store.clear_locks(actor=actor_name(actor), at=now(), reason=reason)
         if not cleared:
             fail("the guard is not paused (no active global lock)", 1)
         for item in cleared:
