@@ -21,10 +21,11 @@ Normalised conventions (every venue module maps its own into these; see docs/mar
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, Rounded, localcontext
 
 from guard.core.domain import (
     INFINITY,
@@ -41,6 +42,7 @@ from guard.core.domain import (
 from guard.core.venues.base import VenueRules, maintenance_margin
 
 YEAR = timedelta(days=365)
+_Key = tuple[str, Side]  # (symbol, side): a PositionKey as a plain tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,42 +169,70 @@ def liquidation_price(
         if rules.isolated_liquidation_price is not None:
             return rules.isolated_liquidation_price(position, market)
         return liquidation_price_for(position.isolated_margin or ZERO, position, market)
-    return liquidation_price_for(
-        _cross_fixed(position, _CrossTerms.of(snapshot), snapshot), position, market
-    )
+    return liquidation_price_for(_cross_fixed(position, _CrossPool.of(snapshot)), position, market)
 
 
 @dataclass(frozen=True, slots=True)
-class _CrossTerms:
-    """Each cross position's key, unrealized PnL and maintenance, computed once per snapshot so
-    that the per-position liquidation prices do not recompute them (same sums, same order)."""
+class _CrossPool:
+    """What the cross pool holds constant while one position key's price moves: the wallet, and
+    per (symbol, side) the other cross positions' summed unrealized PnL and maintenance."""
 
-    keys: tuple[tuple[str, Side], ...]  # (symbol, side): a PositionKey as a plain tuple
-    pnls: tuple[Decimal, ...]
-    maintenances: tuple[Decimal, ...]
+    wallet: Decimal
+    others: dict[_Key, tuple[Decimal, Decimal]]  # key -> (other PnL, other mm)
 
     @staticmethod
-    def of(snapshot: AccountSnapshot) -> _CrossTerms:
+    def of(snapshot: AccountSnapshot) -> _CrossPool:
         cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
-        return _CrossTerms(
-            tuple((p.symbol, p.side) for p in cross),
-            tuple(p.unrealized_pnl for p in cross),
-            tuple(maintenance_margin(p, snapshot.market(p.symbol)) for p in cross),
-        )
+        keys = [(p.symbol, p.side) for p in cross]
+        pnls = _sums_without(keys, [p.unrealized_pnl for p in cross])
+        mms = _sums_without(keys, [maintenance_margin(p, snapshot.market(p.symbol)) for p in cross])
+        others = {key: (pnls[key], mms[key]) for key in pnls}
+        return _CrossPool(snapshot.balance.wallet_balance, others)
 
 
-def _cross_fixed(position: Position, terms: _CrossTerms, snapshot: AccountSnapshot) -> Decimal:
+def _cross_fixed(position: Position, pool: _CrossPool) -> Decimal:
     """Wallet + the other cross positions' PnL − their maintenance (the part held constant)."""
-    key = (position.symbol, position.side)
-    other_pnl = ZERO
-    other_mm = ZERO
-    for other, pnl in zip(terms.keys, terms.pnls, strict=True):
-        if other != key:
-            other_pnl += pnl
-    for other, mm in zip(terms.keys, terms.maintenances, strict=True):
-        if other != key:
-            other_mm += mm
-    return snapshot.balance.wallet_balance + other_pnl - other_mm
+    other_pnl, other_mm = pool.others[(position.symbol, position.side)]
+    return pool.wallet + other_pnl - other_mm
+
+
+def _sums_without(keys: list[_Key], values: list[Decimal]) -> dict[_Key, Decimal]:
+    """Per distinct key: ZERO + the values of every other key, left to right. O(n) when no partial
+    sum can round: the total minus the key's own values, quantized to the exponent the left-to-right
+    sum has (the finest of 0 and the others'), hence the same Decimal; else that sum, O(n²)."""
+    if not _sums_exactly(values):
+        return {
+            key: _sum(v for k, v in zip(keys, values, strict=True) if k != key)
+            for key in dict.fromkeys(keys)
+        }
+    own: dict[_Key, Decimal] = {}
+    finest: dict[_Key, int] = {}  # each key's finest exponent (0 at most, as ZERO's)
+    for key, value in zip(keys, values, strict=True):
+        own[key] = own.get(key, ZERO) + value
+        finest[key] = min(finest.get(key, 0), int(value.as_tuple().exponent))
+    if not own:
+        return {}
+    total = _sum(values)
+    ranked = heapq.nsmallest(2, finest.items(), key=lambda item: item[1])
+    first, lowest = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0  # the finest of every key but `first`
+    sums: dict[_Key, Decimal] = {}
+    quanta: dict[int, Decimal] = {}
+    for key, mine in own.items():
+        exponent = runner_up if key == first else lowest
+        if exponent not in quanta:
+            quanta[exponent] = Decimal((0, (1,), exponent))
+        sums[key] = (total - mine).quantize(quanta[exponent])
+    return sums
+
+
+def _sums_exactly(values: list[Decimal]) -> bool:
+    """True when the current context adds up any subset of `values` from ZERO, in any order,
+    without rounding: it adds up their magnitudes without rounding, and no such sum is larger."""
+    with localcontext() as context:
+        context.clear_flags()
+        magnitude = _sum(abs(value) for value in values)
+        return magnitude.is_finite() and not context.flags[Rounded]
 
 
 def liquidation_distance(position: Position, liq_price: Decimal | None) -> Decimal | None:
@@ -236,11 +266,11 @@ def _position_metrics(
     rules: VenueRules,
     pool_equity: Decimal,
     pool_maintenance: Decimal,
-    terms: _CrossTerms | None = None,
+    pool: _CrossPool | None = None,
 ) -> PositionMetrics:
     market = snapshot.market(position.symbol)
-    if terms is not None and position.margin_mode is MarginMode.CROSS:
-        fixed = _cross_fixed(position, terms, snapshot)
+    if pool is not None and position.margin_mode is MarginMode.CROSS:
+        fixed = _cross_fixed(position, pool)
         liq = liquidation_price_for(fixed, position, market)
     else:
         liq = liquidation_price(position, snapshot, rules)
@@ -282,10 +312,10 @@ def measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMetrics:
     c_mm = _sum(maintenance_margin(p, snapshot.market(p.symbol)) for p in cross)
     c_im = _sum(initial_margin(p, snapshot.market(p.symbol)) for p in cross)
     per_position: list[PositionMetrics] = []
-    terms = _CrossTerms.of(snapshot)
+    pool = _CrossPool.of(snapshot)
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:
-            per_position.append(_position_metrics(position, snapshot, rules, c_equity, c_mm, terms))
+            per_position.append(_position_metrics(position, snapshot, rules, c_equity, c_mm, pool))
         else:
             mm = maintenance_margin(position, snapshot.market(position.symbol))
             equity = isolated_equity(position)
