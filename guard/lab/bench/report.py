@@ -25,6 +25,10 @@ CHANGES = (
     " instead of once per other position (the liquidation price holds the others constant);"
     " same sums in the same order, so identical Decimals. O(n²) property calls became O(n)"
     " computations plus O(n²) additions.",
+    "margin.measure (wave 2): a cross pool's PnL and maintenance are summed once; each"
+    " position's 'others' is the total minus its own wherever no sum can round (checked with"
+    " the decimal context's Rounded flag), else the old sum: O(n) per pool, identical Decimals"
+    " (hypothesis property against the old code in tests/core/margin/).",
     "AccountMetrics.position(key) is a dict lookup (was a scan, called per position per rule).",
     "stress: each shock's move is matched against the symbol globs once per symbol (`*` skips"
     " fnmatch); a shock that needs no reduction reuses its 'before' result; the pools after a"
