@@ -31,6 +31,7 @@ from guard.gateway.base import (
     TemporaryError,
     UnknownOrderOutcome,
 )
+from guard.service.db_thread import DatabaseThread
 from guard.service.unknown_outcomes import not_found_verdict
 from guard.store import Store, StoredIntent
 from guard.store.egress import SendCheck
@@ -82,6 +83,7 @@ class Executor:
         staleness: timedelta | None = None,
         breakers: BreakerLimits | None = None,
         rules: VenueRules | None = None,
+        db: DatabaseThread | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -94,6 +96,7 @@ class Executor:
         self.staleness = staleness
         self.breakers = breakers
         self.rules = rules
+        self.db = db or DatabaseThread()  # every store call runs here, off the event loop
 
     async def execute(
         self,
@@ -109,7 +112,8 @@ class Executor:
     ) -> ExecutionReport:
         """Admit the plans in one transaction (locks, duplicates, state, audit), then send each
         through the gate; `restore` is the rule memory a gate hold gives back to its market."""
-        admission = self.store.admit(
+        admission = await self.db.run(
+            self.store.admit,
             account,
             plans,
             self.clock(),
@@ -174,7 +178,7 @@ class Executor:
         clipped = replace(plan, quantity=quantity)
         return clipped, f"clipped from {plan.quantity} to {quantity}", snapshot
 
-    def _pass_gate(
+    async def _pass_gate(
         self,
         plan: OrderPlan,
         snapshot: AccountSnapshot,
@@ -208,7 +212,7 @@ class Executor:
                 *(self._override_event(plan, lock, tick_id) for lock in overridden),
             ]
 
-        return self.store.pass_gate(plan, check, events_for)
+        return await self.db.run(self.store.pass_gate, plan, check, events_for)
 
     async def send(
         self,
@@ -228,18 +232,20 @@ class Executor:
             would = OrderResult(
                 plan.client_order_id, OrderStatus.WOULD_PLACE, message="dry-run: recorded, not sent"
             )
-            self._record(plan, would, tick_id, fingerprint)
+            await self._record(plan, would, tick_id, fingerprint)
             return would
         current, why, snapshot = await self._reread(plan)
         if current is None or snapshot is None:
             if snapshot is None:
-                self._note(plan, f"not sent yet: {why}; reconciliation will retry", tick_id)
+                await self._note(plan, f"not sent yet: {why}; reconciliation will retry", tick_id)
                 return OrderResult(plan.client_order_id, OrderStatus.PENDING, message=why)
             abandoned = OrderResult(plan.client_order_id, OrderStatus.ABANDONED, message=why)
-            self._record(plan, abandoned, tick_id, fingerprint)
+            await self._record(plan, abandoned, tick_id, fingerprint)
             return abandoned
         plan = current
-        verdict = self._pass_gate(plan, snapshot, tick_id, fingerprint, override_locks, restore)
+        verdict = await self._pass_gate(
+            plan, snapshot, tick_id, fingerprint, override_locks, restore
+        )
         if not verdict.passes:
             return OrderResult(
                 plan.client_order_id, OrderStatus.SUPPRESSED, message=verdict.held or ""
@@ -254,11 +260,12 @@ class Executor:
             result = OrderResult(plan.client_order_id, OrderStatus.REJECTED, message=str(error))
         if why and not result.message:
             result = replace(result, message=why)
-        self._record(plan, result, tick_id, fingerprint)
+        await self._record(plan, result, tick_id, fingerprint)
         return result
 
-    def _note(self, plan: OrderPlan, message: str, tick_id: str | None) -> None:
-        self.store.audit(
+    async def _note(self, plan: OrderPlan, message: str, tick_id: str | None) -> None:
+        await self.db.run(
+            self.store.audit,
             [
                 AuditEvent(
                     EventKind.ERROR,
@@ -286,11 +293,11 @@ class Executor:
             )
         return found
 
-    def _record(
+    async def _record(
         self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
     ) -> None:
         event = self._event(plan, result, tick_id, fingerprint)
-        self.store.update_intent(result, self.clock(), [event])
+        await self.db.run(self.store.update_intent, result, self.clock(), [event])
 
     def _override_event(self, plan: OrderPlan, lock: LockSeen, tick_id: str | None) -> AuditEvent:
         return AuditEvent(
@@ -376,7 +383,7 @@ class Executor:
                     intent.filled_quantity,
                 )
                 if changed:
-                    self._record(plan, found, None, None)
+                    await self._record(plan, found, None, None)
                 results.append(found)
                 continue
             results.append(await self._not_found(intent, plan, now, resend, positions_now or {}))
@@ -396,5 +403,5 @@ class Executor:
         if verdict.resend:
             return await self.send(replace(plan), tick_id=None, fingerprint=None)
         if verdict.record and intent.message != verdict.result.message:
-            self._record(plan, verdict.result, None, None)
+            await self._record(plan, verdict.result, None, None)
         return verdict.result

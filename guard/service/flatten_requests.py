@@ -27,7 +27,7 @@ class FlattenRequests(Alerts):
         the request; True when any was handled. A snapshot unfit to act on flattens nothing."""
         if snapshot_problems(snapshot):
             return False
-        requests = self.store.pending_requests(runtime.name)
+        requests = await self.db.run(self.store.pending_requests, runtime.name)
         for request in requests:
             await self._flatten(runtime, snapshot, request, tick_id, now)
         return bool(requests)
@@ -50,15 +50,22 @@ class FlattenRequests(Alerts):
                 request.id,
             )
         except ValueError as error:
-            self.store.complete_request(
-                request.id, f"invalid: {error}", now, failed=True, tick_id=tick_id
+            await self.db.run(
+                self.store.complete_request,
+                request.id,
+                f"invalid: {error}",
+                now,
+                failed=True,
+                tick_id=tick_id,
             )
             return
         planned = plan(decision, snapshot, runtime.rules)
         if not planned.orders:
             skipped = "; ".join(s.reason for s in planned.skipped)
             outcome = "nothing to reduce" + (f" ({skipped})" if skipped else "")
-            self.store.complete_request(request.id, outcome, now, tick_id=tick_id)
+            await self.db.run(
+                self.store.complete_request, request.id, outcome, now, tick_id=tick_id
+            )
             return
         execution = await self.executor(runtime, actor=request.actor).execute(
             runtime.name,
@@ -85,6 +92,11 @@ class FlattenRequests(Alerts):
                 )
                 and not duplicates
             )
-        self.store.complete_request(
-            request.id, outcome, self.now_of(runtime), failed=failed, tick_id=tick_id
+        await self.db.run(
+            self.store.complete_request,
+            request.id,
+            outcome,
+            self.now_of(runtime),
+            failed=failed,
+            tick_id=tick_id,
         )

@@ -35,18 +35,22 @@ class RailHolds(Alerts):
             f"snapshot of {runtime.name} is unfit to act on: {'; '.join(problems)}; no action",
             f"sanity:{runtime.name}:contradictory",
         )
-        self.store.audit([hold_event(hold, runtime.name, tick_id, fingerprint, self.actor)], now)
+        await self.db.run(
+            self.store.audit,
+            [hold_event(hold, runtime.name, tick_id, fingerprint, self.actor)],
+            now,
+        )
         self.health.degrade(runtime.name, "contradictory", hold.reason)
         await self._alert(AlertKind.SANITY, hold.key, runtime.name, hold.reason)
         return TickReport(runtime.name, tick_id, None, None, None, None, (hold,))
 
-    def _breaker(
+    async def _breaker(
         self, account: str, plans: Sequence[OrderPlan], snapshot: AccountSnapshot, now: datetime
     ) -> Hold | None:
         limits = self.rails.breakers
         if limits is None:
             return None
-        totals = self.store.window_totals(now - limits.window)
+        totals = await self.db.run(self.store.window_totals, now - limits.window)
         mine = WindowTotals(*totals.get(account, (0, ZERO)))
         everyone = WindowTotals(
             sum(c for c, _ in totals.values()), sum((n for _, n in totals.values()), ZERO)

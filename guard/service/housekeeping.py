@@ -15,11 +15,12 @@ class Housekeeping(RunnerBase):
         """Expire locks (audited once) and announce new locks."""
         now = self.clock()
         try:
-            for lock in self.store.expire_locks(now):
+            db = self.service.db
+            for lock in await db.run(self.store.expire_locks, now):
                 await self.service.notifier.alert(
                     AlertKind.LOCK, f"expired:{lock.id}", "lock expired", lock.describe()
                 )
-            active = self.store.locks(now)
+            active = await db.run(self.store.locks, now)
             for lock in active:
                 if lock.id not in self.known_locks:
                     await self.service.notifier.alert(
@@ -28,6 +29,6 @@ class Housekeeping(RunnerBase):
             self.known_locks = {lock.id for lock in active}
             leases = self.config.service.leases
             if self.leases is not None and leases.record_ticks:
-                self.leases.prune_ticks(now - leases.tick_retention)
+                await db.run(self.leases.prune_ticks, now - leases.tick_retention)
         except Exception as error:  # the database may be briefly down: try again next time
             self.log.error("housekeeping_failed", error=f"{type(error).__name__}: {error}")

@@ -20,7 +20,8 @@ class LeaseBeat(TickJobs):
         if leases is None or self.stopping:
             return
         try:
-            beat = leases.beat(
+            beat = await self.service.db.run(
+                leases.beat,
                 sorted(self.service.accounts),
                 set(self.ticking),
                 self.clock(),

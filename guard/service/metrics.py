@@ -101,6 +101,12 @@ class Metrics:
             "guard_holds", "Ticks held back by a rail", ["account", "rail"], registry=r
         )
         self.alerts = Counter("guard_alerts", "Alerts by verdict", ["verdict"], registry=r)
+        self.loop_lag = Histogram(
+            "guard_event_loop_lag_seconds",
+            "How late the event loop ran a 0.25 s timer (a blocked loop delays every tick)",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
         r.register(_SuccessAge(health))
 
     def render(self) -> bytes:

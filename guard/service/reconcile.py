@@ -28,7 +28,7 @@ class Reconciliation(Alerts):
         (guard.service.unknown_outcomes). The position is re-read once so a send is clipped to
         what is still open. Raises GatewayError when the venue is down.
         """
-        intents = self.store.unresolved_intents(runtime.name)
+        intents = await self.db.run(self.store.unresolved_intents, runtime.name)
         if not intents:
             return 0
         snapshot = await runtime.gateway.fetch_snapshot(runtime.name)
@@ -78,7 +78,7 @@ class Reconciliation(Alerts):
             try:
                 resolved += await self.resolve(runtime, startup=True)
             except GatewayError as error:  # unreachable: tried again at the account's ticks
-                self._error(
+                await self._error(
                     runtime.name,
                     f"{runtime.name}@reconcile",
                     runtime.policies.fingerprint,

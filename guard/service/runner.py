@@ -14,6 +14,8 @@ from guard.service.metrics import Endpoint
 from guard.service.notify import AlertKind
 from guard.service.reload import Reloading
 
+LAG_PROBE_SECONDS = 0.25
+
 
 class Runner(LeaseBeat, Reloading, Housekeeping):
     """One running service: configuration, store, runtimes, scheduler, endpoints. Its state is
@@ -71,11 +73,21 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
         if self.install_signals:
             self._signals()
         self.scheduler.start()
+        lag = asyncio.create_task(self._measure_loop_lag())
         try:
             await self.stop_event.wait()
         finally:
+            lag.cancel()
             await self.shutdown()
         return 0
+
+    async def _measure_loop_lag(self) -> None:
+        """Observe how late the loop wakes from a short sleep (the loop-lag metric)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            self.metrics.loop_lag.observe(max(0.0, loop.time() - began - LAG_PROBE_SECONDS))
 
     async def shutdown(self) -> None:
         """Stop new ticks, let in-flight ones finish (bounded), record the stop, close."""
@@ -105,6 +117,7 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
                 self.log.warning("close_failed", error=str(error))
         for endpoint in self.endpoints:
             endpoint.close()
+        self.service.db.close()
         self.store.dispose()
 
 

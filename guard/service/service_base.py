@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.rails import BreakerLimits, SanityBounds
+from guard.service.db_thread import DatabaseThread
 from guard.service.executor import Executor
 from guard.service.metrics import Health, Metrics
 from guard.service.notify import Notifier
@@ -40,6 +41,7 @@ class ServiceBase:
     notifier: Notifier = field(default_factory=Notifier)
     health: Health = field(default_factory=Health)
     metrics: Metrics | None = None
+    db: DatabaseThread = field(default_factory=DatabaseThread)  # store calls, off the loop
 
     def now_of(self, runtime: AccountRuntime) -> datetime:
         return (runtime.clock or self.clock)()
@@ -53,16 +55,18 @@ class ServiceBase:
             actor=actor or self.actor,
             fence=runtime.fence,
             wall_clock=self.clock,
+            db=self.db,
             staleness=self.rails.staleness,
             breakers=self.rails.breakers,
             rules=runtime.rules,
         )
 
-    def _error(
+    async def _error(
         self, account: str, tick_id: str, fingerprint: str, message: str, now: datetime
     ) -> None:
         try:
-            self.store.audit(
+            await self.db.run(
+                self.store.audit,
                 [
                     AuditEvent(
                         EventKind.ERROR,

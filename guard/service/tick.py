@@ -42,7 +42,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             report = await self._tick(runtime, tick_id, now)
         except Exception as error:  # e.g. the database is down while resolving intents
             message = f"tick failed: {type(error).__name__}: {error}"
-            self._error(account, tick_id, runtime.policies.fingerprint, message, now)
+            await self._error(account, tick_id, runtime.policies.fingerprint, message, now)
             self.health.degrade(account, "tick", message)
             report = TickReport(account, tick_id, None, None, None, message)
         if self.store.problem is None:
@@ -85,7 +85,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             return await self._evaluate(runtime, snapshot, stale, tick_id, fingerprint, now)
         except Exception as error:  # one bad account must never stop the loop
             message = f"tick failed: {type(error).__name__}: {error}"
-            self._error(account, tick_id, fingerprint, message, now)
+            await self._error(account, tick_id, fingerprint, message, now)
             self.health.degrade(account, "tick", message)
             return TickReport(account, tick_id, None, None, None, str(error))
 
@@ -103,7 +103,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             self.health.degrade(account, "disabled", runtime.disabled_reason)
             await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error))
         self.health.degrade(account, "venue", f"venue unreachable: {error}")
-        self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
+        await self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
         return TickReport(account, tick_id, None, None, None, str(error))
 
     async def _evaluate(
@@ -119,7 +119,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         problems = snapshot_problems(snapshot)
         if problems:
             return await self._contradictory(runtime, problems, tick_id, fingerprint, now)
-        self._remember_markets(runtime, snapshot)
+        await self._remember_markets(runtime, snapshot)
         holds: list[Hold] = [stale] if stale is not None else []
         changes: list[PositionChange] = []
         if stale is None and self.rails.sanity is not None:
@@ -130,7 +130,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         if stale is None:
             runtime.previous = snapshot
             runtime.own_fills = {}
-        state = for_mode(self.store.load_state(account), runtime.dry_run)
+        state = for_mode(await self.db.run(self.store.load_state, account), runtime.dry_run)
         decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
         planned = plan(decision, snapshot, runtime.rules)
         if stale is None:
@@ -140,12 +140,12 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         events = tick_events(account, tick_id, fingerprint, decision, planned, self.actor)
         events.extend(change_events(account, tick_id, fingerprint, changes, self.actor))
         if planned.orders and not holds and not runtime.dry_run:
-            tripped = self._breaker(account, planned.orders, snapshot, now)
+            tripped = await self._breaker(account, planned.orders, snapshot, now)
             if tripped is not None:
                 holds.append(tripped)
         locks = [
             lock
-            for lock in self.store.locks(self.clock())  # locks live on the wall clock
+            for lock in await self.db.run(self.store.locks, self.clock())  # the wall clock
             if any(lock.covers(account, p.symbol) for p in planned.orders)
         ]
         self._rail_health(account, stale, holds)
@@ -160,8 +160,15 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 suppressed(p, f"held back: {why}", tick_id, fingerprint, self.actor)
                 for p in planned.orders
             )
-            self.store.record_tick(
-                account, tick_id, now, state, summary(decision), events, runtime.fence
+            await self.db.run(
+                self.store.record_tick,
+                account,
+                tick_id,
+                now,
+                state,
+                summary(decision),
+                events,
+                runtime.fence,
             )
         else:
             # a lock holds back only what it covers: the other markets stay protected. The
@@ -186,7 +193,8 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 held = {p.symbol for p, _ in execution.suppressed} - locked
                 next_state = keep_steps(next_state, state, held)
                 await self._after_execution(runtime, planned.orders, execution)
-            self.store.record_tick(
+            await self.db.run(
+                self.store.record_tick,
                 account,
                 tick_id,
                 self.now_of(runtime),
@@ -199,14 +207,14 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
         )
 
-    def _remember_markets(self, runtime: AccountRuntime, snapshot: AccountSnapshot) -> None:
+    async def _remember_markets(self, runtime: AccountRuntime, snapshot: AccountSnapshot) -> None:
         """Tell the store the account's markets when they change, so operator commands resolve
         `SOL` or `SOLUSDT` to one of them; a failure is retried on the next tick."""
         symbols = frozenset(snapshot.markets)
         if symbols == runtime.markets_recorded:
             return
         try:
-            self.store.record_markets(runtime.name, sorted(symbols))
+            await self.db.run(self.store.record_markets, runtime.name, sorted(symbols))
         except Exception:  # the database is down: the tick itself goes on (journal or error)
             return
         runtime.markets_recorded = symbols

@@ -4,6 +4,7 @@ journaled store protects from the journal at once, flushing when the lock is gon
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -112,3 +113,42 @@ async def test_tick_when_write_lock_held_elsewhere_then_protects_from_journal_an
         assert store.verify_chain()[0]
     finally:
         store.dispose()
+
+
+async def test_tick_when_write_waits_for_another_writer_then_event_loop_keeps_running(
+    db: Path,
+) -> None:
+    path = PricePath({BTC: tuple((T0 + timedelta(minutes=m), D(61000)) for m in range(30))})
+    venue = PaperVenue({BTC: spec(BTC)}, path, slippage=SlippageModel(D(0), D(0)))
+    venue.open_account("a", D(6000))
+    venue.seed_position("a", BTC, Side.LONG, D(1), D(60000), D(10))
+    store = Store(f"sqlite:///{db}", write_timeout=1.0)
+    service = GuardService(
+        store=store,
+        accounts={"a": AccountRuntime("a", RULES, venue, POLICY)},
+        clock=lambda: venue.now,
+    )
+    gaps: list[float] = []
+
+    async def heartbeat() -> None:  # what every other account's tick would need: the loop
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        with write_lock_held(db):
+            began = time.monotonic()
+            report = await service.tick("a")  # its writes wait for the lock, then give up
+            took = time.monotonic() - began
+    finally:
+        beating.cancel()
+        service.db.close()
+        store.dispose()
+    assert report.error is not None and "locked" in report.error
+    assert took >= 0.9  # the tick did wait on the database ...
+    assert max(gaps) < 0.25, f"... and the loop stalled for {max(gaps):.2f}s"  # ... off the loop
