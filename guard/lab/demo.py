@@ -103,6 +103,7 @@ async def run_guarded(
         await done.wait()
     finally:
         scheduler.shutdown(wait=False)
+        service.db.close()
     return summarise(venue, orders, account)
 
 

@@ -128,6 +128,8 @@ class ServiceSettings(Strict):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     health_port: int | None = Field(default=None, ge=0, le=65535)
     housekeeping: Duration = timedelta(minutes=2)  # lock expiry and operator requests
+    # a quiet evaluation that repeats the previous one is audited once per heartbeat
+    audit_heartbeat: Duration = timedelta(minutes=5)
     misfire_grace: Duration = timedelta(seconds=30)
     shutdown_grace: Duration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended

@@ -86,6 +86,7 @@ class RunnerBase:
             notifier=notifier_for(self.config),
             health=self.health,
             metrics=self.metrics,
+            heartbeat=self.config.service.audit_heartbeat,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[Endpoint] = []

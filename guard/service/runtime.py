@@ -34,6 +34,8 @@ class AccountRuntime:
     own_fills: dict[PositionKey, Decimal] = field(default_factory=dict)  # since `previous`
     fence: Fence | None = None  # scale-out: the lease this replica holds on the account
     markets_recorded: frozenset[str] = frozenset()  # what the store knows of its markets
+    audited_outcome: str | None = None  # the last quiet outcome written to the audit log
+    audited_at: datetime | None = None  # when (wall clock), for the heartbeat
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,8 @@ class ServiceBase:
     health: Health = field(default_factory=Health)
     metrics: Metrics | None = None
     db: DatabaseThread = field(default_factory=DatabaseThread)  # store calls, off the loop
+    # a quiet evaluation repeating the last one is audited once per heartbeat (None: every tick)
+    heartbeat: timedelta | None = None
 
     def now_of(self, runtime: AccountRuntime) -> datetime:
         return (runtime.clock or self.clock)()

@@ -20,7 +20,14 @@ from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
 from guard.service.reconcile import Reconciliation
 from guard.service.runtime import AccountRuntime, TickReport
-from guard.service.tick_events import change_events, hold_event, summary, suppressed, tick_events
+from guard.service.tick_events import (
+    change_events,
+    hold_event,
+    quiet_outcome,
+    summary,
+    suppressed,
+    tick_events,
+)
 
 
 class GuardService(RailHolds, FlattenRequests, Reconciliation):
@@ -137,12 +144,16 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             stale = engine_stale(account, decision)
             if stale is not None:
                 holds.append(stale)
-        events = tick_events(account, tick_id, fingerprint, decision, planned, self.actor)
-        events.extend(change_events(account, tick_id, fingerprint, changes, self.actor))
         if planned.orders and not holds and not runtime.dry_run:
             tripped = await self._breaker(account, planned.orders, snapshot, now)
             if tripped is not None:
                 holds.append(tripped)
+        events = (
+            tick_events(account, tick_id, fingerprint, decision, planned, self.actor)
+            if self._worth_auditing(runtime, quiet_outcome(decision, planned, holds, changes))
+            else []
+        )
+        events.extend(change_events(account, tick_id, fingerprint, changes, self.actor))
         locks = [
             lock
             for lock in await self.db.run(self.store.locks, self.clock())  # the wall clock
@@ -206,6 +217,20 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         return TickReport(
             account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
         )
+
+    def _worth_auditing(self, runtime: AccountRuntime, quiet: str | None) -> bool:
+        """Every evaluation that decides anything is audited; a quiet one only when its outcome
+        differs from the last quiet one audited, or once per heartbeat (the tick line is logged
+        either way)."""
+        if quiet is None or self.heartbeat is None:
+            runtime.audited_outcome = None
+            return True
+        now = self.clock()
+        due = runtime.audited_at is None or now - runtime.audited_at >= self.heartbeat
+        if quiet == runtime.audited_outcome and not due:
+            return False
+        runtime.audited_outcome, runtime.audited_at = quiet, now
+        return True
 
     async def _remember_markets(self, runtime: AccountRuntime, snapshot: AccountSnapshot) -> None:
         """Tell the store the account's markets when they change, so operator commands resolve

@@ -1,5 +1,6 @@
 """The audit events of a tick (evaluation, findings, alerts, skipped orders, position changes,
-holds, suppressed orders) and its summary. Pure: no I/O, clock or state; same input, same events."""
+holds, suppressed orders), its summary, and what makes an evaluation quiet (audited only when its
+outcome changes or a heartbeat is due). Pure: no I/O, clock or state; same input, same events."""
 
 from __future__ import annotations
 
@@ -143,3 +144,19 @@ def suppressed(
 def summary(decision: Decision) -> dict[str, Any]:
     breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
     return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}
+
+
+def quiet_outcome(
+    decision: Decision, planned: Plan, holds: Sequence[Hold], changes: Sequence[PositionChange]
+) -> str | None:
+    """The outcome of a quiet evaluation (no order planned or skipped, no hold, no position
+    change, no breach) as a comparable text; None when the evaluation is not quiet."""
+    if planned.orders or planned.skipped or holds or changes:
+        return None
+    if any(f.severity in BREACHES for f in decision.findings):
+        return None
+    seen = sorted(
+        f"{f.rule_id}|{f.symbol or '@account'}|{f.side.value if f.side else ''}|{f.severity.value}"
+        for f in decision.findings
+    )
+    return ";".join([*seen, *sorted(f"alert|{a.kind}|{a.symbol or ''}" for a in decision.alerts)])

@@ -190,15 +190,18 @@ async def run_guarded(
             orders += report.execution.sent
         recorder.sample()
 
-    await tick_now()
-    moments = stops(setup, ticks)
-    for done, moment in enumerate(moments, start=1):
-        venue.advance_to(moment)
-        if moment in tick_set:
-            await tick_now()
-        else:
-            recorder.sample()
-        _report(progress, "guarded", done, len(moments))
+    try:
+        await tick_now()
+        moments = stops(setup, ticks)
+        for done, moment in enumerate(moments, start=1):
+            venue.advance_to(moment)
+            if moment in tick_set:
+                await tick_now()
+            else:
+                recorder.sample()
+            _report(progress, "guarded", done, len(moments))
+    finally:
+        service.db.close()
     return recorder.result("guarded", setup.collateral, orders)
 
 
