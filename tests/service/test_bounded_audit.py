@@ -4,6 +4,7 @@ grow the audit log by a row every few seconds."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,8 +80,6 @@ async def test_audit_growth_when_calm_account_ticks_an_hour_at_5s_then_under_1_m
 ) -> None:
     """Measured, not estimated: the database file's growth (rows and indexes, after a WAL
     checkpoint) over one hour of 5 s ticks of a calm account, scaled to a day."""
-    import sqlite3
-
     service, store, wall = _service(tmp_path, timedelta(minutes=5))
     db = tmp_path / "guard.db"
 
