@@ -131,6 +131,8 @@ class MarketSpec:
     price_tick: Decimal = Decimal("0.01")
     min_amount: Decimal = ZERO  # in base units
     min_notional: Decimal = ZERO
+    max_order_amount: Decimal | None = None  # base units one order may carry (venue filters)
+    max_order_notional: Decimal | None = None  # quote value one order may carry
     reduce_only_exempt_from_min_notional: bool = False
     tiers: tuple[MarginTier, ...] = ()
     funding_interval: timedelta = timedelta(hours=8)

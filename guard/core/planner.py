@@ -1,6 +1,7 @@
 """Turn a decision into reduce-only order plans; pure and deterministic. Invariants: every plan is
-reduce-only, on the side opposite its position, and the plans of one position add up to at most
-its size after rounding down to the venue step."""
+reduce-only, on the side opposite its position, within the venue's maximum order size (larger
+reductions are sliced, each slice with its own client id), and the plans of one position add up
+to at most its size after rounding down to the venue step."""
 
 from __future__ import annotations
 
@@ -101,6 +102,41 @@ def worst_price(side: OrderSide, mark: Decimal, slippage: Decimal, tick: Decimal
     return (raw / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
 
 
+def _slice_cap(
+    policy_notional: Decimal | None, position: Position, market: MarketSpec, limit: Decimal
+) -> Decimal | None:
+    """The largest slice in base units: the policy's slice notional and the venue's maximum order
+    amount and value (valued at the worse of mark and worst acceptable price), rounded down."""
+    caps: list[Decimal] = []
+    if policy_notional is not None:
+        caps.append(policy_notional / position.mark_price)
+    if market.max_order_amount is not None:
+        caps.append(market.max_order_amount)
+    if market.max_order_notional is not None:
+        caps.append(market.max_order_notional / max(position.mark_price, limit))
+    # a cap below one step cannot be honoured by any order: it is left out (never "no slicing")
+    usable = [c for c in (round_down(cap, market.amount_step) for cap in caps) if c > ZERO]
+    return min(usable) if usable else None
+
+
+def slice_sizes(quantity: Decimal, cap: Decimal | None, market: MarketSpec) -> list[Decimal]:
+    """`quantity` in pieces of at most `cap` (step multiples, in order); a remainder below the
+    venue minimum is merged with the piece before it and the two split evenly, so every piece
+    is at least the minimum and at most the cap."""
+    if cap is None or cap <= ZERO or cap >= quantity:
+        return [quantity]
+    count = int((quantity / cap).to_integral_value(rounding=ROUND_FLOOR))
+    pieces = [cap] * count
+    rest = quantity - cap * count
+    if rest > ZERO:
+        pieces.append(rest)
+    if ZERO < rest < market.min_amount and len(pieces) >= 2:
+        joined = pieces[-2] + pieces[-1]
+        first = _ceil_to_step(joined / 2, market.amount_step)
+        pieces[-2:] = [first, joined - first]
+    return pieces
+
+
 def _slices(
     account: str,
     reduction: Reduction,
@@ -111,18 +147,10 @@ def _slices(
 ) -> list[OrderPlan]:
     execution = reduction.execution
     side = position.side.closing_order_side
-    pieces = [quantity]
-    if execution.max_slice_notional is not None:
-        per_slice = round_down(
-            execution.max_slice_notional / position.mark_price, market.amount_step
-        )
-        if per_slice > ZERO and per_slice < quantity:
-            count = int((quantity / per_slice).to_integral_value(rounding=ROUND_FLOOR))
-            pieces = [per_slice] * count
-            rest = quantity - per_slice * count
-            if rest > ZERO:
-                pieces.append(rest)
     limit = worst_price(side, position.mark_price, execution.max_slippage, market.price_tick)
+    pieces = slice_sizes(
+        quantity, _slice_cap(execution.max_slice_notional, position, market, limit), market
+    )
     plans: list[OrderPlan] = []
     for index, piece in enumerate(pieces):
         client_id = venue.client_order_id(

@@ -71,6 +71,8 @@ def _market_problems(venue: str, spec: MarketSpec, mark: Decimal | None) -> Iter
             yield f"{where}: {field} = {step} (must be at least {SMALLEST_INCREMENT})"
     yield from _non_negative(where, "min_amount", spec.min_amount)
     yield from _non_negative(where, "min_notional", spec.min_notional)
+    yield from _positive(where, "max_order_amount", spec.max_order_amount)
+    yield from _positive(where, "max_order_notional", spec.max_order_notional)
     yield from _bounded(where, "taker_fee_rate", spec.taker_fee_rate, LARGEST_FEE_RATE)
     if spec.funding_interval <= timedelta(0):
         yield f"{where}: funding_interval = {spec.funding_interval} (must be positive)"

@@ -1,5 +1,6 @@
 """Invariant 1 as a property: every planned order is reduce-only, opposite its position, a multiple of
-the venue step, and the orders of one position add up to no more than its size."""
+the venue step, within the venue's maximum order amount and value, and the orders of one position
+add up to no more than its size."""
 
 from __future__ import annotations
 
@@ -40,12 +41,17 @@ def book(draw: st.DrawFn) -> tuple[object, Decision]:
         side = draw(st.sampled_from([Side.LONG, Side.SHORT]))
         mode = draw(st.sampled_from([MarginMode.CROSS, MarginMode.ISOLATED]))
         min_notional = draw(st.sampled_from([D(0), D(5), D(100)]))
+        max_units = draw(st.one_of(st.none(), st.integers(2, 2000)))
         markets[symbol] = spec(
             symbol,
             step=str(step),
             tick="0.01",
             min_notional=min_notional,
             reduce_only_exempt_from_min_notional=draw(st.booleans()),
+            max_order_amount=step * max_units if max_units is not None else None,
+            max_order_notional=draw(
+                st.one_of(st.none(), st.decimals(min_value=D(1000), max_value=D(10**7), places=0))
+            ),
         )
         positions.append(
             position(
@@ -91,8 +97,13 @@ def test_plan_when_any_reduction_then_orders_reduce_only_opposite_and_within_siz
         assert order.reduce_only is True
         assert order.side is held.side.closing_order_side
         assert order.quantity > 0
-        step = snap.market(order.symbol).amount_step  # type: ignore[attr-defined]
-        assert order.quantity % step == 0
+        market = snap.market(order.symbol)  # type: ignore[attr-defined]
+        assert order.quantity % market.amount_step == 0
+        if market.max_order_amount is not None:
+            assert order.quantity <= market.max_order_amount
+        if market.max_order_notional is not None:
+            price = max(held.mark_price, order.limit_price or held.mark_price)
+            assert order.quantity * price <= market.max_order_notional
         total[order.key] += order.quantity
     for key, quantity in total.items():
         assert quantity <= snap.position(key).quantity  # type: ignore[attr-defined]

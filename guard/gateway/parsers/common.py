@@ -167,6 +167,10 @@ def market_spec(
     min_amount = ctx.optional_number(amount_limits.get("min"), f"{path}.limits.amount.min")
     min_cost = ctx.optional_number(cost_limits.get("min"), f"{path}.limits.cost.min")
     taker = ctx.optional_number(raw.get("taker"), f"{path}.taker")
+    max_contracts = _max_order_contracts(ctx, raw, path)
+    max_cost = positive_or_none(
+        ctx.optional_number(cost_limits.get("max"), f"{path}.limits.cost.max")
+    )
     defaults = MarketSpec(symbol=symbol, base=base, quote=quote)
     if step is None:
         ctx.note(f"market {symbol} has no precision.amount: default step {defaults.amount_step}")
@@ -179,11 +183,33 @@ def market_spec(
         price_tick=tick if tick is not None else defaults.price_tick,
         min_amount=(min_amount * size) if min_amount is not None else ZERO,
         min_notional=min_cost if min_cost is not None else ZERO,
+        max_order_amount=(max_contracts * size) if max_contracts is not None else None,
+        max_order_notional=max_cost,
         reduce_only_exempt_from_min_notional=ctx.rules.reduce_only_exempt_from_min_notional,
         tiers=tiers,
         funding_interval=interval,
         taker_fee_rate=taker if taker is not None else defaults.taker_fee_rate,
     )
+
+
+def _max_order_contracts(ctx: Context, raw: Mapping[str, Any], path: str) -> Decimal | None:
+    """The smallest maximum one order may carry, in contracts, from every place a venue states
+    it: ccxt's limits.amount.max (Binance LOT_SIZE, OKX maxLmtSz, Bybit maxOrderQty) and
+    limits.market.max (Binance MARKET_LOT_SIZE), and the raw market-order maxima ccxt leaves in
+    `info` (OKX maxMktSz, Bybit lotSizeFilter.maxMktOrderQty). None when no venue states one."""
+    limits = submap(raw, "limits")
+    info = submap(raw, "info")
+    found = [
+        ctx.optional_number(submap(limits, "amount").get("max"), f"{path}.limits.amount.max"),
+        ctx.optional_number(submap(limits, "market").get("max"), f"{path}.limits.market.max"),
+        ctx.optional_number(info.get("maxMktSz"), f"{path}.info.maxMktSz"),
+        ctx.optional_number(
+            submap(info, "lotSizeFilter").get("maxMktOrderQty"),
+            f"{path}.info.lotSizeFilter.maxMktOrderQty",
+        ),
+    ]
+    stated = [value for value in found if value is not None and value > ZERO]
+    return min(stated) if stated else None
 
 
 def funding_raw(ctx: Context, symbol: str) -> Mapping[str, Any] | None:
