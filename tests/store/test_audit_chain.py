@@ -35,7 +35,11 @@ def fill(store: Store, count: int = 5, account: str | None = "acct") -> list[int
 
 def test_verify_when_untouched_then_intact(any_store: Store) -> None:
     fill(any_store)
-    assert any_store.verify_chain() == (True, None, "5 rows in 1 chain(s), 0 anchor(s) checked, intact")
+    assert any_store.verify_chain() == (
+        True,
+        None,
+        "5 rows in 1 chain(s), 0 anchor(s) checked, intact",
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +108,11 @@ def test_append_when_two_writers_race_then_chain_stays_intact(any_store: Store) 
     for thread in threads:
         thread.join()
     other.dispose()
-    assert any_store.verify_chain() == (True, None, "50 rows in 1 chain(s), 0 anchor(s) checked, intact")
+    assert any_store.verify_chain() == (
+        True,
+        None,
+        "50 rows in 1 chain(s), 0 anchor(s) checked, intact",
+    )
 
 
 def interleave(store: Store, rounds: int = 3) -> dict[str, list[int]]:
