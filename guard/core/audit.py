@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     LEASE_ACQUIRED = "lease_acquired"  # a replica took an account's lease (scale-out)
     LEASE_RELEASED = "lease_released"  # a replica handed one back (rebalance or shutdown)
     LEASE_LOST = "lease_lost"  # another replica took it over while this one could not renew
+    ANCHOR = "anchor"  # the tips of every audit chain and one hash over them (@service chain)
 
 
 @dataclass(frozen=True, slots=True)

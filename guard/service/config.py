@@ -130,6 +130,8 @@ class ServiceSettings(Strict):
     housekeeping: Duration = timedelta(minutes=2)  # lock expiry and operator requests
     # a quiet evaluation that repeats the previous one is audited once per heartbeat
     audit_heartbeat: Duration = timedelta(minutes=5)
+    # how often housekeeping anchors every audit chain's tip (an `anchor` event on @service)
+    audit_anchor: Duration = timedelta(minutes=10)
     misfire_grace: Duration = timedelta(seconds=30)
     shutdown_grace: Duration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended

@@ -1,4 +1,5 @@
-"""The housekeeping job: expire locks (audited once), announce new ones, prune the lease tick log.
+"""The housekeeping job: expire locks (audited once), announce new ones, anchor the audit chains
+every service.audit_anchor, prune the lease tick log.
 (Operator requests are read by each account's own tick.) Never raises: a failure is logged,
 retried next run."""
 
@@ -12,7 +13,7 @@ class Housekeeping(RunnerBase):
     """The Runner's housekeeping job (see guard.service.runner)."""
 
     async def housekeeping(self) -> None:
-        """Expire locks (audited once) and announce new locks."""
+        """Expire locks (audited once), announce new locks, anchor the audit chains when due."""
         now = self.clock()
         try:
             db = self.service.db
@@ -30,5 +31,10 @@ class Housekeeping(RunnerBase):
             leases = self.config.service.leases
             if self.leases is not None and leases.record_ticks:
                 await db.run(self.leases.prune_ticks, now - leases.tick_retention)
+            if self.anchored_at is None:
+                self.anchored_at = now  # the first anchor one period after the start
+            elif now - self.anchored_at >= self.config.service.audit_anchor:
+                await db.run(self.store.anchor, now)
+                self.anchored_at = now
         except Exception as error:  # the database may be briefly down: try again next time
             self.log.error("housekeeping_failed", error=f"{type(error).__name__}: {error}")

@@ -94,6 +94,7 @@ class RunnerBase:
         self.stopping = False
         self.inflight = 0
         self.known_locks: set[int] = set()
+        self.anchored_at: datetime | None = None  # the last anchor housekeeping wrote
         self._background: set[asyncio.Task[Any]] = set()
         self.log = logger(service="guard")
         self.leases = self._lease_manager()

@@ -22,7 +22,8 @@ class Accounts(Database):
     def register_accounts(self, accounts: Sequence[AccountInfo], at: datetime) -> None:
         """Record (or refresh) the accounts a starting service guards; the CLI's known names."""
         with self.transaction() as session:
-            self._serialize(session)  # replicas starting together register the same names
+            # replicas starting together register the same names
+            self._serialize(session, *(info.name for info in accounts))
             for info in accounts:
                 row = session.get(AccountRow, info.name)
                 if row is None:

@@ -1,5 +1,6 @@
-"""The audit log: append-only rows, each hash-chained (sha256) to the one before from GENESIS,
-appended inside the caller's transaction under the writers' lock; reads and verification."""
+"""The audit log: append-only rows, each hash-chained (sha256) from GENESIS to the row before it
+on its chain (its account, or @service), appended inside the caller's transaction under the
+chain's lock; anchors over every chain's tip; reads (verification: guard.store.audit_verify)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from guard.core.audit import AuditEvent
+from guard.core.audit import AuditEvent, EventKind
 from guard.store.codec import to_jsonable
-from guard.store.database import Database
+from guard.store.database import LEGACY_CHAIN, SERVICE_CHAIN, Database, chain_of, lock_order
 from guard.store.tables import AuditRow
 
 GENESIS = "0" * 64
@@ -27,6 +28,7 @@ class StoredEvent:
 
     id: int
     at: datetime
+    chain: str
     kind: str
     account: str | None
     symbol: str | None
@@ -42,9 +44,12 @@ class StoredEvent:
 
 
 def row_hash(prev_hash: str, row: AuditRow) -> str:
-    """sha256 over the previous hash and the row's content (everything but id and hashes)."""
+    """sha256 over the previous hash of its chain and the row's content (everything but id and
+    hashes), the chain's name first; a @legacy row (written before 0005) hashes without it."""
+    named = [] if row.chain == LEGACY_CHAIN else [row.chain]
     content = json.dumps(
         [
+            *named,
             prev_hash,
             row.at.isoformat(),
             row.kind,
@@ -64,25 +69,38 @@ def row_hash(prev_hash: str, row: AuditRow) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+def anchor_digest(tips: dict[str, dict[str, Any]]) -> str:
+    """The one hash an anchor records over every chain's tip (chain -> id and hash)."""
+    text = json.dumps(tips, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class AuditChain(Database):
     """The hash-chained audit log of the Store."""
 
-    def _chain_tip(self, session: Session) -> str:
-        self._serialize(session)
+    def _chain_tip(self, session: Session, chain: str) -> str:
         last = session.exec(
-            select(AuditRow.hash).order_by(col(AuditRow.id).desc()).limit(1)
+            select(AuditRow.hash)
+            .where(AuditRow.chain == chain)
+            .order_by(col(AuditRow.id).desc())
+            .limit(1)
         ).first()
         return last or GENESIS
 
     def append(self, session: Session, events: Sequence[AuditEvent], at: datetime) -> list[int]:
-        """Append events inside `session`'s transaction, chaining each to the previous row."""
+        """Append events inside `session`'s transaction, chaining each to the previous row of its
+        chain (PostgreSQL: under that chain's advisory lock, held until commit)."""
         if not events:
             return []
-        prev = self._chain_tip(session)
+        chains = lock_order(chain_of(item.account) for item in events)
+        self._lock_chains(session, chains)
+        tips = {chain: self._chain_tip(session, chain) for chain in chains}
         rows: list[AuditRow] = []
         for item in events:
+            chain = chain_of(item.account)
             row = AuditRow(
                 at=at,
+                chain=chain,
                 kind=item.kind.value,
                 account=item.account,
                 symbol=item.symbol,
@@ -93,15 +111,47 @@ class AuditChain(Database):
                 client_order_id=item.client_order_id,
                 message=item.message,
                 payload=json.dumps(to_jsonable(dict(item.payload)), sort_keys=True),
-                prev_hash=prev,
+                prev_hash=tips[chain],
                 hash="",
             )
-            row.hash = row_hash(prev, row)
-            prev = row.hash
+            row.hash = row_hash(row.prev_hash, row)
+            tips[chain] = row.hash
             session.add(row)
             rows.append(row)
         session.flush()
         return [row.id for row in rows if row.id is not None]
+
+    def chain_tips(self, session: Session) -> dict[str, dict[str, Any]]:
+        """Every chain's last committed row: chain -> {"id", "hash"}."""
+        last = (
+            select(AuditRow.chain, func.max(AuditRow.id).label("id"))
+            .group_by(col(AuditRow.chain))
+            .subquery()
+        )
+        rows = session.exec(
+            select(AuditRow.chain, AuditRow.id, AuditRow.hash).join(
+                last, col(AuditRow.id) == last.c.id
+            )
+        ).all()
+        return {chain: {"id": row_id, "hash": digest} for chain, row_id, digest in rows}
+
+    def anchor(self, at: datetime, actor: str = "guard") -> StoredEvent:
+        """Append an `anchor` event on @service recording every chain's tip and one hash over
+        them; `guard audit verify` then notices a chain cut below (or deleted after) an anchor."""
+        with self.transaction() as session:
+            self._serialize(session, SERVICE_CHAIN)
+            tips = self.chain_tips(session)
+            digest = anchor_digest(tips)
+            event = AuditEvent(
+                EventKind.ANCHOR,
+                f"anchor over {len(tips)} chain(s): {digest[:16]}",
+                actor=actor,
+                payload={"chains": tips, "digest": digest},
+            )
+            (anchor_id,) = self.append(session, [event], at)
+            row = session.get(AuditRow, anchor_id)
+            assert row is not None
+            return _event(row)
 
     def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
         with self.transaction() as session:
@@ -157,41 +207,13 @@ class AuditChain(Database):
                 query = query.where(AuditRow.account == account)
             return int(session.exec(query).one())
 
-    def verify_chain(self) -> tuple[bool, int | None, str]:
-        """(True, None, summary) when intact; else (False, first bad id, what is wrong)."""
-        prev = GENESIS
-        previous_id = 0
-        count = 0
-        with self.reading() as session:
-            rows = session.exec(select(AuditRow).order_by(col(AuditRow.id)))
-            for row in rows:
-                assert row.id is not None
-                if row.prev_hash != prev:
-                    return (
-                        False,
-                        row.id,
-                        (
-                            f"row {row.id}: its prev_hash does not match row {previous_id}'s hash "
-                            "(a row before it was deleted or edited)"
-                        ),
-                    )
-                if row_hash(prev, row) != row.hash:
-                    return (
-                        False,
-                        row.id,
-                        f"row {row.id}: its content does not match its hash (edited)",
-                    )
-                prev = row.hash
-                previous_id = row.id
-                count += 1
-        return True, None, f"{count} rows, chain intact"
-
 
 def _event(row: AuditRow) -> StoredEvent:
     assert row.id is not None
     return StoredEvent(
         id=row.id,
         at=row.at,
+        chain=row.chain,
         kind=row.kind,
         account=row.account,
         symbol=row.symbol,

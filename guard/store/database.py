@@ -4,7 +4,8 @@ or PostgreSQL), transactions, the writers' lock and the schema migrations; datab
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,9 +17,27 @@ from sqlmodel import Session, create_engine
 from guard.store import migrate
 from guard.store.errors import DatabaseUnreachable
 
-CHAIN_LOCK_KEY = 7_305_001  # PostgreSQL advisory lock serialising audit appends
+LOCKS_KEY = 7_305_001  # PostgreSQL advisory lock: shared by account writers, exclusive by locks
+SERVICE_CHAIN = "@service"  # the audit chain of events without an account
+LEGACY_CHAIN = "@legacy"  # rows written before per-account chains (one global chain)
 READ_TIMEOUT = 5.0  # SQLite readers wait only for a checkpoint, never for a writer
 OPERATOR_CONNECT_TIMEOUT = 5  # seconds, PostgreSQL connection attempts of an operator command
+
+
+def chain_of(account: str | None) -> str:
+    """The audit chain of an event: its account, else the service's chain."""
+    return account if account is not None else SERVICE_CHAIN
+
+
+def chain_key(chain: str) -> int:
+    """A stable signed 64-bit PostgreSQL advisory lock key for one audit chain."""
+    digest = hashlib.sha256(f"guard-audit-chain:{chain}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_order(chains: Iterable[str]) -> list[str]:
+    """Chains in the one order every transaction takes their locks (accounts, then @service)."""
+    return sorted(set(chains), key=lambda chain: (chain == SERVICE_CHAIN, chain))
 
 
 def is_outage(error: BaseException | None) -> bool:
@@ -131,12 +150,25 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def _serialize(self, session: Session) -> None:
-        """Order this transaction with every other writer of the audit chain and the locks.
+    def _serialize(self, session: Session, *chains: str, locks: bool = False) -> None:
+        """Order this transaction with the lock changes and with the other writers of `chains`.
 
-        SQLite: BEGIN IMMEDIATE already holds the single write lock. PostgreSQL: a transaction
-        advisory lock, taken before reading locks, so an intent admitted after a lock's commit
-        always sees that lock (and their audit ids follow commit order).
+        SQLite: BEGIN IMMEDIATE already holds the single write lock. PostgreSQL: transaction
+        advisory locks, taken before reading locks or leases: the LOCKS key shared (exclusive
+        with `locks`: a lock set, clear or expiry, which every account's admissions and egress
+        gate read), so an intent admitted or sent after a lock's commit always sees that lock;
+        then each chain's own key, in `lock_order`, so a chain's audit ids follow commit order
+        and a fence check is ordered with the takeover that audits on the same chain.
         """
-        if not self.is_sqlite:
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        if self.is_sqlite:
+            return
+        shared = "" if locks else "_shared"
+        session.execute(text(f"SELECT pg_advisory_xact_lock{shared}(:key)"), {"key": LOCKS_KEY})
+        self._lock_chains(session, chains)
+
+    def _lock_chains(self, session: Session, chains: Iterable[str]) -> None:
+        """PostgreSQL: take each chain's advisory lock (re-entrant) in `lock_order`."""
+        if self.is_sqlite:
+            return
+        for chain in lock_order(chains):
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": chain_key(chain)})

@@ -48,7 +48,7 @@ class Egress(Intents):
         """Decide with fresh rows and mark the intent SENT (pass) or SUPPRESSED (hold), audited
         by `events_for(result, overridden_locks)` in the same transaction."""
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, plan.account)
             row = session.get(IntentRow, plan.client_order_id)
             if row is None:
                 raise KeyError(f"no order intent with client id {plan.client_order_id}")

@@ -61,7 +61,7 @@ class Intents(Locks, RuleState):
         duplicates: list[OrderPlan] = []
         audit: list[AuditEvent] = list(events)
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, account)
             if fence is not None:
                 check_fence(session, account, fence)
             locks = self._active_locks(session, account, locks_at or at)

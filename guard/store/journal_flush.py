@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.domain import OrderStatus
 from guard.store.codec import state_from_json
-from guard.store.database import is_outage
+from guard.store.database import SERVICE_CHAIN, chain_of, is_outage
 from guard.store.intent_records import StoredIntent, intent_row
 from guard.store.journal_codec import JOURNAL_KEY, event_from, plan_from, result_from
 from guard.store.journal_file import Entry, Journal, JournalCorrupt
@@ -132,7 +132,7 @@ class JournalFlush(Store):
             self._report_recovery()
         for entry in self.journal.pending():
             with self.transaction() as session:
-                self._serialize(session)
+                self._serialize(session, *_chains(entry))
                 if not self._applied(session, entry):
                     self._apply(session, entry)
                     written += 1
@@ -162,7 +162,7 @@ class JournalFlush(Store):
             for skip in recovery.skipped
         ]
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, SERVICE_CHAIN)
             self.append(session, events, datetime.now(UTC))
         self._unreported = False
 
@@ -268,3 +268,11 @@ class JournalFlush(Store):
         elif entry.op != "audit":
             raise JournalCorrupt(f"{self.journal.path}: entry {entry.seq}: unknown op {entry.op}")
         self.append(session, events, entry.at)
+
+
+def _chains(entry: Entry) -> set[str]:
+    """The audit chains an entry's flush writes to (its account's and its events')."""
+    chains = {chain_of(event.get("account")) for event in entry.data.get("events", ())}
+    if entry.data.get("account") is not None:
+        chains.add(entry.data["account"])
+    return chains

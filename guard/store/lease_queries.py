@@ -37,9 +37,10 @@ class Fence:
 def check_fence(session: Session, account: str, fence: Fence) -> None:
     """Raise LeaseLost unless `fence` still holds `account`'s lease, with its margin left.
 
-    Runs inside the caller's transaction (after its audit-chain lock), so it is ordered with
-    every takeover: a takeover committed before it is seen, one after it comes too late to
-    matter because the write it guards commits first."""
+    Runs inside the caller's transaction (after the account's audit-chain lock, which the
+    takeover's lease_acquired event takes too), so it is ordered with every takeover: a takeover
+    committed before it is seen, one after it comes too late to matter because the write it
+    guards commits first."""
     row = session.execute(
         text(
             f"SELECT holder, token, expires_at - {DB_NOW} FROM account_leases "

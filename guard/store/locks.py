@@ -52,7 +52,7 @@ class Locks(AuditChain):
             else (LockScope.ACCOUNT if market is None else LockScope.MARKET)
         )
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, locks=True)
             row = LockRow(
                 scope=scope.value,
                 account=account,
@@ -85,7 +85,7 @@ class Locks(AuditChain):
     ) -> StoredLock:
         """Clear one lock by id (audited as lock_cleared); LockNotFound / InvalidRequest."""
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, locks=True)
             row = session.get(LockRow, lock_id)
             if row is None:
                 raise LockNotFound(f"no lock with id {lock_id} (see `guard locks --all`)")
@@ -111,7 +111,7 @@ class Locks(AuditChain):
     ) -> list[StoredLock]:
         """Clear the active locks of exactly this scope (no account: the global locks)."""
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, locks=True)
             rows = session.exec(
                 select(LockRow)
                 .where(
@@ -143,7 +143,7 @@ class Locks(AuditChain):
     def expire_locks(self, now: datetime, actor: str = "guard") -> list[StoredLock]:
         """Mark locks whose expiry has passed, auditing each as lock_expired exactly once."""
         with self.transaction() as session:
-            self._serialize(session)
+            self._serialize(session, locks=True)
             rows = session.exec(
                 select(LockRow)
                 .where(

@@ -85,7 +85,7 @@ class RuleState(AuditChain):
         replica still holds the account's lease with that token."""
         with self.transaction() as session:
             if fence is not None:
-                self._serialize(session)
+                self._serialize(session, account)
                 check_fence(session, account, fence)
             self._save_state(session, account, state, at, tick_id, summary)
             seen = session.get(AccountRow, account)

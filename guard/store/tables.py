@@ -23,7 +23,10 @@ class AuditRow(SQLModel, table=True):
     """One append-only, hash-chained audit event."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_account_id", "account", "id"),)
+    __table_args__ = (
+        Index("ix_audit_account_id", "account", "id"),
+        Index("ix_audit_chain_id", "chain", "id"),
+    )
 
     id: int | None = Field(
         default=None,
@@ -32,6 +35,8 @@ class AuditRow(SQLModel, table=True):
         ),
     )
     at: datetime = Field(sa_column=_time(index=True))
+    # the hash chain this row links into: its account, "@service" or "@legacy" (before 0005)
+    chain: str = Field(sa_column=Column(String(120), nullable=False))
     kind: str = Field(sa_column=Column(String(40), nullable=False, index=True))
     account: str | None = Field(default=None, sa_column=Column(String(120)))
     symbol: str | None = Field(default=None, sa_column=Column(String(80)))

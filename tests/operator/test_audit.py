@@ -1,4 +1,4 @@
-"""`guard audit tail|show|verify|export` on a real database, including detected tampering."""
+"""`guard audit tail|show|verify|anchor|export` on a real database, including detected tampering."""
 
 from __future__ import annotations
 
@@ -95,7 +95,8 @@ def test_audit_show_when_id_known_then_full_event_else_exit_1(db: str, store: St
 def test_audit_verify_when_intact_then_exit_0(db: str, store: Store) -> None:
     seed(store)
     ran = run("audit", "verify", "--db", db)
-    assert ran.code == 0 and "audit log intact: 5 rows" in ran.out
+    assert ran.code == 0
+    assert "audit log intact: 5 rows in 2 chain(s), 0 anchor(s) checked, intact" in ran.out
 
 
 def test_audit_verify_when_a_row_is_edited_then_exit_1_naming_it(db: str, store: Store) -> None:
@@ -107,7 +108,7 @@ def test_audit_verify_when_a_row_is_edited_then_exit_1_naming_it(db: str, store:
     assert f"audit log broken at row {ids[2]}" in ran.err and "edited" in ran.err
 
 
-def test_audit_verify_when_a_row_is_deleted_then_exit_1_naming_the_next(
+def test_audit_verify_when_a_row_is_deleted_then_exit_1_naming_the_next_of_its_chain(
     db: str, store: Store
 ) -> None:
     ids = seed(store)
@@ -115,7 +116,27 @@ def test_audit_verify_when_a_row_is_deleted_then_exit_1_naming_the_next(
     execute(store, "DELETE FROM audit_events WHERE id = :id", id=ids[1])
     ran = run("audit", "verify", "--db", db)
     assert ran.code == 1
-    assert f"audit log broken at row {ids[2]}" in ran.err and "deleted" in ran.err
+    assert f"audit log broken at row {ids[4]}: chain main: row {ids[4]}" in ran.err
+    assert "deleted" in ran.err
+
+
+def test_audit_anchor_when_run_then_verify_counts_it_and_catches_a_cut_tail(
+    db: str, store: Store
+) -> None:
+    ids = seed(store)
+    ran = run("audit", "anchor", "--actor", "ops", "--db", db)
+    assert ran.code == 0 and "written over 2 chain(s)" in ran.out
+    (anchor,) = store.tail(1, kind="anchor")
+    assert (anchor.chain, anchor.actor) == ("@service", "ops")
+    verified = run("audit", "verify", "--db", db)
+    assert verified.code == 0
+    assert "6 rows in 3 chain(s), 1 anchor(s) checked, intact" in verified.out
+    drop_append_only_guards(store)
+    execute(store, "DELETE FROM audit_events WHERE id = :id", id=ids[4])  # main's tip
+    broken = run("audit", "verify", "--db", db)
+    assert broken.code == 1
+    assert f"audit log broken at row {ids[4]}: chain main: row {ids[4]}" in broken.err
+    assert f"anchor #{anchor.id}" in broken.err and "tail was cut off" in broken.err
 
 
 def test_audit_export_when_jsonl_then_one_event_per_line_in_id_order(db: str, store: Store) -> None:

@@ -194,6 +194,21 @@ async def test_housekeeping_when_lock_runs_out_then_expired_once_and_alerted(
     runner.store.dispose()
 
 
+async def test_housekeeping_when_an_anchor_period_passes_then_one_anchor_is_written(
+    tmp_path: Path,
+) -> None:
+    runner = Runner(_config(tmp_path), install_signals=False)
+    start = runner.clock()
+    period = runner.config.service.audit_anchor
+    times = iter([start, start + period / 2, start + period, start + period * 1.5])
+    runner.clock = lambda: next(times)
+    for _ in range(4):
+        await runner.housekeeping()
+    assert _events(tmp_path, "anchor") == 1
+    assert runner.store.verify_chain()[0]
+    runner.store.dispose()
+
+
 @pytest.mark.parametrize(
     ("breakage", "named"),
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,3 +85,51 @@ def test_upgrade_when_tables_exist_without_migration_record_then_refused_clearly
     with pytest.raises(SchemaNotReady, match="no migration record"):
         store.upgrade()
     store.dispose()
+
+
+def test_upgrade_when_rows_were_written_at_0004_then_they_verify_as_the_legacy_chain(
+    any_store: Store,
+) -> None:
+    from sqlalchemy import text
+
+    from guard.core.audit import AuditEvent, EventKind
+    from guard.store.audit_chain import GENESIS
+    from guard.store.lease_queries import micros_at
+
+    any_store.downgrade("0004_account_markets")
+    at = datetime(2024, 8, 5, tzinfo=UTC)
+    prev = GENESIS
+    with any_store.engine.begin() as conn:  # what the 0004 code wrote: one global chain
+        for index, account in enumerate(["a", "b", None, "a"]):
+            message, payload = f"old {index}", f'{{"n": {index}}}'
+            content = [prev, at.isoformat(), "alert", account, None, None, None, None]
+            content += ["guard", None, message, payload]
+            digest = hashlib.sha256(
+                json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+            ).hexdigest()
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (at, kind, account, actor, message, payload, "
+                    "prev_hash, hash) VALUES (:at, 'alert', :account, 'guard', :message, "
+                    ":payload, :prev_hash, :hash)"
+                ),
+                {
+                    "at": micros_at(at),
+                    "account": account,
+                    "message": message,
+                    "payload": payload,
+                    "prev_hash": prev,
+                    "hash": digest,
+                },
+            )
+            prev = digest
+    assert any_store.upgrade() == Store.head_revision()
+
+    assert {e.chain for e in any_store.events()} == {"@legacy"}
+    any_store.audit([AuditEvent(EventKind.ALERT, "new", account="a")], at)
+    any_store.anchor(at)
+    ok, _, summary = any_store.verify_chain()
+    assert ok, summary
+    assert summary == "6 rows in 3 chain(s), 1 anchor(s) checked, intact"
+    new = [e for e in any_store.events() if e.chain == "a"]
+    assert new[0].prev_hash == GENESIS  # the account's own chain starts fresh

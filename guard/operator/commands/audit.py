@@ -1,4 +1,4 @@
-"""`guard audit tail|show|verify|export`: read and check the append-only audit log."""
+"""`guard audit tail|show|verify|anchor|export`: read, check and anchor the append-only audit log."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from rich.table import Table
 
 from guard.core.audit import EventKind
 from guard.operator.commands.common import console, fail, parse_time, print_json
-from guard.operator.commands.db import DbOption, ready_store
+from guard.operator.commands.db import ActorOption, DbOption, actor_name, now, ready_store
 from guard.store import StoredEvent
 
 EXPORT_COLUMNS = (
     "id",
     "at",
+    "chain",
     "kind",
     "account",
     "symbol",
@@ -45,6 +46,7 @@ def _event_json(event: StoredEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "at": event.at.isoformat(),
+        "chain": event.chain,
         "kind": event.kind,
         "account": event.account,
         "symbol": event.symbol,
@@ -131,12 +133,23 @@ def register(app: typer.Typer) -> None:
 
     @audit.command()
     def verify(db: DbOption = None) -> None:
-        """Check the hash chain: exit 0 when intact, 1 naming the first bad row."""
+        """Check every hash chain and every anchor: exit 0 when intact, 1 naming the chain and
+        the first bad row."""
         ok, bad_id, message = ready_store(db).verify_chain()
         if ok:
             console.print(f"audit log intact: {message}")
             return
         fail(f"audit log broken at row {bad_id}: {message}", 1)
+
+    @audit.command()
+    def anchor(db: DbOption = None, actor: ActorOption = None) -> None:
+        """Anchor every chain's tip now (an `anchor` event on @service): a chain cut below it,
+        or deleted after it, is then reported by `guard audit verify`."""
+        written = ready_store(db).anchor(now(), actor=actor_name(actor))
+        chains = written.payload["chains"]
+        console.print(
+            f"anchor #{written.id} written over {len(chains)} chain(s): {written.payload['digest']}"
+        )
 
     @audit.command()
     def export(
