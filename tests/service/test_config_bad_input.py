@@ -56,3 +56,40 @@ def test_load_scenario_when_file_not_utf8_then_error_not_crash(tmp_path: Path) -
     with pytest.raises(ConfigError) as caught:
         load_scenario_file(path)
     assert str(caught.value).startswith(f"{path}:2: not UTF-8 text")
+
+
+@pytest.mark.parametrize("interval", ["0s", "0", "0.0m"])
+def test_load_config_when_poll_interval_not_positive_then_error_names_line_and_field(
+    tmp_path: Path, interval: str
+) -> None:
+    path = _config(tmp_path, interval)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}:6: accounts[0].poll_interval: "
+        "must be a positive duration (e.g. '5s', '2m'), not zero or negative"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("housekeeping: 0s", "service.housekeeping"),
+        ("staleness: 0m", "service.staleness"),
+        ("misfire_grace: 0s", "service.misfire_grace"),
+        ("shutdown_grace: 0s", "service.shutdown_grace"),
+        ("audit_heartbeat: 0s", "service.audit_heartbeat"),
+        ("breakers: {window: 0s}", "service.breakers.window"),
+    ],
+)
+def test_load_config_when_service_duration_not_positive_then_error_names_line_and_field(
+    tmp_path: Path, setting: str, field: str
+) -> None:
+    path = tmp_path / "guard.yaml"
+    path.write_text(
+        f"version: 1\nservice:\n  {setting}\naccounts:\n"
+        f"  - name: a\n    venue: paper\n    policies: [{POLICY}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:3: {field}: must be a positive duration")
