@@ -13,11 +13,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from guard.core.policy.units import Duration, Money, Percent
-from guard.core.yaml_model import ConfigError, Problem
-from guard.service.files import validate_file
+from guard.core.yaml_model import (
+    ConfigError,
+    Node,
+    Problem,
+    field_of,
+    line_of,
+    parse_yaml,
+    validate_data,
+)
+from guard.service.files import read_config_text
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$"
 
@@ -198,6 +206,12 @@ class GuardConfig(Strict):
     version: Literal[1] = 1
     service: ServiceSettings = ServiceSettings()
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
+    _source: str = PrivateAttr(default="guard.yaml")  # the file it was loaded from
+    _lines: Node | None = PrivateAttr(default=None)  # its YAML line index
+
+    def problem(self, loc: tuple[str | int, ...], message: str) -> Problem:
+        """A problem found after loading, at `loc` (e.g. service.alerts.urls[0]): file:line: field."""
+        return Problem(self._source, line_of(self._lines, loc), field_of(self._lines, loc), message)
 
     @model_validator(mode="after")
     def _unique_names(self) -> GuardConfig:
@@ -215,7 +229,8 @@ class GuardConfig(Strict):
 
 def load_config(path: Path) -> GuardConfig:
     """Validate `path`; relative policy and state paths are resolved against its folder."""
-    config = validate_file(path, GuardConfig)
+    data, root = parse_yaml(read_config_text(path), str(path))
+    config = validate_data(data, root, str(path), GuardConfig)
     base = path.resolve().parent
     accounts = []
     problems = []
@@ -241,4 +256,6 @@ def load_config(path: Path) -> GuardConfig:
         accounts.append(account.model_copy(update=update))
     if problems:
         raise ConfigError(problems)
-    return config.model_copy(update={"accounts": tuple(accounts)})
+    loaded = config.model_copy(update={"accounts": tuple(accounts)})
+    loaded._source, loaded._lines = str(path), root
+    return loaded
