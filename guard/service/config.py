@@ -144,6 +144,8 @@ class ServiceSettings(Strict):
     alerts: Alerts = Alerts()
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     health_port: int | None = Field(default=None, ge=0, le=65535)
+    # the endpoints' bind address: loopback unless set (0.0.0.0 only inside a container)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
     housekeeping: PositiveDuration = timedelta(minutes=2)  # lock expiry and operator requests
     # a quiet evaluation that repeats the previous one is audited once per heartbeat
     audit_heartbeat: PositiveDuration = timedelta(minutes=5)
