@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from guard.core.audit import AuditEvent, EventKind
+from guard.core.audit import AuditEvent, EventKind, evaluation_message
 from guard.core.domain import Decision, OrderPlan, Severity
 from guard.core.planner import Plan
 from guard.core.rails import Hold, PositionChange
@@ -23,8 +23,7 @@ def tick_events(
     events = [
         AuditEvent(
             EventKind.EVALUATION,
-            f"evaluated {account}: {len(decision.findings)} finding(s), "
-            f"{len(breaches)} breach(es), {len(planned.orders)} order(s) planned",
+            evaluation_message(account, len(decision.findings), len(breaches), len(planned.orders)),
             account=account,
             tick_id=tick_id,
             fingerprint=fingerprint,
