@@ -122,7 +122,7 @@ class AuditChain(Database):
             if hide_quiet:
                 query = query.where(
                     or_(
-                        AuditRow.kind != EventKind.EVALUATION.value,
+                        col(AuditRow.kind) != EventKind.EVALUATION.value,
                         not_(col(AuditRow.message).endswith(QUIET_EVALUATION_ENDING)),
                     )
                 )
