@@ -5,6 +5,7 @@ outcome changes or a heartbeat is due). Pure: no I/O, clock or state; same input
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from guard.core.audit import AuditEvent, EventKind, evaluation_message
@@ -140,9 +141,12 @@ def suppressed(
     )
 
 
-def summary(decision: Decision) -> dict[str, Any]:
+def summary(decision: Decision, wall: datetime) -> dict[str, Any]:
+    """What `guard status` shows of a tick; `wall` is when it ran on the wall clock (a paper
+    account's own clock is virtual)."""
     breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
-    return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}
+    metrics = {k: v for k, v in decision.metrics.items()}
+    return {**metrics, "open_breaches": breaches, "ticked_at": wall}
 
 
 def quiet_outcome(
