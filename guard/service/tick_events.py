@@ -10,6 +10,7 @@ from typing import Any
 
 from guard.core.audit import AuditEvent, EventKind, evaluation_message
 from guard.core.domain import Decision, OrderPlan, Severity
+from guard.core.numbers import plain
 from guard.core.planner import Plan
 from guard.core.rails import Hold, PositionChange
 
@@ -129,7 +130,7 @@ def suppressed(
 ) -> AuditEvent:
     return AuditEvent(
         EventKind.ORDER_SUPPRESSED,
-        f"suppressed: reduce-only {plan_.side.value} {plan_.quantity} {plan_.symbol} — {why}",
+        f"suppressed: reduce-only {plan_.side.value} {plain(plan_.quantity)} {plan_.symbol} — {why}",
         account=plan_.account,
         symbol=plan_.symbol,
         rule_id=",".join(plan_.rule_ids) or None,
