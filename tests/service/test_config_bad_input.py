@@ -9,6 +9,7 @@ import pytest
 
 from guard.core.yaml_model import ConfigError
 from guard.gateway.paper.scenarios import load_scenario_file
+from guard.service import logs
 from guard.service.assembly import notifier_for
 from guard.service.config import load_config
 from guard.service.files import load_policies
@@ -121,8 +122,10 @@ def test_notifier_for_when_alert_env_var_missing_then_config_error_names_line_an
 
 
 def test_run_when_alert_url_is_the_readme_placeholder_then_exit_2_naming_line_and_field(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # `guard run` would point the logs at the runner's captured stdout, closed after the command
+    monkeypatch.setattr(logs, "configure", lambda *args, **kwargs: None)
     path = _alerting(tmp_path, '"slack://..."')
     ran = run("run", "--config", str(path))
     assert ran.code == 2
