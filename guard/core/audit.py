@@ -57,3 +57,15 @@ class AuditEvent:
     actor: str = "guard"
     client_order_id: str | None = None
     payload: Mapping[str, Any] = field(default_factory=frozen_map)
+
+
+QUIET_EVALUATION_ENDING = ", 0 breach(es), 0 order(s) planned"  # how a quiet evaluation ends
+
+
+def evaluation_message(account: str, findings: int, breaches: int, orders: int) -> str:
+    """The message of an evaluation row; a quiet one ends in QUIET_EVALUATION_ENDING (which
+    `guard audit tail` hides unless asked)."""
+    return (
+        f"evaluated {account}: {findings} finding(s), "
+        f"{breaches} breach(es), {orders} order(s) planned"
+    )

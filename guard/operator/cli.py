@@ -6,6 +6,7 @@ database that cannot be reached ends any of them in one stderr line and exit cod
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
 import pkgutil
 import sys
@@ -35,6 +36,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"guard {importlib.metadata.version('guard')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Unattended risk guard for perpetual-futures accounts."""
+
 
 for info in sorted(pkgutil.iter_modules(guard.operator.commands.__path__), key=lambda m: m.name):
     module = importlib.import_module(f"guard.operator.commands.{info.name}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from guard.core.domain import ZERO, Decision, OrderPlan, OrderStatus
+from guard.core.numbers import plain, result_alert_text
 from guard.core.rails import Hold, PositionChange, Rail
 from guard.service.executor import ExecutionReport
 from guard.service.logs import tick_logger
@@ -61,21 +62,18 @@ class Alerts(ServiceBase):
                 )
             if self.metrics is not None:
                 self.metrics.orders.labels(runtime.name, result.status.value).inc()
-            target = f"{known.side.value} {known.quantity} {known.symbol}" if known else ""
             await self._alert(
                 AlertKind.ORDER,
                 result.client_order_id,
                 f"{runtime.name} {result.status.value}",
-                f"reduce-only {target}: {result.status.value}, filled {result.filled_quantity}"
-                + (f" at {result.average_price}" if result.average_price is not None else "")
-                + (f" — {result.message}" if result.message else ""),
+                result_alert_text(known, result),
             )
         for held, why in execution.gate_holds:  # the egress gate stopped it at send time
             await self._alert(
                 AlertKind.LOCK if "lock #" in why else AlertKind.SANITY,
                 f"{held.client_order_id}:held",
                 f"{runtime.name} order held back",
-                f"reduce-only {held.side.value} {held.quantity} {held.symbol} not sent: {why}",
+                f"reduce-only {held.side.value} {plain(held.quantity)} {held.symbol} not sent: {why}",
             )
         if self.metrics is not None:
             for _ in execution.would_place:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from guard.core.rails import BreakerLimits, SanityBounds
+from guard.core.yaml_model import ConfigError, Problem
 from guard.gateway.base import Gateway
 from guard.gateway.dryrun import DryRunGateway
 from guard.gateway.paper.path import IndexedPricePath, shifted_path
@@ -15,7 +16,7 @@ from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.gateway.paper.state import restore_paper_state
 from guard.gateway.paper.wallclock import WallClockPaper, load_paper_file
 from guard.service.config import AccountConfig, GuardConfig
-from guard.service.notify import Notifier
+from guard.service.notify import Notifier, unusable, usable
 from guard.service.service_base import RailSettings
 
 
@@ -81,8 +82,23 @@ def rail_settings(config: GuardConfig) -> RailSettings:
 
 
 def notifier_for(config: GuardConfig) -> Notifier:
+    """The alert sender; a URL whose variable or file is missing, or that apprise refuses, is a
+    ConfigError naming file, line and field."""
     alerts = config.service.alerts
-    urls = [url if isinstance(url, str) else url.resolve() for url in alerts.urls]
+    urls: list[str] = []
+    problems: list[Problem] = []
+    for index, ref in enumerate(alerts.urls):
+        where = ("service", "alerts", "urls", index)
+        try:
+            url = ref if isinstance(ref, str) else ref.resolve()
+        except ValueError as error:
+            problems.append(config.problem(where, str(error)))
+            continue
+        if not usable(url):
+            problems.append(config.problem(where, unusable(url)))
+        urls.append(url)
+    if problems:
+        raise ConfigError(problems)
     return Notifier(urls, alerts.dedup.total_seconds(), alerts.max_per_minute)
 
 

@@ -13,13 +13,30 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from guard.core.policy.units import Duration, Money, Percent
-from guard.core.yaml_model import ConfigError, Problem
-from guard.service.files import validate_file
+from guard.core.yaml_model import (
+    ConfigError,
+    Node,
+    Problem,
+    field_of,
+    line_of,
+    parse_yaml,
+    validate_data,
+)
+from guard.service.files import read_config_text
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$"
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration (e.g. '5s', '2m'), not zero or negative")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 
 class Strict(BaseModel):
@@ -58,7 +75,7 @@ class SecretRef(Strict):
 class Breakers(Strict):
     """Circuit breakers: automatic action stops (and alerts) when a window's total would pass."""
 
-    window: Duration = timedelta(hours=1)
+    window: PositiveDuration = timedelta(hours=1)
     max_orders_per_account: int = Field(default=20, ge=1)
     max_notional_per_account: Money = Decimal(1_000_000)
     max_orders_global: int = Field(default=60, ge=1)
@@ -94,7 +111,7 @@ class Leases(Strict):
     renew: Duration | None = None
     slack: int = Field(default=1, ge=0)  # leases a replica may hold above its fair share
     record_ticks: bool = False  # log each tick's replica and interval in lease_ticks
-    tick_retention: Duration = timedelta(hours=1)  # how long that log is kept
+    tick_retention: PositiveDuration = timedelta(hours=1)  # how long that log is kept
 
     def replica(self) -> str:
         return self.replica_id or f"{socket.gethostname()}-{os.getpid()}"[:120]
@@ -121,19 +138,21 @@ class Leases(Strict):
 class ServiceSettings(Strict):
     database_url: str | SecretRef = SecretRef(env="GUARD_DATABASE_URL")
     create_schema: bool = False  # create missing tables directly (paper/dev runs only)
-    staleness: Duration = timedelta(minutes=2)
+    staleness: PositiveDuration = timedelta(minutes=2)
     breakers: Breakers = Breakers()
     sanity: Sanity = Sanity()
     alerts: Alerts = Alerts()
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     health_port: int | None = Field(default=None, ge=0, le=65535)
-    housekeeping: Duration = timedelta(minutes=2)  # lock expiry and operator requests
+    # the endpoints' bind address: loopback unless set (0.0.0.0 only inside a container)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    housekeeping: PositiveDuration = timedelta(minutes=2)  # lock expiry and operator requests
     # a quiet evaluation that repeats the previous one is audited once per heartbeat
-    audit_heartbeat: Duration = timedelta(minutes=5)
+    audit_heartbeat: PositiveDuration = timedelta(minutes=5)
     # how often housekeeping anchors every audit chain's tip (an `anchor` event on @service)
-    audit_anchor: Duration = timedelta(minutes=10)
-    misfire_grace: Duration = timedelta(seconds=30)
-    shutdown_grace: Duration = timedelta(seconds=30)
+    audit_anchor: PositiveDuration = timedelta(minutes=10)
+    misfire_grace: PositiveDuration = timedelta(seconds=30)
+    shutdown_grace: PositiveDuration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended
     leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
     # local write-ahead journal used while the database is down (relative: to this file)
@@ -156,7 +175,7 @@ class AccountConfig(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     venue: Literal["paper", "binance", "bybit", "okx", "hyperliquid", "dydx"]
     policies: tuple[Path, ...] = Field(min_length=1)
-    poll_interval: Duration = timedelta(seconds=15)
+    poll_interval: PositiveDuration = timedelta(seconds=15)
     dry_run: bool = False
     credentials: dict[str, SecretRef] = Field(default_factory=dict)  # ccxt field -> where
     # paper only
@@ -191,6 +210,12 @@ class GuardConfig(Strict):
     version: Literal[1] = 1
     service: ServiceSettings = ServiceSettings()
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
+    _source: str = PrivateAttr(default="guard.yaml")  # the file it was loaded from
+    _lines: Node | None = PrivateAttr(default=None)  # its YAML line index
+
+    def problem(self, loc: tuple[str | int, ...], message: str) -> Problem:
+        """A problem found after loading, at `loc` (e.g. service.alerts.urls[0]): file:line: field."""
+        return Problem(self._source, line_of(self._lines, loc), field_of(self._lines, loc), message)
 
     @model_validator(mode="after")
     def _unique_names(self) -> GuardConfig:
@@ -208,7 +233,8 @@ class GuardConfig(Strict):
 
 def load_config(path: Path) -> GuardConfig:
     """Validate `path`; relative policy and state paths are resolved against its folder."""
-    config = validate_file(path, GuardConfig)
+    data, root = parse_yaml(read_config_text(path), str(path))
+    config = validate_data(data, root, str(path), GuardConfig)
     base = path.resolve().parent
     accounts = []
     problems = []
@@ -234,4 +260,6 @@ def load_config(path: Path) -> GuardConfig:
         accounts.append(account.model_copy(update=update))
     if problems:
         raise ConfigError(problems)
-    return config.model_copy(update={"accounts": tuple(accounts)})
+    loaded = config.model_copy(update={"accounts": tuple(accounts)})
+    loaded._source, loaded._lines = str(path), root
+    return loaded

@@ -21,6 +21,7 @@ from guard.core.domain import (
     OrderStatus,
 )
 from guard.core.gate import GateVerdict, LockSeen
+from guard.core.numbers import result_text
 from guard.core.rails import BreakerLimits
 from guard.core.validity import snapshot_problems
 from guard.core.venues.base import VenueRules, round_down
@@ -315,17 +316,9 @@ class Executor:
     def _event(
         self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
     ) -> AuditEvent:
-        kind = RESULT_EVENT.get(result.status, EventKind.ORDER_UNKNOWN)
-        detail = f" at {result.average_price}" if result.average_price is not None else ""
-        message = (
-            f"{result.status.value}: reduce-only {plan.side.value} {plan.quantity} {plan.symbol}"
-            f" (filled {result.filled_quantity}{detail})"
-        )
-        if result.message:
-            message += f" — {result.message}"
         return AuditEvent(
-            kind=kind,
-            message=message,
+            kind=RESULT_EVENT.get(result.status, EventKind.ORDER_UNKNOWN),
+            message=result_text(plan, result),
             account=plan.account,
             symbol=plan.symbol,
             rule_id=",".join(plan.rule_ids) or None,

@@ -140,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
 class Endpoint:
     """/metrics and /health on one port, served from a daemon thread."""
 
-    def __init__(self, metrics: Metrics, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, metrics: Metrics, port: int, host: str = "127.0.0.1") -> None:
         handler = type("Handler", (_Handler,), {"metrics": metrics})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.port = int(self.server.server_address[1])

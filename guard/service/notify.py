@@ -57,7 +57,7 @@ class Notifier:
             self._apprise = apprise.Apprise()
             for url in self.urls:
                 if not self._apprise.add(url):
-                    raise ValueError(f"not a usable apprise URL: {_redact(url)}")
+                    raise ValueError(unusable(url))
 
     def admit(self, key: str) -> str:
         """'send', 'duplicate' (same key inside the dedup window) or 'rate-limited'."""
@@ -97,6 +97,16 @@ class Notifier:
             if not ok:
                 self.failures += 1
         return verdict
+
+
+def unusable(url: str) -> str:
+    """Why `url` cannot be used, its secrets hidden."""
+    return f"not a usable apprise URL: {_redact(url)} (see apprise's list of services)"
+
+
+def usable(url: str) -> bool:
+    """Whether apprise accepts `url` (nothing is sent)."""
+    return bool(apprise.Apprise().add(url))
 
 
 def _redact(url: str) -> str:

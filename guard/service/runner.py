@@ -21,16 +21,22 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
     """One running service: configuration, store, runtimes, scheduler, endpoints. Its state is
     built in guard.service.runner_base.RunnerBase, its parts in the modules it inherits from."""
 
+    def open_endpoints(self) -> None:
+        """/metrics and /health on the configured ports, bound to `metrics_host` (loopback unless
+        configured); a port that cannot be bound degrades health but never stops the guard."""
+        service = self.config.service
+        for port in sorted({p for p in (service.metrics_port, service.health_port) if p}):
+            try:
+                self.endpoints.append(Endpoint(self.metrics, port, service.metrics_host))
+            except OSError as error:  # the guard keeps guarding without its endpoint
+                self.log.error("endpoint_failed", port=port, error=str(error))
+                self.health.degrade("service", f"port:{port}", f"port {port}: {error}")
+
     async def run(self) -> int:
         service = self.config.service
         if self.leases is not None:  # a replica id already in use stops the start here
             self.leases.join(sorted(self.service.accounts), self.clock())
-        for port in sorted({p for p in (service.metrics_port, service.health_port) if p}):
-            try:
-                self.endpoints.append(Endpoint(self.metrics, port))
-            except OSError as error:  # the guard keeps guarding without its endpoint
-                self.log.error("endpoint_failed", port=port, error=str(error))
-                self.health.degrade("service", f"port:{port}", f"port {port}: {error}")
+        self.open_endpoints()
         names = sorted(self.service.accounts)
         self._audit(
             EventKind.SERVICE_START,

@@ -178,6 +178,7 @@ class RunnerBase:
                     a.venue,
                     self.service.accounts[a.name].dry_run,
                     Decimal(str(a.poll_interval.total_seconds())),
+                    self.service.accounts[a.name].disabled_reason,
                 )
                 for a in self.config.accounts
             ],

@@ -4,6 +4,7 @@ loop); no automatic action on stale data, past a breaker, on an unexplained jump
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime
 
@@ -108,6 +109,11 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         if isinstance(error, PermanentError):
             runtime.disabled_reason = f"permanent error, no further action: {error}"
             self.health.degrade(account, "disabled", runtime.disabled_reason)
+            # `guard status` shows it; with the database down the error row below still says why
+            with contextlib.suppress(Exception):
+                await self.db.run(
+                    self.store.disable_account, account, runtime.disabled_reason, self.clock()
+                )
             await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error))
         self.health.degrade(account, "venue", f"venue unreachable: {error}")
         await self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
@@ -177,7 +183,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 tick_id,
                 now,
                 state,
-                summary(decision),
+                summary(decision, self.clock()),
                 events,
                 runtime.fence,
             )
@@ -210,7 +216,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 tick_id,
                 self.now_of(runtime),
                 next_state,
-                summary(decision),
+                summary(decision, self.clock()),
                 events,
                 runtime.fence,
             )

@@ -5,10 +5,12 @@ outcome changes or a heartbeat is due). Pure: no I/O, clock or state; same input
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from guard.core.audit import AuditEvent, EventKind
+from guard.core.audit import AuditEvent, EventKind, evaluation_message
 from guard.core.domain import Decision, OrderPlan, Severity
+from guard.core.numbers import plain
 from guard.core.planner import Plan
 from guard.core.rails import Hold, PositionChange
 
@@ -23,8 +25,7 @@ def tick_events(
     events = [
         AuditEvent(
             EventKind.EVALUATION,
-            f"evaluated {account}: {len(decision.findings)} finding(s), "
-            f"{len(breaches)} breach(es), {len(planned.orders)} order(s) planned",
+            evaluation_message(account, len(decision.findings), len(breaches), len(planned.orders)),
             account=account,
             tick_id=tick_id,
             fingerprint=fingerprint,
@@ -129,7 +130,7 @@ def suppressed(
 ) -> AuditEvent:
     return AuditEvent(
         EventKind.ORDER_SUPPRESSED,
-        f"suppressed: reduce-only {plan_.side.value} {plan_.quantity} {plan_.symbol} — {why}",
+        f"suppressed: reduce-only {plan_.side.value} {plain(plan_.quantity)} {plan_.symbol} — {why}",
         account=plan_.account,
         symbol=plan_.symbol,
         rule_id=",".join(plan_.rule_ids) or None,
@@ -141,9 +142,12 @@ def suppressed(
     )
 
 
-def summary(decision: Decision) -> dict[str, Any]:
+def summary(decision: Decision, wall: datetime) -> dict[str, Any]:
+    """What `guard status` shows of a tick; `wall` is when it ran on the wall clock (a paper
+    account's own clock is virtual)."""
     breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
-    return {**{k: v for k, v in decision.metrics.items()}, "open_breaches": breaches}
+    metrics = {k: v for k, v in decision.metrics.items()}
+    return {**metrics, "open_breaches": breaches, "ticked_at": wall}
 
 
 def quiet_outcome(

@@ -33,12 +33,25 @@ class Accounts(Database):
                         dry_run=info.dry_run,
                         poll_interval=info.poll_interval,
                         registered_at=at,
+                        disabled_reason=info.disabled_reason,
+                        disabled_at=at if info.disabled_reason else None,
                     )
                 else:
                     row.venue = info.venue
                     row.dry_run = info.dry_run
                     row.poll_interval = info.poll_interval
                     row.registered_at = at
+                    if info.disabled_reason is None or row.disabled_reason is None:
+                        row.disabled_at = at if info.disabled_reason else None
+                    row.disabled_reason = info.disabled_reason
+                session.add(row)
+
+    def disable_account(self, account: str, reason: str, at: datetime) -> None:
+        """The service stopped acting on `account` (a permanent error): `guard status` says why."""
+        with self.transaction() as session:
+            row = session.get(AccountRow, account)
+            if row is not None:
+                row.disabled_reason, row.disabled_at = reason, at
                 session.add(row)
 
     def accounts(self) -> list[StoredAccount]:
@@ -94,4 +107,6 @@ def _stored_account(row: AccountRow) -> StoredAccount:
         poll_interval=row.poll_interval,
         registered_at=row.registered_at,
         last_seen_at=row.last_seen_at,
+        disabled_reason=row.disabled_reason,
+        disabled_at=row.disabled_at,
     )

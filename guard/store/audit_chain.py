@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, not_, or_
 from sqlmodel import Session, col, select
 
-from guard.core.audit import AuditEvent, EventKind
+from guard.core.audit import QUIET_EVALUATION_ENDING, AuditEvent, EventKind
 from guard.store.codec import to_jsonable
 from guard.store.database import LEGACY_CHAIN, SERVICE_CHAIN, Database, chain_of, lock_order
 from guard.store.tables import AuditRow
@@ -163,10 +163,19 @@ class AuditChain(Database):
         account: str | None = None,
         kind: str | None = None,
         since: datetime | None = None,
+        hide_quiet: bool = False,
     ) -> list[StoredEvent]:
-        """The newest `limit` events matching the filters, oldest first."""
+        """The newest `limit` events matching the filters, oldest first; `hide_quiet` leaves out
+        quiet evaluations (nothing breached, nothing planned)."""
         with self.reading() as session:
             query = select(AuditRow)
+            if hide_quiet:
+                query = query.where(
+                    or_(
+                        col(AuditRow.kind) != EventKind.EVALUATION.value,
+                        not_(col(AuditRow.message).endswith(QUIET_EVALUATION_ENDING)),
+                    )
+                )
             if account is not None:
                 query = query.where(AuditRow.account == account)
             if kind is not None:

@@ -65,10 +65,18 @@ def key_from_text(text: str) -> PositionKey:
     return PositionKey(symbol, Side(side))
 
 
+def decimal_text(value: Decimal) -> str:
+    """Exact, but never in exponent form: 0E+23 is "0", 1E+2 is "100" (trailing zeros kept)."""
+    if value.is_zero():
+        return "0"
+    text = str(value)
+    return format(value, "f") if "E" in text and value.is_finite() else text
+
+
 def to_jsonable(value: Any) -> Any:
     """Decimals and datetimes to strings, recursively (for audit payloads)."""
     if isinstance(value, Decimal):
-        return str(value)
+        return decimal_text(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):

@@ -20,6 +20,7 @@ from guard.core.domain import (
     PositionKey,
     Side,
 )
+from guard.core.numbers import plain
 from guard.store.tables import IntentRow
 
 NOT_FINAL = (
@@ -166,7 +167,7 @@ def intent_event(
         EventKind.INTENT: "intent",
     }[kind]
     message = (
-        f"{verb}: reduce-only {plan.side.value} {plan.quantity} {plan.symbol} "
+        f"{verb}: reduce-only {plan.side.value} {plain(plan.quantity)} {plan.symbol} "
         f"({plan.order_type.value}) — {plan.reason}"
     )
     if why:

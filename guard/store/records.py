@@ -31,6 +31,7 @@ class AccountInfo:
     venue: str
     dry_run: bool
     poll_interval: Decimal  # seconds
+    disabled_reason: str | None = None  # kept across a reload; a fresh start clears it
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class StoredAccount:
     poll_interval: Decimal
     registered_at: datetime
     last_seen_at: datetime | None
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ class AccountStatus:
     name: str
     venue: str | None  # None: seen in guard state but never registered by a service
     dry_run: bool
-    mode: str  # active, dry-run, paused (global lock), locked (account or market lock)
+    mode: str  # active, dry-run, paused (global lock), locked (account or market lock), disabled
     last_tick_at: datetime | None
     tick_age: timedelta | None
     equity: Decimal | None
@@ -125,3 +128,5 @@ class AccountStatus:
     pending_intents: int
     pending_requests: int
     locks: tuple[StoredLock, ...]
+    disabled_reason: str | None = None  # a permanent error stopped the service acting on it
+    in_config: bool = True  # registered by the service's last start or reload

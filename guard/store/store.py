@@ -27,19 +27,27 @@ class Store(Egress, Requests, Accounts, AuditVerify):
         active = self.locks(now)
         pending = self.unresolved_intents()
         requests = self.pending_requests()
+        latest = max((a.registered_at for a in registered.values()), default=None)
         rows: list[AccountStatus] = []
         for name in sorted(set(registered) | set(summaries)):
             account = registered.get(name)
             summary = summaries.get(name, {})
             locks = tuple(lock for lock in active if lock.covers(name))
             dry_run = account.dry_run if account is not None else False
-            if any(lock.scope is LockScope.GLOBAL for lock in locks):
+            disabled = account.disabled_reason if account is not None else None
+            if disabled is not None:
+                mode = "disabled"
+            elif any(lock.scope is LockScope.GLOBAL for lock in locks):
                 mode = "paused"
             elif locks:
                 mode = "locked"
             else:
                 mode = "dry-run" if dry_run else "active"
-            last: datetime | None = summary.get("last_tick_at")
+            # the wall time of the tick (a paper account's own clock is virtual and runs ahead)
+            wall = summary.get("ticked_at")
+            last: datetime | None = (
+                datetime.fromisoformat(wall) if wall else summary.get("last_tick_at")
+            )
             rows.append(
                 AccountStatus(
                     name=name,
@@ -54,6 +62,8 @@ class Store(Egress, Requests, Accounts, AuditVerify):
                         summary.get("worst_liquidation_distance")
                     ),
                     open_breaches=int(summary.get("open_breaches") or 0),
+                    disabled_reason=disabled,
+                    in_config=account is not None and account.registered_at == latest,
                     pending_intents=sum(1 for i in pending if i.account == name),
                     pending_requests=sum(1 for r in requests if r.account == name),
                     locks=locks,

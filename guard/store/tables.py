@@ -131,6 +131,8 @@ class AccountRow(SQLModel, table=True):
     registered_at: datetime = Field(sa_column=_time())
     last_seen_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     markets: str | None = Field(default=None, sa_column=Column(Text))  # JSON list, last snapshot
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))  # permanent error
+    disabled_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
 
 
 class RequestRow(SQLModel, table=True):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guard.core.audit import AuditEvent, EventKind
+from guard.core.audit import AuditEvent, EventKind, evaluation_message
 from guard.store import Store
 from tests.operator.conftest import run
 from tests.store.tamper import drop_append_only_guards, execute
@@ -165,3 +165,29 @@ def test_audit_export_when_csv_to_file_then_header_and_rows(
 def test_audit_export_when_format_unknown_then_exit_2(db: str) -> None:
     ran = run("audit", "export", "--format", "xml", "--db", db)
     assert ran.code == 2 and "xml" in ran.err
+
+
+def test_audit_tail_when_quiet_evaluations_then_hidden_unless_all_or_kind_evaluation(
+    db: str, store: Store
+) -> None:
+    rows = [
+        (EventKind.EVALUATION, evaluation_message("main", 1, 0, 0)),  # quiet: a warning only
+        (EventKind.EVALUATION, evaluation_message("main", 2, 1, 1)),  # a decision
+        (EventKind.FINDING, "liquidation buffer breached"),
+        (EventKind.INTENT, "reduce-only sell 0.3 BTC/USDT:USDT"),
+        (EventKind.EVALUATION, evaluation_message("main", 0, 0, 0)),  # quiet
+        (EventKind.LOCK_SET, "lock set"),
+    ]
+    ids = [
+        store.audit([AuditEvent(kind, message, account="main")], T0 + timedelta(minutes=i))[0]
+        for i, (kind, message) in enumerate(rows)
+    ]
+    assert [e["id"] for e in tail_json("--db", db)] == [ids[1], ids[2], ids[3], ids[5]]
+    assert [e["id"] for e in tail_json("--all", "--db", db)] == ids
+    assert [e["id"] for e in tail_json("--kind", "evaluation", "--db", db)] == [
+        ids[0],
+        ids[1],
+        ids[4],
+    ]
+    table = run("audit", "tail", "--db", db)
+    assert "lock set" in table.out and "0 breach(es), 0 order(s)" not in table.out

@@ -50,3 +50,11 @@ def test_command_when_database_not_migrated_then_exit_3_saying_what_to_run(
     ran = run(*command, "--db", str(tmp_path / "fresh.db"))
     assert ran.code == 3
     assert "never migrated" in ran.err and "run `guard db upgrade --db sqlite:///" in ran.err
+
+
+def test_version_when_asked_then_prints_the_package_version() -> None:
+    import importlib.metadata
+
+    ran = run("--version")
+    assert ran.code == 0
+    assert ran.out == f"guard {importlib.metadata.version('guard')}"

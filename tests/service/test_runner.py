@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -241,3 +242,26 @@ async def test_reload_when_file_has_bad_bytes_or_numbers_then_last_good_kept_aud
     (alert,) = [a for a in runner.service.notifier.sent if a.key == "reload"]
     assert named in alert.body
     runner.store.dispose()
+
+
+@pytest.mark.parametrize(("setting", "bound"), [("", "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
+def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
+    tmp_path: Path, setting: str, bound: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = _config(tmp_path)
+    host = f"  metrics_host: {setting}\n" if setting else ""
+    path.write_text(
+        path.read_text().replace("service:\n", f"service:\n  metrics_port: {port}\n{host}")
+    )
+    runner = Runner(path, install_signals=False)
+    try:
+        runner.open_endpoints()
+        (endpoint,) = runner.endpoints
+        assert endpoint.server.server_address[0] == bound
+    finally:
+        for endpoint in runner.endpoints:
+            endpoint.close()
+        runner.store.dispose()

@@ -93,14 +93,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
         db: DbOption = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        everything: Annotated[
+            bool, typer.Option("--all", help="also quiet evaluations (nothing breached or planned)")
+        ] = False,
     ) -> None:
-        """The newest audit events, oldest first."""
+        """The newest audit events, oldest first: what the guard did (decisions, findings, intents,
+        orders, holds, locks, errors); quiet evaluations only with --all or --kind evaluation."""
         if n <= 0:
             fail(f"-n must be positive, got {n}")
         if kind is not None and kind not in {k.value for k in EventKind}:
             fail(f"unknown --kind {kind!r}; kinds: {', '.join(k.value for k in EventKind)}")
         since_at = parse_time(since, "--since") if since is not None else None
-        events = ready_store(db).tail(n, account, kind, since_at)
+        hide_quiet = not everything and kind is None
+        events = ready_store(db).tail(n, account, kind, since_at, hide_quiet=hide_quiet)
         if json_output:
             print_json([_event_json(e) for e in events])
             return

@@ -39,6 +39,8 @@ def status_json(row: AccountStatus) -> dict[str, Any]:
         "account": row.name,
         "venue": row.venue,
         "mode": row.mode,
+        "disabled_reason": row.disabled_reason,
+        "in_running_config": row.in_config,
         "dry_run": row.dry_run,
         "last_tick_at": row.last_tick_at,
         "tick_age_seconds": None if row.tick_age is None else row.tick_age.total_seconds(),
@@ -80,18 +82,31 @@ def register(app: typer.Typer) -> None:
             table.add_column(column, justify="right", no_wrap=True)
         table.add_column("lock", overflow="fold")
         for row in rows:
-            mode = {"paused": "[bold red]paused[/]", "locked": "[red]locked[/]"}.get(
-                row.mode, row.mode
-            )
+            mode = {
+                "paused": "[bold red]paused[/]",
+                "locked": "[red]locked[/]",
+                "disabled": "[bold red]disabled[/]",
+            }.get(row.mode, row.mode)
+            venue = row.venue or "unregistered"
+            if row.venue and not row.in_config:
+                venue += ", not in the running config"
             table.add_row(
-                f"{row.name}\n[dim]{row.venue or 'unregistered'}[/]",
+                f"{row.name}\n[dim]{venue}[/]",
                 mode,
                 _age(row.tick_age),
                 _num(row.equity),
                 _pct(row.margin_ratio),
                 _pct(row.worst_liquidation_distance),
-                str(row.open_breaches),
+                str(row.open_breaches) if row.last_tick_at is not None else "-",
                 str(row.pending_intents + row.pending_requests),
                 ", ".join(f"#{lock.id}" for lock in row.locks) or "-",
             )
         console.print(table)
+        for row in rows:
+            if row.disabled_reason is not None:
+                console.print(f"[bold red]{row.name} disabled[/]: {row.disabled_reason}")
+        if any(r.venue and not r.in_config for r in rows):
+            console.print(
+                "[dim]not in the running config: not registered by the service's last start or "
+                "reload (removed, or renamed)[/]"
+            )

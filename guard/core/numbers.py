@@ -1,0 +1,56 @@
+"""Decimals as people read them: quantities at the order's step, prices to 8 significant digits."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+
+from guard.core.domain import OrderPlan, OrderResult
+
+PRICE_DIGITS = 8  # a price with no tick at hand is rounded to this many significant digits
+
+
+def plain(value: Decimal) -> str:
+    """`value` in fixed notation without trailing zeros: never 0E+23, 1E+2 or 0.300."""
+    if not value.is_finite():
+        return str(value)
+    if value.is_zero():
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def quantity_text(value: Decimal, step_like: Decimal | None = None) -> str:
+    """A quantity rounded to the places of `step_like` (the plan's own quantity, a multiple of
+    the market's amount step), e.g. a fill of 0.29999999999 on a 0.300 order reads 0.3."""
+    if step_like is not None and value.is_finite() and step_like.is_finite():
+        exponent = step_like.as_tuple().exponent
+        if isinstance(exponent, int):
+            value = value.quantize(Decimal(1).scaleb(min(exponent, 0)), ROUND_HALF_EVEN)
+    return plain(value)
+
+
+def price_text(value: Decimal, tick: Decimal | None = None) -> str:
+    """A price at the market's tick when known, else to PRICE_DIGITS significant digits."""
+    if not value.is_finite():
+        return str(value)
+    if tick is not None and tick > 0:
+        return plain((value / tick).to_integral_value(ROUND_HALF_EVEN) * tick)
+    return plain(Context(prec=PRICE_DIGITS, rounding=ROUND_HALF_EVEN).plus(value))
+
+
+def result_text(plan: OrderPlan, result: OrderResult) -> str:
+    """An order result for the audit log: `filled: reduce-only sell 0.3 BTC (filled 0.3 at 58296.63)`."""
+    price = f" at {price_text(result.average_price)}" if result.average_price is not None else ""
+    text = (
+        f"{result.status.value}: reduce-only {plan.side.value} {plain(plan.quantity)} {plan.symbol}"
+        f" (filled {quantity_text(result.filled_quantity, plan.quantity)}{price})"
+    )
+    return f"{text} — {result.message}" if result.message else text
+
+
+def result_alert_text(plan: OrderPlan | None, result: OrderResult) -> str:
+    """An order result for an alert: `reduce-only sell 0.3 BTC: filled, filled 0.3 at 58296.63`."""
+    target = f"{plan.side.value} {plain(plan.quantity)} {plan.symbol}" if plan else ""
+    filled = quantity_text(result.filled_quantity, plan.quantity if plan else None)
+    price = f" at {price_text(result.average_price)}" if result.average_price is not None else ""
+    text = f"reduce-only {target}: {result.status.value}, filled {filled}{price}"
+    return f"{text} — {result.message}" if result.message else text
