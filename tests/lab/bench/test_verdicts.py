@@ -1,0 +1,30 @@
+"""The benchmark's 1,000-account verdict is computed from the figures: a run that served almost
+no ticks inside its window (a saturated process) is NOT met, whatever its lag says."""
+
+from __future__ import annotations
+
+from guard.lab.bench.report import keeps_up
+from guard.lab.bench.ticks import TickResult
+
+
+def _run(served: int, expected: int, lag_p99: float = 0.0, missed: int = 0) -> TickResult:
+    return TickResult(
+        accounts=1000, interval_s=5.0, duration_s=10.0, setup_s=1.0, ticks=served,
+        ticks_per_s=served / 10, expected_ticks=expected, lag_p50_ms=0.0, lag_p99_ms=lag_p99,
+        lag_max_ms=lag_p99, missed=missed, max_instances=0, coalesced=0, job_errors=0,
+        tick_errors=0, cpu_s=1.0, cpu_pct=50.0, rss_mb=1.0, peak_rss_mb=1.0, venue_calls=served,
+        calls_per_tick=1.0, calls_by_method={}, served=served,
+    )  # fmt: skip
+
+
+def test_keeps_up_when_every_tick_served_in_time_then_met() -> None:
+    assert keeps_up(_run(2000, 2000, lag_p99=120.0))
+
+
+def test_keeps_up_when_no_tick_served_then_not_met_despite_zero_lag() -> None:
+    assert not keeps_up(_run(0, 2000))
+
+
+def test_keeps_up_when_lag_or_missed_over_target_then_not_met() -> None:
+    assert not keeps_up(_run(2000, 2000, lag_p99=600.0))
+    assert not keeps_up(_run(2000, 2000, missed=3))
