@@ -12,6 +12,7 @@ from guard.core.gate import GateInputs, GateVerdict, LockSeen, gate_verdict
 from guard.core.rails import WindowTotals
 from guard.store.egress import SendCheck
 from guard.store.intent_records import StoredIntent
+from guard.store.locks import lock_description
 from guard.store.records import StoredLock
 
 
@@ -37,8 +38,7 @@ def offline_verdict(
             covering_locks=tuple(
                 LockSeen(
                     lock.id,
-                    f"lock #{lock.id} ({lock.scope.value}, by {lock.actor}: {lock.reason})"
-                    " [as last read before the database outage]",
+                    f"{lock_description(lock)} [as last read before the database outage]",
                 )
                 for lock in sorted(locks, key=lambda lock: lock.id)
                 if lock.is_active(check.locks_at) and lock.covers(plan.account, plan.symbol)

@@ -26,6 +26,7 @@ from guard.store.journal_codec import event_data, plan_data, result_data
 from guard.store.journal_flush import JournalFlush
 from guard.store.journal_gate import offline_verdict
 from guard.store.lease_queries import Fence
+from guard.store.locks import lock_description
 from guard.store.records import StoredLock, StoredRequest
 from guard.store.store import Store
 
@@ -235,8 +236,8 @@ class JournaledStore(JournalFlush):
             why = ""
             if held and lock is not None:
                 why = (
-                    f"held back by lock #{lock.id} ({lock.scope.value}, by {lock.actor}: "
-                    f"{lock.reason}) [as last read before the database outage]"
+                    f"held back by {lock_description(lock)} "
+                    "[as last read before the database outage]"
                 )
                 suppressed.append((plan, why))
             else:

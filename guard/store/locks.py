@@ -221,6 +221,6 @@ def covering(locks: Sequence[LockRow], symbol: str) -> LockRow | None:
     return found[0] if found else None
 
 
-def lock_description(lock: LockRow) -> str:
-    """How a lock is named to a human in holds and audits."""
+def lock_description(lock: LockRow | StoredLock) -> str:
+    """How a lock is named to a human in holds and audits (a row or a value read back)."""
     return f"lock #{lock.id} ({lock.scope}, by {lock.actor}: {lock.reason})"
