@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from guard.store.types import DecimalText, UTCMicros
@@ -154,3 +155,8 @@ class RequestRow(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(12), nullable=False))
     outcome: str | None = Field(default=None, sa_column=Column(Text))
     completed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model (for hot-path statements without the ORM)."""
+    return cast(Table, getattr(model, "__table__"))  # noqa: B009
