@@ -8,15 +8,22 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, insert, update
+from sqlalchemy.engine import Connection
 
 from guard.core.domain import GuardState
 from guard.store.audit_chain import AuditChain
 from guard.store.codec import state_to_json, to_jsonable
 from guard.store.database import Connectable
+from guard.store.prepared import Prepared
 from guard.store.tables import StateRow, table_of
 
 _STATE = table_of(StateRow)
 _UPDATE_STATE = update(_STATE).where(_STATE.c.account == bindparam("key"))
+_COLUMNS = ("state", "updated_at", "summary", "last_tick_id", "last_tick_at")
+# the tick's save writes every column: one statement, compiled once
+_SAVE_TICK = Prepared(
+    _UPDATE_STATE.values({name: bindparam(name, type_=_STATE.c[name].type) for name in _COLUMNS})
+)
 
 
 class RuleState(AuditChain):
@@ -39,7 +46,11 @@ class RuleState(AuditChain):
         if tick_id is not None:
             values["last_tick_id"] = tick_id
             values["last_tick_at"] = at
-        updated = conn.execute(_UPDATE_STATE.values(values), {"key": account})
-        if cast(CursorResult[Any], updated).rowcount == 0:
+        if len(values) == len(_COLUMNS) and isinstance(conn, Connection):
+            updated = _SAVE_TICK.count(conn, {"key": account, **values})
+        else:
+            result = conn.execute(_UPDATE_STATE.values(values), {"key": account})
+            updated = cast(CursorResult[Any], result).rowcount
+        if updated == 0:
             values.setdefault("summary", "{}")
             conn.execute(insert(_STATE).values(account=account, **values))
