@@ -41,6 +41,7 @@ class EventKind(StrEnum):
     LEASE_RELEASED = "lease_released"  # a replica handed one back (rebalance or shutdown)
     LEASE_LOST = "lease_lost"  # another replica took it over while this one could not renew
     ANCHOR = "anchor"  # the tips of every audit chain and one hash over them (@service chain)
+    AUDIT_ARCHIVED = "audit_archived"  # old rows moved to a file; each chain's new base
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,15 @@ class RequestRow(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
 
 
+class ArchiveCutRow(SQLModel, table=True):
+    """Per chain, the last audit row id moved to an archive file (lets only those be deleted)."""
+
+    __tablename__ = "audit_archive_cuts"
+
+    chain: str = Field(sa_column=Column(String(120), primary_key=True))
+    last_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a model (for hot-path statements without the ORM)."""
     return cast(Table, getattr(model, "__table__"))  # noqa: B009

@@ -191,3 +191,23 @@ def test_audit_tail_when_quiet_evaluations_then_hidden_unless_all_or_kind_evalua
     ]
     table = run("audit", "tail", "--db", db)
     assert "lock set" in table.out and "0 breach(es), 0 order(s)" not in table.out
+
+
+def test_archive_when_old_rows_then_file_written_and_both_verify(
+    db: str, store: Store, tmp_path: Path
+) -> None:
+    seed(store)
+    store.audit([AuditEvent(EventKind.ALERT, "new", account="main")], T0 + timedelta(days=2))
+    out = tmp_path / "old.jsonl.gz"
+    archived = run(
+        "audit", "archive", "--before", "2024-08-06T00:00Z", "--out", str(out), "--db", db
+    )
+    assert archived.code == 0, archived.text
+    assert "archived 4 row(s) of 2 chain(s)" in archived.text  # "alt"'s last row stays
+    assert run("audit", "verify", "--db", db).code == 0
+    offline = run("audit", "verify", "--archive", str(out))
+    assert offline.code == 0 and "archive intact: 4 rows" in offline.text
+    again = run(
+        "audit", "archive", "--before", "2024-08-06T00:00Z", "--out", str(out), "--db", db
+    )
+    assert again.code != 0 and "nothing archived" in again.text

@@ -16,8 +16,8 @@ from typing import ParamSpec, TextIO, TypeVar
 import psycopg
 
 from guard.lab.bench.stats import cpu_seconds, percentile
-from guard.service.db_thread import DatabaseThread
 from guard.lab.bench.ticks import write_config
+from guard.service.db_thread import DatabaseThread
 from guard.service.logs import logging_to
 from guard.service.runner import Runner
 
