@@ -207,7 +207,5 @@ def test_archive_when_old_rows_then_file_written_and_both_verify(
     assert run("audit", "verify", "--db", db).code == 0
     offline = run("audit", "verify", "--archive", str(out))
     assert offline.code == 0 and "archive intact: 4 rows" in offline.text
-    again = run(
-        "audit", "archive", "--before", "2024-08-06T00:00Z", "--out", str(out), "--db", db
-    )
+    again = run("audit", "archive", "--before", "2024-08-06T00:00Z", "--out", str(out), "--db", db)
     assert again.code != 0 and "nothing archived" in again.text

@@ -42,7 +42,7 @@ def test_archive_when_old_rows_then_file_verifies_and_the_rest_still_verifies(
     assert set(done.chains) == {"acct-a", "acct-b", "@service"}
     assert any_store.count_events() == before - 15 + 1  # + the audit_archived event
     assert verify_archive_file(out).ok and verify_archive_file(out).rows == 15
-    ok, bad, why = any_store.verify_chain()
+    ok, _bad, why = any_store.verify_chain()
     assert ok, why
     any_store.audit([AuditEvent(EventKind.ALERT, "after", account="acct-a")], T0)
     assert any_store.verify_chain()[0]
