@@ -85,11 +85,7 @@ def measure_tick_cpu(
     """Tick every account `rounds` times after two warm-up rounds; `database_url` None is a
     SQLite file in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder, accounts, 5.0, policy)
-    if database_url is not None:
-        text = config.read_text(encoding="utf-8")
-        sqlite = f"sqlite:///{folder / 'bench.db'}"
-        config.write_text(text.replace(sqlite, database_url), encoding="utf-8")
+    config = write_config(folder, accounts, 5.0, policy, database_url)
     with logging_to(log):
         runner = Runner(config, install_signals=False)
         service = runner.service
