@@ -292,15 +292,27 @@ def markdown(run: Run) -> str:
             " heartbeat).",
             "",
             "| database | accounts | ticks | process CPU/tick | store CPU/tick | wall p50 |"
-            " wall p99 | audit rows/tick |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            " wall p99 | audit rows/tick | server CPU/tick |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         out += [
             f"| {c.database} | {c.accounts:,} | {c.ticks:,} | {c.cpu_ms:.2f} ms |"
             f" {c.store_cpu_ms:.2f} ms | {c.wall_p50_ms:.1f} ms | {c.wall_p99_ms:.1f} ms |"
             f" {c.audit_rows_per_tick:.3f} |"
+            + (f" {c.server_cpu_ms:.2f} ms |" if c.server_cpu_ms is not None else " - |")
             for c in run.tick_cpu
         ]
+        pg = next((c for c in run.tick_cpu if c.server_cpu_ms), None)
+        if pg is not None and pg.server_cpu_ms:
+            per_core = 1000 / pg.server_cpu_ms
+            out += [
+                "",
+                f"Server CPU/tick = CPU of every local `postgres` process over the run ÷ ticks"
+                f" (same machine). One PostgreSQL core thus serves ~{per_core:,.0f} ticks/s,"
+                f" i.e. ~{5 * per_core:,.0f} accounts at a 5 s interval per server core, with"
+                " no cross-account lock (per-account audit chains), before disk commit rate;"
+                " docs/scale-out.md sizes a cluster from this figure.",
+            ]
     out += ["", "## (d) Replay speed", ""]
     if run.replay is None:
         out.append("Not measured in this run.")

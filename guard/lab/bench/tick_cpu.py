@@ -5,6 +5,7 @@ thread) per tick, and the audit rows each tick wrote. Measures, for docs/benchma
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ class TickCpu:
     wall_p50_ms: float
     wall_p99_ms: float
     audit_rows_per_tick: float
+    server_cpu_ms: float | None = None  # PostgreSQL backends' CPU per tick (local server only)
 
 
 class MeteredDatabaseThread(DatabaseThread):
@@ -56,6 +58,25 @@ class MeteredDatabaseThread(DatabaseThread):
                 self.cpu += time.thread_time() - began
 
         return await super().run(metered)
+
+
+def postgres_server_cpu() -> float | None:
+    """CPU seconds used so far by every local `postgres` process (from /proc; None when none is
+    visible, e.g. a remote server): the server's side of the ticks, measured as a difference."""
+    total, seen = 0.0, False
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if not name.startswith("postgres"):
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        seen = True
+    return total if seen else None
 
 
 @contextmanager
@@ -92,6 +113,7 @@ def measure_tick_cpu(
         metered = MeteredDatabaseThread()
         service.db = metered
         names = sorted(service.accounts)
+        server: list[float | None] = [None, None]
 
         async def main() -> tuple[float, list[float], int]:
             for _ in range(2):
@@ -100,6 +122,7 @@ def measure_tick_cpu(
             rows_before = runner.store.count_events()
             walls: list[float] = []
             metered.cpu = 0.0
+            server[0] = postgres_server_cpu() if database_url is not None else None
             began = cpu_seconds()
             for _ in range(rounds):
                 for name in names:
@@ -107,6 +130,8 @@ def measure_tick_cpu(
                     await service.tick(name)
                     walls.append(time.perf_counter() - start)
             cpu = cpu_seconds() - began
+            after = postgres_server_cpu() if database_url is not None else None
+            server[1] = after
             service.db.close()
             return cpu, walls, runner.store.count_events() - rows_before
 
@@ -124,4 +149,9 @@ def measure_tick_cpu(
         wall_p50_ms=1000 * percentile(walls, 0.50),
         wall_p99_ms=1000 * percentile(walls, 0.99),
         audit_rows_per_tick=rows / ticks,
+        server_cpu_ms=(
+            1000 * (server[1] - server[0]) / ticks
+            if server[0] is not None and server[1] is not None
+            else None
+        ),
     )
