@@ -14,8 +14,8 @@ Formulas (per position, rate r per funding interval I of its market, side sign s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,6 +26,7 @@ from guard.core.domain import (
     MarketData,
     Position,
     PositionKey,
+    frozen_map,
 )
 from guard.core.funding_ledger import FundingPayment
 from guard.core.margin import funding_per_interval
@@ -87,6 +88,7 @@ class FundingReport:
     next_payment: Decimal
     cost_per_year: Decimal
     equity: Decimal | None
+    ticks: Mapping[str, Decimal] = field(default_factory=frozen_map)  # symbol -> price tick
 
 
 def breakeven_price(position: Position) -> Decimal | None:
@@ -203,4 +205,5 @@ def funding_report(
         next_payment=sum((r.next_payment or ZERO for r in rows), ZERO),
         cost_per_year=sum((r.cost_per_year or ZERO for r in rows), ZERO),
         equity=equity,
+        ticks=frozen_map({s: m.price_tick for s, m in snapshot.markets.items()}),
     )

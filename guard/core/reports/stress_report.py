@@ -9,12 +9,12 @@ equity peak is the pre-shock equity (so drawdown rules see the shock's loss)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from guard.core.domain import AccountSnapshot, GuardState, OrderPlan, PositionKey
+from guard.core.domain import AccountSnapshot, GuardState, OrderPlan, PositionKey, frozen_map
 from guard.core.engine import evaluate
 from guard.core.margin import measure
 from guard.core.planner import plan
@@ -70,6 +70,7 @@ class StressReport:
     taken_at: datetime
     equity: Decimal
     outcomes: tuple[ShockOutcome, ...]
+    ticks: Mapping[str, Decimal] = field(default_factory=frozen_map)  # symbol -> price tick
 
 
 def _outcome(
@@ -116,7 +117,10 @@ def stress_report(
     outcomes = tuple(
         _outcome(snapshot, shock, source, policies, venue, state) for shock, source in chosen
     )
-    return StressReport(snapshot.account, snapshot.venue, snapshot.taken_at, equity, outcomes)
+    ticks = frozen_map({s: m.price_tick for s, m in snapshot.markets.items()})
+    return StressReport(
+        snapshot.account, snapshot.venue, snapshot.taken_at, equity, outcomes, ticks
+    )
 
 
 __all__ = ["ShockOutcome", "StressReport", "default_shocks", "stress_report"]
