@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from datetime import datetime
 
 from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult, OrderStatus
