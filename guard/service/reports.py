@@ -93,12 +93,11 @@ async def build_report(
         return funding_report(snapshot, payments, policies, rules, start, equity)
     if store is None:
         raise ValueError("the shadow report reads the audit log: it needs the database")
-    start = since or datetime.fromtimestamp(0, tz=snapshot.taken_at.tzinfo)
     marks = {s: d.mark_price for s, d in snapshot.market_data.items()}
     marks.update({p.symbol: p.mark_price for p in snapshot.positions})
     ticks = {s: m.price_tick for s, m in snapshot.markets.items()}
-    records = would_place_records(store, account, start)
-    return shadow_report(account, records, marks, start, snapshot.taken_at, ticks)
+    records = would_place_records(store, account, since)
+    return shadow_report(account, records, marks, since, snapshot.taken_at, ticks)
 
 
 def tables(report: Report) -> list[render.TextTable]:

@@ -25,7 +25,7 @@ class TextTable:
 
 
 def money(value: Decimal | None) -> str:
-    return "-" if value is None else plain(value.quantize(CENT, ROUND_HALF_EVEN))
+    return "-" if value is None else format(value.quantize(CENT, ROUND_HALF_EVEN), "f")
 
 
 def percent(value: Decimal | None, places: int = 4) -> str:
@@ -136,7 +136,8 @@ def shadow_tables(report: ShadowReport) -> list[TextTable]:
             )
         )
     notes = (
-        f"would have saved {money(report.saved)} since {_when(report.since)} "
+        f"would have saved {money(report.saved)} since "
+        f"{_when(report.since) if report.since else 'the first record'} "
         "(+ saved, - cost: s x (price - mark now) x size, fees and slippage aside)"
         + (f"; {report.unknown} order(s) without a price" if report.unknown else ""),
     )

@@ -68,7 +68,7 @@ class ShadowLine:
 @dataclass(frozen=True, slots=True)
 class ShadowReport:
     account: str
-    since: datetime
+    since: datetime | None  # None: every record
     taken_at: datetime
     lines: tuple[ShadowLine, ...]
     saved: Decimal  # sum of the known lines
@@ -94,12 +94,15 @@ def shadow_report(
     account: str,
     records: Iterable[WouldPlace],
     marks_now: Mapping[str, Decimal],
-    since: datetime,
+    since: datetime | None,
     taken_at: datetime,
     ticks: Mapping[str, Decimal] | None = None,
 ) -> ShadowReport:
     """The shadow report of `records` (any order) from `since`, valued at `marks_now`."""
-    chosen = sorted((r for r in records if r.at >= since), key=lambda r: (r.at, r.client_order_id))
+    chosen = sorted(
+        (r for r in records if since is None or r.at >= since),
+        key=lambda r: (r.at, r.client_order_id),
+    )
     groups: dict[tuple[str, ...], list[WouldPlace]] = {}  # slices of one step set, in order
     for record in chosen:
         groups.setdefault(record.steps or (record.client_order_id,), []).append(record)
