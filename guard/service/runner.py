@@ -13,11 +13,12 @@ from guard.service.lease_beat import LeaseBeat
 from guard.service.metrics import Endpoint
 from guard.service.notify import AlertKind
 from guard.service.reload import Reloading
+from guard.service.report_jobs import Reporting
 
 LAG_PROBE_SECONDS = 0.25
 
 
-class Runner(LeaseBeat, Reloading, Housekeeping):
+class Runner(LeaseBeat, Reloading, Housekeeping, Reporting):
     """One running service: configuration, store, runtimes, scheduler, endpoints. Its state is
     built in guard.service.runner_base.RunnerBase, its parts in the modules it inherits from."""
 
@@ -76,6 +77,7 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
             coalesce=True,
             misfire_grace_time=int(service.misfire_grace.total_seconds()) or 1,
         )
+        self.schedule_reports()
         if self.install_signals:
             self._signals()
         self.scheduler.start()
