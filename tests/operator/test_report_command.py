@@ -99,10 +99,9 @@ def test_stress_when_paper_long_then_minus_20_liquidates_the_cross_pool(tmp_path
     assert all(shocks[f"all +{m}%"]["liquidated"] == [] for m in (10, 20, 30))
 
 
-def test_shadow_when_dry_run_account_then_saved_at_todays_mark(tmp_path: Path) -> None:
+def test_shadow_when_dry_run_account_then_saved_at_todays_mark(tmp_path: Path, db: str) -> None:
     config = setup(tmp_path, dry_run=True)
-    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    store.upgrade()
+    store = Store(db)
     # the guard would have sold 0.5 BTC when the mark was 66 000; it is 60 000 now:
     # +1 x (66 000 - 60 000) x 0.5 = +3 000 saved
     plan = OrderPlan(
@@ -111,7 +110,7 @@ def test_shadow_when_dry_run_account_then_saved_at_todays_mark(tmp_path: Path) -
     )  # fmt: skip
     store.admit("p", [plan], ORIGIN, tick_id="t1", fingerprint=None, actor="guard", dry_run=True, state=None)  # fmt: skip
     store.dispose()
-    ran = run("report", "shadow", "--config", str(config), "--json")
+    ran = run("report", "shadow", "--config", str(config), "--json", "--db", db)
     assert ran.code == 0, ran.text
     (doc,) = json.loads(ran.raw.stdout)["reports"]
     (order,) = doc["orders"]
@@ -120,7 +119,7 @@ def test_shadow_when_dry_run_account_then_saved_at_todays_mark(tmp_path: Path) -
         "mark",
         D(3000),
     )
-    text = run("report", "shadow", "--config", str(config))
+    text = run("report", "shadow", "--config", str(config), "--db", db)
     assert "would have saved 3000.00" in text.out
 
 
@@ -133,3 +132,10 @@ def test_shadow_when_no_dry_run_account_then_clear_error(tmp_path: Path) -> None
 def test_report_when_account_unknown_then_names_the_accounts(tmp_path: Path) -> None:
     ran = run("report", "stress", "--config", str(setup(tmp_path)), "--account", "nope")
     assert ran.code == 2 and "no account named 'nope'; accounts: p" in ran.err
+
+
+def test_report_when_paper_account_has_no_state_then_says_what_it_shows(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    (tmp_path / "state.json").unlink()
+    ran = run("report", "stress", "--config", str(config), "--json")
+    assert ran.code == 0 and "has no saved state" in ran.err

@@ -42,6 +42,12 @@ def _gateway(account: AccountConfig) -> tuple[Gateway, VenueRules]:
     from guard.service.assembly import ccxt_gateway, read_paper
 
     if account.is_paper:
+        if account.state_file is None or not account.state_file.exists():
+            errors.print(
+                f"note: paper account {account.name} has no saved state "
+                f"({account.state_file or 'no state_file'}): this is its scenario at the start",
+                highlight=False,
+            )
         venue = read_paper(account, datetime.now(UTC))
         return venue, venue.rules
     from guard.core.venues.registry import rules_for
