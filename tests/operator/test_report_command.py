@@ -139,3 +139,10 @@ def test_report_when_paper_account_has_no_state_then_says_what_it_shows(tmp_path
     (tmp_path / "state.json").unlink()
     ran = run("report", "stress", "--config", str(config), "--json")
     assert ran.code == 0 and "has no saved state" in ran.err
+
+
+def test_stress_when_chart_asked_then_png_written(tmp_path: Path) -> None:
+    out = tmp_path / "charts" / "stress.png"
+    ran = run("report", "stress", "--config", str(setup(tmp_path)), "--chart", str(out))
+    assert ran.code == 0, ran.text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000

@@ -98,8 +98,23 @@ def _print(report: Report) -> None:
             console.print(note, highlight=False, markup=False)
 
 
+def _chart(report: Report, out: Path, several: bool) -> None:
+    from guard.core.reports.stress_report import StressReport
+    from guard.lab.report_chart import draw_stress  # matplotlib: only when a chart is asked for
+
+    assert isinstance(report, StressReport)
+    path = out.with_name(f"{out.stem}-{report.account}{out.suffix}") if several else out
+    errors.print(f"chart: {draw_stress(report, path)}", highlight=False)
+
+
 def run_report(
-    kind: str, config: Path, account: str | None, since: str | None, json: bool, db: str | None
+    kind: str,
+    config: Path,
+    account: str | None,
+    since: str | None,
+    json: bool,
+    db: str | None,
+    chart: Path | None = None,
 ) -> None:
     try:
         loaded = load_config(config)
@@ -116,6 +131,8 @@ def run_report(
             fail(str(error))
         except (GatewayError, ValueError) as error:
             fail(f"{chosen.venue} account {chosen.name}: {error}", code=1)
+        if chart is not None:
+            _chart(report, chart, len(accounts) > 1)
         if json:
             documents.append(document(report))
         else:
@@ -156,10 +173,14 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption,
         account: AccountOption = None,
         json_output: JsonOption = False,
+        chart: Annotated[
+            Path | None,
+            typer.Option(help="also draw a PNG (ACCOUNT appended to its name for several)"),
+        ] = None,
     ) -> None:
         """Every mark moved together -10/-20/-30 % and +10/+20/+30 % plus the policy's shocks:
         equity, liquidated pools (cross, each isolated position), the guard's first orders."""
-        run_report("stress", config, account, None, json_output, None)
+        run_report("stress", config, account, None, json_output, None, chart)
 
     @group.command("shadow")
     def shadow(
