@@ -16,6 +16,7 @@ class Reporting(RunnerBase):
     """The Runner's report jobs (see guard.service.runner)."""
 
     def schedule_reports(self) -> None:
+        """One job per report with a crontab line (again on reload: changed lines replace)."""
         reports = self.config.service.reports
         for kind, line in (
             ("funding", reports.funding),
@@ -23,12 +24,15 @@ class Reporting(RunnerBase):
             ("shadow", reports.shadow),
         ):
             if line is None:
+                if self.scheduler.get_job(f"report-{kind}") is not None:
+                    self.scheduler.remove_job(f"report-{kind}")  # turned off by a reload
                 continue
             self.scheduler.add_job(
                 self.send_reports,
                 CronTrigger.from_crontab(line, timezone="UTC"),
                 args=[kind],
                 id=f"report-{kind}",
+                replace_existing=True,  # a reload reschedules
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=int(self.config.service.misfire_grace.total_seconds()) or 1,

@@ -13,12 +13,11 @@ from guard.service.lease_beat import LeaseBeat
 from guard.service.metrics import Endpoint
 from guard.service.notify import AlertKind
 from guard.service.reload import Reloading
-from guard.service.report_jobs import Reporting
 
 LAG_PROBE_SECONDS = 0.25
 
 
-class Runner(LeaseBeat, Reloading, Housekeeping, Reporting):
+class Runner(LeaseBeat, Reloading, Housekeeping):
     """One running service: configuration, store, runtimes, scheduler, endpoints. Its state is
     built in guard.service.runner_base.RunnerBase, its parts in the modules it inherits from."""
 

@@ -91,3 +91,25 @@ async def test_send_when_shadow_and_account_is_live_then_nothing_sent(tmp_path: 
     assert await runner.send_reports("shadow") == 0
     dry = Runner(config(tmp_path / "dry", dry_run=True), install_signals=False)
     assert await dry.send_reports("shadow") == 1
+
+
+async def test_reload_when_schedule_changes_then_jobs_follow(tmp_path: Path) -> None:
+    path = config(tmp_path)
+    runner = Runner(path, install_signals=False)
+    runner.schedule_reports()
+    runner.scheduler.start(paused=True)
+    try:
+        text = path.read_text().replace(
+            "  create_schema: true\n",
+            "  create_schema: true\n  reports: {funding: '15 6 * * *', stress: null}\n",
+        )
+        path.write_text(text)
+        assert await runner.reload()
+        jobs = {
+            job.id: str(job.trigger) for job in runner.scheduler.get_jobs() if "report" in job.id
+        }
+        assert jobs == {
+            "report-funding": "cron[month='*', day='*', day_of_week='*', hour='6', minute='15']"
+        }
+    finally:
+        runner.scheduler.shutdown(wait=False)
