@@ -197,6 +197,7 @@ def _slices(
                 rule_ids=reduction.rule_ids,
                 reason="; ".join(reduction.reasons),
                 steps=reduction.steps,
+                reference_price=position.mark_price,
             )
         )
     return plans

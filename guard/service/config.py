@@ -97,6 +97,25 @@ class Alerts(Strict):
     max_per_minute: int = Field(default=20, ge=1)
 
 
+def _crontab(value: str | None) -> str | None:
+    if value is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"not a crontab line like '0 8 * * mon' ({error})") from None
+    return value
+
+
+class Reports(Strict):
+    """Reports sent through the alert channels, as crontab lines in UTC; null turns one off."""
+
+    funding: Annotated[str | None, AfterValidator(_crontab)] = "0 8 * * *"  # daily, 08:00
+    stress: Annotated[str | None, AfterValidator(_crontab)] = "0 8 * * mon"  # weekly, Monday
+    shadow: Annotated[str | None, AfterValidator(_crontab)] = None  # dry-run accounts only
+
+
 class Leases(Strict):
     """Scale-out: several replicas on one PostgreSQL share the accounts through leases.
 
@@ -142,6 +161,7 @@ class ServiceSettings(Strict):
     breakers: Breakers = Breakers()
     sanity: Sanity = Sanity()
     alerts: Alerts = Alerts()
+    reports: Reports = Reports()  # scheduled funding / stress / shadow reports
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     health_port: int | None = Field(default=None, ge=0, le=65535)
     # the endpoints' bind address: loopback unless set (0.0.0.0 only inside a container)

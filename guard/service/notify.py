@@ -26,6 +26,7 @@ class AlertKind(StrEnum):
     PERMANENT_ERROR = "permanent_error"
     CONFIG = "config"
     SERVICE = "service"
+    REPORT = "report"  # a scheduled funding, stress or shadow report
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
             coalesce=True,
             misfire_grace_time=int(service.misfire_grace.total_seconds()) or 1,
         )
+        self.schedule_reports()
         if self.install_signals:
             self._signals()
         self.scheduler.start()

@@ -149,6 +149,7 @@ def plan_payload(plan: OrderPlan) -> dict[str, Any]:
         "rule_ids": list(plan.rule_ids),
         "steps": list(plan.steps),
         "reason": plan.reason,
+        "reference_price": plan.reference_price,
     }
 
 
