@@ -13,9 +13,10 @@ from guard.store.audit_verify import AuditVerify
 from guard.store.egress import Egress
 from guard.store.operator_requests import Requests
 from guard.store.records import AccountStatus, LockScope
+from guard.store.tokens import Tokens
 
 
-class Store(Egress, Requests, Accounts, AuditVerify):
+class Store(Egress, Requests, Accounts, Tokens, AuditVerify):
     """Database access for the service and the CLI (SQLite by default, PostgreSQL in production)."""
 
     problem: str | None = None  # why the database is unusable now (set by a JournaledStore)

@@ -154,3 +154,20 @@ class RequestRow(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(12), nullable=False))
     outcome: str | None = Field(default=None, sa_column=Column(Text))
     completed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class TokenRow(SQLModel, table=True):
+    """An operator console token: only the sha256 of its secret is kept; revoked, never deleted."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    scope: str = Field(sa_column=Column(String(10), nullable=False))
+    secret_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(sa_column=_time())
+    created_by: str = Field(sa_column=Column(String(120), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    revoked_by: str | None = Field(default=None, sa_column=Column(String(120)))

@@ -16,7 +16,7 @@ from rich.table import Table
 from guard.core.audit import EventKind
 from guard.operator.commands.common import console, fail, parse_time, print_json
 from guard.operator.commands.db import ActorOption, DbOption, actor_name, now, ready_store
-from guard.store import StoredEvent
+from guard.operator.console.views import event_json as _event_json
 
 EXPORT_COLUMNS = (
     "id",
@@ -40,26 +40,6 @@ EXPORT_COLUMNS = (
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
-
-
-def _event_json(event: StoredEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "chain": event.chain,
-        "kind": event.kind,
-        "account": event.account,
-        "symbol": event.symbol,
-        "rule_id": event.rule_id,
-        "tick_id": event.tick_id,
-        "fingerprint": event.fingerprint,
-        "actor": event.actor,
-        "client_order_id": event.client_order_id,
-        "message": event.message,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def _write_export(events: Any, fmt: ExportFormat, out: TextIO) -> int:
