@@ -28,9 +28,10 @@ from guard.service.assembly import (
 from guard.service.config import AccountConfig, GuardConfig, load_config
 from guard.service.files import load_policies
 from guard.service.logs import logger
-from guard.service.metrics import Endpoint, Health, Metrics
+from guard.service.metrics import Health, Metrics
 from guard.service.runtime import AccountRuntime
 from guard.service.tick import GuardService
+from guard.service.web import Extension, WebEndpoint
 from guard.store import AccountInfo, Store
 from guard.store.journaled_store import JournaledStore
 from guard.store.lease_keeper import LeaseManager, LeaseSettings
@@ -89,7 +90,8 @@ class RunnerBase:
             heartbeat=self.config.service.audit_heartbeat,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.endpoints: list[Endpoint] = []
+        self.endpoints: list[WebEndpoint] = []
+        self.web_extensions: list[Extension] = []  # the operator's console adds its routes
         self.stop_event = asyncio.Event()
         self.stopping = False
         self.inflight = 0

@@ -77,10 +77,19 @@ def register(app: typer.Typer) -> None:
             f"`guard audit tail --account {account}` once the database is back)"
         )
         layer = commands(store)
-        ask = {"account": account, "market": market, "fraction": str(share), "reason": reason}
         with changing(unsure), refusing():  # the typer prompt above was the confirmation step
-            token = layer.flatten(cli_actor(who), **ask)["confirm"]
-            request_id = int(layer.flatten(cli_actor(who), **ask, confirm=token)["request_id"])
+            first = layer.flatten(
+                cli_actor(who), account=account, market=market, fraction=str(share), reason=reason
+            )
+            queued_request = layer.flatten(
+                cli_actor(who),
+                account=account,
+                market=market,
+                fraction=str(share),
+                reason=reason,
+                confirm=str(first["confirm"]),
+            )
+        request_id = int(queued_request["request_id"])
         console.print(f"flatten #{request_id} requested: {what}")
         deadline = time.monotonic() + wait
         queued = (

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.markets import MarketRefused, resolve_market
 from guard.operator.console.refusal import Actor, Refusal, Why
-from guard.operator.console.views import event_json, lock_json, status_json
+from guard.operator.console.views import event_json, intent_json, lock_json, status_json
 from guard.store import InvalidRequest, LockNotFound, Scope, Store, UnknownAccount
 
 CONFIRM_TTL = timedelta(minutes=2)
@@ -75,6 +75,7 @@ class ConsoleCommands:
             ],
             self.clock(),
         )
+        refusal.audited = True
         return refusal
 
     def _allow(self, actor: Actor, needed: Scope, action: str, account: str | None) -> None:
@@ -172,6 +173,24 @@ class ConsoleCommands:
         self._guarded(actor, Scope.READ, "audit verify")
         ok, bad_id, message = self.store.verify_chain()
         return {"intact": ok, "bad_row": bad_id, "message": message}
+
+    def overview(self, actor: Actor) -> dict[str, Any]:
+        """What the web page shows: accounts, positions (when live), locks, pending intents and
+        requests, the latest decisions."""
+        self._guarded(actor, Scope.READ, "overview")
+        at = self.clock()
+        return {
+            "at": at,
+            "accounts": [status_json(row) for row in self.store.status(at)],
+            "positions": self.live.positions() if self.live is not None else {},
+            "locks": [lock_json(lk, at) for lk in self.store.locks(at)],
+            "intents": [intent_json(i) for i in self.store.unresolved_intents()],
+            "requests": [
+                {"id": r.id, "account": r.account, "market": r.market, "actor": r.actor}
+                for r in self.store.pending_requests()
+            ],
+            "decisions": [event_json(e) for e in self.store.tail(15, hide_quiet=True)],
+        }
 
     # -- changing ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ class Refusal(Exception):
         super().__init__(message)
         self.why = why
         self.message = message
+        self.audited = False  # set once the command layer has audited it
 
 
 @dataclass(frozen=True, slots=True)

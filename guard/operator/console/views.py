@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from guard.store import AccountStatus, StoredEvent, StoredLock
+from guard.store import AccountStatus, StoredEvent, StoredIntent, StoredLock
 
 
 def status_json(row: AccountStatus) -> dict[str, Any]:
@@ -66,4 +66,18 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
         "payload": event.payload,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+    }
+
+
+def intent_json(intent: StoredIntent) -> dict[str, Any]:
+    return {
+        "client_order_id": intent.client_order_id,
+        "account": intent.account,
+        "symbol": intent.symbol,
+        "side": intent.side,
+        "quantity": intent.quantity,
+        "status": intent.status.value,
+        "filled_quantity": intent.filled_quantity,
+        "reason": intent.reason,
+        "created_at": intent.created_at,
     }
