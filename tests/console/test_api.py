@@ -50,9 +50,11 @@ async def _call(
     served: Served, method: str, path: str, body: dict[str, Any] | None, secret: str | None
 ) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, served.base + path, json=body, headers=headers) as reply:
-            return reply.status, await reply.json()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, served.base + path, json=body, headers=headers) as reply,
+    ):
+        return reply.status, await reply.json()
 
 
 def test_routes_when_listed_then_every_one_has_an_openapi_operation_and_a_test() -> None:
