@@ -55,6 +55,8 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
         if self.leases is not None:  # a replica id already in use stops the start here
             self.leases.join(sorted(self.service.accounts), self.clock())
         await self.open_endpoints()
+        for companion in self.companions:
+            await companion.start()
         names = sorted(self.service.accounts)
         self._audit(
             EventKind.SERVICE_START,
@@ -139,6 +141,11 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
                 await gateway.close()
             except Exception as error:  # closing is best effort
                 self.log.warning("close_failed", error=str(error))
+        for companion in self.companions:
+            try:
+                await companion.stop()
+            except Exception as error:  # stopping is best effort
+                self.log.warning("companion_stop_failed", error=str(error))
         for endpoint in self.endpoints:
             await endpoint.close()
         self.service.db.close()
