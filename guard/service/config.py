@@ -135,6 +135,23 @@ class Leases(Strict):
         return self
 
 
+class ChatAccess(Strict):
+    """One allow-listed Telegram chat and what it may do."""
+
+    id: int
+    role: Literal["viewer", "operator"]  # viewer: status, positions; operator: also act
+
+
+class Telegram(Strict):
+    """Two-way chat over a Telegram bot: commands from allow-listed chats, alerts with buttons."""
+
+    bot_token: SecretRef
+    chats: tuple[ChatAccess, ...] = Field(min_length=1)
+    api_url: str = "https://api.telegram.org"  # the Bot API server (a local one in tests)
+    alerts: bool = True  # send every alert to the allow-listed chats (operators get buttons)
+    poll_timeout: PositiveDuration = timedelta(seconds=10)  # long-poll wait of getUpdates
+
+
 class Console(Strict):
     """The operator's console (HTTP API and web page) on the service's HTTP server: off unless
     a port is set; loopback unless `host` says otherwise (put TLS in front: docs in README)."""
@@ -145,6 +162,7 @@ class Console(Strict):
     # dead-man switch: GET this URL every `heartbeat_every` while /health is ok
     heartbeat_url: str | SecretRef | None = None
     heartbeat_every: PositiveDuration = timedelta(minutes=1)
+    telegram: Telegram | None = None
 
 
 class ServiceSettings(Strict):

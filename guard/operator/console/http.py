@@ -15,10 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from guard.core.policy.units import parse_duration
+from guard.core.yaml_model import ConfigError
 from guard.operator.console.actions import ConsoleCommands
 from guard.operator.console.live import RunnerView
 from guard.operator.console.openapi import openapi_document
 from guard.operator.console.refusal import Actor, Refusal, Why
+from guard.service.config import Telegram
 from guard.service.logs import logger
 from guard.service.runner import Runner
 from guard.service.web import bearer
@@ -205,10 +207,54 @@ class ConsoleApi:
         return 200, result, actor.name
 
 
+class _LazyChat:
+    """The Telegram console, built in the service's event loop when the runner starts it."""
+
+    def __init__(
+        self,
+        commands: Callable[[], ConsoleCommands],
+        settings: Telegram,
+        secret: str,
+        runner: Runner,
+    ) -> None:
+        self.commands, self.settings, self.secret, self.runner = commands, settings, secret, runner
+        self.chat: Any = None
+
+    async def start(self) -> None:
+        from guard.operator.console.telegram import TelegramConsole
+
+        self.chat = TelegramConsole(self.commands(), self.settings, self.secret)
+        if self.settings.alerts:
+            self.runner.service.notifier.listeners.append(self.chat.on_alert)
+        await self.chat.start()
+
+    async def stop(self) -> None:
+        if self.chat is not None:
+            if self.chat.on_alert in self.runner.service.notifier.listeners:
+                self.runner.service.notifier.listeners.remove(self.chat.on_alert)
+            await self.chat.stop()
+
+
 def install_console(runner: Runner) -> None:
     """Serve the console on the runner's HTTP server (when `service.console.port` is set)."""
 
+    shared: list[ConsoleCommands] = []  # one command layer (one set of confirmations)
+
+    def commands() -> ConsoleCommands:
+        if not shared:
+            shared.append(ConsoleCommands(runner.store, live=RunnerView(runner)))
+        return shared[0]
+
     def extend(app: web.Application) -> None:
-        ConsoleApi(ConsoleCommands(runner.store, live=RunnerView(runner))).install(app)
+        ConsoleApi(commands()).install(app)
 
     runner.web_extensions.append(extend)
+    chat = runner.config.service.console.telegram
+    if chat is not None:
+
+        try:
+            secret = chat.bot_token.resolve()
+        except ValueError as error:
+            where = ("service", "console", "telegram", "bot_token")
+            raise ConfigError([runner.config.problem(where, str(error))]) from None
+        runner.companions.append(_LazyChat(commands, chat, secret, runner))
