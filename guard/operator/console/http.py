@@ -251,7 +251,6 @@ def install_console(runner: Runner) -> None:
     runner.web_extensions.append(extend)
     chat = runner.config.service.console.telegram
     if chat is not None:
-
         try:
             secret = chat.bot_token.resolve()
         except ValueError as error:
