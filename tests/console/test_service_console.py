@@ -194,7 +194,12 @@ async def test_page_when_opened_in_a_headless_browser_then_accounts_render_and_l
         shot = os.environ.get("GUARD_CONSOLE_SCREENSHOT")
         if shot:
             driver.save_screenshot(shot)
-        return before, driver.find_element(By.ID, "locks").text
+        locks = driver.find_element(By.ID, "locks").text
+        driver.execute_script("window.prompt = () => 'flatten from the page';")
+        row = driver.find_element(By.CSS_SELECTOR, "tr[data-account='sim']")
+        row.find_element(By.CSS_SELECTOR, "button.flatten").click()
+        wait.until(lambda d: "requested" in d.find_element(By.ID, "msg").text)
+        return before, locks
 
     try:
         before, locks = await asyncio.to_thread(render_and_lock)
@@ -209,3 +214,24 @@ async def test_page_when_opened_in_a_headless_browser_then_accounts_render_and_l
         store.dispose()
     assert event.actor == "token:ops" and event.account == "sim"
     assert event.payload["expires_at"] is not None  # the page's lock is for 30 minutes
+    # the page's flatten is carried out by the service through its egress gate, overriding the
+    # lock by design (audited as such), reduce-only
+    deadline = time.monotonic() + 30
+    while _count(live.tmp, "flatten_completed") == 0:
+        assert time.monotonic() < deadline, "the service never carried out the flatten"
+        await asyncio.sleep(0.2)
+    store = Store(f"sqlite:///{live.tmp / 'guard.db'}")
+    try:
+        (asked,) = [e for e in store.events() if e.kind == "flatten_requested"]
+        (done,) = [e for e in store.events() if e.kind == "flatten_completed"]
+        overrides = [e for e in store.events() if e.kind == "lock_overridden"]
+        intents = [
+            i for i in store.intents("sim") if f"flatten #{asked.payload['request_id']}" in i.reason
+        ]
+    finally:
+        store.dispose()
+    assert asked.actor == "token:ops" and asked.payload["reason"] == "flatten from the page"
+    assert done.payload["status"] == "done", done.message
+    assert overrides and all(o.actor == "token:ops" for o in overrides)
+    # the paper venue accepts reduce-only orders only; the positions are long: sells, filled
+    assert intents and all(i.side == "sell" and i.status.value == "filled" for i in intents)
