@@ -154,6 +154,36 @@ class Leases(Strict):
         return self
 
 
+class ChatAccess(Strict):
+    """One allow-listed Telegram chat and what it may do."""
+
+    id: int
+    role: Literal["viewer", "operator"]  # viewer: status, positions; operator: also act
+
+
+class Telegram(Strict):
+    """Two-way chat over a Telegram bot: commands from allow-listed chats, alerts with buttons."""
+
+    bot_token: SecretRef
+    chats: tuple[ChatAccess, ...] = Field(min_length=1)
+    api_url: str = "https://api.telegram.org"  # the Bot API server (a local one in tests)
+    alerts: bool = True  # send every alert to the allow-listed chats (operators get buttons)
+    poll_timeout: PositiveDuration = timedelta(seconds=10)  # long-poll wait of getUpdates
+
+
+class Console(Strict):
+    """The operator's console (HTTP API and web page) on the service's HTTP server: off unless
+    a port is set; loopback unless `host` says otherwise (put TLS in front: docs in README)."""
+
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    metrics_need_token: bool = False  # /metrics asks for a console token (any scope)
+    # dead-man switch: GET this URL every `heartbeat_every` while /health is ok
+    heartbeat_url: str | SecretRef | None = None
+    heartbeat_every: PositiveDuration = timedelta(minutes=1)
+    telegram: Telegram | None = None
+
+
 class ServiceSettings(Strict):
     database_url: str | SecretRef = SecretRef(env="GUARD_DATABASE_URL")
     create_schema: bool = False  # create missing tables directly (paper/dev runs only)
@@ -174,6 +204,7 @@ class ServiceSettings(Strict):
     misfire_grace: PositiveDuration = timedelta(seconds=30)
     shutdown_grace: PositiveDuration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended
+    console: Console = Console()  # the operator's console: HTTP API, web page
     leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
     # local write-ahead journal used while the database is down (relative: to this file)
     journal: Path | None = None

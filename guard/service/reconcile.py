@@ -80,6 +80,7 @@ class Reconciliation(Alerts):
                     f"{result.client_order_id}:{result.status.value}",
                     f"{runtime.name} order {result.status.value}",
                     result.message,
+                    runtime.name,
                 )
 
     async def reconcile(self) -> int:

@@ -67,6 +67,7 @@ class Reloading(TickJobs, Reporting):
         self.config = config
         self.service.accounts = accounts
         self.service.rails = rail_settings(config)
+        notifier.listeners = self.service.notifier.listeners  # the chat console stays subscribed
         self.service.notifier = notifier
         self._config_events()
         if self.scheduler.running:

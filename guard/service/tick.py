@@ -132,7 +132,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 await self.db.run(
                     self.store.disable_account, account, runtime.disabled_reason, self.clock()
                 )
-            await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error))
+            await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error), account)
         self.health.degrade(account, "venue", f"venue unreachable: {error}")
         await self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
         return TickReport(account, tick_id, None, None, None, str(error))

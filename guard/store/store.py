@@ -15,9 +15,10 @@ from guard.store.egress import Egress
 from guard.store.operator_requests import Requests
 from guard.store.records import AccountStatus, LockScope
 from guard.store.tick_io import TickIO
+from guard.store.tokens import Tokens
 
 
-class Store(TickIO, Egress, Requests, Accounts, AuditVerify, AuditArchive):
+class Store(TickIO, Egress, Requests, Accounts, Tokens, AuditVerify, AuditArchive):
     """Database access for the service and the CLI (SQLite by default, PostgreSQL in production)."""
 
     problem: str | None = None  # why the database is unusable now (set by a JournaledStore)

@@ -245,7 +245,7 @@ async def test_reload_when_file_has_bad_bytes_or_numbers_then_last_good_kept_aud
 
 
 @pytest.mark.parametrize(("setting", "bound"), [("", "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
-def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
+async def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
     tmp_path: Path, setting: str, bound: str
 ) -> None:
     with socket.socket() as probe:
@@ -258,10 +258,10 @@ def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
     )
     runner = Runner(path, install_signals=False)
     try:
-        runner.open_endpoints()
+        await runner.open_endpoints()
         (endpoint,) = runner.endpoints
-        assert endpoint.server.server_address[0] == bound
+        assert endpoint.bound == [(bound, port)]
     finally:
         for endpoint in runner.endpoints:
-            endpoint.close()
+            await endpoint.close()
         runner.store.dispose()

@@ -1,4 +1,5 @@
-"""`guard audit tail|show|verify|anchor|archive|export`: read, check and anchor the append-only audit log."""
+"""`guard audit tail|show|verify|anchor|archive|export`: read, check, anchor and archive the
+append-only audit log."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rich.table import Table
 from guard.core.audit import EventKind
 from guard.operator.commands.common import console, fail, parse_time, print_json
 from guard.operator.commands.db import ActorOption, DbOption, actor_name, now, ready_store
-from guard.store import StoredEvent
+from guard.operator.console.views import event_json as _event_json
 from guard.store.audit_archive import verify_archive_file
 
 EXPORT_COLUMNS = (
@@ -41,26 +42,6 @@ EXPORT_COLUMNS = (
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
-
-
-def _event_json(event: StoredEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "chain": event.chain,
-        "kind": event.kind,
-        "account": event.account,
-        "symbol": event.symbol,
-        "rule_id": event.rule_id,
-        "tick_id": event.tick_id,
-        "fingerprint": event.fingerprint,
-        "actor": event.actor,
-        "client_order_id": event.client_order_id,
-        "message": event.message,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def _write_export(events: Any, fmt: ExportFormat, out: TextIO) -> int:
