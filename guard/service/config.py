@@ -201,6 +201,9 @@ class ServiceSettings(Strict):
     audit_heartbeat: PositiveDuration = timedelta(minutes=5)
     # how often housekeeping anchors every audit chain's tip (an `anchor` event on @service)
     audit_anchor: PositiveDuration = timedelta(minutes=10)
+    # a copy of every anchor outside the database, appended and fsynced (relative: to this file);
+    # `guard audit verify --anchors FILE` compares it with the database
+    audit_anchor_file: Path | None = None
     misfire_grace: PositiveDuration = timedelta(seconds=30)
     shutdown_grace: PositiveDuration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended

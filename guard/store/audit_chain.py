@@ -222,6 +222,14 @@ class AuditChain(Database):
                 yield _event(row)
             last = rows[-1].id or last
 
+    def events_of_kind(self, kind: str) -> list[StoredEvent]:
+        """Every event of `kind`, in id order."""
+        with self.reading() as session:
+            rows = session.exec(
+                select(AuditRow).where(AuditRow.kind == kind).order_by(col(AuditRow.id))
+            ).all()
+            return [_event(row) for row in rows]
+
     def count_events(self, kind: str | None = None, account: str | None = None) -> int:
         with self.reading() as session:
             query = select(func.count()).select_from(AuditRow)

@@ -198,7 +198,11 @@ async def test_housekeeping_when_lock_runs_out_then_expired_once_and_alerted(
 async def test_housekeeping_when_an_anchor_period_passes_then_one_anchor_is_written(
     tmp_path: Path,
 ) -> None:
-    runner = Runner(_config(tmp_path), install_signals=False)
+    path = _config(tmp_path)
+    path.write_text(
+        path.read_text().replace("service:\n", "service:\n  audit_anchor_file: out/anchors.jsonl\n")
+    )
+    runner = Runner(path, install_signals=False)
     start = runner.clock()
     period = runner.config.service.audit_anchor
     times = iter([start, start + period / 2, start + period, start + period * 1.5])
@@ -207,6 +211,8 @@ async def test_housekeeping_when_an_anchor_period_passes_then_one_anchor_is_writ
         await runner.housekeeping()
     assert _events(tmp_path, "anchor") == 1
     assert runner.store.verify_chain()[0]
+    copies = (tmp_path / "out" / "anchors.jsonl").read_text().splitlines()
+    assert len(copies) == 1 and json.loads(copies[0])["digest"]
     runner.store.dispose()
 
 

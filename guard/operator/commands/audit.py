@@ -18,6 +18,7 @@ from guard.core.audit import EventKind
 from guard.operator.commands.common import console, fail, parse_time, print_json
 from guard.operator.commands.db import ActorOption, DbOption, actor_name, now, ready_store
 from guard.operator.console.views import event_json as _event_json
+from guard.store.anchor_sink import check_anchor_file
 from guard.store.audit_archive import verify_archive_file
 
 EXPORT_COLUMNS = (
@@ -125,6 +126,12 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="verify this archive file offline instead (no database needed)"),
         ] = None,
+        anchors: Annotated[
+            Path | None,
+            typer.Option(
+                help="also compare the anchors with this copy (service.audit_anchor_file)"
+            ),
+        ] = None,
     ) -> None:
         """Check every hash chain and every anchor: exit 0 when intact, 1 naming the chain and
         the first bad row. With --archive, check a `guard audit archive` file on its own."""
@@ -134,7 +141,16 @@ def register(app: typer.Typer) -> None:
                 fail(f"archive broken: {checked.problem}", 1)
             console.print(f"archive intact: {checked.rows} rows chain from their recorded bases")
             return
-        ok, bad_id, message = ready_store(db).verify_chain()
+        store = ready_store(db)
+        ok, bad_id, message = store.verify_chain()
+        if ok and anchors is not None:
+            try:
+                problems = check_anchor_file(anchors, store.events_of_kind(EventKind.ANCHOR.value))
+            except OSError as error:
+                fail(f"cannot read {anchors}: {error.strerror}")
+            if problems:
+                fail("audit anchors differ from their copy: " + "; ".join(problems[:5]), 1)
+            message += f"; every anchor in {anchors} matches"
         if ok:
             console.print(f"audit log intact: {message}")
             return
