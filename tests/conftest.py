@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -65,6 +66,14 @@ def _reset_postgres(url: str) -> None:
 
     engine = create_engine(url)
     with engine.begin() as conn:
+        # connections an earlier test left open (an undisposed engine's pool) are closed here, so
+        # a long run never reaches the server's max_connections
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
@@ -90,3 +99,13 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.create_schema()
     yield store
     store.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_leaked_postgres_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a PostgreSQL test, collect the engines it left undisposed (in-process CLI runs,
+    services), so their pooled connections close before the next test instead of piling up to
+    the server's max_connections over a long run."""
+    yield
+    if request.node.get_closest_marker("postgres") is not None:
+        gc.collect()

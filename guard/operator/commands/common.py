@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+import click
 from rich.console import Console
 from rich.markup import escape
 
@@ -58,6 +59,9 @@ def open_store(db: str | None = None, *, create: bool = False) -> Store:
     A database the migrations cannot bring to head exits 3 with the store's explanation; one
     that cannot be reached raises DatabaseUnreachable (the CLI exits 4 in one line)."""
     store = Store(database_url(db), unreachable_raises=True)
+    command = click.get_current_context(silent=True)
+    if command is not None:  # the command's connections close with it (also when run in-process)
+        command.call_on_close(store.dispose)
     if create:
         store.current_revision()  # unreachable here: nothing was changed
         try:
