@@ -9,7 +9,7 @@ import contextlib
 import time
 from datetime import datetime
 
-from guard.core.domain import AccountSnapshot
+from guard.core.domain import AccountSnapshot, Severity
 from guard.core.engine import evaluate
 from guard.core.planner import plan
 from guard.core.rails import Hold, PositionChange, compare, staleness
@@ -64,6 +64,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 "journal",
                 "database unreachable: protecting from the local journal",
                 self.store.problem,
+                Severity.WARNING,
             )
         self._observe(runtime, report, time.monotonic() - started)
         return report
