@@ -128,6 +128,12 @@ class Alerts(ServiceBase):
                 self.metrics.findings.labels(runtime.name, finding.severity.value).inc()
             for hold in report.holds:
                 self.metrics.holds.labels(runtime.name, hold.rail.value).inc()
+            self.metrics.observe_account(
+                runtime.name,
+                report.decision.metrics if report.decision else None,
+                dry_run=runtime.dry_run,
+                disabled=runtime.disabled_reason is not None,
+            )
         decision = report.decision
         execution = report.execution
         log = tick_logger(runtime.name, report.tick_id)

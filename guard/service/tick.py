@@ -187,6 +187,8 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             else []
         )
         events.extend(change_events(account, tick_id, fingerprint, changes, self.actor))
+        if self.metrics is not None:  # the active locks covering the account (read_tick's)
+            self.metrics.observe_locks(account, len(inputs.locks))
         self._rail_health(account, stale, holds)
         await self._announce(runtime, decision, holds, changes)
         events.extend(hold_event(h, account, tick_id, fingerprint, self.actor) for h in holds)
