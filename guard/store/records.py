@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from guard.core.position_risk import PositionRisk
+
 EXPIRY_ACTOR = "(expiry)"  # cleared_by of a lock that ran out; its cleared_at is its expires_at
 
 
@@ -130,3 +132,4 @@ class AccountStatus:
     locks: tuple[StoredLock, ...]
     disabled_reason: str | None = None  # a permanent error stopped the service acting on it
     in_config: bool = True  # registered by the service's last start or reload
+    positions: tuple[PositionRisk, ...] = ()  # at the last evaluated tick

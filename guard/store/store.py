@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from guard.core.position_risk import PositionRisk
 from guard.store.accounts import Accounts
 from guard.store.audit_archive import AuditArchive
 from guard.store.audit_verify import AuditVerify
@@ -69,9 +70,24 @@ class Store(TickIO, Egress, Requests, Accounts, AuditVerify, AuditArchive):
                     pending_intents=sum(1 for i in pending if i.account == name),
                     pending_requests=sum(1 for r in requests if r.account == name),
                     locks=locks,
+                    positions=tuple(_position(p) for p in summary.get("positions") or ()),
                 )
             )
         return rows
+
+
+def _position(row: dict[str, Any]) -> PositionRisk:
+    leverage = _decimal_or_none(row.get("leverage"))
+    return PositionRisk(
+        symbol=str(row["symbol"]),
+        side=str(row["side"]),
+        margin_mode=str(row.get("margin_mode") or ""),
+        quantity=Decimal(str(row["quantity"])),
+        mark_price=Decimal(str(row["mark_price"])),
+        leverage=Decimal("Infinity") if leverage is None else leverage,  # no equity left
+        liquidation_price=_decimal_or_none(row.get("liquidation_price")),
+        liquidation_distance=_decimal_or_none(row.get("liquidation_distance")),
+    )
 
 
 def _decimal_or_none(value: Any) -> Decimal | None:
