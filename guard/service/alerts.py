@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from guard.core.domain import ZERO, Decision, OrderPlan, OrderStatus, Severity
+from guard.core.domain import ZERO, Decision, MarketSpec, OrderPlan, OrderStatus, Severity
 from guard.core.numbers import plain, result_alert_text
 from guard.core.rails import Hold, PositionChange, Rail
 from guard.service.executor import ExecutionReport
@@ -85,7 +85,7 @@ class Alerts(ServiceBase):
                 AlertKind.ORDER,
                 result.client_order_id,
                 f"{runtime.name} {result.status.value}",
-                result_alert_text(known, result),
+                result_alert_text(known, result, self._market(runtime, known)),
                 Severity.INFO if result.status in _ROUTINE else Severity.WARNING,
             )
         for held, why in execution.gate_holds:  # the egress gate stopped it at send time
@@ -109,6 +109,13 @@ class Alerts(ServiceBase):
                 self.metrics.orders.labels(runtime.name, OrderStatus.WOULD_PLACE.value).inc()
             for _ in execution.suppressed:
                 self.metrics.orders.labels(runtime.name, OrderStatus.SUPPRESSED.value).inc()
+
+    @staticmethod
+    def _market(runtime: AccountRuntime, plan: OrderPlan | None) -> MarketSpec | None:
+        """The plan's market as the account's last snapshot describes it (for its tick)."""
+        if plan is None or runtime.previous is None:
+            return None
+        return runtime.previous.markets.get(plan.symbol)
 
     async def _alert(
         self, kind: AlertKind, key: str, title: str, body: str, severity: Severity | None = None
