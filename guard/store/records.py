@@ -120,7 +120,9 @@ class AccountStatus:
     name: str
     venue: str | None  # None: seen in guard state but never registered by a service
     dry_run: bool
-    mode: str  # active, dry-run, paused (global lock), locked (account or market lock), disabled
+    # active, dry-run, paused (global lock), locked (account or market lock), disabled, or
+    # not running (not registered by the service's last start or reload)
+    mode: str
     last_tick_at: datetime | None
     tick_age: timedelta | None
     equity: Decimal | None

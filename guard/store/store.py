@@ -38,8 +38,11 @@ class Store(TickIO, Egress, Requests, Accounts, AuditVerify, AuditArchive):
             locks = tuple(lock for lock in active if lock.covers(name))
             dry_run = account.dry_run if account is not None else False
             disabled = account.disabled_reason if account is not None else None
+            in_config = account is not None and account.registered_at == latest
             if disabled is not None:
                 mode = "disabled"
+            elif not in_config:  # e.g. an old demo run's account, or one removed from the config
+                mode = "not running"
             elif any(lock.scope is LockScope.GLOBAL for lock in locks):
                 mode = "paused"
             elif locks:
@@ -66,7 +69,7 @@ class Store(TickIO, Egress, Requests, Accounts, AuditVerify, AuditArchive):
                     ),
                     open_breaches=int(summary.get("open_breaches") or 0),
                     disabled_reason=disabled,
-                    in_config=account is not None and account.registered_at == latest,
+                    in_config=in_config,
                     pending_intents=sum(1 for i in pending if i.account == name),
                     pending_requests=sum(1 for r in requests if r.account == name),
                     locks=locks,

@@ -129,6 +129,7 @@ def register(app: typer.Typer) -> None:
                 "paused": "[bold red]paused[/]",
                 "locked": "[red]locked[/]",
                 "disabled": "[bold red]disabled[/]",
+                "not running": "[dim]not running[/]",
             }.get(row.mode, row.mode)
             venue = row.venue or "unregistered"
             if row.venue and not row.in_config:
