@@ -116,10 +116,12 @@ class Notifier:
         self, kind: AlertKind, key: str, title: str, body: str, severity: Severity | None = None
     ) -> str:
         """Queue one alert (at `severity`, else its kind's); returns what admit() decided and
-        logs it at the level of its severity. Delivery failures are counted."""
+        logs it at the level of its severity (a duplicate or rate-limited one at debug, so a
+        lasting breach does not repeat a warning every tick). Delivery failures are counted."""
         level = severity or SEVERITY_OF[kind]
         verdict = self.admit(f"{kind.value}:{key}")
-        getattr(logger(service="guard"), _LOG_METHOD[level])(
+        method = _LOG_METHOD[level] if verdict == "send" else "debug"
+        getattr(logger(service="guard"), method)(
             "alert", kind=kind.value, severity=level.value, title=title, body=body, verdict=verdict
         )
         if verdict != "send":

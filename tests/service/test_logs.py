@@ -122,6 +122,7 @@ async def test_alert_when_kind_is_trouble_then_typed_warning_or_critical_not_inf
             AlertKind.SERVICE, "journal", "db down", "journaling", Severity.WARNING
         )
         await notifier.alert(AlertKind.ORDER, "o", "acct filled", "sell 0.3 BTC: filled")
+        await notifier.alert(AlertKind.BREACH, "b", "acct BTC ladder", "distance 4%")  # duplicate
     types = [call["notify_type"].value for call in fake.calls]
     assert types == ["warning", "failure", "warning", "info"]
     assert [a.severity for a in notifier.sent] == [
