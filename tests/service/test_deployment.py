@@ -82,6 +82,7 @@ def test_systemd_unit_when_parsed_then_hardened_and_restarted_on_failure() -> No
     assert service["KillSignal"] == "SIGTERM" and "-HUP" in service["ExecReload"]
     assert "WatchdogSec" not in service  # the service does not notify a watchdog
     assert _unit()["Install"]["WantedBy"] == "multi-user.target"
+    assert "StartLimitBurst" in _unit()["Unit"]  # systemd reads the start limit only there
 
 
 def test_pyproject_when_read_then_chart_libraries_only_in_the_lab_extra() -> None:
