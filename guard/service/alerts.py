@@ -144,7 +144,8 @@ class Alerts(ServiceBase):
         decision = report.decision
         execution = report.execution
         log = tick_logger(runtime.name, report.tick_id)
-        (log.error if report.error else log.info)(
+        # failed: error; held back by a rail (stale data, breaker, sanity): warning; else info
+        (log.error if report.error else log.warning if report.holds else log.info)(
             "tick",
             outcome=outcome,
             duration_ms=round(seconds * 1000, 2),

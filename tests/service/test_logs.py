@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from guard.gateway.base import PermanentError
 from guard.service.logs import logging_to
 from guard.service.notify import AlertKind, Notifier
 from guard.store import Store
-from tests.service.helpers import POLICY, ROOT, rig
+from tests.service.helpers import POLICY, ROOT, rails, rig
 
 NOISY = """
 version: 1
@@ -73,7 +74,8 @@ def test_run_when_venue_retries_and_scheduler_skips_then_every_line_is_json(
     assert seen("asyncio", "Unclosed client session", "error")  # aiohttp's, via asyncio
     assert seen("py.warnings", "DeprecationWarning", "warning")
     ticks = [r for r in records if r.get("event") == "tick"]
-    assert ticks and all(r["level"] == "info" for r in ticks if r["outcome"] != "error")
+    levels = {"ok": "info", "held": "warning", "error": "error"}
+    assert ticks and all(r["level"] == levels[r["outcome"]] for r in ticks)
     assert all({"timestamp", "level"} <= set(r) for r in records)
 
 
@@ -146,3 +148,15 @@ async def test_tick_when_dry_run_account_breaches_then_alerts_say_would(
     assert orders and all(a.body.startswith("would send reduce-only") for a in orders)
     assert all("nothing was sent" in a.body for a in orders)
     assert r.venue.calls["create_order"] == 0
+
+
+async def test_tick_when_held_by_stale_data_then_its_line_is_a_warning(sqlite_store: Store) -> None:
+    r = rig(sqlite_store, settings=rails(staleness=timedelta(seconds=30)))
+    await r.tick()
+    r.runtime.clock = lambda: r.venue.now + timedelta(minutes=5)  # the snapshot is 5 min old
+    sink = io.StringIO()
+    with logging_to(sink):
+        report = await r.tick()
+    assert [h.rail.value for h in report.holds] == ["stale"]
+    tick = next(json.loads(x) for x in sink.getvalue().splitlines() if '"tick"' in x)
+    assert (tick["outcome"], tick["level"]) == ("held", "warning")
