@@ -13,9 +13,11 @@ from guard.core.domain import (
     OrderResult,
     OrderSide,
     OrderStatus,
+    PositionKey,
     Side,
 )
 from guard.core.numbers import market_quantity, result_alert_text
+from guard.core.rails import PositionChange
 from guard.service.notify import AlertKind
 from guard.store import Store
 from tests.service.helpers import ACCOUNT, rig
@@ -59,3 +61,15 @@ def test_result_alert_text_when_market_known_then_price_at_its_tick() -> None:
     text = result_alert_text(plan, result, market)
     assert text == "reduce-only sell 0.3 BTC/USDT:USDT: filled, filled 0.3 at 58296.6"
     assert market_quantity(Decimal("12.500"), market) == "12.5"
+
+
+def test_position_change_when_described_then_quantities_without_trailing_zeros() -> None:
+    change = PositionChange(
+        PositionKey("BTC/USDT:USDT", Side.LONG),
+        Decimal("1.200"),
+        Decimal("0.900"),
+        Decimal("0.000"),
+    )
+    text = change.describe()
+    assert "shrank to 0.9 from 1.2" in text and "our fills: 0;" in text
+    assert "unexplained: 0.3)" in text
