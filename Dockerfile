@@ -1,5 +1,6 @@
 # guard: the unattended risk guard as a container. Installed the same way the README installs
-# it (pinned by constraints.txt), without the dev extra.
+# it (pinned by constraints.txt), without the dev and lab extras (no matplotlib, numpy, pillow).
+# /var/lib/guard holds the outage journal (a named volume in docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -14,8 +15,8 @@ RUN pip install -c constraints.txt .
 COPY policies ./policies
 COPY examples ./examples
 RUN useradd --system --uid 10001 --home-dir /app guard \
-    && mkdir -p /app/var \
-    && chown guard /app/var
+    && mkdir -p /app/var /var/lib/guard \
+    && chown guard /app/var /var/lib/guard
 USER guard
 
 EXPOSE 9308

@@ -1,5 +1,5 @@
 # Sourced by scripts/demo, scripts/test and scripts/bench: create .venv if missing and install
-# the project with its dev extra against constraints.txt. Idempotent: a stamp holding the hash
+# the project with its dev and lab extras against constraints.txt. Idempotent: a stamp holding the hash
 # of pyproject.toml and constraints.txt skips the install when nothing changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +16,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   LOG="$VENV/install.log"
   if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade "pip>=24" &&
          "$VENV/bin/python" -m pip install --disable-pip-version-check \
-           -c "$ROOT/constraints.txt" -e "$ROOT[dev]"; } > "$LOG" 2>&1; then
+           -c "$ROOT/constraints.txt" -e "$ROOT[dev,lab]"; } > "$LOG" 2>&1; then
     grep -v "^WARNING: Location" "$LOG" | tail -40 >&2
     echo "guard: install failed; full log in $LOG" >&2
     exit 1

@@ -10,6 +10,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
+from guard.core.position_risk import PositionRisk
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -355,6 +357,7 @@ class Decision:
     alerts: tuple[Alert, ...]
     next_state: GuardState
     metrics: Mapping[str, Decimal | None] = field(default_factory=frozen_map)
+    positions: tuple[PositionRisk, ...] = ()  # each position's risk, for `guard status`
 
 
 @dataclass(frozen=True, slots=True)

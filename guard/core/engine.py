@@ -42,6 +42,7 @@ from guard.core.policy.schema_levels import (
     StaleDataRule,
 )
 from guard.core.policy.schema_stress import StressRule
+from guard.core.position_risk import PositionRisk
 from guard.core.venues.base import VenueRules
 
 PEAK_HISTORY = timedelta(days=30)
@@ -90,6 +91,19 @@ def evaluate(
         alerts=alerts,
         next_state=next_state,
         metrics=frozen_map(_summary(metrics, drawdown)),
+        positions=tuple(
+            PositionRisk(
+                m.key.symbol,
+                m.key.side.value,
+                m.margin_mode.value,
+                m.quantity,
+                m.mark_price,
+                m.leverage,
+                m.liquidation_price,
+                m.liquidation_distance,
+            )
+            for m in metrics.positions
+        ),
     )
 
 

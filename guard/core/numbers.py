@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from guard.core.domain import OrderPlan, OrderResult
+from guard.core.domain import MarketSpec, OrderPlan, OrderResult
 
 PRICE_DIGITS = 8  # a price with no tick at hand is rounded to this many significant digits
 
@@ -37,6 +37,16 @@ def price_text(value: Decimal, tick: Decimal | None = None) -> str:
     return plain(Context(prec=PRICE_DIGITS, rounding=ROUND_HALF_EVEN).plus(value))
 
 
+def market_quantity(value: Decimal, market: MarketSpec | None) -> str:
+    """A quantity at its market's amount precision (0.300 on a 0.001 step reads 0.3)."""
+    return quantity_text(value, market.amount_step if market is not None else None)
+
+
+def market_price(value: Decimal, market: MarketSpec | None) -> str:
+    """A price at its market's tick (8 significant digits when the market is unknown)."""
+    return price_text(value, market.price_tick if market is not None else None)
+
+
 def result_text(plan: OrderPlan, result: OrderResult) -> str:
     """An order result for the audit log: `filled: reduce-only sell 0.3 BTC (filled 0.3 at 58296.63)`."""
     price = f" at {price_text(result.average_price)}" if result.average_price is not None else ""
@@ -47,10 +57,14 @@ def result_text(plan: OrderPlan, result: OrderResult) -> str:
     return f"{text} — {result.message}" if result.message else text
 
 
-def result_alert_text(plan: OrderPlan | None, result: OrderResult) -> str:
-    """An order result for an alert: `reduce-only sell 0.3 BTC: filled, filled 0.3 at 58296.63`."""
+def result_alert_text(
+    plan: OrderPlan | None, result: OrderResult, market: MarketSpec | None = None
+) -> str:
+    """An order result for an alert: `reduce-only sell 0.3 BTC: filled, filled 0.3 at 58296.6`
+    (the price at `market`'s tick when given)."""
     target = f"{plan.side.value} {plain(plan.quantity)} {plan.symbol}" if plan else ""
     filled = quantity_text(result.filled_quantity, plan.quantity if plan else None)
-    price = f" at {price_text(result.average_price)}" if result.average_price is not None else ""
+    average = result.average_price
+    price = f" at {market_price(average, market)}" if average is not None else ""
     text = f"reduce-only {target}: {result.status.value}, filled {filled}{price}"
     return f"{text} — {result.message}" if result.message else text

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from guard.core.domain import ZERO, AccountSnapshot, MarginMode, OrderPlan, PositionKey
 from guard.core.margin import cross_equity, isolated_equity
+from guard.core.numbers import plain
 
 
 class Rail(StrEnum):
@@ -73,10 +74,11 @@ class PositionChange:
         return self.before - self.own_fills - self.after
 
     def describe(self) -> str:
-        what = "vanished" if self.vanished else f"shrank to {self.after}"
+        what = "vanished" if self.vanished else f"shrank to {plain(self.after)}"
         return (
-            f"{self.key.symbol} {self.key.side.value} {what} from {self.before} without our "
-            f"order (our fills: {self.own_fills}; unexplained: {self.unexplained}) — "
+            f"{self.key.symbol} {self.key.side.value} {what} from {plain(self.before)} without "
+            f"our order (our fills: {plain(self.own_fills)}; unexplained: "
+            f"{plain(self.unexplained)}) — "
             "liquidation, auto-deleveraging or a manual close"
         )
 

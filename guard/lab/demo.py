@@ -1,9 +1,11 @@
-"""`guard demo`: a built-in crash on the paper venue, run unguarded and guarded, driven by an
-APScheduler job in virtual time; returns a summary per run and the path of the audit database."""
+"""`guard demo`: a built-in crash on the paper venue, run unguarded, with a plain stop-loss per
+position (the replay's baseline) and guarded, the guarded run driven by an APScheduler job in
+virtual time; returns a summary per run (starting equity included) and the audit database."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from guard.core.policy.schema import PolicySet
 from guard.gateway.paper.scenarios import Scenario
 from guard.gateway.paper.venue import PaperVenue
+from guard.lab.replay.runner import run_stop_loss
+from guard.lab.replay.setup import from_scenario
 from guard.service import AccountRuntime, GuardService
 from guard.store import Store
 
@@ -27,9 +31,11 @@ class RunSummary:
     min_equity: Decimal
     final_equity: Decimal
     orders: int
+    starting_equity: Decimal
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "starting_equity": str(self.starting_equity.quantize(Decimal("0.01"))),
             "liquidations": self.liquidations,
             "min_equity": str(self.min_equity.quantize(Decimal("0.01"))),
             "final_equity": str(self.final_equity.quantize(Decimal("0.01"))),
@@ -37,20 +43,37 @@ class RunSummary:
         }
 
 
-def summarise(venue: PaperVenue, orders: int, name: str = ACCOUNT) -> RunSummary:
+def summarise(
+    venue: PaperVenue, orders: int, starting_equity: Decimal, name: str = ACCOUNT
+) -> RunSummary:
     account = venue.accounts[name]
     return RunSummary(
         liquidations=len(account.liquidations),
         min_equity=account.min_equity if account.min_equity is not None else Decimal(0),
         final_equity=venue.equity(name),
         orders=orders,
+        starting_equity=starting_equity,
     )
 
 
 def run_unguarded(scenario: Scenario) -> RunSummary:
     venue = scenario.venue((ACCOUNT,))
+    starting = venue.equity(ACCOUNT)
     venue.advance_to(scenario.end)
-    return summarise(venue, 0)
+    return summarise(venue, 0, starting)
+
+
+async def run_stop_loss_baseline(scenario: Scenario, distance: Decimal) -> RunSummary:
+    """The same portfolio with an exchange-style stop-loss on each whole position, `distance`
+    from its entry (guard/lab/replay's stop-loss run), as a demo row."""
+    result = await run_stop_loss(from_scenario(scenario), distance)
+    return RunSummary(
+        liquidations=len(result.liquidations),
+        min_equity=result.min_equity,
+        final_equity=result.final_equity,
+        orders=result.orders,
+        starting_equity=scenario.venue((ACCOUNT,)).equity(ACCOUNT),
+    )
 
 
 async def run_guarded(
@@ -66,6 +89,7 @@ async def run_guarded(
     virtual time by one scenario tick and ticks the account, so the outcome does not depend on
     wall-clock timing (coalesced runs only slow it down)."""
     venue = scenario.venue((account,))
+    starting = venue.equity(account)
     service = GuardService(
         store=store,
         accounts={account: AccountRuntime(account, venue.rules, venue, policies, dry_run=dry_run)},
@@ -98,13 +122,19 @@ async def run_guarded(
     )
     await service.reconcile()
     await service.tick(account)  # first tick at the scenario start, before any price move
+    # the job is meant to run back to back: its "skipped: maximum number of running instances"
+    # warnings are how it runs, not trouble, so they are not shown during the demo
+    skips = logging.getLogger("apscheduler.scheduler")
+    level = skips.level
+    skips.setLevel(logging.ERROR)
     scheduler.start()
     try:
         await done.wait()
     finally:
         scheduler.shutdown(wait=False)
+        skips.setLevel(level)
         service.db.close()
-    return summarise(venue, orders, account)
+    return summarise(venue, orders, starting, account)
 
 
 def fresh_store(path: Path) -> Store:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from guard.core.domain import ZERO, Decision, OrderPlan, OrderStatus
+from guard.core.domain import ZERO, Decision, MarketSpec, OrderPlan, OrderStatus, Severity
 from guard.core.numbers import plain, result_alert_text
 from guard.core.rails import Hold, PositionChange, Rail
 from guard.service.executor import ExecutionReport
@@ -15,6 +15,17 @@ from guard.service.notify import AlertKind
 from guard.service.runtime import AccountRuntime, TickReport
 from guard.service.service_base import ServiceBase
 from guard.service.tick_events import BREACHES
+
+# Order outcomes that are news, not trouble (anything else, e.g. rejected or abandoned, warns).
+_ROUTINE = frozenset(
+    {
+        OrderStatus.FILLED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.ACKNOWLEDGED,
+        OrderStatus.SENT,
+        OrderStatus.WOULD_PLACE,
+    }
+)
 
 
 class Alerts(ServiceBase):
@@ -32,12 +43,20 @@ class Alerts(ServiceBase):
         account = runtime.name
         for finding in decision.findings:
             if finding.severity in BREACHES:
+                title = f"{account} {finding.symbol or ''} {finding.rule_id}".strip()
+                body = finding.reason
+                if runtime.dry_run:  # what a dry-run account's guard would do, never did
+                    title = f"{title} (dry-run)"
+                    body = f"{body} — dry-run: the guard would act on this; nothing is sent"
                 await self._alert(
                     AlertKind.BREACH,
                     f"{account}:{finding.rule_id}:{finding.symbol}",
-                    f"{account} {finding.symbol or ''} {finding.rule_id}".strip(),
-                    finding.reason,
-                    account,
+                    title,
+                    body,
+                    account=account,
+                    severity=Severity.CRITICAL
+                    if finding.severity is Severity.CRITICAL
+                    else Severity.WARNING,
                 )
         kinds = {Rail.STALE: AlertKind.STALE, Rail.BREAKER: AlertKind.BREAKER}
         for hold in holds:
@@ -70,8 +89,9 @@ class Alerts(ServiceBase):
                 AlertKind.ORDER,
                 result.client_order_id,
                 f"{runtime.name} {result.status.value}",
-                result_alert_text(known, result),
-                runtime.name,
+                result_alert_text(known, result, self._market(runtime, known)),
+                account=runtime.name,
+                severity=Severity.INFO if result.status in _ROUTINE else Severity.WARNING,
             )
         for held, why in execution.gate_holds:  # the egress gate stopped it at send time
             await self._alert(
@@ -79,7 +99,16 @@ class Alerts(ServiceBase):
                 f"{held.client_order_id}:held",
                 f"{runtime.name} order held back",
                 f"reduce-only {held.side.value} {plain(held.quantity)} {held.symbol} not sent: {why}",
-                runtime.name,
+                account=runtime.name,
+                severity=Severity.WARNING,
+            )
+        for plan in execution.would_place:  # dry-run: said as what would have been sent
+            await self._alert(
+                AlertKind.ORDER,
+                f"{plan.client_order_id}:would",
+                f"{runtime.name} would place (dry-run)",
+                f"would send reduce-only {plan.side.value} {plain(plan.quantity)} {plan.symbol}"
+                " — dry-run: nothing was sent",
             )
         if self.metrics is not None:
             for _ in execution.would_place:
@@ -87,10 +116,25 @@ class Alerts(ServiceBase):
             for _ in execution.suppressed:
                 self.metrics.orders.labels(runtime.name, OrderStatus.SUPPRESSED.value).inc()
 
+    @staticmethod
+    def _market(runtime: AccountRuntime, plan: OrderPlan | None) -> MarketSpec | None:
+        """The plan's market as the account's last snapshot describes it (for its tick)."""
+        if plan is None or runtime.previous is None:
+            return None
+        return runtime.previous.markets.get(plan.symbol)
+
     async def _alert(
-        self, kind: AlertKind, key: str, title: str, body: str, account: str | None = None
+        self,
+        kind: AlertKind,
+        key: str,
+        title: str,
+        body: str,
+        account: str | None = None,
+        severity: Severity | None = None,
     ) -> None:
-        verdict = await self.notifier.alert(kind, key, title, body, account)
+        verdict = await self.notifier.alert(
+            kind, key, title, body, account=account, severity=severity
+        )
         if self.metrics is not None:
             self.metrics.alerts.labels(verdict).inc()
 
@@ -105,10 +149,17 @@ class Alerts(ServiceBase):
                 self.metrics.findings.labels(runtime.name, finding.severity.value).inc()
             for hold in report.holds:
                 self.metrics.holds.labels(runtime.name, hold.rail.value).inc()
+            self.metrics.observe_account(
+                runtime.name,
+                report.decision.metrics if report.decision else None,
+                dry_run=runtime.dry_run,
+                disabled=runtime.disabled_reason is not None,
+            )
         decision = report.decision
         execution = report.execution
         log = tick_logger(runtime.name, report.tick_id)
-        (log.error if report.error else log.info)(
+        # failed: error; held back by a rail (stale data, breaker, sanity): warning; else info
+        (log.error if report.error else log.warning if report.holds else log.info)(
             "tick",
             outcome=outcome,
             duration_ms=round(seconds * 1000, 2),

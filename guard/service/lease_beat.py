@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from guard.core.domain import Severity
 from guard.service.notify import AlertKind
 from guard.service.tick_jobs import TickJobs, phase_offset
 
@@ -40,7 +41,7 @@ class LeaseBeat(TickJobs):
                 )
                 self.health.degrade(LEASES, "lapsed", why)
                 await self.service.notifier.alert(
-                    AlertKind.SERVICE, "leases-lapsed", "not guarding", why
+                    AlertKind.SERVICE, "leases-lapsed", "not guarding", why, Severity.CRITICAL
                 )
             return
         self.health.recover(LEASES, "lapsed")

@@ -1,11 +1,13 @@
-"""Prometheus metrics of the service and its health (ok, or degraded with reasons); served by
-guard.service.web."""
+"""Prometheus metrics of the service (per-account risk gauges to alert on: equity, margin ratio,
+worst liquidation distance, covering locks, dry-run, disabled) and its health endpoint (ok, or
+degraded with reasons), served by guard.service.web."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -15,6 +17,7 @@ from prometheus_client.registry import Collector
 # of scheduling slack) is not being guarded: /health says so.
 STALLED_INTERVALS = 2
 STALL_SLACK = 1.0
+SERVICE_HEALTH = "@service"  # the health key of what concerns the whole service (a failed reload)
 
 
 @dataclass(slots=True)
@@ -69,6 +72,61 @@ class _SuccessAge(Collector):
         yield family
 
 
+@dataclass(slots=True)
+class AccountRisk:
+    """The latest risk reading of one account (None: not known yet, e.g. no snapshot so far)."""
+
+    equity: Decimal | None = None
+    margin_ratio: Decimal | None = None
+    worst_liquidation_distance: Decimal | None = None
+    locks: int = 0
+    dry_run: bool = False
+    disabled: bool = False
+
+
+# gauge name -> (help, how to read it off an AccountRisk)
+ACCOUNT_GAUGES: dict[str, tuple[str, Callable[[AccountRisk], Decimal | int | bool | None]]] = {
+    "guard_account_equity": (
+        "Account equity in its settlement currency at the last evaluated snapshot",
+        lambda r: r.equity,
+    ),
+    "guard_account_margin_ratio": (
+        "Maintenance margin / equity at the last evaluated snapshot (1 = liquidation)",
+        lambda r: r.margin_ratio,
+    ),
+    "guard_account_worst_liquidation_distance": (
+        "Smallest distance of any position's mark to its liquidation price (fraction, 0.05 = 5%)",
+        lambda r: r.worst_liquidation_distance,
+    ),
+    "guard_account_locks": (
+        "Active override locks covering the account (global, account or one of its markets)",
+        lambda r: r.locks,
+    ),
+    "guard_account_dry_run": (
+        "1 when the account runs in dry-run (sends nothing)",
+        lambda r: r.dry_run,
+    ),
+    "guard_account_disabled": (
+        "1 when the account is disabled by a permanent error (no action is taken)",
+        lambda r: r.disabled,
+    ),
+}
+
+
+class _AccountGauges(Collector):
+    def __init__(self, readings: dict[str, AccountRisk]) -> None:
+        self.readings = readings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, (text, read) in ACCOUNT_GAUGES.items():
+            family = GaugeMetricFamily(name, text, labels=["account"])
+            for account, risk in sorted(self.readings.items()):
+                value = read(risk)
+                if value is not None:
+                    family.add_metric([account], float(value))
+            yield family
+
+
 class Metrics:
     """The service's metrics in their own registry (so several services can coexist in tests)."""
 
@@ -104,6 +162,32 @@ class Metrics:
             registry=r,
         )
         r.register(_SuccessAge(health))
+        self.accounts: dict[str, AccountRisk] = {}
+        r.register(_AccountGauges(self.accounts))
+
+    def observe_account(
+        self,
+        account: str,
+        summary: Mapping[str, Decimal | None] | None,
+        *,
+        dry_run: bool,
+        disabled: bool,
+    ) -> None:
+        """Note an account's tick: its engine summary (None: no snapshot this tick, the last
+        reading stays), mode and whether it is disabled."""
+        risk = self.accounts.setdefault(account, AccountRisk())
+        if summary is not None:
+            risk.equity = summary.get("equity")
+            risk.margin_ratio = summary.get("margin_ratio")
+            risk.worst_liquidation_distance = summary.get("worst_liquidation_distance")
+        risk.dry_run, risk.disabled = dry_run, disabled
+
+    def observe_locks(self, account: str, covering: int) -> None:
+        self.accounts.setdefault(account, AccountRisk()).locks = covering
+
+    def forget(self, account: str) -> None:
+        """An account no longer guarded (removed by a reload) drops out of the gauges."""
+        self.accounts.pop(account, None)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,5 +1,6 @@
-"""Alerts through apprise (Telegram, Slack, Discord, e-mail, webhooks: any apprise URL),
-deduplicated by key within a window and rate-limited per minute; sending never raises."""
+"""Alerts through apprise (Telegram, Slack, Discord, e-mail, webhooks: any apprise URL), typed by
+severity (apprise's notify type, the log line's level), deduplicated by key within a window and
+rate-limited per minute; sending never raises."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import apprise
+
+from guard.core.domain import Severity
+from guard.service.logs import logger
 
 
 class AlertKind(StrEnum):
@@ -29,6 +33,34 @@ class AlertKind(StrEnum):
     REPORT = "report"  # a scheduled funding, stress or shadow report
 
 
+# How urgent each kind is unless the caller says otherwise: info is news, warning needs a look,
+# critical means the guard cannot protect (an account stopped, automatic action stopped).
+SEVERITY_OF: dict[AlertKind, Severity] = {
+    AlertKind.BREACH: Severity.WARNING,
+    AlertKind.ORDER: Severity.INFO,
+    AlertKind.LOCK: Severity.INFO,
+    AlertKind.BREAKER: Severity.CRITICAL,
+    AlertKind.STALE: Severity.WARNING,
+    AlertKind.SANITY: Severity.WARNING,
+    AlertKind.POSITION_CHANGED: Severity.INFO,
+    AlertKind.PERMANENT_ERROR: Severity.CRITICAL,
+    AlertKind.CONFIG: Severity.WARNING,
+    AlertKind.SERVICE: Severity.INFO,
+}
+_NOTIFY_TYPE = {
+    Severity.INFO: apprise.NotifyType.INFO,
+    Severity.WARNING: apprise.NotifyType.WARNING,
+    Severity.BREACH: apprise.NotifyType.WARNING,
+    Severity.CRITICAL: apprise.NotifyType.FAILURE,
+}
+_LOG_METHOD = {
+    Severity.INFO: "info",
+    Severity.WARNING: "warning",
+    Severity.BREACH: "warning",
+    Severity.CRITICAL: "critical",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SentAlert:
     kind: AlertKind
@@ -36,6 +68,7 @@ class SentAlert:
     title: str
     body: str
     account: str | None = None  # the account it is about, when one (chat offers to lock it)
+    severity: Severity = Severity.INFO
 
 
 AlertListener = Callable[[SentAlert], Awaitable[None]]
@@ -86,19 +119,37 @@ class Notifier:
         self._last_by_key.pop(key, None)
 
     async def alert(
-        self, kind: AlertKind, key: str, title: str, body: str, account: str | None = None
+        self,
+        kind: AlertKind,
+        key: str,
+        title: str,
+        body: str,
+        account: str | None = None,
+        severity: Severity | None = None,
     ) -> str:
-        """Queue one alert; returns what admit() decided. Delivery failures are counted."""
+        """Queue one alert (at `severity`, else its kind's); returns what admit() decided and
+        logs it at the level of its severity (a duplicate or rate-limited one at debug, so a
+        lasting breach does not repeat a warning every tick). Delivery failures are counted."""
+        level = severity or SEVERITY_OF[kind]
         verdict = self.admit(f"{kind.value}:{key}")
+        method = _LOG_METHOD[level] if verdict == "send" else "debug"
+        getattr(logger(service="guard"), method)(
+            "alert", kind=kind.value, severity=level.value, title=title, body=body, verdict=verdict
+        )
         if verdict != "send":
             return verdict
-        item = SentAlert(kind, key, f"guard {kind.value}: {title}", body, account)
+        item = SentAlert(kind, key, f"guard {kind.value}: {title}", body, account, level)
         self.sent.append(item)
         del self.sent[:-200]
         if self._apprise is not None:
             try:
                 ok = bool(
-                    await asyncio.to_thread(self._apprise.notify, body=item.body, title=item.title)
+                    await asyncio.to_thread(
+                        self._apprise.notify,
+                        body=item.body,
+                        title=item.title,
+                        notify_type=_NOTIFY_TYPE[level],
+                    )
                 )
             except Exception:  # a broken notifier must never stop the guard
                 ok = False

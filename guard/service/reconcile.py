@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from guard.core.domain import ZERO, AccountSnapshot, OrderPlan, OrderResult, OrderStatus
+from guard.core.domain import ZERO, AccountSnapshot, OrderPlan, OrderResult, OrderStatus, Severity
 from guard.gateway.base import GatewayError
 from guard.service.alerts import Alerts
 from guard.service.notify import AlertKind
@@ -80,7 +80,8 @@ class Reconciliation(Alerts):
                     f"{result.client_order_id}:{result.status.value}",
                     f"{runtime.name} order {result.status.value}",
                     result.message,
-                    runtime.name,
+                    account=runtime.name,
+                    severity=Severity.WARNING,
                 )
 
     async def reconcile(self) -> int:

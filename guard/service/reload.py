@@ -11,6 +11,7 @@ from guard.core.yaml_model import ConfigError
 from guard.service.assembly import gateway_for, notifier_for, rail_settings
 from guard.service.config import load_config
 from guard.service.files import load_policies
+from guard.service.metrics import SERVICE_HEALTH
 from guard.service.notify import AlertKind
 from guard.service.report_jobs import Reporting
 from guard.service.tick_jobs import TickJobs
@@ -42,6 +43,7 @@ class Reloading(TickJobs, Reporting):
             message = f"reload of {self.config_path} failed, keeping the last good config: {error}"
             self._audit(EventKind.ERROR, message)
             self.log.error("reload_failed", error=str(error))
+            self.health.degrade(SERVICE_HEALTH, "reload", message)
             await self.service.notifier.alert(AlertKind.CONFIG, "reload", "reload failed", message)
             return False
         accounts = dict(self.service.accounts)
@@ -60,8 +62,11 @@ class Reloading(TickJobs, Reporting):
         kept = {a.name for a in config.accounts}
         for name in [n for n in accounts if n not in kept]:
             del accounts[name]
+            if self.service.metrics is not None:
+                self.service.metrics.forget(name)
             self.papers.pop(name, None)
             self.health.intervals.pop(name, None)
+            self.health.reasons.pop(name, None)
             if self.scheduler.get_job(f"tick:{name}") is not None:
                 self.scheduler.remove_job(f"tick:{name}")
         self.config = config
@@ -79,5 +84,6 @@ class Reloading(TickJobs, Reporting):
                 for name in accounts:
                     if name not in self.leases.held:
                         self.health.intervals.pop(name, None)
+        self.health.recover(SERVICE_HEALTH, "reload")
         self.log.info("config_reloaded", accounts=sorted(accounts))
         return True

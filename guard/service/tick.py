@@ -9,7 +9,7 @@ import contextlib
 import time
 from datetime import datetime
 
-from guard.core.domain import AccountSnapshot
+from guard.core.domain import AccountSnapshot, Severity
 from guard.core.engine import evaluate
 from guard.core.planner import plan
 from guard.core.rails import Hold, PositionChange, compare, staleness
@@ -64,6 +64,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                 "journal",
                 "database unreachable: protecting from the local journal",
                 self.store.problem,
+                severity=Severity.WARNING,
             )
         self._observe(runtime, report, time.monotonic() - started)
         return report
@@ -186,6 +187,8 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
             else []
         )
         events.extend(change_events(account, tick_id, fingerprint, changes, self.actor))
+        if self.metrics is not None:  # the active locks covering the account (read_tick's)
+            self.metrics.observe_locks(account, len(inputs.locks))
         self._rail_health(account, stale, holds)
         await self._announce(runtime, decision, holds, changes)
         events.extend(hold_event(h, account, tick_id, fingerprint, self.actor) for h in holds)

@@ -147,7 +147,20 @@ def summary(decision: Decision, wall: datetime) -> dict[str, Any]:
     account's own clock is virtual)."""
     breaches = sum(1 for f in decision.findings if f.severity in BREACHES)
     metrics = {k: v for k, v in decision.metrics.items()}
-    return {**metrics, "open_breaches": breaches, "ticked_at": wall}
+    positions = [
+        {
+            "symbol": p.symbol,
+            "side": p.side,
+            "margin_mode": p.margin_mode,
+            "quantity": p.quantity,
+            "mark_price": p.mark_price,
+            "leverage": p.leverage if p.leverage.is_finite() else None,
+            "liquidation_price": p.liquidation_price,
+            "liquidation_distance": p.liquidation_distance,
+        }
+        for p in decision.positions
+    ]
+    return {**metrics, "open_breaches": breaches, "ticked_at": wall, "positions": positions}
 
 
 def quiet_outcome(

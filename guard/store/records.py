@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from guard.core.position_risk import PositionRisk
+
 EXPIRY_ACTOR = "(expiry)"  # cleared_by of a lock that ran out; its cleared_at is its expires_at
 
 
@@ -118,7 +120,9 @@ class AccountStatus:
     name: str
     venue: str | None  # None: seen in guard state but never registered by a service
     dry_run: bool
-    mode: str  # active, dry-run, paused (global lock), locked (account or market lock), disabled
+    # active, dry-run, paused (global lock), locked (account or market lock), disabled, or
+    # not running (not registered by the service's last start or reload)
+    mode: str
     last_tick_at: datetime | None
     tick_age: timedelta | None
     equity: Decimal | None
@@ -130,3 +134,4 @@ class AccountStatus:
     locks: tuple[StoredLock, ...]
     disabled_reason: str | None = None  # a permanent error stopped the service acting on it
     in_config: bool = True  # registered by the service's last start or reload
+    positions: tuple[PositionRisk, ...] = ()  # at the last evaluated tick

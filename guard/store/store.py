@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from guard.core.position_risk import PositionRisk
 from guard.store.accounts import Accounts
 from guard.store.audit_archive import AuditArchive
 from guard.store.audit_verify import AuditVerify
@@ -38,8 +39,11 @@ class Store(TickIO, Egress, Requests, Accounts, Tokens, AuditVerify, AuditArchiv
             locks = tuple(lock for lock in active if lock.covers(name))
             dry_run = account.dry_run if account is not None else False
             disabled = account.disabled_reason if account is not None else None
+            in_config = account is not None and account.registered_at == latest
             if disabled is not None:
                 mode = "disabled"
+            elif not in_config:  # e.g. an old demo run's account, or one removed from the config
+                mode = "not running"
             elif any(lock.scope is LockScope.GLOBAL for lock in locks):
                 mode = "paused"
             elif locks:
@@ -66,13 +70,28 @@ class Store(TickIO, Egress, Requests, Accounts, Tokens, AuditVerify, AuditArchiv
                     ),
                     open_breaches=int(summary.get("open_breaches") or 0),
                     disabled_reason=disabled,
-                    in_config=account is not None and account.registered_at == latest,
+                    in_config=in_config,
                     pending_intents=sum(1 for i in pending if i.account == name),
                     pending_requests=sum(1 for r in requests if r.account == name),
                     locks=locks,
+                    positions=tuple(_position(p) for p in summary.get("positions") or ()),
                 )
             )
         return rows
+
+
+def _position(row: dict[str, Any]) -> PositionRisk:
+    leverage = _decimal_or_none(row.get("leverage"))
+    return PositionRisk(
+        symbol=str(row["symbol"]),
+        side=str(row["side"]),
+        margin_mode=str(row.get("margin_mode") or ""),
+        quantity=Decimal(str(row["quantity"])),
+        mark_price=Decimal(str(row["mark_price"])),
+        leverage=Decimal("Infinity") if leverage is None else leverage,  # no equity left
+        liquidation_price=_decimal_or_none(row.get("liquidation_price")),
+        liquidation_distance=_decimal_or_none(row.get("liquidation_distance")),
+    )
 
 
 def _decimal_or_none(value: Any) -> Decimal | None:

@@ -4,6 +4,7 @@ the audit database holds the guarded run's evaluations, findings, intents and fi
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -20,7 +21,13 @@ def test_demo_when_run_then_unguarded_liquidated_guarded_fewer_and_audited(tmp_p
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     unguarded, guarded = report["runs"]["unguarded"], report["runs"]["guarded"]
-    assert set(unguarded) == {"liquidations", "min_equity", "final_equity", "orders"}
+    assert set(unguarded) == {
+        "starting_equity",
+        "liquidations",
+        "min_equity",
+        "final_equity",
+        "orders",
+    }
     assert unguarded["liquidations"] >= 1
     assert guarded["liquidations"] < unguarded["liquidations"]
     assert guarded["orders"] > 0
@@ -55,3 +62,20 @@ def test_demo_when_policy_file_invalid_then_exit_2_naming_file_and_line(tmp_path
     result = runner.invoke(app, ["demo", "--policy", str(bad), "--db", str(tmp_path / "d.db")])
     assert result.exit_code == 2
     assert f"{bad}:5" in result.stderr
+
+
+def test_demo_when_run_then_starting_equity_and_stop_loss_baseline_shown(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--json", "--db", str(tmp_path / "demo.db")])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert list(runs) == ["unguarded", "stop_loss", "guarded"]
+    # the crash scenario's account: 20,000 USDT of collateral, positions opened at the mark
+    assert {run["starting_equity"] for run in runs.values()} == {"20000.00"}
+    stop = runs["stop_loss"]
+    assert stop["orders"] == 3 and stop["liquidations"] == 0  # one stop per position fires
+    assert Decimal(stop["final_equity"]) > Decimal(runs["unguarded"]["final_equity"])
+    table = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.db"), "--stop-loss", "8%"])
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())
+    assert "start" in text and "stop-loss" in text and "8%" in text and "20000.00" in text
+    assert "skipped: maximum number of running instances" not in table.stderr

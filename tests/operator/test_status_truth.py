@@ -95,4 +95,5 @@ def test_status_when_account_not_registered_by_last_start_then_marked_not_in_con
     store.register_accounts([AccountInfo("kept", "okx", False, Decimal(5))], t0 + timedelta(1))
     rows = _status(db)
     assert (rows["old"]["in_running_config"], rows["kept"]["in_running_config"]) == (False, True)
+    assert (rows["old"]["mode"], rows["kept"]["mode"]) == ("not running", "active")
     assert "not in the running config" in run("status", "--db", db).out

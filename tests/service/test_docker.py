@@ -18,7 +18,7 @@ def _compose() -> dict[str, Any]:
 
 def test_compose_when_parsed_then_postgres_and_guard_with_healthchecks() -> None:
     services = _compose()["services"]
-    assert set(services) == {"db", "guard"}
+    assert set(services) == {"db", "guard", "autoheal"}  # autoheal: an opt-in profile
     db, guard = services["db"], services["guard"]
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
@@ -43,9 +43,9 @@ def test_compose_when_parsed_then_secrets_come_from_files_not_the_yaml() -> None
     db, guard = compose["services"]["db"], compose["services"]["guard"]
     assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     assert "POSTGRES_PASSWORD" not in db["environment"]
-    assert set(compose["secrets"]) == {"postgres_password", "guard_database_url"}
+    assert set(compose["secrets"]) == {"postgres_password", "guard_database_url", "binance_secret"}
     assert all("file" in spec for spec in compose["secrets"].values())
-    assert guard["secrets"] == ["guard_database_url"]
+    assert guard["secrets"] == ["guard_database_url", "binance_secret"]
     assert "GUARD_DATABASE_URL" not in guard.get("environment", {})
     assert guard["env_file"][0]["path"] == "guard.env"
     text = (ROOT / "docker-compose.yml").read_text()
@@ -61,4 +61,4 @@ def test_dockerfile_when_read_then_installs_the_project_with_the_constraints() -
     assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
     bootstrap = (ROOT / "scripts" / "_bootstrap.sh").read_text()
     # the scripts the README points at install the same project against the same constraints
-    assert '-c "$ROOT/constraints.txt"' in bootstrap and '-e "$ROOT[dev]"' in bootstrap
+    assert '-c "$ROOT/constraints.txt"' in bootstrap and '-e "$ROOT[dev,lab]"' in bootstrap

@@ -81,7 +81,7 @@ def test_run_when_shipped_paper_example_then_orders_within_20s_reload_and_clean_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    db = tmp_path / "var" / "guard-paper.db"
+    db = tmp_path / "var" / "guard.db"
     started = time.monotonic()
     filled = 0
     try:

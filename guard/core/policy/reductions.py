@@ -19,6 +19,7 @@ from guard.core.domain import (
     Severity,
 )
 from guard.core.margin import PositionMetrics
+from guard.core.numbers import market_quantity
 from guard.core.policy.rules import RuleContext, rule_kind
 from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_levels import ReductionOrder
@@ -133,7 +134,8 @@ def findings_for(
         if position is None or quantity <= ZERO:
             continue
         quantity = min(quantity, position.quantity)
-        reason = f"{why}: reduce {position.symbol} {position.side.value} by {quantity}"
+        shown = market_quantity(quantity, ctx.snapshot.markets.get(position.symbol))
+        reason = f"{why}: reduce {position.symbol} {position.side.value} by {shown}"
         request = ReduceRequest(
             rule_id=rule.id,
             key=key,

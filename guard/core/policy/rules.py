@@ -21,6 +21,7 @@ from guard.core.domain import (
     frozen_map,
 )
 from guard.core.margin import AccountMetrics, PositionMetrics
+from guard.core.numbers import market_quantity
 from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_ladders import Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
@@ -158,11 +159,13 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         quantity = min(fraction * episode.start_quantity, position.quantity)
         deepest = max(new)
         trigger = rule.bands[deepest].trigger
+        market = ctx.snapshot.markets.get(position.symbol)
         reason = (
             f"{rule.metric.value} {shown} is at or {direction.value} band {_band_list(new)} "
             f"trigger {describe_metric(rule.metric, trigger)} (episode {episode.number}): reduce "
-            f"{format_percent(fraction)} of the episode-start size {episode.start_quantity} "
-            f"= {quantity} {position.symbol}"
+            f"{format_percent(fraction)} of the episode-start size "
+            f"{market_quantity(episode.start_quantity, market)} "
+            f"= {market_quantity(quantity, market)} {position.symbol}"
         )
         step = f"{key}|e{episode.number}|b{'+'.join(str(i + 1) for i in sorted(new))}"
         request = ReduceRequest(

@@ -77,7 +77,7 @@ def print_json(value: Any) -> None:
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # text, not markup
     raise SystemExit(code)
 
 

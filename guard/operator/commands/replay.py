@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,10 +23,9 @@ from guard.core.yaml_model import ConfigError
 from guard.gateway.paper.data import DataError
 from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.lab.demo import fresh_store
-from guard.lab.replay.chart import draw
 from guard.lab.replay.inputs import load_setup
 from guard.lab.replay.report import COLUMNS, report_json
-from guard.lab.replay.runner import ProgressHook, replay
+from guard.lab.replay.runner import ProgressHook, ReplayResult, replay
 from guard.lab.replay.setup import ReplaySetup, from_scenario
 from guard.operator.commands.common import console, errors, fail, print_json
 from guard.service.files import load_policies
@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"--stop-loss must be between 0% and 100%, got {stop_loss}")
         except (ConfigError, DataError, KeyError, ValueError) as error:
             fail(str(error).strip("'\""))
+        draw = _chart_drawer()  # before the runs: a missing extra is said at once
         folder = out or Path("var/replay") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder.mkdir(parents=True, exist_ok=True)
         audit_db = folder / "audit.db"
@@ -194,3 +195,16 @@ def _table(report: dict[str, object]) -> None:
     for key, title in COLUMNS:
         table.add_row(title, *(str(figures[key]) for figures in runs.values()))
     console.print(table)
+
+
+def _chart_drawer() -> Callable[[ReplaySetup, ReplayResult, Path], Path]:
+    """The chart's draw function; matplotlib is the optional `lab` extra, imported only here."""
+    try:
+        from guard.lab.replay.chart import draw
+    except ImportError as error:
+        fail(
+            f"the replay chart needs matplotlib ({error}): pip install 'guard[lab]'"
+            " (the service and the other commands do not need it)",
+            code=1,
+        )
+    return draw

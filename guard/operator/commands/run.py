@@ -24,10 +24,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Guard every account of CONFIG until SIGTERM/SIGINT; SIGHUP reloads the config."""
         from guard.operator.console.http import install_console
-        from guard.service.logs import configure
+        from guard.service.logs import configure, install_crash_hooks
         from guard.service.runner import Runner
 
-        configure()
+        configure()  # every line on stdout is JSON, the libraries' too
+        install_crash_hooks()
         try:
             runner = Runner(config, dry_run=dry_run)
         except ConfigError as error:

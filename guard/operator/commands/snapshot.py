@@ -1,6 +1,7 @@
-"""`guard snapshot`: fetch one account through the ccxt gateway and save the snapshot JSON that
-`guard inspect` and `guard evaluate` read. Credentials come from the environment or secret files
-named in guard.yaml (or by --*-env options), never from the command line itself."""
+"""`guard snapshot`: fetch one account through the ccxt gateway (or a paper account of guard.yaml
+from its scenario) and save the snapshot JSON that `guard inspect` and `guard evaluate` read.
+Credentials come from the environment or secret files named in guard.yaml (or by --*-env
+options), never from the command line itself."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ CREDENTIAL_OPTIONS = {
 }
 
 
-def account_from_config(path: Path, name: str) -> AccountConfig:
-    """The account `name` of guard.yaml as the gateway needs it (credential references only)."""
+def _configured(path: Path, name: str) -> Any:
+    """The account `name` of guard.yaml (guard.service.config.AccountConfig)."""
     from guard.service.config import load_config
 
     try:
@@ -36,13 +37,31 @@ def account_from_config(path: Path, name: str) -> AccountConfig:
     except Exception as error:  # validation problems name file, line and field
         fail(str(error))
     for account in config.accounts:
-        if account.name != name:
-            continue
-        if account.venue not in VENUES:
-            fail(f"{path}: account {name!r} is on the {account.venue} venue, not a ccxt venue")
-        return AccountConfig(name, account.venue, credentials_from_refs(account.credentials))
+        if account.name == name:
+            return account
     names = ", ".join(a.name for a in config.accounts)
     fail(f"{path}: no account named {name!r}; accounts: {names}")
+
+
+def account_from_config(path: Path, name: str) -> AccountConfig:
+    """The account `name` of guard.yaml as the gateway needs it (credential references only)."""
+    account = _configured(path, name)
+    if account.venue not in VENUES:
+        fail(f"{path}: account {name!r} is on the {account.venue} venue, not a ccxt venue")
+    return AccountConfig(name, account.venue, credentials_from_refs(account.credentials))
+
+
+async def take_paper(account: Any) -> dict[str, Any]:
+    """A paper account's snapshot at its configured scenario start (its state file, which the
+    running service owns, is neither read nor written)."""
+    from guard.gateway.paper.snapshot_file import unified_snapshot
+    from guard.service.assembly import build_paper
+
+    driver = build_paper(account.model_copy(update={"state_file": None}), datetime.now(UTC))
+    try:
+        return unified_snapshot(await driver.fetch_snapshot(account.name))
+    finally:
+        await driver.close()
 
 
 def credentials_from_refs(refs: Any) -> Credentials:
@@ -93,6 +112,9 @@ def register(app: typer.Typer) -> None:
         if config is not None:
             if venue is not None:
                 fail("give either --config or --venue, not both")
+            if _configured(config, account).is_paper:
+                _save(out, asyncio.run(take_paper(_configured(config, account))), "paper", account)
+                return
             chosen = account_from_config(config, account)
         else:
             if venue is None or venue not in VENUES:
@@ -116,10 +138,13 @@ def register(app: typer.Typer) -> None:
             raw = asyncio.run(take(chosen, GatewaySettings(api_base=api_base)))
         except GatewayError as error:
             fail(f"{chosen.venue} account {account}: {error}", code=1)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(to_jsonable(raw), indent=2, default=str) + "\n", encoding="utf-8")
-        console.print(
-            f"saved {chosen.venue} snapshot of {account} to {out} "
-            f"({len(raw['positions'])} position(s))",
-            highlight=False,
-        )
+        _save(out, raw, chosen.venue, account)
+
+
+def _save(out: Path, raw: dict[str, Any], venue: str, account: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(to_jsonable(raw), indent=2, default=str) + "\n", encoding="utf-8")
+    console.print(
+        f"saved {venue} snapshot of {account} to {out} ({len(raw['positions'])} position(s))",
+        highlight=False,
+    )

@@ -1,4 +1,5 @@
-"""`guard status`: per account, what the guard is doing and how the account stands."""
+"""`guard status`: per account, what the guard is doing and how the account stands, and each
+position's size, leverage, liquidation price and distance at its last evaluated tick."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import typer
 from rich import box
 from rich.table import Table
 
+from guard.core.numbers import plain, price_text
 from guard.operator.commands.common import console, print_json
 from guard.operator.commands.db import DbOption, now, ready_store
 from guard.operator.console.views import status_json
+from guard.store import AccountStatus
 
 
 def _age(value: timedelta | None) -> str:
@@ -32,6 +35,32 @@ def _num(value: Decimal | None, places: str = "0.01") -> str:
 
 def _pct(value: Decimal | None) -> str:
     return "-" if value is None else f"{(value * 100).quantize(Decimal('0.1'))}%"
+
+
+def _leverage(value: Decimal) -> str:
+    return "no equity" if not value.is_finite() else f"{value.quantize(Decimal('0.01'))}x"
+
+
+def _positions_table(rows: list[AccountStatus]) -> Table:
+    table = Table(title="positions", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("account", overflow="fold")
+    table.add_column("market", overflow="fold")
+    table.add_column("side", no_wrap=True)
+    for column in ("size", "mark", "lev", "liq price", "liq dist"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        for p in row.positions:
+            table.add_row(
+                row.name,
+                p.symbol,
+                f"{p.side} {p.margin_mode}".strip(),
+                plain(p.quantity),
+                price_text(p.mark_price),
+                _leverage(p.leverage),
+                "-" if p.liquidation_price is None else price_text(p.liquidation_price),
+                _pct(p.liquidation_distance),
+            )
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +92,7 @@ def register(app: typer.Typer) -> None:
                 "paused": "[bold red]paused[/]",
                 "locked": "[red]locked[/]",
                 "disabled": "[bold red]disabled[/]",
+                "not running": "[dim]not running[/]",
             }.get(row.mode, row.mode)
             venue = row.venue or "unregistered"
             if row.venue and not row.in_config:
@@ -79,6 +109,8 @@ def register(app: typer.Typer) -> None:
                 ", ".join(f"#{lock.id}" for lock in row.locks) or "-",
             )
         console.print(table)
+        if any(row.positions for row in rows):
+            console.print(_positions_table(rows))
         for row in rows:
             if row.disabled_reason is not None:
                 console.print(f"[bold red]{row.name} disabled[/]: {row.disabled_reason}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from guard.core.position_risk import PositionRisk
 from guard.store import AccountStatus, StoredEvent, StoredIntent, StoredLock
 
 
@@ -29,6 +30,20 @@ def status_json(row: AccountStatus) -> dict[str, Any]:
             {"id": lock.id, "scope": lock.scope.value, "market": lock.market, "reason": lock.reason}
             for lock in row.locks
         ],
+        "positions": [position_json(p) for p in row.positions],
+    }
+
+
+def position_json(p: PositionRisk) -> dict[str, Any]:
+    return {
+        "symbol": p.symbol,
+        "side": p.side,
+        "margin_mode": p.margin_mode,
+        "size": p.quantity,
+        "mark_price": p.mark_price,
+        "leverage": p.leverage if p.leverage.is_finite() else None,
+        "liquidation_price": p.liquidation_price,
+        "liquidation_distance": p.liquidation_distance,
     }
 
 
