@@ -83,7 +83,7 @@ async def test_create_when_it_times_out_then_resolved_by_client_id_and_not_resen
     )
 
 
-async def test_read_when_rate_limited_with_429_then_backs_off_and_succeeds(
+async def test_read_when_rate_limited_with_429_and_short_retry_after_then_waits_and_succeeds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     gateway, _wire = gateway_for("binance")
@@ -94,6 +94,7 @@ async def test_read_when_rate_limited_with_429_then_backs_off_and_succeeds(
     async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         if "positionRisk" in url and failures["left"] > 0:
             failures["left"] -= 1
+            client.last_response_headers = {"Retry-After": "0"}  # as ccxt stores them
             client.handle_http_status_code(429, "Too Many Requests", url, method, "")
         return await original(url, method, headers, body)
 

@@ -30,7 +30,6 @@ from guard.gateway.parsers.venue import (
     table_or_derived_tiers,
 )
 
-
 _SUPPORTED = "single-asset mode (USDT wallet) USDⓈ-M accounts, one-way or hedge, cross or isolated"
 
 

@@ -21,7 +21,6 @@ from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.parsers.common import Context, positive_or_none
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, cross_pnl, mode_of, settle_of
 
-
 _MODES_OK = ("default", "disabled")
 _SUPPORTED = (
     "the standard account (userAbstraction 'default' or 'disabled') with cross or isolated "

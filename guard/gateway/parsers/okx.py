@@ -32,7 +32,6 @@ from guard.gateway.parsers.venue import (
     table_or_derived_tiers,
 )
 
-
 _LEVELS = {
     "1": "simple (spot) mode: no derivatives margin",
     "3": "multi-currency margin: every currency's equity is collateral in USD",
