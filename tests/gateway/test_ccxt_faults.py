@@ -15,6 +15,7 @@ from guard.core.domain import GuardState, OrderStatus
 from guard.gateway.base import (
     OrderRejected,
     PermanentError,
+    RateLimited,
     TemporaryError,
     UnknownOrderOutcome,
 )
@@ -178,8 +179,8 @@ async def test_reduce_only_when_position_already_gone_then_rejected_recorded_wit
         (ccxt.RequestTimeout("t"), True, UnknownOrderOutcome),
         (ccxt.RequestTimeout("t"), False, TemporaryError),
         (ccxt.NetworkError("n"), True, UnknownOrderOutcome),
-        (ccxt.RateLimitExceeded("r"), True, TemporaryError),
-        (ccxt.DDoSProtection("d"), False, TemporaryError),
+        (ccxt.RateLimitExceeded("r"), True, RateLimited),
+        (ccxt.DDoSProtection("d"), False, RateLimited),
         (ccxt.ExchangeNotAvailable("x"), False, TemporaryError),
         (ccxt.AuthenticationError("a"), False, PermanentError),
         (ccxt.PermissionDenied("p"), True, PermanentError),
