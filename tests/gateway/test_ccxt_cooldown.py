@@ -1,0 +1,140 @@
+"""One request budget per venue (issue 14): a 418/429 closes the venue for Retry-After (a fake
+clock and sleep stand in for time), nothing is sent meanwhile, protective work goes first when it
+reopens; every account client of a venue shares one ccxt weight budget."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ccxt.async_support as ccxt
+import pytest
+
+from guard.gateway.base import RateLimited
+from guard.gateway.ccxt import CcxtGateway, translate
+from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE, PRIORITY_ROUTINE
+from tests.gateway.cases import CASES, ENV, settings
+from tests.gateway.helpers import Wire, replay
+
+CASE = CASES["binance"]
+START = datetime(2025, 11, 21, 4, 40, tzinfo=UTC)
+
+
+class FakeTime:
+    """A clock the test moves, and a sleep that waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.now = START
+        self.slept: list[float] = []
+        self.wake = asyncio.Event()
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        await self.wake.wait()
+
+
+def banned_once(client: Any, retry_after: str) -> None:
+    """The first positionRisk request answers HTTP 418 with Retry-After (ccxt's own mapping)."""
+    original = client.fetch
+    state = {"banned": False}
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        if "positionRisk" in url and not state["banned"]:
+            state["banned"] = True
+            client.last_response_headers = {"Retry-After": retry_after}
+            client.handle_http_status_code(418, "I'm a teapot", url, method, "")
+        return await original(url, method, headers, body)
+
+    client.fetch = fetch
+
+
+async def test_venue_when_418_with_retry_after_then_nothing_sent_until_it_passes_then_protective_first() -> (
+    None
+):
+    time = FakeTime()
+    gateway = CcxtGateway(
+        "binance",
+        [CASE.config()],
+        settings=settings(max_concurrent=1),
+        environ=ENV,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    wire = Wire()
+    client = gateway.client(CASE.account)
+    wire.attach(client)
+    wire.attach(gateway.public)
+    banned_once(client, "120")
+    try:
+        with replay("binance", "snapshot"):
+            with pytest.raises(RateLimited) as banned:
+                await gateway.raw_snapshot(CASE.account)
+            assert banned.value.retry_after == 120.0
+            assert gateway.cooldown_until == START + timedelta(seconds=120)
+            sent = len(wire.sent)
+            # during the ban: a snapshot and an order fail at once, nothing reaches the venue
+            time.now = START + timedelta(seconds=60)
+            with pytest.raises(RateLimited, match="not sent, venue-wide rate-limit cool-down"):
+                await gateway.raw_snapshot(CASE.account)
+            with pytest.raises(RateLimited, match="not sent"):
+                await gateway.create_order(CASE.plan())
+            assert len(wire.sent) == sent and gateway.write_calls == 0
+            # one second before the end: work queues at the closed gate instead of failing
+            time.now = START + timedelta(seconds=119)
+            served: list[str] = []
+
+            async def call(name: str) -> str:
+                served.append(name)
+                return name
+
+            routine = asyncio.create_task(
+                gateway._read("routine", lambda: call("routine"), priority=PRIORITY_ROUTINE)
+            )
+            await asyncio.sleep(0)
+            protective = asyncio.create_task(
+                gateway._read(
+                    "protective", lambda: call("protective"), priority=PRIORITY_PROTECTIVE
+                )
+            )
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert served == []  # the gate stays closed until Retry-After has passed
+            time.now = START + timedelta(seconds=120)
+            time.wake.set()
+            await asyncio.gather(routine, protective)
+            assert served == ["protective", "routine"]
+            assert time.slept == [120.0]
+            assert gateway.cooldown_until is None
+            raw = await gateway.raw_snapshot(CASE.account)  # the venue is open again
+            assert raw["positions"]
+    finally:
+        await gateway.close()
+
+
+def test_translate_when_429_without_retry_after_then_default_cool_down() -> None:
+    error = translate(ccxt.RateLimitExceeded("slow down"), "binance", "x", write=False)
+    assert isinstance(error, RateLimited) and error.retry_after == 10.0
+
+
+def test_translate_when_418_with_retry_after_header_then_its_seconds() -> None:
+    error = translate(
+        ccxt.DDoSProtection("banned"),
+        "binance",
+        "x",
+        write=True,
+        headers={"retry-after": "300"},
+    )
+    assert isinstance(error, RateLimited) and error.retry_after == 300.0
+
+
+def test_clients_when_two_accounts_on_one_venue_then_one_shared_weight_budget() -> None:
+    second = replace(CASE.config(), name="bn-second")
+    gateway = CcxtGateway("binance", [CASE.config(), second], settings=settings(), environ=ENV)
+    one, two = gateway.client(CASE.account), gateway.client("bn-second")
+    assert one.throttler is not None
+    assert one.throttler is two.throttler is gateway.public.throttler
