@@ -985,6 +985,28 @@ def hyperliquid_routes() -> dict[tuple[str, str], Route]:
         "universe": universe,
         "marginTables": [
             [10, {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": 10}]}],
+            # HL docs trading/margin-tiers.md (mainnet): ETH 0-100M 25x, above 15x; BTC 0-150M
+            # 40x, above 20x
+            [
+                55,
+                {
+                    "description": "tiered 15x",
+                    "marginTiers": [
+                        {"lowerBound": "0.0", "maxLeverage": 25},
+                        {"lowerBound": "100000000.0", "maxLeverage": 15},
+                    ],
+                },
+            ],
+            [
+                56,
+                {
+                    "description": "tiered 20x",
+                    "marginTiers": [
+                        {"lowerBound": "0.0", "maxLeverage": 40},
+                        {"lowerBound": "150000000.0", "maxLeverage": 20},
+                    ],
+                },
+            ],
         ],
     }
     book = {

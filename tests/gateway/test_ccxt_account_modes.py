@@ -157,6 +157,9 @@ async def test_hyperliquid_when_second_snapshot_within_mode_ttl_then_one_private
             await gateway.fetch_snapshot(case.account)
     finally:
         await gateway.close()
+    # the asset's meta margin table (BTC: id 56 in the recorded meta) reaches its market info
+    btc = gateway._with_margin_table({"info": {"marginTableId": 56}})
+    assert [row["maxLeverage"] for row in btc["info"]["marginTiers"]] == [40, 20]
     kinds = [json.loads(s.body or "{}").get("type") for s in wire.sent]
     assert kinds[:first].count("userAbstraction") == 1
     assert kinds[first:] == ["clearinghouseState"]  # positions and balance from one state

@@ -69,23 +69,23 @@ async def test_venue_when_418_with_retry_after_then_nothing_sent_until_it_passes
     client = gateway.client(CASE.account)
     wire.attach(client)
     wire.attach(gateway.public)
-    banned_once(client, "120")
+    banned_once(client, "90")
     try:
         with replay("binance", "snapshot"):
             with pytest.raises(RateLimited) as banned:
                 await gateway.raw_snapshot(CASE.account)
-            assert banned.value.retry_after == 120.0
-            assert gateway.cooldown_until == START + timedelta(seconds=120)
+            assert banned.value.retry_after == 90.0  # the header, not the 120 s default
+            assert gateway.cooldown_until == START + timedelta(seconds=90)
             sent = len(wire.sent)
             # during the ban: a snapshot and an order fail at once, nothing reaches the venue
-            time.now = START + timedelta(seconds=60)
+            time.now = START + timedelta(seconds=30)
             with pytest.raises(RateLimited, match="not sent, venue-wide rate-limit cool-down"):
                 await gateway.raw_snapshot(CASE.account)
             with pytest.raises(RateLimited, match="not sent"):
                 await gateway.create_order(CASE.plan())
             assert len(wire.sent) == sent and gateway.write_calls == 0
             # one second before the end: work queues at the closed gate instead of failing
-            time.now = START + timedelta(seconds=119)
+            time.now = START + timedelta(seconds=89)
             served: list[str] = []
 
             async def call(name: str) -> str:
@@ -104,11 +104,11 @@ async def test_venue_when_418_with_retry_after_then_nothing_sent_until_it_passes
             for _ in range(5):
                 await asyncio.sleep(0)
             assert served == []  # the gate stays closed until Retry-After has passed
-            time.now = START + timedelta(seconds=120)
+            time.now = START + timedelta(seconds=90)
             time.wake.set()
             await asyncio.gather(routine, protective)
             assert served == ["protective", "routine"]
-            assert time.slept == [120.0]
+            assert time.slept == [90.0]
             assert gateway.cooldown_until is None
             raw = await gateway.raw_snapshot(CASE.account)  # the venue is open again
             assert raw["positions"]
