@@ -80,9 +80,9 @@ async def test_venue_when_418_with_retry_after_then_nothing_sent_until_it_passes
             # during the ban: a snapshot and an order fail at once, nothing reaches the venue
             time.now = START + timedelta(seconds=30)
             with pytest.raises(RateLimited, match="not sent, venue-wide rate-limit cool-down"):
-                await gateway.raw_snapshot(CASE.account)
+                await asyncio.wait_for(gateway.raw_snapshot(CASE.account), 5)
             with pytest.raises(RateLimited, match="not sent"):
-                await gateway.create_order(CASE.plan())
+                await asyncio.wait_for(gateway.create_order(CASE.plan()), 5)
             assert len(wire.sent) == sent and gateway.write_calls == 0
             # one second before the end: work queues at the closed gate instead of failing
             time.now = START + timedelta(seconds=89)
@@ -106,7 +106,7 @@ async def test_venue_when_418_with_retry_after_then_nothing_sent_until_it_passes
             assert served == []  # the gate stays closed until Retry-After has passed
             time.now = START + timedelta(seconds=90)
             time.wake.set()
-            await asyncio.gather(routine, protective)
+            await asyncio.wait_for(asyncio.gather(routine, protective), 5)
             assert served == ["protective", "routine"]
             assert time.slept == [90.0]
             assert gateway.cooldown_until is None
