@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -189,3 +190,37 @@ async def test_binance_when_account_in_multi_assets_mode_then_snapshot_refused()
     account = {**entry["httpResponse"], "multiAssetsMargin": True}
     with pytest.raises(UnsupportedAccountMode, match=r"multiAssetsMargin = True"):
         await snapshot_with("binance", path_has("/account"), account)
+
+
+async def test_dydx_when_one_market_in_two_subaccounts_then_snapshot_refused() -> None:
+    data = json.loads(shared_path("data", "ccxt-static", "dydx", "response.json").read_text())
+    (held,) = data["methods"]["fetchPositions"][0]["httpResponse"]["positions"]
+    subaccounts = {
+        "subaccounts": [
+            {"subaccountNumber": n, "equity": "1000", "openPerpetualPositions": {"BTC-USD": held}}
+            for n in (0, 128)
+        ]
+    }
+    with pytest.raises(UnsupportedAccountMode, match=r"= \[0, 128\] \(one market held in two"):
+        await snapshot_with("dydx", path_has(f"/addresses/{DYDX_WALLET}"), subaccounts)
+
+
+async def test_bybit_when_two_accounts_snapshot_twice_then_risk_limits_fetched_once() -> None:
+    case = CASES["bybit"]
+    second = replace(case.config(), name="by-second")
+    gateway = CcxtGateway("bybit", [case.config(), second], settings=settings(), environ=ENV)
+    wire = Wire()
+    for account in (case.account, "by-second"):
+        wire.attach(gateway.client(account))
+    wire.attach(gateway.public)
+    try:
+        with replay("bybit", "snapshot"):
+            for _ in range(2):
+                for account in (case.account, "by-second"):
+                    await gateway.fetch_snapshot(account)
+    finally:
+        await gateway.close()
+    tables = [s for s in wire.sent if s.path.endswith("/v5/market/risk-limit")]
+    assert len(tables) == 1  # public, shared by every account, re-read once per markets age
+    positions = [s for s in wire.sent if s.path.endswith("/v5/position/list")]
+    assert len(positions) == 2 * 2 * 2  # USDT + USDC, per account, per snapshot

@@ -170,6 +170,7 @@ class CcxtSession:
         self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # hyperliquid, per account
         self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
         self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
+        self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
         self._marks: dict[str, dict[str, Decimal]] = {}
         self.write_calls = 0
 

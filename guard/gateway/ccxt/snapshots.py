@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from guard.core.domain import ZERO, AccountSnapshot
-from guard.gateway.base import PermanentError
+from guard.gateway.base import PermanentError, UnsupportedAccountMode
 from guard.gateway.ccxt.session import CcxtSession
 from guard.gateway.ccxt.structures import dec, with_top_of_book
 
@@ -114,20 +114,32 @@ class CcxtSnapshotReader(CcxtSession):
             return {"funding_rates": funding, "order_books": books, "markets": markets}
 
     async def _tiers(self, client: Any, symbol: str) -> list[Any] | None:
+        """Tier tables, re-read once per `markets_max_age`: Bybit risk limits and OKX position
+        tiers are public (one fetch per venue and symbol, shared by every account); Binance
+        brackets are per account (`/fapi/v1/leverageBracket` is signed)."""
+        if self.venue not in ("binance", "bybit", "okx"):
+            return None  # hyperliquid: margin tables in meta; dydx: IMF/MMF in the market info
+        owner = client if self.venue == "binance" else self.public
+        key = (id(owner), symbol)
+        now = self.clock()
+        cached = self._tier_tables.get(key)
+        if cached is not None and now - cached[0] < self.settings.markets_max_age:
+            return cached[1]
+        found: list[Any] | None
         if self.venue == "binance":
             tiers = await self._read(
-                "fetch_leverage_tiers", lambda: client.fetch_leverage_tiers([symbol])
+                "fetch_leverage_tiers", lambda: owner.fetch_leverage_tiers([symbol])
             )
-            found: list[Any] | None = tiers.get(symbol)
-            return found
-        if self.venue in ("bybit", "okx"):
-            return list(
+            found = tiers.get(symbol)
+        else:
+            found = list(
                 await self._read(
                     "fetch_market_leverage_tiers",
-                    lambda: client.fetch_market_leverage_tiers(symbol),
+                    lambda: owner.fetch_market_leverage_tiers(symbol),
                 )
             )
-        return None  # hyperliquid: margin tables in meta; dydx: IMF/MMF in the market info
+        self._tier_tables[key] = (now, found)
+        return found
 
     async def _private(self, account: str, client: Any) -> tuple[list[Any], Any, Any]:
         """Positions, balance and the raw account payload that states the account mode."""
@@ -170,9 +182,19 @@ class CcxtSnapshotReader(CcxtSession):
             "subaccounts", lambda: client.indexerGetAddressesAddress({"address": user})
         )
         positions = []
+        held: dict[str, Any] = {}
         for sub in address.get("subaccounts") or []:
             number = sub.get("subaccountNumber")
-            for row in (sub.get("openPerpetualPositions") or {}).values():
+            for market, row in (sub.get("openPerpetualPositions") or {}).items():
+                if market in held:
+                    raise UnsupportedAccountMode(
+                        "dydx",
+                        f"subaccounts[].openPerpetualPositions[{market!r}]",
+                        [held[market], number],
+                        "one market held in two subaccounts",
+                        "one position per market across subaccount 0 and its children",
+                    )
+                held[market] = number
                 own = {**row, "subaccountNumber": row.get("subaccountNumber", number)}
                 positions.append(client.parse_position(own))
         return positions, None, address
