@@ -25,10 +25,13 @@ class CcxtSnapshotReader(CcxtSession):
         positions, balance, account_info = await self._private(account, client)
         positions = [p for p in positions if (dec(p.get("contracts")) or ZERO) != ZERO]
         if self.venue == "dydx":
-            self._subaccounts[account] = {
-                p["symbol"]: int((p.get("info") or {}).get("subaccountNumber") or 0)
-                for p in positions
-            }
+            # merged, not replaced: an order is still found after its position closed
+            self._subaccounts.setdefault(account, {}).update(
+                {
+                    p["symbol"]: int((p.get("info") or {}).get("subaccountNumber") or 0)
+                    for p in positions
+                }
+            )
         symbols = sorted(
             {p["symbol"] for p in positions} | set(self.accounts[account].watch_symbols)
         )

@@ -72,17 +72,24 @@ def _subaccount_equity(ctx: Context, number: int, path: str) -> Decimal:
 
 
 def subaccount_mode(ctx: Context, number: int, symbol: str) -> MarginMode:
-    """Subaccount 0 is the cross pool, children (>= 128) are isolated pools; the other parent
-    subaccounts (1..127) are separate cross pools the guard does not model: refused."""
-    if rules.is_child_subaccount(number):
+    """Subaccount 0 is the cross pool, its children (128, 256, ...: parent = number % 128) are
+    isolated pools; the other parents (1..127) are separate cross pools and their children's
+    orders are not looked up with subaccount 0's: both refused."""
+    if rules.is_child_subaccount(number) and number % rules.CHILD_SUBACCOUNT_START == 0:
         return MarginMode.ISOLATED
     if number == 0:
         return MarginMode.CROSS
+    parent = number % rules.CHILD_SUBACCOUNT_START
+    meaning = (
+        f"a child of parent subaccount {parent} holding {symbol}"
+        if rules.is_child_subaccount(number)
+        else f"a second parent (cross) subaccount holding {symbol}"
+    )
     raise UnsupportedAccountMode(
         "dydx",
         "subaccountNumber",
         number,
-        f"a second parent (cross) subaccount holding {symbol}",
+        meaning,
         "cross positions in subaccount 0 and isolated positions in its child subaccounts "
         "(128, 256, ...)",
     )

@@ -506,3 +506,12 @@ def test_parse_when_binance_multi_assets_mode_then_refused_with_reason():
         "asset's haircut value is margin); guard supports single-asset mode (USDT wallet) "
         "USDⓈ-M accounts, one-way or hedge, cross or isolated"
     )
+
+
+def test_parse_when_dydx_position_in_child_of_another_parent_then_refused_with_reason():
+    raw = dydx_real_snapshot(129, [{"subaccountNumber": 129, "equity": "5000"}])
+    with pytest.raises(
+        UnsupportedAccountMode,
+        match=r"subaccountNumber = 129 \(a child of parent subaccount 1 holding BTC/USDC:USDC\)",
+    ):
+        parse_snapshot("dydx", "real", AT, raw)

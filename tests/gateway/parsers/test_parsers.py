@@ -249,8 +249,8 @@ def test_parse_when_dydx_child_subaccount_then_isolated_margin_from_child_equity
 
 
 def test_parse_when_dydx_child_subaccount_unknown_then_payload_error():
-    with pytest.raises(PayloadError, match="expected the equity of child subaccount 130"):
-        parse_snapshot("dydx", "a", T0, dydx_raw(130))
+    with pytest.raises(PayloadError, match="expected the equity of child subaccount 256"):
+        parse_snapshot("dydx", "a", T0, dydx_raw(256))
 
 
 @pytest.mark.parametrize(
