@@ -12,7 +12,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from guard.gateway.base import RateLimited
+from guard.gateway.base import PermanentError, RateLimited
 from guard.gateway.ccxt import CcxtGateway, translate
 from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE, PRIORITY_ROUTINE
 from tests.gateway.cases import CASES, ENV, settings
@@ -138,3 +138,17 @@ def test_clients_when_two_accounts_on_one_venue_then_one_shared_weight_budget() 
     one, two = gateway.client(CASE.account), gateway.client("bn-second")
     assert one.throttler is not None
     assert one.throttler is two.throttler is gateway.public.throttler
+
+
+def test_translate_when_binance_fapi_answers_2015_then_permanent_naming_portfolio_margin() -> None:
+    # a portfolio-margin account gets -2015 on every /fapi call (JKorf/Binance.Net#1485)
+    error = translate(
+        ccxt.AuthenticationError(
+            'binanceusdm {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action"}'
+        ),
+        "binance",
+        "fetch_positions",
+        write=False,
+    )
+    assert isinstance(error, PermanentError)
+    assert "portfolio-margin account" in str(error) and "guard supports" in str(error)

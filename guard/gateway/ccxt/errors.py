@@ -32,6 +32,12 @@ _REJECTED = (
     ccxt_errors.BadRequest,
 )
 RATE_LIMIT_ERRORS = (ccxt_errors.RateLimitExceeded, ccxt_errors.DDoSProtection)
+# fapi answers -2015 to a portfolio-margin account too (JKorf/Binance.Net#1485): say so
+BINANCE_PM_HINT = (
+    " (Binance gives this answer on /fapi for a portfolio-margin account as well: guard supports "
+    "USDⓈ-M accounts outside portfolio margin; otherwise check the key, its IP list and the "
+    "futures permission)"
+)
 DEFAULT_BAN_SECONDS = 120.0  # HTTP 418 (ccxt DDoSProtection) without Retry-After
 DEFAULT_RATE_LIMIT_SECONDS = 10.0  # HTTP 429 without Retry-After
 
@@ -56,6 +62,8 @@ def translate(
         # a timeout or lost connection on a write: the venue may have acted on it
         return UnknownOrderOutcome(message) if write else TemporaryError(message)
     if isinstance(error, _PERMANENT):
+        if venue == "binance" and '"code":-2015' in message.replace(" ", ""):
+            message += BINANCE_PM_HINT
         return PermanentError(message)
     if isinstance(error, _REJECTED) or (write and isinstance(error, ccxt_errors.ExchangeError)):
         return OrderRejected(message) if write else PermanentError(message)
