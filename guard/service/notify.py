@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     SANITY = "sanity"
     POSITION_CHANGED = "position_changed"
     PERMANENT_ERROR = "permanent_error"
+    RATE_LIMITED = "rate_limited"  # a venue answered 429/418: venue-wide cool-down
     CONFIG = "config"
     SERVICE = "service"
 

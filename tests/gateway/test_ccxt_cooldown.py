@@ -7,18 +7,26 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import ccxt.async_support as ccxt
 import pytest
 
+from guard.core.venues.registry import rules_for
 from guard.gateway.base import PermanentError, RateLimited
 from guard.gateway.ccxt import CcxtGateway, translate
 from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE, PRIORITY_ROUTINE
+from guard.gateway.dryrun import DryRunGateway
+from guard.service import AccountRuntime, GuardService
+from guard.service.files import load_policies
+from guard.service.notify import AlertKind
+from guard.store import Store
 from tests.gateway.cases import CASES, ENV, settings
 from tests.gateway.helpers import Wire, replay
 
 CASE = CASES["binance"]
+ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2025, 11, 21, 4, 40, tzinfo=UTC)
 
 
@@ -152,3 +160,55 @@ def test_translate_when_binance_fapi_answers_2015_then_permanent_naming_portfoli
     )
     assert isinstance(error, PermanentError)
     assert "portfolio-margin account" in str(error) and "guard supports" in str(error)
+
+
+async def test_service_when_venue_bans_then_both_accounts_fail_without_requests_and_one_alert(
+    sqlite_store: Store,
+) -> None:
+    time = FakeTime()
+    second = replace(CASE.config(), name="bn-second")
+    gateway = CcxtGateway(
+        "binance",
+        [CASE.config(), second],
+        settings=settings(),
+        environ=ENV,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    wire = Wire()
+    for name in (CASE.account, "bn-second"):
+        wire.attach(gateway.client(name))
+    wire.attach(gateway.public)
+    banned_once(gateway.client(CASE.account), "90")
+    policies = load_policies([ROOT / "policies" / "default.yaml"])
+    guard = GuardService(
+        store=sqlite_store,
+        accounts={
+            name: AccountRuntime(
+                name=name,
+                rules=rules_for("binance"),
+                gateway=DryRunGateway(gateway),
+                policies=policies,
+                dry_run=True,
+            )
+            for name in (CASE.account, "bn-second")
+        },
+        clock=time.clock,
+    )
+    try:
+        with replay("binance", "snapshot"):
+            first = await guard.tick(CASE.account)
+            sent = len(wire.sent)
+            other = await guard.tick("bn-second")
+    finally:
+        await gateway.close()
+    assert first.error is not None and "DDoSProtection" in first.error
+    assert other.error is not None and "not sent, venue-wide rate-limit cool-down" in other.error
+    assert len(wire.sent) == sent  # the second account's tick reached nothing
+    alerts = [a for a in guard.notifier.sent if a.kind is AlertKind.RATE_LIMITED]
+    assert (
+        len(alerts) == 1 and alerts[0].title == "guard rate_limited: binance rate-limited"
+    )  # one per venue
+    assert sqlite_store.count_events("error", CASE.account) == 1
+    assert sqlite_store.count_events("error", "bn-second") == 1
+    assert "venue" in guard.health.reasons["bn-second"]
