@@ -538,7 +538,24 @@ def bybit_routes() -> dict[tuple[str, str], Route]:
             }
         ),
         ("GET", "/v5/position/list"): lambda q, b, _: bybit_envelope(
-            {"category": "linear", "list": [position], "nextPageCursor": ""}
+            {
+                "category": "linear",
+                "list": [position] if q.get("settleCoin", ["USDT"]) == ["USDT"] else [],
+                "nextPageCursor": "",
+            }
+        ),
+        # docs/v5/account/account-info.mdx (bybit-exchange/docs): the UTA's margin mode
+        ("GET", "/v5/account/info"): lambda q, b, _: bybit_envelope(
+            {
+                "marginMode": "REGULAR_MARGIN",
+                "updatedTime": "1697078946000",
+                "unifiedMarginStatus": 4,
+                "dcpStatus": "OFF",
+                "timeWindow": 10,
+                "smpGroup": 0,
+                "isMasterTrader": False,
+                "spotHedgingStatus": "OFF",
+            }
         ),
         ("GET", "/v5/account/wallet-balance"): lambda q, b, _: bybit_envelope(wallet),
         ("GET", "/v5/market/tickers"): lambda q, b, _: bybit_envelope(tickers),
@@ -968,6 +985,28 @@ def hyperliquid_routes() -> dict[tuple[str, str], Route]:
         "universe": universe,
         "marginTables": [
             [10, {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": 10}]}],
+            # HL docs trading/margin-tiers.md (mainnet): ETH 0-100M 25x, above 15x; BTC 0-150M
+            # 40x, above 20x
+            [
+                55,
+                {
+                    "description": "tiered 15x",
+                    "marginTiers": [
+                        {"lowerBound": "0.0", "maxLeverage": 25},
+                        {"lowerBound": "100000000.0", "maxLeverage": 15},
+                    ],
+                },
+            ],
+            [
+                56,
+                {
+                    "description": "tiered 20x",
+                    "marginTiers": [
+                        {"lowerBound": "0.0", "maxLeverage": 40},
+                        {"lowerBound": "150000000.0", "maxLeverage": 20},
+                    ],
+                },
+            ],
         ],
     }
     book = {
@@ -988,8 +1027,31 @@ def hyperliquid_routes() -> dict[tuple[str, str], Route]:
             return [meta, ctxs]
         if kind == "meta":
             return meta
+        if kind == "clearinghouseState" and request.get("dex"):
+            return {  # a HIP-3 DEX's own clearinghouse: nothing held there
+                "assetPositions": [],
+                "crossMaintenanceMarginUsed": "0.0",
+                "crossMarginSummary": {
+                    "accountValue": "0.0",
+                    "totalMarginUsed": "0.0",
+                    "totalNtlPos": "0.0",
+                    "totalRawUsd": "0.0",
+                },
+                "marginSummary": {
+                    "accountValue": "0.0",
+                    "totalMarginUsed": "0.0",
+                    "totalNtlPos": "0.0",
+                    "totalRawUsd": "0.0",
+                },
+                "time": NOW_MS,
+                "withdrawable": "0.0",
+            }
         if kind == "clearinghouseState":
             return state
+        if kind == "userAbstraction":  # info endpoint: "query a user's abstraction state"
+            return "default"
+        if kind == "perpDexs":  # index 0 is the first perp DEX (null), then HIP-3 DEXes
+            return [None, {"name": "xyz", "fullName": "XYZ", "deployer": "0x" + "22" * 20}]
         if kind == "l2Book":
             return book
         if kind in ("frontendOpenOrders", "openOrders"):
@@ -1144,10 +1206,24 @@ def dydx_routes() -> dict[tuple[str, str], Route]:
     return {
         ("GET", "/v4/perpetualMarkets"): lambda q, b, _: markets,
         ("GET", f"/v4/addresses/{DYDX_WALLET}/subaccountNumber/0"): lambda q, b, _: balance,
+        # GET /v4/addresses/{address} (docs.dydx.xyz indexer-client http "Get Subaccounts"):
+        # subaccount 0 (cross, flat here) and child 128 holding the isolated BTC-USD short
         ("GET", f"/v4/addresses/{DYDX_WALLET}"): lambda q, b, _: {
-            "subaccounts": [balance["subaccount"]],
+            "subaccounts": [
+                balance["subaccount"],
+                {
+                    **balance["subaccount"],
+                    "subaccountNumber": 128,
+                    "equity": "9000",
+                    "freeCollateral": "8000",
+                    "openPerpetualPositions": {
+                        "BTC-USD": {**positions["positions"][0], "subaccountNumber": 128}
+                    },
+                },
+            ],
             "totalTradingRewards": "0",
         },
+        ("GET", "/v4/orders/parentSubaccountNumber"): orders,
         ("GET", "/v4/perpetualPositions"): lambda q, b, _: positions,
         ("GET", "/v4/orderbooks/perpetualMarket/BTC-USD"): lambda q, b, _: book,
         ("GET", "/v4/height"): lambda q, b, _: {

@@ -17,6 +17,14 @@ class TemporaryError(GatewayError):
     """Network trouble, rate limit or maintenance: retry with backoff."""
 
 
+class RateLimited(TemporaryError):
+    """The venue refused for rate (HTTP 429/418): a venue-wide cool-down of `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class OrderRejected(GatewayError):
     """The venue refused this order: record it, do not resend it this tick."""
 
@@ -27,6 +35,20 @@ class UnknownOrderOutcome(GatewayError):
 
 class PermanentError(GatewayError):
     """Authentication, permission or configuration: alert and stop acting on that account."""
+
+
+class UnsupportedAccountMode(PermanentError):
+    """An account mode the guard does not model: refused (never misread) with venue, payload field,
+    its value and what the guard supports."""
+
+    def __init__(self, venue: str, field: str, value: object, meaning: str, supported: str) -> None:
+        super().__init__(
+            f"{venue}: unsupported account mode: {field} = {value!r} ({meaning}); "
+            f"guard supports {supported}"
+        )
+        self.venue = venue
+        self.field = field
+        self.value = value
 
 
 class Gateway(Protocol):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from guard.core.domain import ZERO, MarginMode, MarketSpec, OrderPlan, OrderType, Side
+from guard.core.domain import ZERO, MarketSpec, OrderPlan, OrderType, Side
 from guard.core.venues.base import round_down
 
 CLIENT_ID_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -187,10 +187,7 @@ def _dydx(plan: OrderPlan, spec: MarketSpec, quantity: Decimal, price: Decimal |
         "reduceOnly": True,
         "timeInForce": "IOC",
     }
-    if plan.margin_mode is MarginMode.ISOLATED:
-        raise OrderMappingError(
-            "dydx isolated positions live in their own subaccount: not supported"
-        )
+    # an isolated position lives in a child subaccount: the gateway adds its `subAccountId`
     return CcxtOrder(plan.symbol, "limit", plan.side.value, plain(quantity), plain(price), params)
 
 

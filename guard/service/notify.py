@@ -28,6 +28,7 @@ class AlertKind(StrEnum):
     SANITY = "sanity"
     POSITION_CHANGED = "position_changed"
     PERMANENT_ERROR = "permanent_error"
+    RATE_LIMITED = "rate_limited"  # a venue answered 429/418: venue-wide cool-down
     CONFIG = "config"
     SERVICE = "service"
     REPORT = "report"  # a scheduled funding, stress or shadow report
@@ -44,8 +45,10 @@ SEVERITY_OF: dict[AlertKind, Severity] = {
     AlertKind.SANITY: Severity.WARNING,
     AlertKind.POSITION_CHANGED: Severity.INFO,
     AlertKind.PERMANENT_ERROR: Severity.CRITICAL,
+    AlertKind.RATE_LIMITED: Severity.WARNING,
     AlertKind.CONFIG: Severity.WARNING,
     AlertKind.SERVICE: Severity.INFO,
+    AlertKind.REPORT: Severity.INFO,
 }
 _NOTIFY_TYPE = {
     Severity.INFO: apprise.NotifyType.INFO,

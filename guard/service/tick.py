@@ -15,7 +15,7 @@ from guard.core.planner import plan
 from guard.core.rails import Hold, PositionChange, compare, staleness
 from guard.core.step_memory import for_mode, keep_steps
 from guard.core.validity import snapshot_problems
-from guard.gateway.base import GatewayError, PermanentError
+from guard.gateway.base import GatewayError, PermanentError, RateLimited
 from guard.service.flatten_requests import FlattenRequests
 from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
@@ -134,6 +134,11 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
                     self.store.disable_account, account, runtime.disabled_reason, self.clock()
                 )
             await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error), account)
+        if isinstance(error, RateLimited):  # one alert per venue per dedup window
+            venue = runtime.rules.name
+            await self._alert(
+                AlertKind.RATE_LIMITED, f"rate_limited:{venue}", f"{venue} rate-limited", str(error)
+            )
         self.health.degrade(account, "venue", f"venue unreachable: {error}")
         await self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
         return TickReport(account, tick_id, None, None, None, str(error))

@@ -142,7 +142,7 @@ CASES = {
         Side.SHORT,
         Decimal("0.12345"),
         "0.1234",
-        MarginMode.CROSS,
+        MarginMode.ISOLATED,
         False,
         OrderType.LIMIT_IOC,
         Decimal("120000"),

@@ -15,6 +15,7 @@ from guard.core.domain import GuardState, OrderStatus
 from guard.gateway.base import (
     OrderRejected,
     PermanentError,
+    RateLimited,
     TemporaryError,
     UnknownOrderOutcome,
 )
@@ -83,7 +84,7 @@ async def test_create_when_it_times_out_then_resolved_by_client_id_and_not_resen
     )
 
 
-async def test_read_when_rate_limited_with_429_then_backs_off_and_succeeds(
+async def test_read_when_rate_limited_with_429_and_short_retry_after_then_waits_and_succeeds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     gateway, _wire = gateway_for("binance")
@@ -94,6 +95,7 @@ async def test_read_when_rate_limited_with_429_then_backs_off_and_succeeds(
     async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         if "positionRisk" in url and failures["left"] > 0:
             failures["left"] -= 1
+            client.last_response_headers = {"Retry-After": "0"}  # as ccxt stores them
             client.handle_http_status_code(429, "Too Many Requests", url, method, "")
         return await original(url, method, headers, body)
 
@@ -177,8 +179,8 @@ async def test_reduce_only_when_position_already_gone_then_rejected_recorded_wit
         (ccxt.RequestTimeout("t"), True, UnknownOrderOutcome),
         (ccxt.RequestTimeout("t"), False, TemporaryError),
         (ccxt.NetworkError("n"), True, UnknownOrderOutcome),
-        (ccxt.RateLimitExceeded("r"), True, TemporaryError),
-        (ccxt.DDoSProtection("d"), False, TemporaryError),
+        (ccxt.RateLimitExceeded("r"), True, RateLimited),
+        (ccxt.DDoSProtection("d"), False, RateLimited),
         (ccxt.ExchangeNotAvailable("x"), False, TemporaryError),
         (ccxt.AuthenticationError("a"), False, PermanentError),
         (ccxt.PermissionDenied("p"), True, PermanentError),

@@ -15,7 +15,7 @@ import yaml
 
 from guard.core.domain import MarginMode, OrderStatus, Side
 from tests.conftest import shared_path
-from tests.gateway.cases import CASES, CASSETTES
+from tests.gateway.cases import CASES, CASSETTES, DYDX_WALLET
 from tests.gateway.helpers import Sent, gateway_for, replay
 
 VENUES = sorted(CASES)
@@ -25,7 +25,7 @@ EXPECTED_POSITION = {
     "bybit": ("ETH/USDT:USDT", Side.SHORT, "1.25", MarginMode.CROSS),
     "okx": ("BTC/USDT:USDT", Side.LONG, "0.5", MarginMode.ISOLATED),
     "hyperliquid": ("HYPE/USDC:USDC", Side.SHORT, "4", MarginMode.ISOLATED),
-    "dydx": ("BTC/USDC:USDC", Side.SHORT, "0.407", MarginMode.CROSS),
+    "dydx": ("BTC/USDC:USDC", Side.SHORT, "0.407", MarginMode.ISOLATED),  # child subaccount 128
 }
 
 
@@ -139,6 +139,7 @@ def check_dydx(sent: Sent, cid: str, amount: str) -> None:
     assert order.side == 1  # SIDE_BUY closes the short
     assert order.time_in_force == 1  # TIME_IN_FORCE_IOC: the chain's rule for reduce-only
     assert order.order_id.order_flags == 0  # short-term order
+    assert order.order_id.subaccount_id.number == 128  # from the child holding the position
     # 0.12345 BTC truncated to 0.1234; atomic resolution -10 -> quantums
     assert order.quantums == int(Decimal(amount) * 10**10)
     assert order.order_id.client_id == int(cid) and 0 < int(cid) < 2**32
@@ -161,6 +162,15 @@ def recorded_body(cassette: Path, path_end: str) -> Any:
     raise AssertionError(f"{cassette.name}: no request to {path_end}")
 
 
+def test_dydx_cassette_when_compared_with_shared_real_payload_then_child_holds_the_real_position():
+    real = json.loads(shared_path("data", "ccxt-static", "dydx", "response.json").read_text())
+    (entry,) = real["methods"]["fetchPositions"]
+    (held,) = entry["httpResponse"]["positions"]
+    body = recorded_body(CASSETTES / "dydx_snapshot.yaml", f"/addresses/{DYDX_WALLET}")
+    child = next(s for s in body["subaccounts"] if s["subaccountNumber"] == 128)
+    assert child["openPerpetualPositions"]["BTC-USD"] == {**held, "subaccountNumber": 128}
+
+
 @pytest.mark.parametrize(
     ("venue", "exchange", "method", "description", "path_end"),
     [
@@ -171,7 +181,6 @@ def recorded_body(cassette: Path, path_end: str) -> Any:
             "Fetch linear positions without symbols",
             "/positionRisk",
         ),
-        ("dydx", "dydx", "fetchPositions", "fetchPositions", "/perpetualPositions"),
         ("dydx", "dydx", "fetchMarkets", "fetchMarkets", "/perpetualMarkets"),
     ],
 )

@@ -36,7 +36,10 @@ def _kind(body: Any) -> str | None:
     if isinstance(action, dict):
         return f"action:{action.get('type')}"
     kind = data.get("type")
-    return f"type:{kind}" if isinstance(kind, str) else None
+    if not isinstance(kind, str):
+        return None
+    dex = data.get("dex")  # Hyperliquid: one clearinghouse per perp DEX
+    return f"type:{kind}" + (f":dex:{dex}" if dex else "")
 
 
 def match_query(r1: Any, r2: Any) -> None:

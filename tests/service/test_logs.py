@@ -160,3 +160,10 @@ async def test_tick_when_held_by_stale_data_then_its_line_is_a_warning(sqlite_st
     assert [h.rail.value for h in report.holds] == ["stale"]
     tick = next(json.loads(x) for x in sink.getvalue().splitlines() if '"tick"' in x)
     assert (tick["outcome"], tick["level"]) == ("held", "warning")
+
+
+def test_severity_when_any_alert_kind_then_one_is_defined() -> None:
+    # an alert kind without a severity raised KeyError at its first alert (rate_limited, report)
+    from guard.service.notify import SEVERITY_OF, AlertKind
+
+    assert set(SEVERITY_OF) == set(AlertKind)

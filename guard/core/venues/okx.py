@@ -5,8 +5,8 @@ contracts of face value `ctVal` (ccxt `contractSize`): base units = contracts ×
 tiers (`/api/v5/public/position-tiers`) are bounded in CONTRACTS and carry no deduction:
 MM = contracts × ctVal × mark × tier MMR. OKX's native `mgnRatio` is equity ÷ maintenance (higher
 is safer, liquidation at <= 1 incl. a liquidation fee); the guard's normalised ratio is its
-inverse (`normalised_margin_ratio`). The liquidation fee is not modelled (known divergence:
-computed LPs sit slightly beyond the venue's). Funding: 8 h default (per instrument),
+inverse (`normalised_margin_ratio`). The liquidation condition is equity <= MM + fee, modelled by
+adding the taker fee rate to every tier's maintenance rate (`with_liquidation_fee`). Funding: 8 h default (per instrument),
 payment = position value × rate, positive rate → longs pay.
 """
 
@@ -71,3 +71,23 @@ def normalised_margin_ratio(okx_mgn_ratio: Decimal) -> Decimal:
     if okx_mgn_ratio <= ZERO:
         raise ValueError(f"mgnRatio must be positive, got {okx_mgn_ratio}")
     return ONE / okx_mgn_ratio
+
+
+DEFAULT_TAKER_FEE = Decimal("0.0005")  # OKX's base-tier swap taker fee (ccxt's market default)
+
+
+def with_liquidation_fee(tiers: Sequence[MarginTier], taker_fee: Decimal) -> tuple[MarginTier, ...]:
+    """Tiers whose maintenance rate includes the liquidation fee: OKX liquidates when equity <=
+    maintenance margin + fee, i.e. at notional × (tier MMR + fee rate) (venues.md §6.2)."""
+    if taker_fee < ZERO:
+        raise ValueError(f"taker fee must not be negative, got {taker_fee}")
+    return tuple(
+        MarginTier(
+            tier.notional_floor,
+            tier.notional_cap,
+            tier.maintenance_rate + taker_fee,
+            tier.maintenance_deduction,
+            tier.max_leverage,
+        )
+        for tier in tiers
+    )

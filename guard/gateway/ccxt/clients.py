@@ -102,6 +102,8 @@ class GatewaySettings:
     book_depth_levels: int = 5
     api_base: str | None = None  # e.g. a local stub or a proxy; every API url is rewritten
     ccxt_rate_limit: bool = True  # ccxt's own request spacing (off only for recorded replays)
+    cooldown_max_wait: timedelta = timedelta(seconds=5)  # longer 429/418 cool-downs fail fast
+    account_mode_ttl: timedelta = timedelta(minutes=1)  # Hyperliquid abstraction, HIP-3 DEXes
 
 
 # --------------------------------------------------------------------------------------------

@@ -47,10 +47,13 @@ class CcxtGateway(CcxtSnapshotReader):
         spec = await self._spec(plan)
         order = self.order_request(plan, spec)
         client = await self._ready(plan.account)
+        params = dict(order.params)
+        if self.venue == "dydx":  # sent from the subaccount holding the position (children >= 128)
+            params["subAccountId"] = self._subaccounts.get(plan.account, {}).get(plan.symbol, 0)
         created = await self._write(
             "create_order",
             lambda: client.create_order(
-                order.symbol, order.type, order.side, order.amount, order.price, dict(order.params)
+                order.symbol, order.type, order.side, order.amount, order.price, params
             ),
         )
         sent = Decimal(order.amount) * self._ccxt_unit(spec)
@@ -96,16 +99,31 @@ class CcxtGateway(CcxtSnapshotReader):
                 if rows:
                     return client.parse_order(rows[0], market)
             return None
-        # dydx: the indexer is searched by the numeric client id
-        orders = await client.fetch_orders(symbol)
+        # dydx: the indexer is searched by the numeric client id over subaccount 0 and all its
+        # children (an isolated position's orders live in its child subaccount)
+        orders = await self._dydx_orders(client, symbol)
         for order in orders:
             if str(order.get("clientOrderId")) == cid:
                 return order
         return None
 
+    async def _dydx_orders(self, client: Any, symbol: str | None, **query: str) -> list[Any]:
+        """Orders of parent subaccount 0 and its children (`/v4/orders/parentSubaccountNumber`)."""
+        market = client.market(symbol) if symbol else None
+        request = {"address": self._wallet(client), "parentSubaccountNumber": 0, **query}
+        if market is not None:
+            request["ticker"] = market["id"]
+        rows = await client.indexerGetOrdersParentSubaccountNumber(request)
+        return list(client.parse_orders(rows, market))
+
     async def fetch_open_orders(self, account: str) -> list[OrderResult]:
         client = await self._ready(account)
-        orders = await self._read("fetch_open_orders", lambda: client.fetch_open_orders())
+        if self.venue == "dydx":
+            orders = await self._read(
+                "fetch_open_orders", lambda: self._dydx_orders(client, None, status="OPEN")
+            )
+        else:
+            orders = await self._read("fetch_open_orders", lambda: client.fetch_open_orders())
         results = []
         for order in orders:
             spec = self._specs.get(account, {}).get(order.get("symbol", ""))

@@ -17,16 +17,16 @@ from typing import Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
 
 from guard.core.domain import MarketSpec
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
-from guard.gateway.base import PermanentError, TemporaryError
+from guard.gateway.base import GatewayError, PermanentError, RateLimited, TemporaryError
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
-from guard.gateway.ccxt.errors import translate
+from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
 
 log = logging.getLogger("guard.gateway.ccxt")
 T = TypeVar("T")
@@ -48,6 +48,18 @@ class PriorityGate:
         self._free = capacity
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self.closed = False  # a venue-wide cool-down: nothing starts until reopen()
+
+    def close(self) -> None:
+        """Start nothing more until `reopen` (requests in flight finish; waiters keep waiting)."""
+        self.closed = True
+
+    def reopen(self) -> None:
+        """Hand the free slots to the waiters, protective work first."""
+        self.closed = False
+        free, self._free = self._free, 0
+        for _ in range(free):
+            self._release()
 
     @asynccontextmanager
     async def slot(self, priority: int) -> AsyncIterator[None]:
@@ -58,7 +70,7 @@ class PriorityGate:
             self._release()
 
     async def _acquire(self, priority: int) -> None:
-        if self._free > 0 and not self._waiting:
+        if self._free > 0 and not self._waiting and not self.closed:
             self._free -= 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -71,7 +83,7 @@ class PriorityGate:
             raise
 
     def _release(self) -> None:
-        while self._waiting:
+        while self._waiting and not self.closed:
             _, _, future = heapq.heappop(self._waiting)
             if not future.done():
                 future.set_result(None)
@@ -128,6 +140,7 @@ class CcxtSession:
         clock: Callable[[], datetime] | None = None,
         parse: Parse | None = None,
         client_factory: Callable[[CcxtVenue, Mapping[str, str] | None], Any] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.venue = venue
         self.spec = ccxt_venue(venue)
@@ -149,7 +162,15 @@ class CcxtSession:
         self._client_markets: dict[str, datetime] = {}
         self.gate = PriorityGate(self.settings.max_concurrent)
         self.market_data = MarketDataCache(self.settings.market_data_ttl)
+        self._sleep = sleep or asyncio.sleep
+        self.cooldown_until: datetime | None = None  # venue-wide, after a 429/418
+        self._reopen: asyncio.Task[None] | None = None
         self._specs: dict[str, dict[str, MarketSpec]] = {}
+        self._subaccounts: dict[str, dict[str, int]] = {}  # dydx: account -> symbol -> number
+        self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # hyperliquid, per account
+        self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
+        self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
+        self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
         self._marks: dict[str, dict[str, Decimal]] = {}
         self.write_calls = 0
 
@@ -163,7 +184,11 @@ class CcxtSession:
             # the wallet address is public; every other credential value is redacted from errors
             self._secrets[account] = [v for k, v in secrets.items() if k != "walletAddress"]
             SECRETS.update(self._secrets[account])
-            self._clients[account] = self._factory(self.spec, secrets)
+            client = self._factory(self.spec, secrets)
+            shared = getattr(self.public, "throttler", None)
+            if shared is not None and hasattr(client, "throttler"):
+                client.throttler = shared  # one ccxt weight budget per venue (and egress IP)
+            self._clients[account] = client
         return self._clients[account]
 
     @property
@@ -210,7 +235,7 @@ class CcxtSession:
     ) -> T:
         """A read with translated errors, retried on TemporaryError (jittered, bounded)."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TemporaryError),
+            retry=retry_if_exception(self._retryable),
             stop=stop_after_attempt(self.settings.read_attempts),
             wait=wait_random_exponential(
                 multiplier=self.settings.backoff_base, max=self.settings.backoff_max
@@ -219,13 +244,12 @@ class CcxtSession:
         )
         async for attempt in retrying:
             with attempt:
+                self._check_cooldown(what)
                 async with self.gate.slot(priority):
                     try:
                         return await call()
                     except Exception as error:
-                        translated = translate(
-                            error, self.venue, what, write=False, secrets=self.secrets()
-                        )
+                        translated = self._translate(error, what, write=False)
                         if isinstance(translated, TemporaryError):
                             log.warning(
                                 "%s (attempt %d)", translated, attempt.retry_state.attempt_number
@@ -233,21 +257,80 @@ class CcxtSession:
                         raise translated from error
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
+    def _retryable(self, error: BaseException) -> bool:
+        """Temporary errors are retried; a rate limit only when its cool-down is waited out."""
+        if isinstance(error, RateLimited):
+            return error.retry_after <= self.settings.cooldown_max_wait.total_seconds()
+        return isinstance(error, TemporaryError)
+
     async def _write(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """A write: sent once, never retried; errors translated with write semantics."""
+        self._check_cooldown(what)
         async with self.gate.slot(PRIORITY_PROTECTIVE):
             self.write_calls += 1
             try:
                 return await call()
             except Exception as error:
-                raise translate(
-                    error, self.venue, what, write=True, secrets=self.secrets()
-                ) from error
+                raise self._translate(error, what, write=True) from error
+
+    # ---------------------------------------------------------------- venue-wide cool-down
+
+    def _translate(self, error: Exception, what: str, *, write: bool) -> GatewayError:
+        headers = None
+        if isinstance(error, RATE_LIMIT_ERRORS):
+            headers = next(
+                (
+                    c.last_response_headers
+                    for c in [*self._clients.values(), self._public]
+                    if c is not None and getattr(c, "last_response_headers", None)
+                ),
+                None,
+            )
+        translated = translate(
+            error, self.venue, what, write=write, secrets=self.secrets(), headers=headers
+        )
+        if isinstance(translated, RateLimited):
+            self._start_cooldown(translated)
+        return translated
+
+    def _start_cooldown(self, error: RateLimited) -> None:
+        """Close the venue's gate for Retry-After: no request to the venue until it passes;
+        waiting protective work is served first when it reopens."""
+        until = self.clock() + timedelta(seconds=error.retry_after)
+        if self.cooldown_until is not None and self.cooldown_until >= until:
+            return
+        self.cooldown_until = until
+        self.gate.close()
+        log.error("%s: venue-wide cool-down %.0f s until %s", self.venue, error.retry_after, until)
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._reopen = asyncio.get_running_loop().create_task(self._reopen_after(error.retry_after))
+
+    async def _reopen_after(self, seconds: float) -> None:
+        await self._sleep(seconds)
+        self.cooldown_until = None
+        self.gate.reopen()
+
+    def _check_cooldown(self, what: str) -> None:
+        """During a cool-down longer than `cooldown_max_wait`, fail at once (nothing is sent);
+        shorter ones are waited out in the gate's queue."""
+        until = self.cooldown_until
+        if until is None:
+            return
+        remaining = (until - self.clock()).total_seconds()
+        if remaining > self.settings.cooldown_max_wait.total_seconds():
+            raise RateLimited(
+                f"{self.venue} {what}: not sent, venue-wide rate-limit cool-down until "
+                f"{until:%Y-%m-%d %H:%M:%S} UTC ({remaining:.0f} s left, Retry-After)",
+                remaining,
+            )
 
     async def close(self) -> None:
         clients = list(self._clients.values())
         if self._public is not None:
             clients.append(self._public)
+        if self._reopen is not None:
+            self._reopen.cancel()
         for client in clients:
             await client.close()
         self._clients.clear()

@@ -11,7 +11,7 @@ from typing import Any
 
 from guard.core.domain import ZERO, AccountSnapshot
 from guard.core.funding_ledger import FundingPayment
-from guard.gateway.base import FundingHistoryUnavailable, PermanentError
+from guard.gateway.base import FundingHistoryUnavailable, PermanentError, UnsupportedAccountMode
 from guard.gateway.ccxt.session import CcxtSession
 from guard.gateway.ccxt.structures import dec, with_top_of_book
 from guard.gateway.parsers.funding_history import READABLE, hyperliquid_payments
@@ -25,10 +25,16 @@ class CcxtSnapshotReader(CcxtSession):
     async def raw_snapshot(self, account: str) -> dict[str, Any]:
         """The raw snapshot-file dict of `account` (what `guard snapshot` saves)."""
         client = await self._ready(account)
-        positions = await self._read("fetch_positions", lambda: client.fetch_positions())
+        positions, balance, account_info = await self._private(account, client)
         positions = [p for p in positions if (dec(p.get("contracts")) or ZERO) != ZERO]
-        balance = await self._read("fetch_balance", lambda: client.fetch_balance())
-        account_info = await self._account_info(account, client)
+        if self.venue == "dydx":
+            # merged, not replaced: an order is still found after its position closed
+            self._subaccounts.setdefault(account, {}).update(
+                {
+                    p["symbol"]: int((p.get("info") or {}).get("subaccountNumber") or 0)
+                    for p in positions
+                }
+            )
         symbols = sorted(
             {p["symbol"] for p in positions} | set(self.accounts[account].watch_symbols)
         )
@@ -39,7 +45,7 @@ class CcxtSnapshotReader(CcxtSession):
             market = shared["markets"].get(symbol) or self.public.markets.get(symbol)
             if market is None:
                 continue
-            markets[symbol] = market
+            markets[symbol] = self._with_margin_table(market)
             found = await self._tiers(client, symbol)
             if found is not None:
                 tiers[symbol] = found
@@ -128,47 +134,153 @@ class CcxtSnapshotReader(CcxtSession):
             return {"funding_rates": funding, "order_books": books, "markets": markets}
 
     async def _tiers(self, client: Any, symbol: str) -> list[Any] | None:
+        """Tier tables, re-read once per `markets_max_age`: Bybit risk limits and OKX position
+        tiers are public (one fetch per venue and symbol, shared by every account); Binance
+        brackets are per account (`/fapi/v1/leverageBracket` is signed)."""
+        if self.venue not in ("binance", "bybit", "okx"):
+            return None  # hyperliquid: margin tables in meta; dydx: IMF/MMF in the market info
+        owner = client if self.venue == "binance" else self.public
+        key = (id(owner), symbol)
+        now = self.clock()
+        cached = self._tier_tables.get(key)
+        if cached is not None and now - cached[0] < self.settings.markets_max_age:
+            return cached[1]
+        found: list[Any] | None
         if self.venue == "binance":
             tiers = await self._read(
-                "fetch_leverage_tiers", lambda: client.fetch_leverage_tiers([symbol])
+                "fetch_leverage_tiers", lambda: owner.fetch_leverage_tiers([symbol])
             )
-            found: list[Any] | None = tiers.get(symbol)
-            return found
-        if self.venue in ("bybit", "okx"):
-            return list(
+            found = tiers.get(symbol)
+        else:
+            found = list(
                 await self._read(
                     "fetch_market_leverage_tiers",
-                    lambda: client.fetch_market_leverage_tiers(symbol),
+                    lambda: owner.fetch_market_leverage_tiers(symbol),
                 )
             )
-        return None  # hyperliquid: margin tables in meta; dydx: IMF/MMF in the market info
+        self._tier_tables[key] = (now, found)
+        return found
 
-    async def _account_info(self, account: str, client: Any) -> Any:
-        """The raw account payload the margin code needs (venue-native, unparsed)."""
-        if self.venue == "binance":
-            return await self._read("account", lambda: client.fapiPrivateV2GetAccount())
-        if self.venue == "bybit":
-            return await self._read(
-                "wallet_balance",
-                lambda: client.privateGetV5AccountWalletBalance({"accountType": "UNIFIED"}),
-            )
-        if self.venue == "okx":
-            return await self._read("account_config", lambda: client.privateGetAccountConfig())
-        if self.venue == "hyperliquid":
-            user = self._wallet(client)
-            return await self._read(
-                "clearinghouse_state",
-                lambda: client.publicPostInfo({"type": "clearinghouseState", "user": user}),
-            )
+    async def _private(self, account: str, client: Any) -> tuple[list[Any], Any, Any]:
+        """Positions, balance and the raw account payload that states the account mode."""
         if self.venue == "dydx":
-            user = self._wallet(client)
-            return await self._read(
-                "subaccount",
-                lambda: client.indexerGetAddressesAddressSubaccountNumberSubaccountNumber(
-                    {"address": user, "subaccountNumber": 0}
+            return await self._dydx_private(client)
+        if self.venue == "hyperliquid":
+            return await self._hyperliquid_private(account, client)
+        positions: list[Any] = []
+        if self.venue == "bybit":  # linear perps of both settle coins (ccxt defaults to USDT)
+            for coin in ("USDT", "USDC"):
+                positions += await self._read(
+                    "fetch_positions",
+                    functools.partial(client.fetch_positions, None, {"settleCoin": coin}),
+                )
+        elif self.venue == "okx":  # swaps only: other instruments are ignored explicitly
+            positions = await self._read(
+                "fetch_positions",
+                functools.partial(client.fetch_positions, None, {"instType": "SWAP"}),
+            )
+        else:
+            positions = await self._read("fetch_positions", lambda: client.fetch_positions())
+        balance = await self._read("fetch_balance", lambda: client.fetch_balance())
+        return list(positions), balance, await self._account_info(client)
+
+    async def _account_info(self, client: Any) -> Any:
+        """The raw payload stating the account mode (venue-native, unparsed)."""
+        if self.venue == "binance":  # multiAssetsMargin, wallets, per-position margins
+            return await self._read("account", lambda: client.fapiPrivateV2GetAccount())
+        if self.venue == "bybit":  # marginMode (REGULAR/ISOLATED/PORTFOLIO_MARGIN)
+            return await self._read("account_info", lambda: client.privateGetV5AccountInfo())
+        if self.venue == "okx":  # acctLv, posMode
+            return await self._read("account_config", lambda: client.privateGetAccountConfig())
+        return None
+
+    async def _dydx_private(self, client: Any) -> tuple[list[Any], Any, Any]:
+        """ONE indexer call, `/v4/addresses/{address}`: every subaccount (0..127 parents and the
+        children >= 128 holding isolated positions) with its equity and open positions."""
+        user = self._wallet(client)
+        address = await self._read(
+            "subaccounts", lambda: client.indexerGetAddressesAddress({"address": user})
+        )
+        positions = []
+        held: dict[str, Any] = {}
+        for sub in address.get("subaccounts") or []:
+            number = sub.get("subaccountNumber")
+            for market, row in (sub.get("openPerpetualPositions") or {}).items():
+                if market in held:
+                    raise UnsupportedAccountMode(
+                        "dydx",
+                        f"subaccounts[].openPerpetualPositions[{market!r}]",
+                        [held[market], number],
+                        "one market held in two subaccounts",
+                        "one position per market across subaccount 0 and its children",
+                    )
+                held[market] = number
+                own = {**row, "subaccountNumber": row.get("subaccountNumber", number)}
+                positions.append(client.parse_position(own))
+        return positions, None, address
+
+    async def _hyperliquid_private(self, account: str, client: Any) -> tuple[list[Any], Any, Any]:
+        """ONE clearinghouseState per tick (positions and balance both parse from it); the
+        account abstraction and the HIP-3 DEX states are re-read every `account_mode_ttl`."""
+        user = self._wallet(client)
+        state = await self._read(
+            "clearinghouse_state",
+            lambda: client.publicPostInfo({"type": "clearinghouseState", "user": user}),
+        )
+        positions = [client.parse_position(row) for row in state.get("assetPositions") or []]
+        modes = await self._hyperliquid_modes(account, client, user)
+        return positions, {"info": state}, {"clearinghouseState": state, **modes}
+
+    async def _hyperliquid_modes(self, account: str, client: Any, user: str) -> dict[str, Any]:
+        now = self.clock()
+        cached = self._modes.get(account)
+        if cached is not None and now - cached[0] < self.settings.account_mode_ttl:
+            return cached[1]
+        abstraction = await self._read(
+            "user_abstraction",
+            lambda: client.publicPostInfo({"type": "userAbstraction", "user": user}),
+        )
+        dexes = await self._hip3_dexes()
+        states = {}
+        for dex in dexes:
+            states[dex] = await self._read(
+                "clearinghouse_state",
+                functools.partial(
+                    client.publicPostInfo, {"type": "clearinghouseState", "user": user, "dex": dex}
                 ),
             )
-        return None
+        modes = {
+            "userAbstraction": str(abstraction).strip('"') if abstraction is not None else None,
+            "dexStates": states,
+        }
+        self._modes[account] = (now, modes)
+        return modes
+
+    async def _hip3_dexes(self) -> list[str]:
+        """Names of the builder-deployed perp DEXes (`perpDexs`, public, once per markets age)."""
+        now = self.clock()
+        if self._dexes is not None and now - self._dexes[0] < self.settings.markets_max_age:
+            return self._dexes[1]
+        listed = await self._read(
+            "perp_dexs", lambda: self.public.publicPostInfo({"type": "perpDexs"})
+        )
+        names = [str(d["name"]) for d in listed or [] if isinstance(d, dict) and d.get("name")]
+        meta = await self._read("meta", lambda: self.public.publicPostInfo({"type": "meta"}))
+        self._margin_tables = {
+            int(entry[0]): list(entry[1].get("marginTiers") or [])
+            for entry in (meta or {}).get("marginTables") or []
+        }
+        self._dexes = (now, names)
+        return names
+
+    def _with_margin_table(self, market: Any) -> Any:
+        """A Hyperliquid market with its `meta` margin table rows as info.marginTiers."""
+        info = market.get("info") or {}
+        table_id = info.get("marginTableId")
+        rows = self._margin_tables.get(int(table_id)) if table_id is not None else None
+        if self.venue != "hyperliquid" or not rows:
+            return market
+        return {**market, "info": {**info, "marginTiers": rows}}
 
     def _wallet(self, client: Any) -> str:
         wallet = getattr(client, "walletAddress", None)

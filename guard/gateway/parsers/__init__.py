@@ -80,7 +80,9 @@ def parse_snapshot(
         else:
             parsed.append(one)
     if skipped:
-        ctx.note(f"{skipped} zero-size position entr{'y' if skipped == 1 else 'ies'} skipped")
+        ctx.note(
+            f"{skipped} position entr{'y' if skipped == 1 else 'ies'} skipped (zero size or not guarded)"
+        )
     positions = tuple(p.position for p in parsed)
     keys = [p.key for p in positions]
     if len(set(keys)) != len(keys):

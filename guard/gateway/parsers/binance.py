@@ -3,6 +3,7 @@
 Fills ccxt's holes (venues.md §7.6): ccxt back-solves cross collateral from the liquidation price
 and computes maintenance without `cum`; here the wallet is `totalCrossWalletBalance` (cross, excl.
 uPnL and isolated wallets) and maintenance comes from bracket tables or the raw `maintMargin`.
+Multi-assets mode (`multiAssetsMargin`) is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.core.venues import binance as rules
+from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.parsers.common import (
     Context,
     positive_or_none,
@@ -28,8 +30,26 @@ from guard.gateway.parsers.venue import (
     table_or_derived_tiers,
 )
 
+_SUPPORTED = "single-asset mode (USDT wallet) USDⓈ-M accounts, one-way or hedge, cross or isolated"
+
+
+def account_mode(ctx: Context, balance: Mapping[str, Any] | None) -> None:
+    """Refuse multi-assets mode (`multiAssetsMargin` true in `/fapi/v2|v3/account`): the margin
+    balance is then every asset's value at a haircut, not the USDT wallet."""
+    account = _account(ctx, balance)
+    value = account.get("multiAssetsMargin")
+    if value is True or str(value).lower() == "true":
+        raise UnsupportedAccountMode(
+            "binance",
+            "multiAssetsMargin",
+            value,
+            "multi-assets mode: every asset's haircut value is margin",
+            _SUPPORTED,
+        )
+
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:
+    account_mode(ctx, None)
     path = f"positions[{index}]"
     symbol = ctx.text(raw.get("symbol"), f"{path}.symbol")
     info = ctx.mapping(raw.get("info") or {}, f"{path}.info")
@@ -111,6 +131,7 @@ def _account(ctx: Context, balance: Mapping[str, Any] | None) -> Mapping[str, An
 
 
 def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
+    account_mode(ctx, raw)
     currency = settle_of(positions, ctx, "USDT")
     account = _account(ctx, raw)
 

@@ -1,7 +1,9 @@
 """Bybit v5 linear (UTA): ccxt positions/balance + raw position/wallet/account-info → domain.
 
 Fills ccxt's holes (venues.md §7.6): ccxt's `marginMode` is always None, so the mode comes from
-account_info (`/v5/account/info` marginMode), else the deprecated `tradeMode`; the wallet balance
+account_info (`/v5/account/info` marginMode, required; the positions' `tradeMode` is deprecated
+and always 0 on unified accounts); portfolio margin and classic accounts are refused. USDT and
+USDC perps are both read; positions in both settle coins at once are refused. The wallet balance
 excludes uPnL (ccxt `total` = walletBalance) and, on UTA, includes isolated position margin,
 which is subtracted to get the cross wallet.
 """
@@ -15,10 +17,12 @@ from typing import Any
 
 from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.core.venues import bybit as rules
+from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.parsers.common import (
     Context,
     funding_interval,
     positive_or_none,
+    settle_currency,
     submap,
 )
 from guard.gateway.parsers.venue import (
@@ -26,7 +30,6 @@ from guard.gateway.parsers.venue import (
     VenueParser,
     ccxt_total,
     isolated_margins,
-    mode_of,
     settle_of,
     table_or_derived_tiers,
 )
@@ -34,20 +37,48 @@ from guard.gateway.parsers.venue import (
 _ACCOUNT_MODES = {
     "ISOLATED_MARGIN": MarginMode.ISOLATED,
     "REGULAR_MARGIN": MarginMode.CROSS,
-    "PORTFOLIO_MARGIN": MarginMode.CROSS,
 }
+_SUPPORTED = (
+    "unified trading accounts in REGULAR_MARGIN (cross) or ISOLATED_MARGIN, USDT- or "
+    "USDC-settled linear perpetuals"
+)
 
 
-def _account_mode(ctx: Context) -> MarginMode | None:
+def account_mode(ctx: Context) -> MarginMode:
+    """The UTA margin mode from `/v5/account/info` (account_info.result.marginMode).
+
+    Bybit documents the positions' `tradeMode` as deprecated and always 0 on unified accounts, so
+    it is never read. Portfolio margin (per-position IM/MM/liqPrice empty, risk limits not
+    applied) and classic (non-unified) accounts are refused.
+    """
     info = ctx.account_info
-    if not isinstance(info, Mapping):
-        return None
-    result = submap(info, "result") or info
+    result = submap(info, "result") or info if isinstance(info, Mapping) else None
+    if not isinstance(result, Mapping) or result.get("marginMode") is None:
+        raise ctx.error(
+            "account_info.result.marginMode",
+            "the /v5/account/info payload (REGULAR_MARGIN, ISOLATED_MARGIN or PORTFOLIO_MARGIN)",
+            None if not isinstance(result, Mapping) else sorted(result)[:6],
+        )
+    status = result.get("unifiedMarginStatus")
+    if status in (1, "1"):
+        raise UnsupportedAccountMode(
+            "bybit", "unifiedMarginStatus", status, "a classic (non-unified) account", _SUPPORTED
+        )
     value = result.get("marginMode")
-    if value is None:
-        return None
+    if value == "PORTFOLIO_MARGIN":
+        raise UnsupportedAccountMode(
+            "bybit",
+            "marginMode",
+            value,
+            "portfolio margin: per-position IM/MM/liqPrice are empty and risk limits do not apply",
+            _SUPPORTED,
+        )
     if not isinstance(value, str) or value not in _ACCOUNT_MODES:
-        raise ctx.error("account_info.marginMode", f"one of {sorted(_ACCOUNT_MODES)}", value)
+        raise ctx.error(
+            "account_info.result.marginMode",
+            "REGULAR_MARGIN, ISOLATED_MARGIN or PORTFOLIO_MARGIN",
+            value,
+        )
     return _ACCOUNT_MODES[value]
 
 
@@ -68,15 +99,7 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
     quantity = abs(size) * ctx.contract_size(raw, path)
     entry = ctx.number(info.get("avgPrice", raw.get("entryPrice")), f"{path}.info.avgPrice")
     mark = ctx.number(info.get("markPrice", raw.get("markPrice")), f"{path}.info.markPrice")
-    mode = mode_of(ctx, raw.get("marginMode"), f"{path}.marginMode") or _account_mode(ctx)
-    if mode is None:
-        trade_mode = info.get("tradeMode")
-        if trade_mode in (0, 1, "0", "1"):
-            mode = MarginMode.ISOLATED if int(trade_mode) == 1 else MarginMode.CROSS
-            ctx.note(f"{symbol}: margin mode from the deprecated info.tradeMode ({trade_mode})")
-        else:
-            mode = MarginMode.CROSS
-            ctx.note(f"{symbol}: margin mode unknown (no account_info.marginMode), assumed cross")
+    mode = account_mode(ctx)
     isolated_margin = None
     if mode is MarginMode.ISOLATED:
         balance_field = ctx.optional_number(
@@ -130,7 +153,16 @@ def _wallet_account(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str,
 
 
 def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
-    currency = settle_of(positions, ctx, "USDT")
+    settles = sorted({settle_currency(p.symbol, "USDT") for p in positions})
+    if len(settles) > 1:
+        raise UnsupportedAccountMode(
+            "bybit",
+            "positions[].symbol settle coin",
+            settles,
+            "positions settled in more than one coin share one unified margin",
+            _SUPPORTED + " (one settle coin at a time)",
+        )
+    currency = settles[0] if settles else settle_of(positions, ctx, "USDT")
     account = _wallet_account(ctx, raw)
     path = "balance.info.result.list[0]"
     wallet: Decimal | None = None

@@ -3,9 +3,11 @@
 Fills ccxt's holes (venues.md §7.6): the balance carries only free collateral, so equity comes
 from `info.equity` (the subaccount) and the wallet = equity − cross uPnL at oracle prices;
 contractSize None → the market's; no mark in positions → the market's `oraclePrice` (the price
-dYdX margins with), else funding-rate mark/index, else derived from `unrealizedPnl`. Child
-subaccounts (>= 128) are "isolated": their posted margin = the child's equity − uPnL, from
-account_info.subaccount.childSubaccounts.
+dYdX margins with), else funding-rate mark/index, else derived from `unrealizedPnl`. The
+account_info is the indexer's `/v4/addresses/{address}` (every subaccount): subaccount 0 is the
+cross pool (its equity only); child subaccounts (>= 128) are isolated pools, each position's
+posted margin = the child's equity − uPnL; positions in parent subaccounts 1..127 are refused
+(UnsupportedAccountMode), never merged into the cross pool.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.core.venues import dydx as rules
+from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.parsers.common import Context, funding_raw
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, ccxt_free, cross_pnl, settle_of
 
@@ -34,19 +37,61 @@ def _oracle(ctx: Context, symbol: str) -> Decimal | None:
     return None
 
 
-def _child_equity(ctx: Context, number: int, path: str) -> Decimal:
+def subaccounts(ctx: Context) -> list[tuple[Mapping[str, Any], str]]:
+    """Every subaccount the account_info lists, with its path: the indexer's
+    `/v4/addresses/{address}` (`subaccounts`), a parent subaccount
+    (`subaccount.childSubaccounts`) or a single `subaccount`."""
     info = ctx.account_info
-    sub = info.get("subaccount") if isinstance(info, Mapping) else None
-    children = sub.get("childSubaccounts") if isinstance(sub, Mapping) else None
-    if isinstance(children, list):
-        for index, child in enumerate(children):
-            if isinstance(child, Mapping) and str(child.get("subaccountNumber")) == str(number):
-                where = f"account_info.subaccount.childSubaccounts[{index}].equity"
-                return ctx.number(child.get("equity"), where)
+    if not isinstance(info, Mapping):
+        return []
+    for key, base in (("subaccounts", "account_info.subaccounts"),):
+        rows = info.get(key)
+        if isinstance(rows, list):
+            return [(ctx.mapping(r, f"{base}[{i}]"), f"{base}[{i}]") for i, r in enumerate(rows)]
+    sub = info.get("subaccount")
+    if isinstance(sub, Mapping):
+        children = sub.get("childSubaccounts")
+        if isinstance(children, list):
+            base = "account_info.subaccount.childSubaccounts"
+            return [
+                (ctx.mapping(r, f"{base}[{i}]"), f"{base}[{i}]") for i, r in enumerate(children)
+            ]
+        return [(sub, "account_info.subaccount")]
+    return []
+
+
+def _subaccount_equity(ctx: Context, number: int, path: str) -> Decimal:
+    for sub, where in subaccounts(ctx):
+        if str(sub.get("subaccountNumber")) == str(number):
+            return ctx.number(sub.get("equity"), f"{where}.equity")
     raise ctx.error(
-        "account_info.subaccount.childSubaccounts",
+        "account_info.subaccounts",
         f"the equity of child subaccount {number} holding {path}",
         None,
+    )
+
+
+def subaccount_mode(ctx: Context, number: int, symbol: str) -> MarginMode:
+    """Subaccount 0 is the cross pool, its children (128, 256, ...: parent = number % 128) are
+    isolated pools; the other parents (1..127) are separate cross pools and their children's
+    orders are not looked up with subaccount 0's: both refused."""
+    if rules.is_child_subaccount(number) and number % rules.CHILD_SUBACCOUNT_START == 0:
+        return MarginMode.ISOLATED
+    if number == 0:
+        return MarginMode.CROSS
+    parent = number % rules.CHILD_SUBACCOUNT_START
+    meaning = (
+        f"a child of parent subaccount {parent} holding {symbol}"
+        if rules.is_child_subaccount(number)
+        else f"a second parent (cross) subaccount holding {symbol}"
+    )
+    raise UnsupportedAccountMode(
+        "dydx",
+        "subaccountNumber",
+        number,
+        meaning,
+        "cross positions in subaccount 0 and isolated positions in its child subaccounts "
+        "(128, 256, ...)",
     )
 
 
@@ -69,10 +114,12 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
         ctx.note(f"{symbol}: no oracle price, mark derived from entryPrice and unrealizedPnl")
     number_raw = info.get("subaccountNumber", 0)
     number = int(ctx.number(number_raw, f"{path}.info.subaccountNumber"))
-    mode = MarginMode.ISOLATED if rules.is_child_subaccount(number) else MarginMode.CROSS
+    mode = subaccount_mode(ctx, number, symbol)
     isolated_margin = None
     if mode is MarginMode.ISOLATED:
-        isolated_margin = _child_equity(ctx, number, path) - side.sign * (mark - entry) * quantity
+        # the child's equity at oracle prices minus its uPnL: the margin posted to that pool
+        equity = _subaccount_equity(ctx, number, path)
+        isolated_margin = equity - side.sign * (mark - entry) * quantity
     net_funding = ctx.optional_number(info.get("netFunding"), f"{path}.info.netFunding") or ZERO
     return ParsedPosition(
         position=Position(
@@ -128,7 +175,16 @@ def funding(ctx: Context, symbol: str) -> tuple[Decimal | None, Decimal | None]:
     )
 
 
-def _subaccount(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def _cross_subaccount(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Subaccount 0 (the cross pool): from the account_info's subaccount list, else the balance's
+    info (ccxt's fetch_balance of subaccount 0). A parent-subaccount total (which sums its
+    children's equity) is never taken as the cross equity."""
+    listed = subaccounts(ctx)
+    for sub, _ in listed:
+        if str(sub.get("subaccountNumber")) == "0":
+            return sub
+    if listed:  # the address has subaccounts but no subaccount 0: nothing is cross
+        return {"equity": "0", "freeCollateral": "0"}
     for candidate in ((raw or {}).get("info"), ctx.account_info):
         if isinstance(candidate, Mapping):
             nested = candidate.get("subaccount")
@@ -142,7 +198,7 @@ def _subaccount(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any
 
 def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
     currency = settle_of(positions, ctx, "USDC")
-    sub = _subaccount(ctx, raw)
+    sub = _cross_subaccount(ctx, raw)
     equity = ctx.number(sub.get("equity"), "balance.info.equity")
     free = ctx.optional_number(sub.get("freeCollateral"), "balance.info.freeCollateral")
     if free is None and raw is not None:

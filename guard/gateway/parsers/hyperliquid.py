@@ -4,7 +4,9 @@ Fills ccxt's holes (venues.md §7.6): contractSize None in positions → the mar
 maintenance, so it comes from 1/(2·maxLeverage) (market info, else the position's maxLeverage);
 the mark is positionValue ÷ |szi|; isolated posted margin = marginUsed − uPnL; the cross wallet
 = crossMarginSummary.accountValue − cross uPnL (ccxt may return spot balances for unified
-accounts, so the clearinghouseState is also looked up in account_info).
+accounts, so the clearinghouseState is also looked up in account_info). Maintenance tiers come
+from the asset's `meta` margin table (market info `marginTiers`) when given. Unified-account,
+portfolio-margin and DEX-abstraction modes and positions on HIP-3 DEXes are refused.
 """
 
 from __future__ import annotations
@@ -15,11 +17,58 @@ from typing import Any
 
 from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.core.venues import hyperliquid as rules
+from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.parsers.common import Context, positive_or_none
 from guard.gateway.parsers.venue import ParsedPosition, VenueParser, cross_pnl, mode_of, settle_of
 
+_MODES_OK = ("default", "disabled")
+_SUPPORTED = (
+    "the standard account (userAbstraction 'default' or 'disabled') with cross or isolated "
+    "positions on the first perp DEX"
+)
+_MEANINGS = {
+    "unifiedAccount": "unified account: per-DEX user states are not the account's margin",
+    "portfolioMargin": "portfolio margin: per-DEX user states are not the account's margin",
+    "dexAbstraction": "DEX abstraction: collateral moves between perp DEXes",
+}
+
+
+def account_mode(ctx: Context) -> None:
+    """Refuse unified-account, portfolio-margin and DEX-abstraction modes (`userAbstraction`),
+    and positions on builder-deployed (HIP-3) perp DEXes (own clearinghouses). account_info is
+    {"userAbstraction": str, "clearinghouseState": {...}, "dexStates": {dex: state}} or, from
+    older snapshot files, the clearinghouseState alone (mode then unknown: noted)."""
+    info = ctx.account_info
+    if not isinstance(info, Mapping) or "clearinghouseState" not in info:
+        ctx.note("hyperliquid account abstraction unknown (no userAbstraction in account_info)")
+        return
+    mode = info.get("userAbstraction")
+    if mode is None:
+        ctx.note("hyperliquid account abstraction unknown (no userAbstraction in account_info)")
+    elif mode not in _MODES_OK:
+        meaning = _MEANINGS.get(str(mode), "an account abstraction the guard does not know")
+        raise UnsupportedAccountMode("hyperliquid", "userAbstraction", mode, meaning, _SUPPORTED)
+    dexes = info.get("dexStates")
+    for dex, state in dexes.items() if isinstance(dexes, Mapping) else ():
+        rows = state.get("assetPositions") if isinstance(state, Mapping) else None
+        coins: list[str] = []
+        for i, row in enumerate(rows if isinstance(rows, list) else []):
+            held = row.get("position") if isinstance(row, Mapping) else None
+            where = f"account_info.dexStates[{dex!r}].assetPositions[{i}].position.szi"
+            if isinstance(held, Mapping) and ctx.optional_number(held.get("szi"), where):
+                coins.append(str(held.get("coin")))
+        if coins:
+            raise UnsupportedAccountMode(
+                "hyperliquid",
+                f"clearinghouseState(dex={dex!r}).assetPositions",
+                coins,
+                "positions on a builder-deployed (HIP-3) perp DEX with its own clearinghouse",
+                _SUPPORTED,
+            )
+
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:
+    account_mode(ctx)
     path = f"positions[{index}]"
     symbol = ctx.text(raw.get("symbol"), f"{path}.symbol")
     outer = ctx.mapping(raw.get("info"), f"{path}.info")
@@ -105,7 +154,9 @@ def funding(ctx: Context, symbol: str) -> tuple[Decimal | None, Decimal | None]:
 
 
 def _state(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    for candidate in ((raw or {}).get("info"), ctx.account_info):
+    info = ctx.account_info
+    own = info.get("clearinghouseState") if isinstance(info, Mapping) else None
+    for candidate in ((raw or {}).get("info"), own, info):
         if isinstance(candidate, Mapping) and "crossMarginSummary" in candidate:
             return candidate
     raise ctx.error(
@@ -116,6 +167,7 @@ def _state(ctx: Context, raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
+    account_mode(ctx)
     currency = settle_of(positions, ctx, "USDC")
     state = _state(ctx, raw)
     cross = ctx.mapping(state.get("crossMarginSummary"), "balance.info.crossMarginSummary")

@@ -1,6 +1,9 @@
 """OKX swap: ccxt positions/balance + raw position/balance payloads → domain.
 
 Amounts are in contracts: base units = |pos| × ctVal (position contractSize, else the market's).
+Account level (`acctLv`, account_info = `/api/v5/account/config`): 2 (single-currency margin) is
+handled; 1, 3 and 4 are refused. Positions other than USDT-margined SWAPs are skipped with a note
+(their margin is separate under acctLv 2). Maintenance includes the taker (liquidation) fee.
 Isolated margin = `margin`; maintenance amount = `mmr`; cross wallet = detail `eq` − `isoEq` −
 cross uPnL of the settlement currency.
 """
@@ -12,9 +15,11 @@ from typing import Any
 
 from guard.core.domain import ZERO, Balance, MarginMode, MarginTier, Position, Side
 from guard.core.venues import okx as rules
+from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.parsers.common import (
     Context,
     positive_or_none,
+    settle_currency,
 )
 from guard.gateway.parsers.venue import (
     ParsedPosition,
@@ -27,11 +32,51 @@ from guard.gateway.parsers.venue import (
     table_or_derived_tiers,
 )
 
+_LEVELS = {
+    "1": "simple (spot) mode: no derivatives margin",
+    "3": "multi-currency margin: every currency's equity is collateral in USD",
+    "4": "portfolio margin: the requirement is computed on the whole portfolio",
+}
+_SUPPORTED = (
+    "acctLv 2 (single-currency margin) with USDT-margined swaps (cross or isolated, net or "
+    "long/short mode)"
+)
+
+
+def account_level(ctx: Context) -> None:
+    """Refuse every OKX account level but 2 (`/api/v5/account/config` data[0].acctLv)."""
+    info = ctx.account_info
+    if info is None:
+        ctx.note("OKX account level not in the snapshot: acctLv 2 assumed (live reads it)")
+        return
+    data = info.get("data") if isinstance(info, Mapping) else None
+    config = data[0] if isinstance(data, list) and data else info
+    level = config.get("acctLv") if isinstance(config, Mapping) else None
+    if level is None:
+        raise ctx.error(
+            "account_info.data[0].acctLv",
+            "the /api/v5/account/config payload with acctLv (1, 2, 3 or 4)",
+            None,
+        )
+    if str(level) in _LEVELS:
+        raise UnsupportedAccountMode("okx", "acctLv", level, _LEVELS[str(level)], _SUPPORTED)
+    if str(level) != "2":
+        raise ctx.error("account_info.data[0].acctLv", "1, 2, 3 or 4", level)
+
 
 def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition | None:
+    account_level(ctx)
     path = f"positions[{index}]"
     symbol = ctx.text(raw.get("symbol"), f"{path}.symbol")
     info = ctx.mapping(raw.get("info") or {}, f"{path}.info")
+    kind = info.get("instType", "SWAP")
+    if kind != "SWAP" or settle_currency(symbol, "USDT") != "USDT":
+        # single-currency margin keeps each currency's margin apart: the USDT pool is exact
+        ctx.note(
+            f"{symbol} ({kind}) not guarded: guard protects USDT-margined swaps on OKX; its "
+            "margin is separate from the USDT pool under acctLv 2"
+        )
+        return None
     contracts = ctx.number(info.get("pos"), f"{path}.info.pos", "a signed number of contracts")
     if contracts == ZERO:
         return None
@@ -73,6 +118,19 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
 
 
 def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
+    """Position tiers (or the venue's `mmr`) with the taker fee added to every maintenance rate:
+    OKX liquidates when equity <= maintenance margin + liquidation fee (venues.md §6.2)."""
+    symbol = parsed.position.symbol
+    taker = ctx.optional_number(
+        (ctx.market_raw(symbol) or {}).get("taker"), f"markets[{symbol!r}].taker"
+    )
+    if taker is None:
+        taker = rules.DEFAULT_TAKER_FEE
+        ctx.note(f"{symbol}: taker fee missing, OKX liquidation fee term uses {taker}")
+    return rules.with_liquidation_fee(_tiers(ctx, parsed), taker)
+
+
+def _tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
     def from_contract_tiers(infos: list[Mapping[str, Any]]) -> tuple[MarginTier, ...]:
         contract_value = parsed.position.quantity / abs(
             ctx.number(parsed.info.get("pos"), f"{parsed.path}.info.pos")
@@ -101,6 +159,7 @@ def _detail(
 
 
 def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Position]) -> Balance:
+    account_level(ctx)
     currency = settle_of(positions, ctx, "USDT")
     detail, path = _detail(ctx, raw, currency)
     equity = ctx.optional_number(detail.get("eq"), f"{path}.eq")

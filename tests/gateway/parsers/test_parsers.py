@@ -75,12 +75,23 @@ def test_parse_when_bybit_margin_mode_none_then_taken_from_account_info():
     assert parsed.snapshot.balance.venue_maintenance_margin == D("147.5")
 
 
-def test_parse_when_bybit_without_account_info_then_deprecated_trade_mode_used_and_noted():
-    parsed = parse_snapshot(
-        "bybit", "a", T0, {"positions": [bybit_position()], "balance": BYBIT_BALANCE}
-    )
+def test_parse_when_bybit_without_account_info_then_payload_error_not_deprecated_trade_mode():
+    # tradeMode is deprecated and always 0 on unified accounts (bybit docs position.mdx): an
+    # isolated position would read as cross, so the mode must come from /v5/account/info
+    with pytest.raises(PayloadError, match=r"account_info\.result\.marginMode: expected the"):
+        parse_snapshot(
+            "bybit", "a", T0, {"positions": [bybit_position()], "balance": BYBIT_BALANCE}
+        )
+
+
+def test_parse_when_bybit_regular_margin_then_cross_with_derived_maintenance():
+    raw = {
+        "positions": [bybit_position(tradeMode=1)],
+        "balance": BYBIT_BALANCE,
+        "account_info": {"result": {"marginMode": "REGULAR_MARGIN"}},
+    }
+    parsed = parse_snapshot("bybit", "a", T0, raw)
     assert parsed.snapshot.positions[0].margin_mode is MarginMode.CROSS
-    assert any("tradeMode" in note for note in parsed.notes)
     metrics = measure(parsed.snapshot, rules_for("bybit"))
     assert metrics.positions[0].maintenance_margin == D("147.5")  # derived rate, exact at mark
 
@@ -92,7 +103,8 @@ def test_parse_when_bybit_account_mode_unknown_then_payload_error_names_path():
         "account_info": {"marginMode": "X"},
     }
     with pytest.raises(
-        PayloadError, match=r"bybit payload account_info\.marginMode: expected one of"
+        PayloadError,
+        match=r"bybit payload account_info\.result\.marginMode: expected REGULAR_MARGIN, ",
     ):
         parse_snapshot("bybit", "a", T0, raw)
 
@@ -129,7 +141,9 @@ def test_parse_when_okx_contracts_then_base_units_via_ctval():
     assert position.isolated_margin == D(1500)
     assert parsed.snapshot.balance.wallet_balance == D(3750)
     metrics = measure(parsed.snapshot, rules_for("okx"))
-    assert metrics.positions[0].maintenance_margin == D(61)
+    # OKX liquidates at equity <= MM + fee: mmr 61 + taker 0.0005 (default, market missing)
+    # × notional 2.5 × 61000 = 61 + 76.25
+    assert metrics.positions[0].maintenance_margin == D("137.25")
 
 
 def test_parse_when_okx_contract_size_missing_then_market_contract_size_noted():
@@ -235,10 +249,8 @@ def test_parse_when_dydx_child_subaccount_then_isolated_margin_from_child_equity
 
 
 def test_parse_when_dydx_child_subaccount_unknown_then_payload_error():
-    with pytest.raises(
-        PayloadError, match="childSubaccounts: expected the equity of child subaccount 130"
-    ):
-        parse_snapshot("dydx", "a", T0, dydx_raw(130))
+    with pytest.raises(PayloadError, match="expected the equity of child subaccount 256"):
+        parse_snapshot("dydx", "a", T0, dydx_raw(256))
 
 
 @pytest.mark.parametrize(
@@ -323,7 +335,7 @@ def test_parse_when_funding_rate_dict_then_rate_interval_and_index_used():
     assert parsed.snapshot.markets["BTC/USDT:USDT"].funding_interval.total_seconds() == 4 * 3600
     data = parsed.snapshot.market_data["BTC/USDT:USDT"]
     assert (data.funding_rate, data.index_price) == (D("0.0001"), D(109))
-    assert "1 zero-size position entry skipped" in parsed.notes
+    assert "1 position entry skipped (zero size or not guarded)" in parsed.notes
     assert parsed.snapshot.balance.wallet_balance == D(990)
 
 
@@ -358,6 +370,7 @@ def test_parse_when_bybit_leverage_tiers_malformed_then_payload_error_names_tier
     raw = {
         "positions": [bybit_position()],
         "balance": BYBIT_BALANCE,
+        "account_info": {"result": {"marginMode": "REGULAR_MARGIN"}},
         "leverage_tiers": {"BTC/USDT:USDT": [{"info": {"riskLimitValue": "x"}}]},
     }
     with pytest.raises(
@@ -371,6 +384,7 @@ def test_parse_when_bybit_market_has_funding_interval_minutes_then_used():
     raw = {
         "positions": [bybit_position()],
         "balance": BYBIT_BALANCE,
+        "account_info": {"result": {"marginMode": "REGULAR_MARGIN"}},
         "markets": {"BTC/USDT:USDT": {"contractSize": 1, "info": {"fundingInterval": 240}}},
     }
     parsed = parse_snapshot("bybit", "a", T0, raw)
