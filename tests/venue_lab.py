@@ -44,6 +44,9 @@ ACCOUNTS = {
     "binance-hedge": LabVenue(
         "binance", "bn-hedge", {"apiKey": "lab-bnh-key", "secret": LAB_SECRET}, hedge_mode=True
     ),
+    "hyperliquid": LabVenue(
+        "hyperliquid", "hl", {"walletAddress": HL_WALLET, "privateKey": HL_PRIVATE_KEY}
+    ),
 }
 
 

@@ -33,6 +33,15 @@ class Rejected(Exception):
 
 
 @dataclass(slots=True)
+class Rejection:
+    venue: str
+    operation: str
+    rule: str
+    detail: str
+    body: Any
+
+
+@dataclass(slots=True)
 class Call:
     """One request as a venue module sees it (its path without the venue and ccxt key)."""
 
@@ -45,6 +54,7 @@ class Call:
     headers: Mapping[str, str]
     book: LabBook
     raw_query: str = ""
+    rejections: list[Rejection] | None = None  # where per-order rejections are recorded
     stale_ms: int = 0  # a STALE fault: answer as of this long ago
     contradictory: bool = False
 
@@ -70,15 +80,6 @@ class VenueModule(Protocol):
 
     async def handle(self, call: Call) -> Any:
         """The JSON body of the answer (or raise Rejected)."""
-
-
-@dataclass(slots=True)
-class Rejection:
-    venue: str
-    operation: str
-    rule: str
-    detail: str
-    body: Any
 
 
 @dataclass
@@ -148,6 +149,7 @@ class VenueLab:
             request.headers,
             self.book,
             request.query_string,
+            self.rejections,
         )
         self.requests.append((venue, call.method, call.path))
         operation, weight = module.operation(call)
