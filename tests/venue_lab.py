@@ -44,6 +44,10 @@ ACCOUNTS = {
     "binance-hedge": LabVenue(
         "binance", "bn-hedge", {"apiKey": "lab-bnh-key", "secret": LAB_SECRET}, hedge_mode=True
     ),
+    "bybit": LabVenue("bybit", "by", {"apiKey": "lab-by-key", "secret": LAB_SECRET}),
+    "bybit-hedge": LabVenue(
+        "bybit", "by-hedge", {"apiKey": "lab-byh-key", "secret": LAB_SECRET}, hedge_mode=True
+    ),
     "hyperliquid": LabVenue(
         "hyperliquid", "hl", {"walletAddress": HL_WALLET, "privateKey": HL_PRIVATE_KEY}
     ),
