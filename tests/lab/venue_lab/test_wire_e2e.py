@@ -19,7 +19,7 @@ from guard.service.files import load_policies
 from tests.venue_lab import ACCOUNTS, lab_accounts
 
 ROOT = Path(__file__).resolve().parents[3]
-WIRE_VENUES = ["binance", "hyperliquid"]
+WIRE_VENUES = ["binance", "hyperliquid", "bybit"]
 
 
 @pytest.fixture(scope="module")
