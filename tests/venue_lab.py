@@ -48,6 +48,15 @@ ACCOUNTS = {
     "bybit-hedge": LabVenue(
         "bybit", "by-hedge", {"apiKey": "lab-byh-key", "secret": LAB_SECRET}, hedge_mode=True
     ),
+    "okx": LabVenue(
+        "okx", "okx", {"apiKey": "lab-okx-key", "secret": LAB_SECRET, "password": "lab-pass"}
+    ),
+    "okx-hedge": LabVenue(
+        "okx",
+        "okx-hedge",
+        {"apiKey": "lab-okxh-key", "secret": LAB_SECRET, "password": "lab-pass"},
+        hedge_mode=True,
+    ),
     "hyperliquid": LabVenue(
         "hyperliquid", "hl", {"walletAddress": HL_WALLET, "privateKey": HL_PRIVATE_KEY}
     ),

@@ -13,9 +13,10 @@ from guard.lab.venue_lab.book import LabAccount, LabBook
 from guard.lab.venue_lab.hyperliquid import Hyperliquid
 from guard.lab.venue_lab.faults import Fault, FaultKind, FaultPlan
 from guard.lab.venue_lab.limits import Budget
+from guard.lab.venue_lab.okx import Okx
 from guard.lab.venue_lab.server import VenueLab, VenueModule
 
-VENUES: dict[str, type] = {"binance": Binance, "bybit": Bybit, "hyperliquid": Hyperliquid}
+VENUES: dict[str, type] = {"binance": Binance, "bybit": Bybit, "hyperliquid": Hyperliquid, "okx": Okx}
 
 
 def build_lab(

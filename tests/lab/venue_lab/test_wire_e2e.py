@@ -19,7 +19,7 @@ from guard.service.files import load_policies
 from tests.venue_lab import ACCOUNTS, lab_accounts
 
 ROOT = Path(__file__).resolve().parents[3]
-WIRE_VENUES = ["binance", "hyperliquid", "bybit"]
+WIRE_VENUES = ["binance", "hyperliquid", "bybit", "okx"]
 
 
 @pytest.fixture(scope="module")
