@@ -102,9 +102,7 @@ def notifier_for(config: GuardConfig) -> Notifier:
     return Notifier(urls, alerts.dedup.total_seconds(), alerts.max_per_minute)
 
 
-def ccxt_gateway(
-    venue: str, accounts: list[AccountConfig], base_url: str | None = None
-) -> Gateway:
+def ccxt_gateway(venue: str, accounts: list[AccountConfig], base_url: str | None = None) -> Gateway:
     """One ccxt gateway for `accounts` of `venue`; with `base_url` every API url goes there."""
     from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
 

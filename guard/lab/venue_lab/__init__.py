@@ -8,15 +8,20 @@ from decimal import Decimal
 
 from guard.gateway.paper.scenarios import Scenario
 from guard.lab.venue_lab.binance import Binance
-from guard.lab.venue_lab.bybit import Bybit
 from guard.lab.venue_lab.book import LabAccount, LabBook
-from guard.lab.venue_lab.hyperliquid import Hyperliquid
+from guard.lab.venue_lab.bybit import Bybit
 from guard.lab.venue_lab.faults import Fault, FaultKind, FaultPlan
+from guard.lab.venue_lab.hyperliquid import Hyperliquid
 from guard.lab.venue_lab.limits import Budget
 from guard.lab.venue_lab.okx import Okx
 from guard.lab.venue_lab.server import VenueLab, VenueModule
 
-VENUES: dict[str, type] = {"binance": Binance, "bybit": Bybit, "hyperliquid": Hyperliquid, "okx": Okx}
+VENUES: dict[str, type] = {
+    "binance": Binance,
+    "bybit": Bybit,
+    "hyperliquid": Hyperliquid,
+    "okx": Okx,
+}
 
 
 def build_lab(

@@ -79,7 +79,7 @@ class Binance:
             ("GET", "/fapi/v1/exchangeInfo"): self.exchange_info,
             ("GET", "/fapi/v1/premiumIndex"): self.premium_index,
             ("GET", "/fapi/v1/depth"): self.depth,
-            ("GET", "/fapi/v1/time"): lambda c: {"serverTime": c.now_ms},
+            ("GET", "/fapi/v1/time"): self.server_time,
         }
         if route in public:
             return public[route](call)
@@ -95,10 +95,8 @@ class Binance:
             ("GET", "/fapi/v1/order"): self.get_order,
             ("DELETE", "/fapi/v1/order"): self.cancel_order,
             ("GET", "/fapi/v1/openOrders"): self.open_orders,
-            ("GET", "/fapi/v1/positionSide/dual"): lambda c, a, p: {
-                "dualSidePosition": a.hedge_mode
-            },
-            ("GET", "/fapi/v1/multiAssetsMargin"): lambda c, a, p: {"multiAssetsMargin": False},
+            ("GET", "/fapi/v1/positionSide/dual"): self.position_mode,
+            ("GET", "/fapi/v1/multiAssetsMargin"): self.asset_mode,
         }
         if route == ("POST", "/fapi/v1/order"):
             return await self.new_order(call, account, params)
@@ -106,6 +104,15 @@ class Binance:
         if handler is None:
             raise error(-1000, f"venue lab: {call.method} {call.path} is not served", 404)
         return handler(call, account, params)
+
+    def server_time(self, call: Call) -> Any:
+        return {"serverTime": call.now_ms}
+
+    def position_mode(self, call: Call, account: LabAccount, params: dict[str, str]) -> Any:
+        return {"dualSidePosition": account.hedge_mode}  # GET /fapi/v1/positionSide/dual
+
+    def asset_mode(self, call: Call, account: LabAccount, params: dict[str, str]) -> Any:
+        return {"multiAssetsMargin": False}  # single-asset mode (venues.md §10)
 
     # ----- authentication -------------------------------------------------------------------
     def authenticate(self, call: Call) -> tuple[LabAccount, dict[str, str]]:
@@ -247,8 +254,13 @@ class Binance:
             size = fmt(spec.amount_step * 1000 * (level + 1))
             bids.append([fmt(bid), size])
             asks.append([fmt(ask), size])
-        return {"lastUpdateId": call.now_ms, "E": call.now_ms, "T": call.now_ms,
-                "bids": bids, "asks": asks}
+        return {
+            "lastUpdateId": call.now_ms,
+            "E": call.now_ms,
+            "T": call.now_ms,
+            "bids": bids,
+            "asks": asks,
+        }
 
     def _spec(self, call: Call, market_id: str) -> MarketSpec:
         spec = self.specs(call).get(market_id)
@@ -319,4 +331,3 @@ class Binance:
 def _places(step: Decimal) -> int:
     exponent = step.normalize().as_tuple().exponent
     return max(-exponent, 0) if isinstance(exponent, int) else 0
-

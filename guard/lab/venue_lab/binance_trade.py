@@ -78,8 +78,9 @@ def account_body(call: Call, account: LabAccount, specs: dict[str, MarketSpec]) 
         "multiAssetsMargin": False,
         "totalInitialMargin": fmt(view.initial_margin, 8),
         "totalMaintMargin": fmt(view.maintenance, 8),
-        "totalWalletBalance": fmt(view.wallet + sum((p.isolated_margin for p in view.isolated),
-                                                    Decimal(0)), 8),
+        "totalWalletBalance": fmt(
+            view.wallet + sum((p.isolated_margin for p in view.isolated), Decimal(0)), 8
+        ),
         "totalUnrealizedProfit": fmt(sum((p.upnl for p in view.positions), Decimal(0)), 8),
         "totalMarginBalance": fmt(view.equity, 8),
         "totalPositionInitialMargin": fmt(view.initial_margin, 8),
@@ -198,28 +199,42 @@ def _status(order: LabOrder) -> str:
 def _decimal(params: dict[str, str], name: str) -> Decimal:
     raw = params.get(name)
     if raw is None or raw == "":
-        raise error(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or "
-                    "malformed.", rule="mandatory", detail=f"{name} missing")
+        raise error(
+            -1102,
+            f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+            rule="mandatory",
+            detail=f"{name} missing",
+        )
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise error(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or "
-                    "malformed.", rule="mandatory", detail=f"{name}={raw!r}") from None
+        raise error(
+            -1102,
+            f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+            rule="mandatory",
+            detail=f"{name}={raw!r}",
+        ) from None
     if not value.is_finite():
         raise error(-1102, f"Mandatory parameter '{name}' was malformed.", rule="mandatory")
     return value
 
 
 def check_order(
-    call: Call, account: LabAccount, params: dict[str, str], spec: MarketSpec, lot_max: Decimal,
+    call: Call,
+    account: LabAccount,
+    params: dict[str, str],
+    spec: MarketSpec,
+    lot_max: Decimal,
     market_max: Decimal,
 ) -> tuple[OrderSide, Decimal, Decimal | None, str, bool, str, str]:
     """The venue's order rules, in the order Binance applies them; returns the parsed order."""
     side_raw, kind = params.get("side", ""), params.get("type", "").upper()
     if side_raw not in ("BUY", "SELL") or kind not in ("MARKET", "LIMIT"):
-        raise error(-1116 if side_raw in ("BUY", "SELL") else -1117,
-                    "Invalid orderType." if side_raw in ("BUY", "SELL") else "Invalid side.",
-                    rule="mandatory")
+        raise error(
+            -1116 if side_raw in ("BUY", "SELL") else -1117,
+            "Invalid orderType." if side_raw in ("BUY", "SELL") else "Invalid side.",
+            rule="mandatory",
+        )
     side = OrderSide.SELL if side_raw == "SELL" else OrderSide.BUY
     quantity = _decimal(params, "quantity")
     price = _decimal(params, "price") if kind == "LIMIT" else None
@@ -230,56 +245,88 @@ def check_order(
             raise error(-4015, "Client order id is not valid.", rule=bad.rule, detail=bad.detail)
         if any(o.client_id == client_id for o in call.book.open_orders(VENUE, account.paper)):
             # "a unique id among open orders" [BN-api]; reuse after the order ended is allowed
-            raise error(-4116, "ClientOrderId is duplicated.", rule="client_id_reused",
-                        detail=f"{client_id} is the id of an open order")
+            raise error(
+                -4116,
+                "ClientOrderId is duplicated.",
+                rule="client_id_reused",
+                detail=f"{client_id} is the id of an open order",
+            )
     position_side = params.get("positionSide", "BOTH").upper()
     reduce_only = params.get("reduceOnly", "false").lower() == "true"
     if account.hedge_mode:
         if position_side not in ("LONG", "SHORT"):  # "positionSide must be sent in Hedge Mode"
-            raise error(-4061, "Order's position side does not match user's setting.",
-                        rule="position_side", detail=f"hedge mode needs LONG/SHORT, got "
-                        f"{position_side}")
+            raise error(
+                -4061,
+                "Order's position side does not match user's setting.",
+                rule="position_side",
+                detail=f"hedge mode needs LONG/SHORT, got {position_side}",
+            )
         if "reduceOnly" in params:  # "Cannot be sent in Hedge Mode" [BN-api]
-            raise error(-1106, "Parameter 'reduceonly' sent when not required.",
-                        rule="position_side", detail="reduceOnly sent in hedge mode")
+            raise error(
+                -1106,
+                "Parameter 'reduceonly' sent when not required.",
+                rule="position_side",
+                detail="reduceOnly sent in hedge mode",
+            )
     elif position_side != "BOTH":
-        raise error(-4061, "Order's position side does not match user's setting.",
-                    rule="position_side", detail=f"one-way mode needs BOTH, got {position_side}")
+        raise error(
+            -4061,
+            "Order's position side does not match user's setting.",
+            rule="position_side",
+            detail=f"one-way mode needs BOTH, got {position_side}",
+        )
     if price is not None:
         for bad in (rules.price_on_tick(price, spec.price_tick),):
             if bad:  # PRICE_FILTER.tickSize
-                raise error(-4014, "Price not increased by tick size.", rule=bad.rule,
-                            detail=bad.detail)
+                raise error(
+                    -4014, "Price not increased by tick size.", rule=bad.rule, detail=bad.detail
+                )
         mark = call.book.mark(spec.symbol)
         if price > mark * PERCENT_UP:  # PERCENT_PRICE filter
-            raise error(-4016, f"Limit price can't be higher than {fmt(mark * PERCENT_UP, 2)}.",
-                        rule="percent_price", detail=f"price {price} above mark band")
+            raise error(
+                -4016,
+                f"Limit price can't be higher than {fmt(mark * PERCENT_UP, 2)}.",
+                rule="percent_price",
+                detail=f"price {price} above mark band",
+            )
         if price < mark * PERCENT_DOWN:
-            raise error(-4024, f"Limit price can't be lower than {fmt(mark * PERCENT_DOWN, 2)}.",
-                        rule="percent_price", detail=f"price {price} below mark band")
+            raise error(
+                -4024,
+                f"Limit price can't be lower than {fmt(mark * PERCENT_DOWN, 2)}.",
+                rule="percent_price",
+                detail=f"price {price} below mark band",
+            )
     bad = rules.size_on_step(quantity, spec.amount_step)
     if bad:  # LOT_SIZE.stepSize
-        code, msg = (-4003, "Quantity less than or equal to zero.") if quantity <= 0 else (
-            -4023, "Quantity not increased by step size.")
+        code, msg = (
+            (-4003, "Quantity less than or equal to zero.")
+            if quantity <= 0
+            else (-4023, "Quantity not increased by step size.")
+        )
         raise error(code, msg, rule=bad.rule, detail=bad.detail)
     bad = rules.size_at_least(quantity, spec.min_amount or spec.amount_step)
     if bad:  # LOT_SIZE.minQty
         raise error(-4004, "Quantity less than min quantity.", rule=bad.rule, detail=bad.detail)
     bad = rules.size_at_most(quantity, market_max if kind == "MARKET" else lot_max)
     if bad:  # MARKET_LOT_SIZE.maxQty / LOT_SIZE.maxQty
-        raise error(-4005, "Quantity greater than max quantity.", rule=bad.rule,
-                    detail=bad.detail)
+        raise error(-4005, "Quantity greater than max quantity.", rule=bad.rule, detail=bad.detail)
     reference = price if price is not None else call.book.mark(spec.symbol)
     bad = rules.notional_at_least(quantity, reference, spec.min_notional, exempt=reduce_only)
     if bad:  # MIN_NOTIONAL; reduce-only exempt (-4164 text, venues.md §4.4)
-        raise error(-4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} "
-                    "(unless you choose reduce only).", rule=bad.rule, detail=bad.detail)
+        raise error(
+            -4164,
+            f"Order's notional must be no smaller than {fmt(spec.min_notional)} "
+            "(unless you choose reduce only).",
+            rule=bad.rule,
+            detail=bad.detail,
+        )
     if reduce_only:
         held = call.book.signed_position(account.paper, spec.symbol)
         # [BN-failed]: rejected when on the position's side, or (limit only) larger than it;
         # a reduce-only MARKET order at or above the position closes it
-        bad = rules.reduce_only(held, side is OrderSide.SELL, quantity,
-                                oversize_allowed=kind == "MARKET")
+        bad = rules.reduce_only(
+            held, side is OrderSide.SELL, quantity, oversize_allowed=kind == "MARKET"
+        )
         if bad:
             raise error(-2022, "ReduceOnly Order is rejected.", rule=bad.rule, detail=bad.detail)
     elif account.hedge_mode:
@@ -288,20 +335,28 @@ def check_order(
         if not closes or leg == 0:
             raise _opening(position_side)
         if quantity > abs(leg):  # a hedge-mode close above the leg [BN-failed] (b)
-            raise error(-2022, "ReduceOnly Order is rejected.", rule="reduce_only_flip",
-                        detail=f"close of {quantity} above the {position_side} leg {abs(leg)}")
+            raise error(
+                -2022,
+                "ReduceOnly Order is rejected.",
+                rule="reduce_only_flip",
+                detail=f"close of {quantity} above the {position_side} leg {abs(leg)}",
+            )
     else:
         held = call.book.signed_position(account.paper, spec.symbol)
         if held == 0 or (held > 0) != (side is OrderSide.SELL) or quantity > abs(held):
             raise _opening(position_side)
-    tif = params.get("timeInForce", "GTC" if kind == "LIMIT" else "GTC")
+    tif = params.get("timeInForce", "GTC")
     return side, quantity, price, kind.lower(), reduce_only, position_side, tif
 
 
 def _opening(position_side: str) -> Rejected:
-    return error(-2019, "Margin is insufficient.", rule="lab_opening",
-                 detail=f"venue lab: opening or increasing a {position_side} position is not "
-                 "simulated (the paper engine only reduces)")
+    return error(
+        -2019,
+        "Margin is insufficient.",
+        rule="lab_opening",
+        detail=f"venue lab: opening or increasing a {position_side} position is not "
+        "simulated (the paper engine only reduces)",
+    )
 
 
 def client_id_or_generated(params: dict[str, str], order_id: int) -> str:
@@ -319,8 +374,11 @@ def lookup(call: Call, account: LabAccount, params: dict[str, str]) -> LabOrder:
     elif params.get("origClientOrderId"):
         found = call.book.find(VENUE, account.paper, params["origClientOrderId"])
     else:
-        raise error(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both "
-                    "were empty/null!", rule="mandatory")
+        raise error(
+            -1102,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            rule="mandatory",
+        )
     if found is None:
         raise error(-2013, "Order does not exist.", rule="unknown_order")
     return found

@@ -57,8 +57,7 @@ class Bybit:
             "/v5/market/tickers": self.tickers,
             "/v5/market/orderbook": self.orderbook,
             "/v5/market/risk-limit": self.risk_limit,
-            "/v5/market/time": lambda c: {"timeSecond": str(c.now_ms // 1000),
-                                          "timeNano": str(c.now_ms * 1_000_000)},
+            "/v5/market/time": self.server_time,
         }
         if call.path in public:
             return envelope(public[call.path](call), call)
@@ -83,6 +82,9 @@ class Bybit:
             raise Rejected(404, {"retCode": 10001, "retMsg": f"venue lab: {call.path} not served"})
         return envelope(handler(call, account, params, specs), call)
 
+    def server_time(self, call: Call) -> Any:
+        return {"timeSecond": str(call.now_ms // 1000), "timeNano": str(call.now_ms * 10**6)}
+
     def authenticate(self, call: Call) -> LabAccount:
         """X-BAPI-API-KEY, X-BAPI-TIMESTAMP within X-BAPI-RECV-WINDOW, X-BAPI-SIGN = hex
         HMAC-SHA256(secret, timestamp + key + recvWindow + query string or JSON body)."""
@@ -93,14 +95,19 @@ class Bybit:
         stamp = call.headers.get("X-BAPI-TIMESTAMP", "")
         window = call.headers.get("X-BAPI-RECV-WINDOW", str(RECV_WINDOW_MS))
         if not stamp.isdigit() or abs(int(stamp) - int(time.time() * 1000)) > int(window):
-            raise error(10002, "invalid request, please check your server timestamp or "
-                        "recv_window param", "timestamp", stamp)
+            raise error(
+                10002,
+                "invalid request, please check your server timestamp or recv_window param",
+                "timestamp",
+                stamp,
+            )
         sign = call.headers.get("X-BAPI-SIGN", "")
         if not re.fullmatch(r"[0-9a-f]{64}", sign):
             raise error(10004, "error sign! ", "signature", "X-BAPI-SIGN is not 64 hex")
         if account.secret is not None:
-            payload = stamp + key + window + (call.body if call.method == "POST" else
-                                               call.raw_query)
+            payload = (
+                stamp + key + window + (call.body if call.method == "POST" else call.raw_query)
+            )
             expected = hmac.new(account.secret.encode(), payload.encode(), hashlib.sha256)
             if not hmac.compare_digest(expected.hexdigest(), sign):
                 raise error(10004, "error sign! ", "signature", "HMAC mismatch")
@@ -126,10 +133,16 @@ class Bybit:
                     "deliveryTime": "0",
                     "deliveryFeeRate": "",
                     "priceScale": str(trade.places(spec.price_tick)),
-                    "leverageFilter": {"minLeverage": "1", "maxLeverage": fmt(top),
-                                       "leverageStep": "0.01"},
-                    "priceFilter": {"minPrice": fmt(spec.price_tick), "maxPrice": "1999999.8",
-                                    "tickSize": fmt(spec.price_tick)},
+                    "leverageFilter": {
+                        "minLeverage": "1",
+                        "maxLeverage": fmt(top),
+                        "leverageStep": "0.01",
+                    },
+                    "priceFilter": {
+                        "minPrice": fmt(spec.price_tick),
+                        "maxPrice": "1999999.8",
+                        "tickSize": fmt(spec.price_tick),
+                    },
                     "lotSizeFilter": {
                         "maxOrderQty": fmt(trade.max_qty(spec)),
                         "minOrderQty": fmt(spec.min_amount or spec.amount_step),
@@ -187,8 +200,15 @@ class Bybit:
             raise error(10001, "params error: symbol invalid", "symbol")
         mark = trade.mark(call, spec.symbol)
         bids, asks = trade.levels(call, spec, mark, int(call.query.get("limit") or 5))
-        return {"s": spec.base + "USDT", "b": bids, "a": asks, "ts": call.now_ms,
-                "u": call.now_ms, "seq": call.now_ms, "cts": call.now_ms}
+        return {
+            "s": spec.base + "USDT",
+            "b": bids,
+            "a": asks,
+            "ts": call.now_ms,
+            "u": call.now_ms,
+            "seq": call.now_ms,
+            "cts": call.now_ms,
+        }
 
     def risk_limit(self, call: Call) -> Any:
         rows = []

@@ -48,7 +48,9 @@ def _on_tick(value: Decimal, tick: Decimal) -> Decimal:
 
 def touch(call: Call, spec: MarketSpec, price: Decimal) -> tuple[Decimal, Decimal]:
     half = call.book.paper.slippage.half_spread
-    return _on_tick(price * (1 - half), spec.price_tick), _on_tick(price * (1 + half), spec.price_tick)
+    return _on_tick(price * (1 - half), spec.price_tick), _on_tick(
+        price * (1 + half), spec.price_tick
+    )
 
 
 def levels(call: Call, spec: MarketSpec, price: Decimal, depth: int) -> tuple[list[Any], list[Any]]:
@@ -83,7 +85,8 @@ def positions(call: Call, account: LabAccount, params: dict[str, Any], specs: An
                 "positionIdx": index,
                 "riskId": 1,
                 "riskLimitValue": fmt(p.spec.tier_for(p.notional).notional_cap)
-                if p.spec.tier_for(p.notional).notional_cap.is_finite() else "10000000000",
+                if p.spec.tier_for(p.notional).notional_cap.is_finite()
+                else "10000000000",
                 "symbol": _market_id(call, p.symbol),
                 "side": side,
                 "size": fmt(p.quantity),
@@ -166,8 +169,13 @@ def wallet(call: Call, account: LabAccount, params: dict[str, Any], specs: Any) 
 
 
 def account_info(call: Call, account: LabAccount, params: dict[str, Any], specs: Any) -> Any:
-    return {"unifiedMarginStatus": 4, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
-            "spotHedgingStatus": "OFF", "updatedTime": str(call.now_ms)}
+    return {
+        "unifiedMarginStatus": 4,
+        "marginMode": "REGULAR_MARGIN",
+        "isMasterTrader": False,
+        "spotHedgingStatus": "OFF",
+        "updatedTime": str(call.now_ms),
+    }
 
 
 # ----- orders -----------------------------------------------------------------------------------
@@ -282,8 +290,12 @@ async def create(call: Call, account: LabAccount, params: dict[str, Any], specs:
             raise error(110072, "OrderLinkedID is duplicate", "client_id_reused", link)
     index = int(params.get("positionIdx") or 0)
     if account.hedge_mode != (index in (1, 2)):  # positionIdx 0 one-way, 1/2 hedge [BY-docs]
-        raise error(10001, "position idx not match position mode", "position_side",
-                    f"positionIdx {index} in {'hedge' if account.hedge_mode else 'one-way'} mode")
+        raise error(
+            10001,
+            "position idx not match position mode",
+            "position_side",
+            f"positionIdx {index} in {'hedge' if account.hedge_mode else 'one-way'} mode",
+        )
     reduce_only = params.get("reduceOnly") in (True, "true")
     if price is not None:
         bad = rules.price_on_tick(price, spec.price_tick)
@@ -294,13 +306,18 @@ async def create(call: Call, account: LabAccount, params: dict[str, Any], specs:
         raise error(10001, "Qty invalid", bad.rule, bad.detail)
     bad = rules.size_at_least(qty, spec.min_amount or spec.amount_step)
     if bad:  # lotSizeFilter.minOrderQty
-        raise error(10001, "The number of contracts exceeds minimum limit allowed", bad.rule,
-                    bad.detail)
+        raise error(
+            10001, "The number of contracts exceeds minimum limit allowed", bad.rule, bad.detail
+        )
     limit = max_market_qty(spec) if kind == "Market" else max_qty(spec)
     bad = rules.size_at_most(qty, limit)
     if bad and not reduce_only:  # maxMktOrderQty / maxOrderQty; a bigger RO order is split
-        raise error(10001, "The number of contracts exceeds maximum limit allowed: too large",
-                    bad.rule, bad.detail)
+        raise error(
+            10001,
+            "The number of contracts exceeds maximum limit allowed: too large",
+            bad.rule,
+            bad.detail,
+        )
     reference = price if price is not None else mark(call, spec.symbol)
     bad = rules.notional_at_least(qty, reference, spec.min_notional, exempt=reduce_only)
     if bad:  # lotSizeFilter.minNotionalValue
@@ -316,17 +333,32 @@ async def create(call: Call, account: LabAccount, params: dict[str, Any], specs:
         if bad and (reduce_only or closing or held == 0):
             if reduce_only or closing:
                 raise error(110017, "Reduce-only rule not satisfied", bad.rule, bad.detail)
-            raise error(110007, "ab not enough for new order", "lab_opening",
-                        "venue lab: opening is not simulated")
+            raise error(
+                110007,
+                "ab not enough for new order",
+                "lab_opening",
+                "venue lab: opening is not simulated",
+            )
     elif not closing or qty > abs(held):
-        raise error(110007, "ab not enough for new order", "lab_opening",
-                    "venue lab: opening or increasing a position is not simulated")
+        raise error(
+            110007,
+            "ab not enough for new order",
+            "lab_opening",
+            "venue lab: opening or increasing a position is not simulated",
+        )
     order = await call.book.execute(
-        VENUE, account, client_id=link, symbol=spec.symbol, side=side, quantity=qty,
-        price=price, order_type=kind.lower(), time_in_force=str(params.get("timeInForce") or
-                                                                ("IOC" if kind == "Market"
-                                                                 else "GTC")),
-        reduce_only=reduce_only, position_side=position_side, step=spec.amount_step,
+        VENUE,
+        account,
+        client_id=link,
+        symbol=spec.symbol,
+        side=side,
+        quantity=qty,
+        price=price,
+        order_type=kind.lower(),
+        time_in_force=str(params.get("timeInForce") or ("IOC" if kind == "Market" else "GTC")),
+        reduce_only=reduce_only,
+        position_side=position_side,
+        step=spec.amount_step,
     )
     row = order_row(order)
     return {"orderId": row["orderId"], "orderLinkId": row["orderLinkId"]}

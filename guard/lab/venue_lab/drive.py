@@ -90,11 +90,7 @@ async def run_over_wire(
     finally:
         await gateway.close()
         service.db.close()
-    accepted = [
-        o
-        for o in lab.book.all_orders(venue, paper_account)
-        if o.filled > 0 or o.open
-    ]
+    accepted = [o for o in lab.book.all_orders(venue, paper_account) if o.filled > 0 or o.open]
     return WireRun(
         summarise(lab.book.paper, orders, paper_account),
         ticks,

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from guard.core.domain import INFINITY, MarginMode, MarketSpec, OrderSide, OrderStatus
-from guard.lab.venue_lab import rules
 from guard.lab.venue_lab.book import LabAccount, LabOrder
+from guard.lab.venue_lab.hyperliquid_orders import exchange
 from guard.lab.venue_lab.server import Call, Rejected
-from guard.lab.venue_lab.views import account_view, fmt
+from guard.lab.venue_lab.views import account_view
 
 VENUE = "hyperliquid"
 CLOID = r"0x[0-9a-fA-F]{32}"  # [HL-sdk] Cloid: 0x + 32 hex (128 bits)
@@ -90,8 +90,12 @@ class Hyperliquid:
     def spec(self, call: Call, coin: str) -> MarketSpec:
         symbol = self.coins(call).get(coin)
         if symbol is None:
-            raise Rejected(422, "Failed to deserialize the JSON body into the target type",
-                           "symbol", f"unknown coin {coin!r}")
+            raise Rejected(
+                422,
+                "Failed to deserialize the JSON body into the target type",
+                "symbol",
+                f"unknown coin {coin!r}",
+            )
         return call.book.paper.markets[symbol]
 
     def meta(self, call: Call) -> Any:
@@ -157,12 +161,20 @@ class Hyperliquid:
     def _user(self, call: Call, body: dict[str, Any]) -> LabAccount:
         user = str(body.get("user") or "")
         if not re.fullmatch(r"0x[0-9a-fA-F]{40}", user):
-            raise Rejected(422, "Failed to deserialize the JSON body into the target type",
-                           "user", f"user {user!r} is not a 0x address")
+            raise Rejected(
+                422,
+                "Failed to deserialize the JSON body into the target type",
+                "user",
+                f"user {user!r} is not a 0x address",
+            )
         account = call.book.account(VENUE, user)
         if account is None:  # an address the lab does not hold: an empty account, as HL answers
-            raise Rejected(200, {"status": "err", "response": f"User or API Wallet {user} does "
-                                 "not exist."}, "unknown_user", user)
+            raise Rejected(
+                200,
+                {"status": "err", "response": f"User or API Wallet {user} does not exist."},
+                "unknown_user",
+                user,
+            )
         return account
 
     def state(self, call: Call, account: LabAccount) -> Any:
@@ -172,8 +184,10 @@ class Hyperliquid:
         for p in view.positions:
             isolated = p.margin_mode is MarginMode.ISOLATED
             used = p.isolated_margin + p.upnl if isolated else p.initial_margin
-            leverage: dict[str, Any] = {"type": "isolated" if isolated else "cross",
-                                        "value": int(p.leverage)}
+            leverage: dict[str, Any] = {
+                "type": "isolated" if isolated else "cross",
+                "value": int(p.leverage),
+            }
             if isolated:
                 leverage["rawUsd"] = _text(used - p.signed * p.mark)
             size = -p.signed if call.contradictory else p.signed
@@ -201,22 +215,25 @@ class Hyperliquid:
             )
         cross_used = sum((p.initial_margin for p in view.cross), Decimal(0))
         cross_value = view.wallet + view.cross_upnl
-        total_used = cross_used + sum((p.isolated_margin + p.upnl for p in view.isolated),
-                                      Decimal(0))
+        total_used = cross_used + sum(
+            (p.isolated_margin + p.upnl for p in view.isolated), Decimal(0)
+        )
         notional = sum((p.notional for p in view.positions), Decimal(0))
         return {
             "marginSummary": {
                 "accountValue": _text(view.equity),
                 "totalNtlPos": _text(notional),
-                "totalRawUsd": _text(view.equity - sum((p.signed * p.mark for p in view.positions),
-                                                       Decimal(0))),
+                "totalRawUsd": _text(
+                    view.equity - sum((p.signed * p.mark for p in view.positions), Decimal(0))
+                ),
                 "totalMarginUsed": _text(total_used),
             },
             "crossMarginSummary": {
                 "accountValue": _text(cross_value),
                 "totalNtlPos": _text(sum((p.notional for p in view.cross), Decimal(0))),
-                "totalRawUsd": _text(cross_value - sum((p.signed * p.mark for p in view.cross),
-                                                       Decimal(0))),
+                "totalRawUsd": _text(
+                    cross_value - sum((p.signed * p.mark for p in view.cross), Decimal(0))
+                ),
                 "totalMarginUsed": _text(cross_used),
             },
             "crossMaintenanceMarginUsed": _text(view.cross_maintenance),
@@ -271,8 +288,6 @@ class Hyperliquid:
         }
 
     async def exchange(self, call: Call, body: dict[str, Any]) -> Any:
-        from guard.lab.venue_lab.hyperliquid_orders import exchange
-
         return await exchange(self, call, body)
 
     def check_signed(self, call: Call, body: dict[str, Any]) -> LabAccount:
@@ -285,26 +300,49 @@ class Hyperliquid:
             or not re.fullmatch(SIGNATURE_PART, str(signature.get("s", "")))
             or signature.get("v") not in (27, 28)
         ):
-            raise Rejected(422, "Failed to deserialize the JSON body into the target type",
-                           "signature", f"signature {signature!r} is not {{r, s, v}}")
+            raise Rejected(
+                422,
+                "Failed to deserialize the JSON body into the target type",
+                "signature",
+                f"signature {signature!r} is not {{r, s, v}}",
+            )
         nonce = body.get("nonce")
         now = int(time.time() * 1000)
         if not isinstance(nonce, int) or not now - NONCE_PAST_MS < nonce < now + NONCE_FUTURE_MS:
-            raise Rejected(200, {"status": "err", "response": f"Invalid nonce: {nonce} is "
-                                 "outside the allowed window"}, "nonce", str(nonce))
+            raise Rejected(
+                200,
+                {
+                    "status": "err",
+                    "response": f"Invalid nonce: {nonce} is outside the allowed window",
+                },
+                "nonce",
+                str(nonce),
+            )
         accounts = [a for a in call.book.accounts if a.venue == VENUE]
         if len(accounts) != 1:
             vault = body.get("vaultAddress")
             chosen = call.book.account(VENUE, str(vault)) if vault else None
             if chosen is None:
-                raise Rejected(200, {"status": "err", "response": "venue lab: several "
-                                     "Hyperliquid wallets; the signer cannot be recovered "
-                                     "(pass vaultAddress)"}, "signature", "ambiguous signer")
+                raise Rejected(
+                    200,
+                    {
+                        "status": "err",
+                        "response": "venue lab: several "
+                        "Hyperliquid wallets; the signer cannot be recovered "
+                        "(pass vaultAddress)",
+                    },
+                    "signature",
+                    "ambiguous signer",
+                )
             accounts = [chosen]
         used = self._nonces.setdefault(accounts[0].key, set())
         if nonce in used:  # each nonce once per signer [HL nonces]
-            raise Rejected(200, {"status": "err", "response": f"Invalid nonce: {nonce} was "
-                                 "already used"}, "nonce", str(nonce))
+            raise Rejected(
+                200,
+                {"status": "err", "response": f"Invalid nonce: {nonce} was already used"},
+                "nonce",
+                str(nonce),
+            )
         used.add(nonce)
         return accounts[0]
 
@@ -321,12 +359,4 @@ def _sig5(value: Decimal) -> Decimal:
     return Decimal(f"{value:.5g}")
 
 
-def parse_decimal(raw: Any) -> Decimal | None:
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-__all__ = ["CLOID", "MIN_VALUE", "Hyperliquid", "fmt", "parse_decimal", "rules"]
+__all__ = ["CLOID", "MIN_VALUE", "Hyperliquid"]

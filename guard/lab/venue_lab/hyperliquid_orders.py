@@ -5,16 +5,32 @@ venues.md §3.4 ([HL-docs] exchange-endpoint.md, error-responses.md, tick-and-lo
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
 
-from guard.core.domain import OrderSide, OrderStatus
+from guard.core.domain import MarketSpec, OrderSide, OrderStatus
 from guard.lab.venue_lab import rules
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected, Rejection
 
-if TYPE_CHECKING:
-    from guard.lab.venue_lab.hyperliquid import Hyperliquid
+
+class Hyperliquid(Protocol):
+    """What the order actions need of the Hyperliquid module (markets and the signer)."""
+
+    def coins(self, call: Call) -> dict[str, str]: ...
+
+    def spec(self, call: Call, coin: str) -> MarketSpec: ...
+
+    def check_signed(self, call: Call, body: dict[str, Any]) -> LabAccount: ...
+
+
+def parse_decimal(raw: Any) -> Decimal | None:
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
 
 VENUE = "hyperliquid"
 CLOID = r"0x[0-9a-fA-F]{32}"
@@ -70,12 +86,13 @@ async def place(venue: Hyperliquid, call: Call, account: LabAccount, raw: Any) -
     cloid = raw.get("c")
     if cloid is not None and not re.fullmatch(CLOID, str(cloid)):
         raise Rejected(422, DESERIALIZE, "client_id_format", f"cloid {cloid!r} is not 0x+32 hex")
-    from guard.lab.venue_lab.hyperliquid import parse_decimal
-
     price, size = parse_decimal(raw.get("p")), parse_decimal(raw.get("s"))
     tif_raw = raw.get("t")
-    if price is None or size is None or not isinstance(raw.get("b"), bool) or not isinstance(
-        tif_raw, dict
+    if (
+        price is None
+        or size is None
+        or not isinstance(raw.get("b"), bool)
+        or not isinstance(tif_raw, dict)
     ):
         raise Rejected(422, DESERIALIZE, "mandatory", "p, s, b and t are required")
     limit = tif_raw.get("limit")
@@ -91,12 +108,20 @@ async def place(venue: Hyperliquid, call: Call, account: LabAccount, raw: Any) -
     if bad:  # 5 significant figures, 6 − szDecimals decimals [HL-docs tick-and-lot-size]
         return _reject(call, bad.rule, bad.detail, "Price must be divisible by tick size." + suffix)
     if rules.decimals_of(size) > sz_decimals or size < 0:  # size rounded to szDecimals
-        return _reject(call, "step", f"size {size} has more than {sz_decimals} decimals",
-                       "Order has invalid size.")
+        return _reject(
+            call,
+            "step",
+            f"size {size} has more than {sz_decimals} decimals",
+            "Order has invalid size.",
+        )
     mark = call.book.mark(spec.symbol)
     if abs(price - mark) > mark * PRICE_BAND:
-        return _reject(call, "price_band", f"price {price} vs reference {mark}",
-                       "Order price cannot be more than 80% away from the reference price")
+        return _reject(
+            call,
+            "price_band",
+            f"price {price} vs reference {mark}",
+            "Order price cannot be more than 80% away from the reference price",
+        )
     bad = rules.notional_at_least(size, price, MIN_VALUE)
     if bad:  # $10 minimum order value [HL-docs error-responses]; no reduce-only exemption known
         return _reject(call, bad.rule, bad.detail, "Order must have minimum value of $10." + suffix)
@@ -106,11 +131,16 @@ async def place(venue: Hyperliquid, call: Call, account: LabAccount, raw: Any) -
         # the position is UNVERIFIED on HL (venues.md §3.4): the lab refuses it as increasing
         bad = rules.reduce_only(held, side is OrderSide.SELL, size, oversize_allowed=False)
         if bad:
-            return _reject(call, bad.rule, bad.detail,
-                           "Reduce only order would increase position." + suffix)
+            return _reject(
+                call, bad.rule, bad.detail, "Reduce only order would increase position." + suffix
+            )
     elif held == 0 or (held > 0) != (side is OrderSide.SELL) or size > abs(held):
-        return _reject(call, "lab_opening", "opening is not simulated",
-                       "Insufficient margin to place order." + suffix)
+        return _reject(
+            call,
+            "lab_opening",
+            "opening is not simulated",
+            "Insufficient margin to place order." + suffix,
+        )
     order = await call.book.execute(
         VENUE,
         account,

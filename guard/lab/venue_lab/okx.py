@@ -91,9 +91,10 @@ class Okx:
         account = call.book.account(VENUE, key) if key else None
         if account is None:
             raise error("50111", "Invalid OK-ACCESS-KEY", "signature", "unknown key", 401)
-        if account.passphrase is not None and call.headers.get(
-            "OK-ACCESS-PASSPHRASE"
-        ) != account.passphrase:
+        if (
+            account.passphrase is not None
+            and call.headers.get("OK-ACCESS-PASSPHRASE") != account.passphrase
+        ):
             raise error("50105", "Invalid OK-ACCESS-PASSPHRASE", "signature", "passphrase", 401)
         stamp = call.headers.get("OK-ACCESS-TIMESTAMP", "")
         try:
@@ -118,4 +119,4 @@ def specs(call: Call) -> dict[str, MarketSpec]:
     return {f"{spec.base}-USDT-SWAP": spec for spec in call.book.paper.markets.values()}
 
 
-__all__ = ["Okx", "envelope", "error", "fmt", "specs", "Decimal"]
+__all__ = ["Decimal", "Okx", "envelope", "error", "fmt", "specs"]

@@ -48,9 +48,7 @@ def hyperliquid_price(price: Decimal, max_decimals: int) -> Violation | None:
     if significant_figures(price) > 5:
         return Violation("sig_figs", f"price {price} has more than 5 significant figures")
     if decimals_of(price) > max_decimals:
-        return Violation(
-            "price_decimals", f"price {price} has more than {max_decimals} decimals"
-        )
+        return Violation("price_decimals", f"price {price} has more than {max_decimals} decimals")
     return None
 
 

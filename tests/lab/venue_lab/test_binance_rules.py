@@ -29,7 +29,14 @@ async def _rejected(lab: VenueLab, name: str, *args: Any, **params: Any) -> tupl
 
 async def test_limit_when_price_one_tick_off_then_rejected_4014(venue_lab: VenueLab) -> None:
     rule, text = await _rejected(
-        venue_lab, "binance", SYMBOL, "limit", "sell", 0.1, 59999.9, reduceOnly=True,
+        venue_lab,
+        "binance",
+        SYMBOL,
+        "limit",
+        "sell",
+        0.1,
+        59999.9,
+        reduceOnly=True,
         price="59999.95",  # ccxt rounds to the tick; the raw parameter goes as sent
     )
     assert rule == "tick" and '"code":-4014' in text.replace(" ", "")
@@ -43,7 +50,14 @@ async def test_order_when_quantity_off_step_then_rejected_4023(venue_lab: VenueL
         await client.close()
     assert request["quantity"] == "0.1"  # ccxt rounds; the raw wire must be checked directly
     rule, text = await _rejected(
-        venue_lab, "binance", SYMBOL, "market", "sell", 0.1, None, reduceOnly=True,
+        venue_lab,
+        "binance",
+        SYMBOL,
+        "market",
+        "sell",
+        0.1,
+        None,
+        reduceOnly=True,
         quantity="0.1005",
     )
     assert rule == "step" and "-4023" in text
@@ -51,7 +65,14 @@ async def test_order_when_quantity_off_step_then_rejected_4023(venue_lab: VenueL
 
 async def test_order_when_one_step_below_minimum_then_rejected(venue_lab: VenueLab) -> None:
     rule, text = await _rejected(
-        venue_lab, "binance", SYMBOL, "market", "sell", 0.001, None, reduceOnly=True,
+        venue_lab,
+        "binance",
+        SYMBOL,
+        "market",
+        "sell",
+        0.001,
+        None,
+        reduceOnly=True,
         quantity="0.000",
     )
     assert rule == "size_positive" and "-4003" in text
@@ -113,7 +134,14 @@ async def test_client_id_when_used_by_open_order_then_rejected_4116_and_free_aft
 
 async def test_client_id_when_malformed_then_rejected_4015(venue_lab: VenueLab) -> None:
     rule, text = await _rejected(
-        venue_lab, "binance", SYMBOL, "market", "sell", 0.1, None, reduceOnly=True,
+        venue_lab,
+        "binance",
+        SYMBOL,
+        "market",
+        "sell",
+        0.1,
+        None,
+        reduceOnly=True,
         clientOrderId="has space",
     )
     assert rule == "client_id_format" and "-4015" in text

@@ -68,14 +68,16 @@ async def test_order_link_id_when_reused_after_fill_then_rejected_110072(
 
 
 async def test_reduce_only_when_it_would_flip_then_rejected_110017(venue_lab: VenueLab) -> None:
-    rule, text = await _rejected(venue_lab, "bybit", ETH, "market", "sell", 19, None,
-                                 reduceOnly=True)
+    rule, text = await _rejected(
+        venue_lab, "bybit", ETH, "market", "sell", 19, None, reduceOnly=True
+    )
     assert rule == "reduce_only_flip" and "110017" in text
 
 
 async def test_hedge_account_when_position_idx_zero_then_rejected(venue_lab: VenueLab) -> None:
-    rule, _ = await _rejected(venue_lab, "bybit-hedge", ETH, "market", "sell", 1, None,
-                              reduceOnly=True, positionIdx=0)
+    rule, _ = await _rejected(
+        venue_lab, "bybit-hedge", ETH, "market", "sell", 1, None, reduceOnly=True, positionIdx=0
+    )
     assert rule == "position_side"
 
 
@@ -83,7 +85,11 @@ async def test_hedge_account_when_closing_long_leg_then_filled(venue_lab: VenueL
     client = await ccxt_client(venue_lab, "bybit-hedge")
     try:
         await client.create_order(
-            ETH, "market", "sell", 2, None,
+            ETH,
+            "market",
+            "sell",
+            2,
+            None,
             {"reduceOnly": True, "hedged": True, "clientOrderId": "g-bbh-1"},
         )
     finally:

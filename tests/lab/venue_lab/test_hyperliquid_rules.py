@@ -92,7 +92,14 @@ def _order_action() -> dict[str, Any]:
     return {
         "type": "order",
         "orders": [
-            {"a": 0, "b": False, "p": "59000", "s": "0.1", "r": True, "t": {"limit": {"tif": "Ioc"}}}
+            {
+                "a": 0,
+                "b": False,
+                "p": "59000",
+                "s": "0.1",
+                "r": True,
+                "t": {"limit": {"tif": "Ioc"}},
+            }
         ],
         "grouping": "na",
     }

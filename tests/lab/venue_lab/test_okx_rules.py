@@ -43,19 +43,22 @@ async def test_order_when_size_off_lot_then_rejected_51121(venue_lab: VenueLab) 
 
 
 async def test_order_when_one_lot_below_minimum_then_rejected(venue_lab: VenueLab) -> None:
-    rule, _ = await _rejected(venue_lab, "okx", BTC, "market", "sell", 10, None,
-                              reduceOnly=True, sz="0")
+    rule, _ = await _rejected(
+        venue_lab, "okx", BTC, "market", "sell", 10, None, reduceOnly=True, sz="0"
+    )
     assert rule == "size_positive"
 
 
 async def test_cl_ord_id_when_reused_then_rejected_51016(venue_lab: VenueLab) -> None:
     client = await ccxt_client(venue_lab, "okx")
     try:
-        await client.create_order(BTC, "market", "sell", 10, None,
-                                  {"reduceOnly": True, "clientOrderId": "gokx1"})
+        await client.create_order(
+            BTC, "market", "sell", 10, None, {"reduceOnly": True, "clientOrderId": "gokx1"}
+        )
         with pytest.raises(ccxt_errors.InvalidOrder, match="51016"):
-            await client.create_order(BTC, "market", "sell", 10, None,
-                                      {"reduceOnly": True, "clientOrderId": "gokx1"})
+            await client.create_order(
+                BTC, "market", "sell", 10, None, {"reduceOnly": True, "clientOrderId": "gokx1"}
+            )
     finally:
         await client.close()
     assert venue_lab.rejections[-1].rule == "client_id_reused"
@@ -63,35 +66,40 @@ async def test_cl_ord_id_when_reused_then_rejected_51016(venue_lab: VenueLab) ->
 
 
 async def test_cl_ord_id_when_not_alphanumeric_then_rejected(venue_lab: VenueLab) -> None:
-    rule, _ = await _rejected(venue_lab, "okx", BTC, "market", "sell", 10, None,
-                              reduceOnly=True, clientOrderId="g-okx-1")
+    rule, _ = await _rejected(
+        venue_lab, "okx", BTC, "market", "sell", 10, None, reduceOnly=True, clientOrderId="g-okx-1"
+    )
     assert rule == "client_id_format"
 
 
 async def test_reduce_only_when_it_would_flip_then_rejected_51112(venue_lab: VenueLab) -> None:
-    rule, text = await _rejected(venue_lab, "okx", BTC, "market", "sell", 130, None,
-                                 reduceOnly=True)
+    rule, text = await _rejected(
+        venue_lab, "okx", BTC, "market", "sell", 130, None, reduceOnly=True
+    )
     assert rule == "reduce_only_flip" and "51112" in text
 
 
 async def test_reduce_only_when_isolated_position_sent_as_cross_then_rejected_51169(
     venue_lab: VenueLab,
 ) -> None:
-    rule, text = await _rejected(venue_lab, "okx", SOL, "market", "sell", 10, None,
-                                 reduceOnly=True)  # ccxt's default tdMode is cross
+    rule, text = await _rejected(
+        venue_lab, "okx", SOL, "market", "sell", 10, None, reduceOnly=True
+    )  # ccxt's default tdMode is cross
     assert rule == "reduce_only_increase" and "51169" in text
     client = await ccxt_client(venue_lab, "okx")
     try:  # with marginMode isolated it reaches the isolated position
-        await client.create_order(SOL, "market", "sell", 10, None,
-                                  {"reduceOnly": True, "marginMode": "isolated"})
+        await client.create_order(
+            SOL, "market", "sell", 10, None, {"reduceOnly": True, "marginMode": "isolated"}
+        )
     finally:
         await client.close()
     assert venue_lab.book.signed_position("okx", SOL) == Decimal(90)
 
 
 async def test_hedge_account_when_pos_side_missing_then_rejected(venue_lab: VenueLab) -> None:
-    rule, _ = await _rejected(venue_lab, "okx-hedge", BTC, "market", "sell", 10, None,
-                              reduceOnly=True)
+    rule, _ = await _rejected(
+        venue_lab, "okx-hedge", BTC, "market", "sell", 10, None, reduceOnly=True
+    )
     assert rule == "position_side"
 
 
@@ -109,8 +117,9 @@ async def test_private_call_when_passphrase_wrong_then_refused(venue_lab: VenueL
 async def test_order_when_filled_then_found_by_cl_ord_id(venue_lab: VenueLab) -> None:
     client = await ccxt_client(venue_lab, "okx")
     try:
-        await client.create_order(BTC, "market", "sell", 20, None,
-                                  {"reduceOnly": True, "clientOrderId": "gokx2"})
+        await client.create_order(
+            BTC, "market", "sell", 20, None, {"reduceOnly": True, "clientOrderId": "gokx2"}
+        )
         found = await client.fetch_order("", BTC, {"clOrdId": "gokx2"})
     finally:
         await client.close()

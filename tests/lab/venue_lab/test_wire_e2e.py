@@ -36,7 +36,10 @@ def paper_run(policies, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("name", WIRE_VENUES)
 async def test_crash_when_guarded_over_the_wire_then_no_liquidation_and_same_as_paper(
-    name: str, policies, paper_run, tmp_path: Path  # type: ignore[no-untyped-def]
+    name: str,
+    policies,
+    paper_run,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     chosen = ACCOUNTS[name]
     assert run_unguarded(crash()).liquidations > 0  # the scenario does liquidate unguarded
@@ -44,7 +47,12 @@ async def test_crash_when_guarded_over_the_wire_then_no_liquidation_and_same_as_
     await lab.start()
     try:
         run = await run_over_wire(
-            lab, crash(), chosen.venue, chosen.account, chosen.credentials, policies,
+            lab,
+            crash(),
+            chosen.venue,
+            chosen.account,
+            chosen.credentials,
+            policies,
             fresh_store(tmp_path / "wire.db"),
         )
     finally:

@@ -17,8 +17,8 @@ from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Sid
 from guard.core.venues.registry import rules_for
 from guard.gateway.base import TemporaryError, UnknownOrderOutcome
 from guard.gateway.ccxt import CcxtGateway
-from guard.lab.venue_lab import Budget, Fault, FaultKind, VenueLab, build_lab
 from guard.gateway.paper.scenarios import crash
+from guard.lab.venue_lab import Budget, Fault, FaultKind, VenueLab, build_lab
 from tests.venue_lab import gateway, lab_accounts
 
 BTC = "BTC/USDT:USDT"
@@ -42,9 +42,7 @@ async def _gateway(lab: VenueLab, **settings: object) -> CcxtGateway:
     return found
 
 
-@pytest.mark.parametrize(
-    "kind", [FaultKind.RESET_AFTER_ACCEPT, FaultKind.TIMEOUT_AFTER_ACCEPT]
-)
+@pytest.mark.parametrize("kind", [FaultKind.RESET_AFTER_ACCEPT, FaultKind.TIMEOUT_AFTER_ACCEPT])
 async def test_create_when_answer_lost_after_accept_then_unknown_and_found_filled_by_client_id(
     venue_lab: VenueLab, kind: FaultKind
 ) -> None:
@@ -113,8 +111,7 @@ async def test_create_when_5xx_then_rejected_once_and_never_resent(venue_lab: Ve
 
 async def test_create_when_partial_fill_then_result_partially_filled(venue_lab: VenueLab) -> None:
     found = await _gateway(venue_lab)
-    venue_lab.arm(Fault(FaultKind.PARTIAL_FILL, "binance", "create_order",
-                        fraction=Decimal("0.5")))
+    venue_lab.arm(Fault(FaultKind.PARTIAL_FILL, "binance", "create_order", fraction=Decimal("0.5")))
     try:
         result = await found.create_order(plan("partial", "0.4"))
     finally:
@@ -154,7 +151,8 @@ async def test_reads_when_stale_then_payload_times_and_marks_are_old(venue_lab: 
     "account endpoint's positions, so a sign-flipped positionRisk is evaluated (reported)",
 )
 async def test_positions_when_contradictory_then_guard_holds_on_its_sanity_rail(
-    venue_lab: VenueLab, sqlite_store  # type: ignore[no-untyped-def]
+    venue_lab: VenueLab,
+    sqlite_store,  # type: ignore[no-untyped-def]
 ) -> None:
     from pathlib import Path
 
@@ -201,7 +199,7 @@ async def test_gateway_when_rate_limited_then_temporary_error_not_rejection() ->
     await lab.start()
     found = gateway(lab, "bybit")
     try:
-        with pytest.raises(TemporaryError, match="10006|Too many|429|RateLimit"):
+        with pytest.raises(TemporaryError, match=r"10006|Too many|429|RateLimit"):
             await found.fetch_snapshot("by")
     finally:
         await found.close()
