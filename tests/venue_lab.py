@@ -18,6 +18,8 @@ from guard.lab.venue_lab.drive import lab_gateway
 LAB_SECRET = "labsecret-0123456789abcdef"
 HL_WALLET = "0x" + "ab" * 20
 HL_PRIVATE_KEY = "0x" + "11" * 32
+DYDX_WALLET = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
+DYDX_PRIVATE_KEY = "22" * 32  # the dYdX chain key (hex secp256k1), signs offline
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,9 @@ ACCOUNTS = {
         "okx-hedge",
         {"apiKey": "lab-okxh-key", "secret": LAB_SECRET, "password": "lab-pass"},
         hedge_mode=True,
+    ),
+    "dydx": LabVenue(
+        "dydx", "dydx", {"walletAddress": DYDX_WALLET, "privateKey": DYDX_PRIVATE_KEY}
     ),
     "hyperliquid": LabVenue(
         "hyperliquid", "hl", {"walletAddress": HL_WALLET, "privateKey": HL_PRIVATE_KEY}

@@ -10,6 +10,7 @@ from guard.gateway.paper.scenarios import Scenario
 from guard.lab.venue_lab.binance import Binance
 from guard.lab.venue_lab.book import LabAccount, LabBook
 from guard.lab.venue_lab.bybit import Bybit
+from guard.lab.venue_lab.dydx import Dydx
 from guard.lab.venue_lab.faults import Fault, FaultKind, FaultPlan
 from guard.lab.venue_lab.hyperliquid import Hyperliquid
 from guard.lab.venue_lab.limits import Budget
@@ -19,6 +20,7 @@ from guard.lab.venue_lab.server import VenueLab, VenueModule
 VENUES: dict[str, type] = {
     "binance": Binance,
     "bybit": Bybit,
+    "dydx": Dydx,
     "hyperliquid": Hyperliquid,
     "okx": Okx,
 }
