@@ -4,7 +4,8 @@ in-process paper demo so both runs compare. Not pure (sockets, database)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +52,77 @@ def lab_gateway(
     for name, value in settings.items():
         object.__setattr__(chosen, name, value)
     return CcxtGateway(venue, [config], settings=chosen, environ=env, clock=lab.book.now)
+
+
+@dataclass(frozen=True, slots=True)
+class WireAccount:
+    """One account of a multi-venue run: its venue, paper account and credentials."""
+
+    venue: str
+    paper_account: str
+    credentials: Mapping[str, str]
+
+
+async def run_many_over_wire(
+    lab: VenueLab,
+    scenario: Scenario,
+    accounts: Sequence[WireAccount],
+    policies: PolicySet,
+    store: Store,
+) -> dict[str, WireRun]:
+    """Every account guarded at once by one service, each through its venue's ccxt client over
+    HTTP, on the lab's one market path: each virtual step, every account is ticked (concurrently,
+    as the runner's jobs would be), then time moves on. Keyed by paper account."""
+    gateways = {
+        a.paper_account: lab_gateway(lab, a.venue, a.paper_account, a.credentials) for a in accounts
+    }
+    service = GuardService(
+        store=store,
+        accounts={
+            a.paper_account: AccountRuntime(
+                a.paper_account, rules_for(a.venue), gateways[a.paper_account], policies
+            )
+            for a in accounts
+        },
+        clock=lab.book.now,
+    )
+    errors: dict[str, list[str]] = {a.paper_account: [] for a in accounts}
+    sent = dict.fromkeys(errors, 0)
+    ticks = 0
+    before = {a.paper_account: _rejections(lab, a) for a in accounts}
+    try:
+        await service.reconcile()
+        while True:
+            reports = await asyncio.gather(*(service.tick(name) for name in errors))
+            ticks += 1
+            for report in reports:
+                if report.error is not None:
+                    errors[report.account].append(report.error)
+                if report.execution is not None:
+                    sent[report.account] += report.execution.sent
+            if lab.book.now() >= scenario.end:
+                break
+            lab.book.advance_to(min(lab.book.now() + scenario.tick, scenario.end))
+    finally:
+        for gateway in gateways.values():
+            await gateway.close()
+        service.db.close()
+    runs = {}
+    for a in accounts:
+        name = a.paper_account
+        accepted = [o for o in lab.book.all_orders(a.venue, name) if o.filled > 0 or o.open]
+        runs[name] = WireRun(
+            summarise(lab.book.paper, sent[name], name),
+            ticks,
+            tuple(errors[name]),
+            _rejections(lab, a) - before[name],
+            len(accepted),
+        )
+    return runs
+
+
+def _rejections(lab: VenueLab, account: WireAccount) -> int:
+    return sum(1 for r in lab.rejections if r.venue == account.venue)
 
 
 async def run_over_wire(
