@@ -4,8 +4,10 @@ rules, backed by the paper venue's engine on one shared market path (guard venue
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 
+from guard.gateway.paper.path import IndexedPricePath
 from guard.gateway.paper.scenarios import Scenario
 from guard.lab.venue_lab.binance import Binance
 from guard.lab.venue_lab.book import LabAccount, LabBook
@@ -38,7 +40,8 @@ def build_lab(
     """A lab over `scenario`: one paper account per lab account, seeded with the scenario's
     portfolio, every venue module on one server (not started)."""
     names = tuple(dict.fromkeys(a.paper for a in accounts))
-    paper = scenario.venue(names)
+    indexed = replace(scenario, path=IndexedPricePath.of(scenario.path))  # O(log n) marks
+    paper = indexed.venue(names)
     book = LabBook(paper, list(accounts), speed=speed, end=scenario.end if speed else None)
     chosen = venues if venues is not None else sorted(VENUES)
     modules: dict[str, VenueModule] = {name: VENUES[name]() for name in chosen}
