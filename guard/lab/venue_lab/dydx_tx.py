@@ -139,9 +139,19 @@ def decode_tx(hex_tx: str) -> SignedTx:
         order_id = fields(order_bytes)  # MsgCancelOrder: 1 order_id, 2 good_til_block
         subaccount = fields(_one(order_id, 1, b""))
         order = ChainOrder(
-            bytes(_one(subaccount, 1, b"")).decode(), int(_one(subaccount, 2)),
-            int(_one(order_id, 2)), int(_one(order_id, 3)), int(_one(order_id, 4)),
-            0, 0, 0, int(_one(inner, 2)), int(_one(inner, 3)), 0, False, "",
+            bytes(_one(subaccount, 1, b"")).decode(),
+            int(_one(subaccount, 2)),
+            int(_one(order_id, 2)),
+            int(_one(order_id, 3)),
+            int(_one(order_id, 4)),
+            0,
+            0,
+            0,
+            int(_one(inner, 2)),
+            int(_one(inner, 3)),
+            0,
+            False,
+            "",
         )
     else:
         order = decode_order(order_bytes)

@@ -132,7 +132,7 @@ async def test_order_when_good_til_block_beyond_window_then_rejected_11(
 async def test_client_id_when_reused_inside_its_window_then_rejected_30(
     venue_lab: VenueLab,
 ) -> None:
-    first, code = await _place(
+    _, code = await _place(
         venue_lab,
         BTC,
         "limit",
@@ -143,7 +143,7 @@ async def test_client_id_when_reused_inside_its_window_then_rejected_30(
         clientOrderId=16,
         timeInForce="IOC",
     )
-    second, again = await _place(
+    _, again = await _place(
         venue_lab,
         BTC,
         "limit",
@@ -218,9 +218,11 @@ async def test_broadcast_when_signature_malformed_then_rejected_4(venue_lab: Ven
         await client.close()
     tampered = signed[:-4]  # the signature's last two bytes cut off
     url = venue_lab.base_url("dydx") + "/nodeRpc/broadcast_tx_sync"
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, params={"tx": tampered}) as response:
-            body = await response.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, params={"tx": tampered}) as response,
+    ):
+        body = await response.json()
     assert body["result"]["code"] in (2, 4)
     assert venue_lab.book.signed_position("dydx", PAPER_BTC) == Decimal("1.2")
 
