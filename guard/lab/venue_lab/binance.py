@@ -18,6 +18,7 @@ from guard.core.domain import MarketSpec
 from guard.lab.venue_lab import binance_trade as trade
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected
+from guard.lab.venue_lab.streams import listen_key
 from guard.lab.venue_lab.views import fmt
 
 VENUE = "binance"
@@ -83,6 +84,11 @@ class Binance:
         }
         if route in public:
             return public[route](call)
+        if call.path == "/fapi/v1/listenKey":  # API key only, no signature (Binance docs)
+            account = call.book.account(VENUE, call.headers.get("X-MBX-APIKEY", ""))
+            if account is None:
+                raise error(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+            return {"listenKey": listen_key(account.key)} if call.method != "DELETE" else {}
         account, params = self.authenticate(call)
         private = {
             ("GET", "/fapi/v2/positionRisk"): self.position_risk,

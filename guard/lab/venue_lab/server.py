@@ -96,8 +96,12 @@ class VenueLab:
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # venue, method, path
     _runner: web.AppRunner | None = None
     limiter: RateLimiter = field(init=False)
+    streams: Any = field(init=False)  # websocket streams (streams.Streams)
 
     def __post_init__(self) -> None:
+        from guard.lab.venue_lab.streams import Streams
+
+        self.streams = Streams(self.book)
         if self.host not in LOOPBACK:
             raise ValueError(f"venue lab binds loopback only (127.0.0.1, ::1), not {self.host}")
         self.limiter = RateLimiter() if self.budgets is None else RateLimiter(dict(self.budgets))
@@ -109,6 +113,7 @@ class VenueLab:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
+        self.streams.routes(app)  # before the REST catch-all
         app.router.add_route("*", "/{venue}/{key}/{rest:.*}", self._serve)
         app.router.add_route("*", "/{venue}/{key}", self._serve)
         return app
@@ -125,6 +130,8 @@ class VenueLab:
             self.port = int(server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        for stream in list(self.streams.open):
+            await stream.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
