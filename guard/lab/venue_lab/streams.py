@@ -1,7 +1,7 @@
 """Websocket streams of the venue lab for Binance USDⓈ-M (market streams with SUBSCRIBE, the
-user data stream behind a listenKey) and Hyperliquid (/ws subscribe: allMids, l2Book,
-activeAssetCtx, webData2, orderUpdates), in the venues' message formats, pushed whenever the
-shared book's virtual time or its orders change. Tests can drop or silence a venue's streams.
+user data stream behind a listenKey) and Hyperliquid (/ws subscribe: allMids, activeAssetCtx,
+webData2, clearinghouseState, orderUpdates), in the venues' formats, pushed when the shared
+book's virtual time or its orders change. Tests can drop or silence a venue's streams.
 Not pure (sockets, timers). Sources: Binance USDⓈ-M "WebSocket Market Streams" / "User Data
 Streams" pages; Hyperliquid docs for-developers/api/websocket (subscriptions)."""
 
