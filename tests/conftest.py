@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from guard.store import Store
+from tests.venue_lab import venue_lab  # noqa: F401  (the venue lab fixture)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 POSTGRES_ADMIN_URL = os.environ.get(

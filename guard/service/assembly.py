@@ -114,8 +114,9 @@ def notifier_for(config: GuardConfig) -> Notifier:
     return Notifier(urls, alerts.dedup.total_seconds(), alerts.max_per_minute)
 
 
-def ccxt_gateway(venue: str, accounts: list[AccountConfig]) -> Gateway:
-    from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials
+def ccxt_gateway(venue: str, accounts: list[AccountConfig], base_url: str | None = None) -> Gateway:
+    """One ccxt gateway for `accounts` of `venue`; with `base_url` every API url goes there."""
+    from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
 
     configs = [
         AccountConfig(
@@ -130,4 +131,4 @@ def ccxt_gateway(venue: str, accounts: list[AccountConfig]) -> Gateway:
         )
         for a in accounts
     ]
-    return CcxtGateway(venue, configs)
+    return CcxtGateway(venue, configs, settings=GatewaySettings(api_base=base_url))

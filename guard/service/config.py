@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -240,11 +241,21 @@ class AccountConfig(Strict):
     until: Duration | None = None  # end this far into the scenario (default: its end)
     state_file: Path | None = None  # persist the venue here (restarts resume from it)
     latency: Duration = timedelta(0)  # simulated send latency (half before, half after fill)
+    # venue accounts only: every API url of this account's ccxt client rewritten to this base
+    # (the venue lab, `guard venue-lab`); loopback only unless allow_nonloopback_url is true
+    base_url: str | None = None
+    allow_nonloopback_url: bool = False
 
     @model_validator(mode="after")
     def _venue_fields(self) -> AccountConfig:
         if self.is_paper and self.credentials:
             raise ValueError("a paper account takes no credentials")
+        if self.base_url is not None:
+            if self.is_paper:
+                raise ValueError("base_url: only for venue accounts, not `venue: paper`")
+            problem = base_url_problem(self.base_url, self.allow_nonloopback_url)
+            if problem:
+                raise ValueError(f"base_url: {problem}")
         if not self.is_paper:
             misplaced = sorted(set(PAPER_ONLY) & self.model_fields_set)
             if misplaced:
@@ -256,6 +267,25 @@ class AccountConfig(Strict):
     @property
     def is_paper(self) -> bool:
         return self.venue == "paper"
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def base_url_problem(url: str, allow_nonloopback: bool) -> str:
+    """Why `url` cannot be a venue base URL ('' when it can): http(s) with a host, and on a
+    loopback host unless explicitly allowed, so a lab URL never reaches production by accident."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8765/binance)"
+    if parts.query or parts.fragment:
+        return f"{url!r} must not carry a query or fragment"
+    if parts.hostname not in LOOPBACK_HOSTS and not allow_nonloopback:
+        return (
+            f"{url!r} is not on a loopback host ({', '.join(LOOPBACK_HOSTS)}); set "
+            "allow_nonloopback_url: true if this account really must be reached through it"
+        )
+    return ""
 
 
 class GuardConfig(Strict):

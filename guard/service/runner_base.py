@@ -118,13 +118,14 @@ class RunnerBase:
     def _runtimes(self, config: GuardConfig) -> dict[str, AccountRuntime]:
         runtimes: dict[str, AccountRuntime] = {}
         problems: list[Problem] = []
-        venues: dict[str, list[AccountConfig]] = {}
+        # one gateway per venue and base URL (a lab-backed account never shares a real one's)
+        venues: dict[tuple[str, str | None], list[AccountConfig]] = {}
         for account in config.accounts:
             if not account.is_paper:
-                venues.setdefault(account.venue, []).append(account)
-        gateways: dict[str, Gateway] = {}
-        for venue, accounts in venues.items():
-            gateways[venue] = ccxt_gateway(venue, accounts)
+                venues.setdefault((account.venue, account.base_url), []).append(account)
+        gateways: dict[tuple[str, str | None], Gateway] = {}
+        for (venue, base_url), accounts in venues.items():
+            gateways[(venue, base_url)] = ccxt_gateway(venue, accounts, base_url)
         parsed: dict[tuple[Path, ...], PolicySet] = {}  # many accounts share policy files
         for index, account in enumerate(config.accounts):
             policies = parsed.get(account.policies) or load_policies(account.policies)
@@ -139,7 +140,7 @@ class RunnerBase:
                 else:
                     from guard.core.venues.registry import rules_for
 
-                    gateway = gateways[account.venue]
+                    gateway = gateways[(account.venue, account.base_url)]
                     rules = rules_for(account.venue)
                     clock = None
             except (ValueError, OSError) as error:

@@ -77,7 +77,8 @@ def print_json(value: Any) -> None:
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # text, not markup
+    # the message is text, not markup: no [style] tags or :emoji: codes read into it
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, emoji=False)
     raise SystemExit(code)
 
 

@@ -1,0 +1,135 @@
+"""The crash scenario through real ccxt over HTTP against the venue lab, all five venues at once
+on its one market path, ticked like `guard run`: guarded, no liquidation, every order accepted by
+the lab's rules, the same result within rounding as the in-process paper run (dYdX: the isolated
+position lives in a child subaccount the guard does not read, see below); the lab starts in under
+2 seconds and the whole run fits the 2-minute CI budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from guard.gateway.paper.scenarios import crash
+from guard.lab.demo import RunSummary, fresh_store, run_guarded, run_unguarded
+from guard.lab.venue_lab import build_lab
+from guard.lab.venue_lab.drive import WireAccount, WireRun, run_many_over_wire
+from guard.service.files import load_policies
+from tests.venue_lab import ACCOUNTS, lab_accounts
+
+ROOT = Path(__file__).resolve().parents[3]
+VENUES = ["binance", "hyperliquid", "bybit", "okx", "dydx"]
+CI_BUDGET_SECONDS = 120.0
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def policies() -> Any:
+    return load_policies([ROOT / "policies" / "default.yaml"])
+
+
+@pytest.fixture(scope="module")
+def paper_run(policies: Any, tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
+    """The in-process paper run of the same scenario and policy (computed once per module)."""
+    store = fresh_store(tmp_path_factory.mktemp("paper") / "paper.db")
+    return asyncio.run(run_guarded(crash(), policies, store, wall_interval=0.001))
+
+
+@pytest.fixture(scope="module")
+def wire_runs(policies: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One lab, the five venue accounts guarded together over HTTP (timed)."""
+
+    async def run() -> dict[str, Any]:
+        lab = build_lab(crash(), lab_accounts(), budgets={})
+        await lab.start()
+        try:
+            accounts = [
+                WireAccount(ACCOUNTS[v].venue, ACCOUNTS[v].account, ACCOUNTS[v].credentials)
+                for v in VENUES
+            ]
+            store = fresh_store(tmp_path_factory.mktemp("wire") / "wire.db")
+            runs = await run_many_over_wire(lab, crash(), accounts, policies, store)
+            liquidated = {
+                name: [e.pool for e in lab.book.paper.accounts[name].liquidations] for name in runs
+            }
+        finally:
+            await lab.stop()
+        return {"runs": runs, "liquidated": liquidated, "rejections": list(lab.rejections)}
+
+    began, cpu = time.perf_counter(), time.process_time()
+    result = asyncio.run(run())
+    result["seconds"] = time.perf_counter() - began
+    result["cpu_seconds"] = time.process_time() - cpu  # lab + guard + database thread
+    print(f"five-venue wire run: {result['seconds']:.1f} s wall, {result['cpu_seconds']:.1f} s CPU")
+    return result
+
+
+def _same(run: WireRun, paper: RunSummary) -> None:
+    assert run.summary.orders == paper.orders
+    assert abs(run.summary.final_equity - paper.final_equity) <= CENT
+    assert abs(run.summary.min_equity - paper.min_equity) <= CENT
+
+
+@pytest.mark.parametrize("venue", ["binance", "hyperliquid", "bybit", "okx"])
+def test_crash_when_guarded_over_the_wire_then_no_liquidation_and_same_as_paper(
+    venue: str, wire_runs: dict[str, Any], paper_run: RunSummary
+) -> None:
+    assert run_unguarded(crash()).liquidations > 0  # the scenario does liquidate unguarded
+    run: WireRun = wire_runs["runs"][ACCOUNTS[venue].account]
+    assert run.errors == ()
+    assert run.summary.liquidations == 0
+    assert run.rejections == 0  # every order passed the lab's rules
+    assert run.summary.orders == run.orders_accepted > 0
+    _same(run, paper_run)
+
+
+def test_crash_when_dydx_over_the_wire_then_cross_protected_and_orders_accepted(
+    wire_runs: dict[str, Any],
+) -> None:
+    run: WireRun = wire_runs["runs"]["dydx"]
+    assert run.errors == () and run.rejections == 0
+    assert run.summary.orders == run.orders_accepted > 0
+    # the isolated SOL position sits in child subaccount 128 (as the dYdX frontend places it);
+    # the guard reads subaccount 0 only, so that one position goes unguarded (venues.md §10)
+    assert wire_runs["liquidated"]["dydx"] == ["isolated:SOL/USDT:USDT"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="guard gap found by the lab: dYdX isolated positions in child subaccounts (128+) are "
+    "not read (snapshots use subaccount 0) and cannot be ordered (ordermap refuses them)",
+)
+def test_crash_when_dydx_over_the_wire_then_no_liquidation_and_same_as_paper(
+    wire_runs: dict[str, Any], paper_run: RunSummary
+) -> None:
+    run: WireRun = wire_runs["runs"]["dydx"]
+    assert run.summary.liquidations == 0
+    _same(run, paper_run)
+
+
+def test_five_venue_run_when_timed_then_within_ci_budget(wire_runs: dict[str, Any]) -> None:
+    # CPU time of this process (the lab, the guard and its database thread): the wall time on a
+    # shared machine also counts other processes' load, so the budget is checked on CPU here
+    assert wire_runs["cpu_seconds"] < CI_BUDGET_SECONDS
+
+
+async def test_lab_when_started_then_serving_within_two_seconds() -> None:
+    began = time.perf_counter()
+    lab = build_lab(crash(), lab_accounts())
+    await lab.start()
+    try:
+        started = time.perf_counter() - began
+        async with aiohttp.ClientSession() as session:
+            url = lab.base_url("binance") + "/fapiPublic/fapi/v1/time"
+            async with session.get(url) as response:
+                assert response.status == 200
+        served = time.perf_counter() - began
+    finally:
+        await lab.stop()
+    print(f"venue lab start {started * 1000:.1f} ms, first answer {served * 1000:.1f} ms")
+    assert served < 2.0
