@@ -90,6 +90,7 @@ async def run_many_over_wire(
     sent = dict.fromkeys(errors, 0)
     ticks = 0
     before = {a.paper_account: _rejections(lab, a) for a in accounts}
+    starting = {a.paper_account: lab.book.paper.equity(a.paper_account) for a in accounts}
     try:
         await service.reconcile()
         while True:
@@ -112,7 +113,7 @@ async def run_many_over_wire(
         name = a.paper_account
         accepted = [o for o in lab.book.all_orders(a.venue, name) if o.filled > 0 or o.open]
         runs[name] = WireRun(
-            summarise(lab.book.paper, sent[name], name),
+            summarise(lab.book.paper, sent[name], starting[name], name),
             ticks,
             tuple(errors[name]),
             _rejections(lab, a) - before[name],
@@ -146,6 +147,7 @@ async def run_over_wire(
     errors: list[str] = []
     orders = ticks = 0
     before = len(lab.rejections)
+    starting = lab.book.paper.equity(paper_account)
     try:
         await service.reconcile()
         while True:
@@ -164,7 +166,7 @@ async def run_over_wire(
         service.db.close()
     accepted = [o for o in lab.book.all_orders(venue, paper_account) if o.filled > 0 or o.open]
     return WireRun(
-        summarise(lab.book.paper, orders, paper_account),
+        summarise(lab.book.paper, orders, starting, paper_account),
         ticks,
         tuple(errors),
         len(lab.rejections) - before,
