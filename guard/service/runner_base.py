@@ -29,6 +29,7 @@ from guard.service.config import AccountConfig, GuardConfig, load_config
 from guard.service.files import load_policies
 from guard.service.logs import logger
 from guard.service.metrics import Endpoint, Health, Metrics
+from guard.service.pause_file import PauseReader, pause_path
 from guard.service.runtime import AccountRuntime
 from guard.service.tick import GuardService
 from guard.store import AccountInfo, Store
@@ -87,6 +88,7 @@ class RunnerBase:
             health=self.health,
             metrics=self.metrics,
             heartbeat=self.config.service.audit_heartbeat,
+            pauses=PauseReader(pause_path(self.config, config_path), clock),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[Endpoint] = []
