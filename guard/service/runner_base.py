@@ -26,6 +26,7 @@ from guard.service.assembly import (
     wall_clock,
 )
 from guard.service.config import AccountConfig, GuardConfig, load_config
+from guard.service.db_thread import DatabaseThread
 from guard.service.files import load_policies
 from guard.service.logs import logger
 from guard.service.metrics import Endpoint, Health, Metrics
@@ -89,6 +90,7 @@ class RunnerBase:
             metrics=self.metrics,
             heartbeat=self.config.service.audit_heartbeat,
             pauses=PauseReader(pause_path(self.config, config_path), clock),
+            db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[Endpoint] = []
@@ -222,3 +224,11 @@ def write_bound(config: GuardConfig) -> float:
     shortest poll interval, at least 0.25 s and at most 30 s."""
     shortest = min((a.poll_interval.total_seconds() for a in config.accounts), default=30.0)
     return min(max(shortest / 4, MIN_WRITE_WAIT), MAX_WRITE_WAIT)
+
+
+def hang_bound(config: GuardConfig) -> float:
+    """How long one store call may hang on an unanswering PostgreSQL server before its
+    connections are cut and the tick goes on from the journal: half the shortest poll interval,
+    at least 1 s (a slow but answering server is not an outage)."""
+    shortest = min(a.poll_interval for a in config.accounts).total_seconds()
+    return max(1.0, shortest / 2)

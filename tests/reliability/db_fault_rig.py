@@ -204,8 +204,9 @@ def _kinds(reasons: list[str]) -> str:
             ("pause", "pause"),
             ("tick failed", "tick-failed"),
         ):
-            if word in text and name not in found:
-                found.append(name)
+            if word in text:
+                if name not in found:
+                    found.append(name)
                 break
         else:
             short = " ".join(text.split()[:3])
