@@ -60,6 +60,24 @@ def current(path: Path, at: datetime) -> tuple[Pause, ...]:
     return found.pauses
 
 
+def active_pauses(config: Path | None, pause_file: Path | None) -> list[str]:
+    """For `guard status`: each active pause described, or why the file is not trusted; nothing
+    when no pause file can be located (no --config/--pause-file and no ./guard.yaml)."""
+    if pause_file is None and config is None:
+        default = Path(os.environ.get("GUARD_CONFIG", "guard.yaml"))
+        if not default.exists():
+            return []
+    path = locate(config, pause_file)
+    at = now()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        return [f"pause file {path} unreadable ({error.strerror or error}): every account paused"]
+    return [p.describe(str(path)) for p in parse_pause_file(text, at).active(at)]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def pause(
