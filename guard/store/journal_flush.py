@@ -119,8 +119,17 @@ class JournalFlush(Store):
         return True
 
     def _ping(self) -> None:
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        """SELECT 1; once more on a fresh connection when the pooled one was dead (no pre-ping:
+        a server that restarted left the pool's connections closed)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            self.engine.dispose()
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
 
     def _attempt(self, call: Callable[[], T]) -> tuple[bool, T | None]:
         """(True, result) when `call` ran against the database; (False, None) when it is down."""

@@ -231,6 +231,7 @@ class Outcome:
     health: str
     restart: str
     failed_ticks: int
+    notes: str = ""
 
     def line(self) -> str:
         goal = "met" if self.gap <= 2 * POLL else "NOT met"
@@ -242,6 +243,7 @@ class Outcome:
             f"duplicates {self.duplicates} | without intent {self.without_intent} | "
             f"lost audit events {self.lost_events} | verify {self.verify} | "
             f"restart {self.restart} | health {self.health}"
+            + (f" | {self.notes}" if self.notes else "")
         )
 
 
@@ -286,6 +288,7 @@ class Trial:
     url: str
     extra: str = ""
     port: int = field(default_factory=free_port)
+    notes: str = ""  # what a row's fault did beyond the figures (e.g. refused starts)
 
     def __post_init__(self) -> None:
         accounts = "".join(
@@ -357,6 +360,7 @@ class Trial:
             failed_ticks=sum(1 for _, _, ok, _ in window if not ok),
             health=self.health.timeline(healed - began + after),
             restart=restart,
+            notes=self.notes,
             **self._judge(),
         )
 

@@ -62,6 +62,7 @@ ROWS = (
     Row("journal disk full then freed during a PostgreSQL outage", "postgres", 20,
         writable=False),
     Row("lock set just before a PostgreSQL outage", "postgres", 8, fast=True),
+    Row("lock set 3 s before a PostgreSQL outage", "postgres", 8),
 )  # fmt: skip
 
 
@@ -170,16 +171,27 @@ def faults(row: Row, folder: Path, context: dict[str, Any]):  # type: ignore[no-
         proxy: Blackhole = context["proxy"]  # type: ignore[assignment]
         return (lambda t: proxy.hang()), (lambda t: proxy.heal()), None
     if "SIGKILL" in row.name:
-        killed: dict[str, bool] = {}
+        killed: dict[str, float] = {}
 
         def kill_midway(trial: Trial, elapsed: float) -> None:
             if elapsed >= row.duration / 2 and not killed:
-                killed["done"] = True
+                killed["at"] = elapsed
                 trial.guard.kill()
                 trial.guard.wait(10)
                 trial.guard.start()  # restarted at once, the database still down
+                killed["started"] = elapsed
+            elif killed and not trial.guard.alive() and elapsed - killed["started"] >= 1:
+                trial.guard.start()  # a supervisor's restart policy (Docker, systemd): again
+                killed["started"] = elapsed
+                killed["starts"] = killed.get("starts", 1) + 1
+                trial.notes = f"{int(killed['starts']) - 1} start(s) refused while down"
 
-        return stop_pg, start_pg, kill_midway
+        def start_pg_and_supervise(trial: Trial) -> None:
+            start_pg(trial)
+            if not trial.guard.alive():
+                trial.guard.start()
+
+        return stop_pg, start_pg_and_supervise, kill_midway
     if "journal disk full" in row.name:
         state: dict[str, bool] = {}
 
@@ -200,7 +212,8 @@ def faults(row: Row, folder: Path, context: dict[str, Any]):  # type: ignore[no-
                 store.set_lock(reason="hedge", actor="ops", at=now(), account="crash-a")
             finally:
                 store.dispose()
-            time.sleep(0.3)  # "just before": the service's next store call may or may not see it
+            # "just before": the service's next tick may or may not read it; "3 s": it has
+            time.sleep(3.0 if "3 s before" in row.name else 0.3)
             stop_pg(trial)
 
         return lock_then_stop, start_pg, None
@@ -232,10 +245,15 @@ def test_database_fault_when_injected_then_measured_and_nothing_lost(
             pg.start()
         for sub in ("db", "journal"):
             unmount(folder / sub)
+        if (folder / "guard.log").exists():  # kept for a look at what the service logged
+            keep = Path("/tmp") / f"faults-matrix-last-{row.name.split()[0].lower()}.log"
+            shutil.copy(folder / "guard.log", keep)
         shutil.rmtree(folder, ignore_errors=True)
     assert outcome.duplicates == 0 and outcome.without_intent == 0
     assert outcome.lost_events == 0
     assert outcome.verify.startswith("exit 0"), outcome.verify
     assert outcome.restart.startswith("ok"), outcome.restart
+    if "3 s before" in row.name:  # read before the outage: honoured from the last read
+        assert outcome.sent_by_account.startswith("crash-a 0,"), outcome.line()
     if row.writable:
         assert outcome.gap <= 2 * POLL, outcome.line()
