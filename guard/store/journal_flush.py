@@ -108,8 +108,8 @@ class JournalFlush(Store):
         if self._probe is None:
             self._prober = self._prober or ThreadPoolExecutor(1, thread_name_prefix="guard-probe")
             self._probe = self._prober.submit(self._ping)
-        done, _ = wait([self._probe], timeout=PROBE_WAIT)
-        if not done:
+            wait([self._probe], timeout=PROBE_WAIT)  # only when starting one: never per call
+        if not self._probe.done():
             return False
         failed = self._probe.exception()
         self._probe = None
