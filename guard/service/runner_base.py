@@ -228,7 +228,7 @@ def write_bound(config: GuardConfig) -> float:
 
 def hang_bound(config: GuardConfig) -> float:
     """How long one store call may hang on an unanswering PostgreSQL server before its
-    connections are cut and the tick goes on from the journal: half the shortest poll interval,
-    at least 1 s (a slow but answering server is not an outage)."""
+    connections are cut and the tick goes on from the journal: a quarter of the shortest poll
+    interval, at least 0.5 s (a slow but answering server is not an outage)."""
     shortest = min(a.poll_interval for a in config.accounts).total_seconds()
-    return max(1.0, shortest / 2)
+    return max(0.5, shortest / 4)

@@ -233,7 +233,7 @@ def test_database_fault_when_injected_then_measured_and_nothing_lost(
         fault, heal, during = faults(row, folder, context)
         outcome: Outcome = trial.run(
             row.name, fault, heal, duration=row.duration, during=during,
-            warmup=5.0, after=6.0,
+            warmup=5.0, after=10.0,
         )  # fmt: skip
         print(outcome.line() + f" | load {os.getloadavg()[0]:.2f}", flush=True)
     finally:
