@@ -68,6 +68,8 @@ class JournalFlush(Store):
         self._journaled_intents: list[StoredIntent] = []  # admitted while down (until a flush)
         self._unreported = bool(self.journal.recovery.skipped)  # audited by the next flush
         self._prober: ThreadPoolExecutor | None = None
+        self._applied_count = 0  # entries applied by flushes (progress, read by interrupt)
+        self._seen_progress = 0
         self._probe: Future[None] | None = None
 
     # ----- availability -------------------------------------------------------------------
@@ -117,6 +119,14 @@ class JournalFlush(Store):
             self._probed_at = self.monotonic()
             return False
         return True
+
+    def interrupt(self) -> int:
+        """Cut hung connections (Database.interrupt), unless a flush applied an entry since the
+        last call: a long flush that progresses is not a hang."""
+        if self._applied_count != self._seen_progress:
+            self._seen_progress = self._applied_count
+            return 0
+        return super().interrupt()
 
     def _ping(self) -> None:
         """SELECT 1; once more on a fresh connection when the pooled one was dead (no pre-ping:
@@ -174,6 +184,7 @@ class JournalFlush(Store):
                     self._apply(session, entry)
                     written += 1
             self.journal.mark_applied(entry.seq)
+            self._applied_count += 1  # progress: the hang watchdog leaves a moving flush alone
         if self.journal.entries or self.journal.recovery.skipped:
             self.journal.restart()
         self.flushed += written
