@@ -160,7 +160,7 @@ class Database:
                 if connection.closed:
                     continue
                 with socket.socket(fileno=os.dup(connection.fileno())) as sock:
-                    sock.shutdown(socket.SHUT_RDWR)
+                    pass
                 cut += 1
             except (OSError, ValueError, AttributeError):  # already gone
                 continue
