@@ -160,7 +160,7 @@ class Database:
                 if connection.closed:
                     continue
                 with socket.socket(fileno=os.dup(connection.fileno())) as sock:
-                    pass
+                    sock.shutdown(socket.SHUT_RDWR)
                 cut += 1
             except (OSError, ValueError, AttributeError):  # already gone
                 continue

@@ -33,7 +33,7 @@ def event(n: int) -> list[AuditEvent]:
 
 async def timed(db: DatabaseThread, *args: object) -> float:
     began = time.monotonic()
-    await asyncio.wait_for(db.run(*args), timeout=20)  # type: ignore[arg-type]
+    await asyncio.wait_for(db.run(*args), timeout=10)  # type: ignore[arg-type]
     return time.monotonic() - began
 
 
@@ -68,6 +68,6 @@ async def test_blackholed_postgres_when_store_called_then_cut_journaled_and_flus
         ]
         assert store.verify_chain()[0]
     finally:
+        proxy.close()  # heals first: a call still hung (the fix broken) completes, then the close
         db.close()
-        proxy.close()
         store.dispose()
