@@ -43,6 +43,11 @@ class EventKind(StrEnum):
     LEASE_RELEASED = "lease_released"  # a replica handed one back (rebalance or shutdown)
     LEASE_LOST = "lease_lost"  # another replica took it over while this one could not renew
     ANCHOR = "anchor"  # the tips of every audit chain and one hash over them (@service chain)
+    AUDIT_ARCHIVED = "audit_archived"  # old rows moved to a file; each chain's new base
+    TOKEN_CREATED = "token_created"  # an operator console token was issued (its secret never is)
+    TOKEN_REVOKED = "token_revoked"
+    OPERATOR_ACTION = "operator_action"  # a console action without its own kind (reload, ...)
+    OPERATOR_REFUSED = "operator_refused"  # a console request refused (scope, input, confirm)
 
 
 @dataclass(frozen=True, slots=True)

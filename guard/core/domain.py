@@ -375,6 +375,8 @@ class OrderPlan:
     rule_ids: tuple[str, ...] = ()
     reason: str = ""
     steps: tuple[str, ...] = ()
+    # the mark the plan was priced at: a dry-run's would-be fill (shadow report); not identity
+    reference_price: Decimal | None = field(default=None, compare=False)
 
     @property
     def key(self) -> PositionKey:

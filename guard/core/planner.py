@@ -52,6 +52,10 @@ def plan(decision: Decision, snapshot: AccountSnapshot, venue: VenueRules) -> Pl
         if quantity <= ZERO:
             skipped.append(Skipped(reduction, why))
             continue
+        too_big = _beyond_venue_max(reduction, position, market)
+        if too_big:
+            skipped.append(Skipped(reduction, too_big))
+            continue
         orders.extend(_slices(decision.account, reduction, position, market, venue, quantity))
     return Plan(tuple(orders), tuple(skipped))
 
@@ -100,6 +104,25 @@ def worst_price(side: OrderSide, mark: Decimal, slippage: Decimal, tick: Decimal
         return (raw / tick).to_integral_value(rounding=ROUND_CEILING) * tick
     raw = mark * (1 + slippage)
     return (raw / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+
+
+def _beyond_venue_max(reduction: Reduction, position: Position, market: MarketSpec) -> str:
+    """Why no order the venue accepts can reduce the position (one step is above its maximum
+    order amount or value), else ""."""
+    step = market.amount_step
+    if market.max_order_amount is not None and step > market.max_order_amount:
+        return f"one step {step} is above the venue's maximum order amount"
+    if market.max_order_notional is not None:
+        side = position.side.closing_order_side
+        slippage = reduction.execution.max_slippage
+        limit = worst_price(side, position.mark_price, slippage, market.price_tick)
+        value = step * max(position.mark_price, limit)
+        if value > market.max_order_notional:
+            return (
+                f"one step {step} is worth {value} at the worst acceptable price, above the "
+                f"venue's maximum order value {market.max_order_notional}"
+            )
+    return ""
 
 
 def _slice_cap(
@@ -174,6 +197,7 @@ def _slices(
                 rule_ids=reduction.rule_ids,
                 reason="; ".join(reduction.reasons),
                 steps=reduction.steps,
+                reference_price=position.mark_price,
             )
         )
     return plans

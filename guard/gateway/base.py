@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult
+from guard.core.funding_ledger import FundingPayment
 
 
 class GatewayError(Exception):
@@ -53,3 +55,25 @@ class Gateway(Protocol):
     ) -> OrderResult: ...
 
     async def close(self) -> None: ...
+
+
+class FundingHistoryUnavailable(GatewayError):
+    """This gateway (or its venue) offers no history of the account's own funding payments."""
+
+
+@runtime_checkable
+class FundingHistory(Protocol):
+    """A gateway that can list the funding an account paid or received (optional capability)."""
+
+    async def fetch_funding_history(
+        self, account: str, since: datetime
+    ) -> list[FundingPayment]: ...
+
+
+async def funding_history(gateway: object, account: str, since: datetime) -> list[FundingPayment]:
+    """The account's funding payments since `since`; FundingHistoryUnavailable when the gateway
+    has no such capability (e.g. a venue whose funding payments ccxt does not unify)."""
+    if not isinstance(gateway, FundingHistory):
+        venue = getattr(gateway, "venue", type(gateway).__name__)
+        raise FundingHistoryUnavailable(f"{venue}: no funding history through this gateway")
+    return await gateway.fetch_funding_history(account, since)

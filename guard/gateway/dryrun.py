@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult, OrderStatus
-from guard.gateway.base import Gateway
+from guard.core.funding_ledger import FundingPayment
+from guard.gateway.base import Gateway, funding_history
 
 
 @dataclass(slots=True)
@@ -45,6 +47,10 @@ class DryRunGateway:
         return OrderResult(
             client_order_id, OrderStatus.WOULD_PLACE, message="dry-run: cancel not sent"
         )
+
+    async def fetch_funding_history(self, account: str, since: datetime) -> list[FundingPayment]:
+        """A read: passed through (FundingHistoryUnavailable when the inner gateway has none)."""
+        return await funding_history(self.inner, account, since)
 
     async def close(self) -> None:
         await self.inner.close()

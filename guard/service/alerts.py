@@ -37,17 +37,21 @@ class Alerts(ServiceBase):
                     f"{account}:{finding.rule_id}:{finding.symbol}",
                     f"{account} {finding.symbol or ''} {finding.rule_id}".strip(),
                     finding.reason,
+                    account,
                 )
         kinds = {Rail.STALE: AlertKind.STALE, Rail.BREAKER: AlertKind.BREAKER}
         for hold in holds:
             key = account if hold.rail is Rail.STALE else hold.key
-            await self._alert(kinds.get(hold.rail, AlertKind.SANITY), key, account, hold.reason)
+            await self._alert(
+                kinds.get(hold.rail, AlertKind.SANITY), key, account, hold.reason, account
+            )
         for change in changes:
             await self._alert(
                 AlertKind.POSITION_CHANGED,
                 f"{account}:{change.key.symbol}:{change.key.side.value}:{change.after}",
                 account,
                 change.describe(),
+                account,
             )
 
     async def _after_execution(
@@ -67,6 +71,7 @@ class Alerts(ServiceBase):
                 result.client_order_id,
                 f"{runtime.name} {result.status.value}",
                 result_alert_text(known, result),
+                runtime.name,
             )
         for held, why in execution.gate_holds:  # the egress gate stopped it at send time
             await self._alert(
@@ -74,6 +79,7 @@ class Alerts(ServiceBase):
                 f"{held.client_order_id}:held",
                 f"{runtime.name} order held back",
                 f"reduce-only {held.side.value} {plain(held.quantity)} {held.symbol} not sent: {why}",
+                runtime.name,
             )
         if self.metrics is not None:
             for _ in execution.would_place:
@@ -81,8 +87,10 @@ class Alerts(ServiceBase):
             for _ in execution.suppressed:
                 self.metrics.orders.labels(runtime.name, OrderStatus.SUPPRESSED.value).inc()
 
-    async def _alert(self, kind: AlertKind, key: str, title: str, body: str) -> None:
-        verdict = await self.notifier.alert(kind, key, title, body)
+    async def _alert(
+        self, kind: AlertKind, key: str, title: str, body: str, account: str | None = None
+    ) -> None:
+        verdict = await self.notifier.alert(kind, key, title, body, account)
         if self.metrics is not None:
             self.metrics.alerts.labels(verdict).inc()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from guard.core.rails import BreakerLimits, SanityBounds
 from guard.core.yaml_model import ConfigError, Problem
@@ -14,6 +14,7 @@ from guard.gateway.dryrun import DryRunGateway
 from guard.gateway.paper.path import IndexedPricePath, shifted_path
 from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.gateway.paper.state import restore_paper_state
+from guard.gateway.paper.venue import PaperVenue
 from guard.gateway.paper.wallclock import WallClockPaper, load_paper_file
 from guard.service.config import AccountConfig, GuardConfig
 from guard.service.notify import Notifier, unusable, usable
@@ -29,9 +30,9 @@ def gateway_for(base: Gateway, dry_run: bool) -> Gateway:
     return cast(Gateway, DryRunGateway(base)) if dry_run else base
 
 
-def build_paper(account: AccountConfig, now: datetime) -> WallClockPaper:
-    """The account's scenario replayed so that its start (plus `start`) is `now`, or resumed
-    from its state file when one exists."""
+def _paper_book(account: AccountConfig, now: datetime) -> tuple[PaperVenue, Any, datetime]:
+    """The account's paper venue (resumed from its state file when one exists), the saved file
+    (or None) and the scenario's end on the shifted clock."""
     try:
         chosen = load_scenario(account.scenario, account.seed)
     except KeyError as error:
@@ -46,20 +47,31 @@ def build_paper(account: AccountConfig, now: datetime) -> WallClockPaper:
     )
     venue = moved.venue((account.name,))
     end = moved.end if account.until is None else min(moved.end, moved.start + account.until)
-    received: list[str] = []
     if saved:
         restore_paper_state(venue, saved["venue"])
-        received = list(saved["received"])
     else:
         venue.advance_to(origin)
+    return venue, saved, end
+
+
+def read_paper(account: AccountConfig, now: datetime) -> PaperVenue:
+    """The paper account's book as its service last saved it (its state file), never written:
+    for reports. Without a state file: the scenario at its start."""
+    return _paper_book(account, now)[0]
+
+
+def build_paper(account: AccountConfig, now: datetime) -> WallClockPaper:
+    """The account's scenario replayed so that its start (plus `start`) is `now`, or resumed
+    from its state file when one exists."""
+    venue, saved, end = _paper_book(account, now)
     driver = WallClockPaper(
         venue,
         speed=account.speed,
         end=end,
-        origin=origin,
+        origin=datetime.fromisoformat(saved["origin"]) if saved else now,
         state_file=account.state_file,
         latency=account.latency,
-        received=received,
+        received=list(saved["received"]) if saved else [],
     )
     driver.save()
     return driver

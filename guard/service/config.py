@@ -97,6 +97,25 @@ class Alerts(Strict):
     max_per_minute: int = Field(default=20, ge=1)
 
 
+def _crontab(value: str | None) -> str | None:
+    if value is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"not a crontab line like '0 8 * * mon' ({error})") from None
+    return value
+
+
+class Reports(Strict):
+    """Reports sent through the alert channels, as crontab lines in UTC; null turns one off."""
+
+    funding: Annotated[str | None, AfterValidator(_crontab)] = "0 8 * * *"  # daily, 08:00
+    stress: Annotated[str | None, AfterValidator(_crontab)] = "0 8 * * mon"  # weekly, Monday
+    shadow: Annotated[str | None, AfterValidator(_crontab)] = None  # dry-run accounts only
+
+
 class Leases(Strict):
     """Scale-out: several replicas on one PostgreSQL share the accounts through leases.
 
@@ -135,6 +154,36 @@ class Leases(Strict):
         return self
 
 
+class ChatAccess(Strict):
+    """One allow-listed Telegram chat and what it may do."""
+
+    id: int
+    role: Literal["viewer", "operator"]  # viewer: status, positions; operator: also act
+
+
+class Telegram(Strict):
+    """Two-way chat over a Telegram bot: commands from allow-listed chats, alerts with buttons."""
+
+    bot_token: SecretRef
+    chats: tuple[ChatAccess, ...] = Field(min_length=1)
+    api_url: str = "https://api.telegram.org"  # the Bot API server (a local one in tests)
+    alerts: bool = True  # send every alert to the allow-listed chats (operators get buttons)
+    poll_timeout: PositiveDuration = timedelta(seconds=10)  # long-poll wait of getUpdates
+
+
+class Console(Strict):
+    """The operator's console (HTTP API and web page) on the service's HTTP server: off unless
+    a port is set; loopback unless `host` says otherwise (put TLS in front: docs in README)."""
+
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    metrics_need_token: bool = False  # /metrics asks for a console token (any scope)
+    # dead-man switch: GET this URL every `heartbeat_every` while /health is ok
+    heartbeat_url: str | SecretRef | None = None
+    heartbeat_every: PositiveDuration = timedelta(minutes=1)
+    telegram: Telegram | None = None
+
+
 class ServiceSettings(Strict):
     database_url: str | SecretRef = SecretRef(env="GUARD_DATABASE_URL")
     create_schema: bool = False  # create missing tables directly (paper/dev runs only)
@@ -142,6 +191,7 @@ class ServiceSettings(Strict):
     breakers: Breakers = Breakers()
     sanity: Sanity = Sanity()
     alerts: Alerts = Alerts()
+    reports: Reports = Reports()  # scheduled funding / stress / shadow reports
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     health_port: int | None = Field(default=None, ge=0, le=65535)
     # the endpoints' bind address: loopback unless set (0.0.0.0 only inside a container)
@@ -151,9 +201,13 @@ class ServiceSettings(Strict):
     audit_heartbeat: PositiveDuration = timedelta(minutes=5)
     # how often housekeeping anchors every audit chain's tip (an `anchor` event on @service)
     audit_anchor: PositiveDuration = timedelta(minutes=10)
+    # a copy of every anchor outside the database, appended and fsynced (relative: to this file);
+    # `guard audit verify --anchors FILE` compares it with the database
+    audit_anchor_file: Path | None = None
     misfire_grace: PositiveDuration = timedelta(seconds=30)
     shutdown_grace: PositiveDuration = timedelta(seconds=30)
     stop_when_scenarios_end: bool = False  # paper only: exit once every scenario has ended
+    console: Console = Console()  # the operator's console: HTTP API, web page
     leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
     # local write-ahead journal used while the database is down (relative: to this file)
     journal: Path | None = None

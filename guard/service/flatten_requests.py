@@ -4,6 +4,7 @@ GuardService (I/O: store, venue); an invalid request is completed as failed, nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from guard.core.domain import AccountSnapshot, OrderStatus
@@ -21,13 +22,18 @@ class FlattenRequests(Alerts):
     __slots__ = ()
 
     async def _flatten_requests(
-        self, runtime: AccountRuntime, snapshot: AccountSnapshot, tick_id: str, now: datetime
+        self,
+        runtime: AccountRuntime,
+        snapshot: AccountSnapshot,
+        requests: Sequence[StoredRequest],
+        tick_id: str,
+        now: datetime,
     ) -> bool:
-        """Carry out pending flatten requests (overriding locks) on the account's next tick after
-        the request; True when any was handled. A snapshot unfit to act on flattens nothing."""
+        """Carry out the pending flatten `requests` (overriding locks) on the account's next tick
+        after the request; True when any was handled. A snapshot unfit to act on flattens
+        nothing."""
         if snapshot_problems(snapshot):
             return False
-        requests = await self.db.run(self.store.pending_requests, runtime.name)
         for request in requests:
             await self._flatten(runtime, snapshot, request, tick_id, now)
         return bool(requests)

@@ -41,7 +41,7 @@ class RailHolds(Alerts):
             now,
         )
         self.health.degrade(runtime.name, "contradictory", hold.reason)
-        await self._alert(AlertKind.SANITY, hold.key, runtime.name, hold.reason)
+        await self._alert(AlertKind.SANITY, hold.key, runtime.name, hold.reason, runtime.name)
         return TickReport(runtime.name, tick_id, None, None, None, None, (hold,))
 
     async def _breaker(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from guard.service.notify import AlertKind
 from guard.service.runner_base import RunnerBase
+from guard.store.anchor_sink import append_anchor
 
 
 class Housekeeping(RunnerBase):
@@ -36,7 +37,17 @@ class Housekeeping(RunnerBase):
             if self.anchored_at is None:
                 self.anchored_at = now  # the first anchor one period after the start
             elif now - self.anchored_at >= self.config.service.audit_anchor:
-                await db.run(self.store.anchor, now)
+                anchor = await db.run(self.store.anchor, now)
                 self.anchored_at = now
+                self.log.info(
+                    "audit_anchor",
+                    anchor_id=anchor.id,
+                    digest=anchor.payload["digest"],
+                    chains=len(anchor.payload["chains"]),
+                )
+                sink = self.config.service.audit_anchor_file
+                if sink is not None:
+                    where = sink if sink.is_absolute() else self.config_path.resolve().parent / sink
+                    append_anchor(where, anchor)
         except Exception as error:  # the database may be briefly down: try again next time
             self.log.error("housekeeping_failed", error=f"{type(error).__name__}: {error}")

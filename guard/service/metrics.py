@@ -1,15 +1,11 @@
-"""Prometheus metrics of the service and its health endpoint (ok, or degraded with reasons),
-served over plain HTTP on 127.0.0.1 or all interfaces from a daemon thread."""
+"""Prometheus metrics of the service and its health (ok, or degraded with reasons); served by
+guard.service.web."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -111,42 +107,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    metrics: Metrics
-
-    def do_GET(self) -> None:
-        if self.path.startswith("/metrics"):
-            self._reply(200, "text/plain; version=0.0.4", self.metrics.render())
-        elif self.path.startswith("/health"):
-            ok, reasons = self.metrics.health.status()
-            body = {"status": "ok" if ok else "degraded", "reasons": reasons}
-            self._reply(200 if ok else 503, "application/json", json.dumps(body).encode())
-        else:
-            self._reply(404, "text/plain", b"not found: try /metrics or /health\n")
-
-    def _reply(self, code: int, kind: str, body: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: logs are structlog's
-        return
-
-
-class Endpoint:
-    """/metrics and /health on one port, served from a daemon thread."""
-
-    def __init__(self, metrics: Metrics, port: int, host: str = "127.0.0.1") -> None:
-        handler = type("Handler", (_Handler,), {"metrics": metrics})
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -26,6 +26,7 @@ class AlertKind(StrEnum):
     PERMANENT_ERROR = "permanent_error"
     CONFIG = "config"
     SERVICE = "service"
+    REPORT = "report"  # a scheduled funding, stress or shadow report
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,10 @@ class SentAlert:
     key: str
     title: str
     body: str
+    account: str | None = None  # the account it is about, when one (chat offers to lock it)
+
+
+AlertListener = Callable[[SentAlert], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -51,6 +56,7 @@ class Notifier:
     _last_by_key: dict[str, float] = field(default_factory=dict)
     _recent: deque[float] = field(default_factory=deque)
     _apprise: apprise.Apprise | None = None
+    listeners: list[AlertListener] = field(default_factory=list)  # e.g. the chat console
 
     def __post_init__(self) -> None:
         if self.urls:
@@ -79,12 +85,14 @@ class Notifier:
         """Let the next alert with `key` through (the condition cleared, e.g. data fresh again)."""
         self._last_by_key.pop(key, None)
 
-    async def alert(self, kind: AlertKind, key: str, title: str, body: str) -> str:
+    async def alert(
+        self, kind: AlertKind, key: str, title: str, body: str, account: str | None = None
+    ) -> str:
         """Queue one alert; returns what admit() decided. Delivery failures are counted."""
         verdict = self.admit(f"{kind.value}:{key}")
         if verdict != "send":
             return verdict
-        item = SentAlert(kind, key, f"guard {kind.value}: {title}", body)
+        item = SentAlert(kind, key, f"guard {kind.value}: {title}", body, account)
         self.sent.append(item)
         del self.sent[:-200]
         if self._apprise is not None:
@@ -95,6 +103,11 @@ class Notifier:
             except Exception:  # a broken notifier must never stop the guard
                 ok = False
             if not ok:
+                self.failures += 1
+        for listener in list(self.listeners):
+            try:
+                await listener(item)
+            except Exception:  # a broken listener must never stop the guard
                 self.failures += 1
         return verdict
 

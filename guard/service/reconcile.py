@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from guard.core.domain import ZERO, OrderPlan, OrderResult, OrderStatus
+from guard.core.domain import ZERO, AccountSnapshot, OrderPlan, OrderResult, OrderStatus
 from guard.gateway.base import GatewayError
 from guard.service.alerts import Alerts
 from guard.service.notify import AlertKind
 from guard.service.runtime import AccountRuntime
+from guard.store import StoredIntent
 
 
 class Reconciliation(Alerts):
@@ -19,19 +20,29 @@ class Reconciliation(Alerts):
 
     __slots__ = ()
 
-    async def resolve(self, runtime: AccountRuntime, *, startup: bool = False) -> int:
+    async def resolve(
+        self,
+        runtime: AccountRuntime,
+        intents: Sequence[StoredIntent] | None = None,
+        snapshot: AccountSnapshot | None = None,
+        *,
+        startup: bool = False,
+    ) -> int:
         """Resolve the account's unfinished intents by client id; returns how many were looked at.
 
         Every send goes through the egress gate. During ticks only intents that were never handed
         to the venue (pending) are sent; a sent or unknown one is only looked up. At start-up a
         handed-over order the venue does not know is resent only where that cannot reduce twice
         (guard.service.unknown_outcomes). The position is re-read once so a send is clipped to
-        what is still open. Raises GatewayError when the venue is down.
+        what is still open. The tick passes the intents and the snapshot it has just read; without
+        them they are read here. Raises GatewayError when the venue is down.
         """
-        intents = await self.db.run(self.store.unresolved_intents, runtime.name)
+        if intents is None:
+            intents = await self.db.run(self.store.unresolved_intents, runtime.name)
         if not intents:
             return 0
-        snapshot = await runtime.gateway.fetch_snapshot(runtime.name)
+        if snapshot is None:
+            snapshot = await runtime.gateway.fetch_snapshot(runtime.name)
         plans: dict[str, OrderPlan] = {}
         positions: dict[str, Decimal] = {}
         for intent in intents:
@@ -69,6 +80,7 @@ class Reconciliation(Alerts):
                     f"{result.client_order_id}:{result.status.value}",
                     f"{runtime.name} order {result.status.value}",
                     result.message,
+                    runtime.name,
                 )
 
     async def reconcile(self) -> int:

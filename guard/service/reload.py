@@ -12,10 +12,11 @@ from guard.service.assembly import gateway_for, notifier_for, rail_settings
 from guard.service.config import load_config
 from guard.service.files import load_policies
 from guard.service.notify import AlertKind
+from guard.service.report_jobs import Reporting
 from guard.service.tick_jobs import TickJobs
 
 
-class Reloading(TickJobs):
+class Reloading(TickJobs, Reporting):
     """The Runner's signals and config reload (see guard.service.runner)."""
 
     def _signals(self) -> None:
@@ -66,9 +67,11 @@ class Reloading(TickJobs):
         self.config = config
         self.service.accounts = accounts
         self.service.rails = rail_settings(config)
+        notifier.listeners = self.service.notifier.listeners  # the chat console stays subscribed
         self.service.notifier = notifier
         self._config_events()
         if self.scheduler.running:
+            self.schedule_reports()
             for name in accounts:
                 if self.leases is None or name in self.leases.held:
                     self._schedule(name, spread=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 from guard.core.audit import EventKind
 from guard.service.housekeeping import Housekeeping
 from guard.service.lease_beat import LeaseBeat
-from guard.service.metrics import Endpoint
 from guard.service.notify import AlertKind
 from guard.service.reload import Reloading
+from guard.service.web import WebEndpoint
 
 LAG_PROBE_SECONDS = 0.25
 
@@ -21,13 +21,31 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
     """One running service: configuration, store, runtimes, scheduler, endpoints. Its state is
     built in guard.service.runner_base.RunnerBase, its parts in the modules it inherits from."""
 
-    def open_endpoints(self) -> None:
-        """/metrics and /health on the configured ports, bound to `metrics_host` (loopback unless
+    async def open_endpoints(self) -> None:
+        """/health, /metrics and the console's routes on one server: the metrics and health
+        ports bound to `metrics_host`, the console port to `console.host` (loopback unless
         configured); a port that cannot be bound degrades health but never stops the guard."""
         service = self.config.service
-        for port in sorted({p for p in (service.metrics_port, service.health_port) if p}):
+        console = service.console
+        endpoint = WebEndpoint(
+            self.metrics,
+            store=self.store,
+            metrics_need_token=console.metrics_need_token,
+            extensions=list(self.web_extensions),
+        )
+        sites = [
+            (service.metrics_host, p) for p in {service.metrics_port, service.health_port} if p
+        ]
+        if console.port is not None:
+            sites.append((console.host, console.port))
+        sites = sorted({(h, p) for h, p in sites if p is not None}, key=lambda s: s[1])
+        if not sites:
+            return
+        await endpoint.start()
+        self.endpoints.append(endpoint)
+        for host, port in sites:
             try:
-                self.endpoints.append(Endpoint(self.metrics, port, service.metrics_host))
+                await endpoint.serve(port, host)
             except OSError as error:  # the guard keeps guarding without its endpoint
                 self.log.error("endpoint_failed", port=port, error=str(error))
                 self.health.degrade("service", f"port:{port}", f"port {port}: {error}")
@@ -36,7 +54,9 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
         service = self.config.service
         if self.leases is not None:  # a replica id already in use stops the start here
             self.leases.join(sorted(self.service.accounts), self.clock())
-        self.open_endpoints()
+        await self.open_endpoints()
+        for companion in self.companions:
+            await companion.start()
         names = sorted(self.service.accounts)
         self._audit(
             EventKind.SERVICE_START,
@@ -76,6 +96,7 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
             coalesce=True,
             misfire_grace_time=int(service.misfire_grace.total_seconds()) or 1,
         )
+        self.schedule_reports()
         if self.install_signals:
             self._signals()
         self.scheduler.start()
@@ -121,8 +142,13 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
                 await gateway.close()
             except Exception as error:  # closing is best effort
                 self.log.warning("close_failed", error=str(error))
+        for companion in self.companions:
+            try:
+                await companion.stop()
+            except Exception as error:  # stopping is best effort
+                self.log.warning("companion_stop_failed", error=str(error))
         for endpoint in self.endpoints:
-            endpoint.close()
+            await endpoint.close()
         self.service.db.close()
         self.store.dispose()
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -25,14 +25,16 @@ from guard.service.assembly import (
     rail_settings,
     wall_clock,
 )
-from guard.service.config import AccountConfig, GuardConfig, load_config
+from guard.service.config import AccountConfig, GuardConfig, SecretRef, load_config
 from guard.service.db_thread import DatabaseThread
 from guard.service.files import load_policies
+from guard.service.heartbeat import Heartbeat
 from guard.service.logs import logger
-from guard.service.metrics import Endpoint, Health, Metrics
+from guard.service.metrics import Health, Metrics
 from guard.service.pause_file import PauseReader, pause_path
 from guard.service.runtime import AccountRuntime
 from guard.service.tick import GuardService
+from guard.service.web import Extension, WebEndpoint
 from guard.store import AccountInfo, Store
 from guard.store.journaled_store import JournaledStore
 from guard.store.lease_keeper import LeaseManager, LeaseSettings
@@ -93,7 +95,18 @@ class RunnerBase:
             db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.endpoints: list[Endpoint] = []
+        self.endpoints: list[WebEndpoint] = []
+        self.web_extensions: list[Extension] = []  # the operator's console adds its routes
+        self.companions: list[Companion] = []  # started after the endpoints, stopped before
+        console = self.config.service.console
+        if console.heartbeat_url is not None:
+            self.companions.append(
+                Heartbeat(
+                    _resolved(self.config, console.heartbeat_url),
+                    console.heartbeat_every,
+                    self.health,
+                )
+            )
         self.stop_event = asyncio.Event()
         self.stopping = False
         self.inflight = 0
@@ -216,6 +229,24 @@ class RunnerBase:
 
     def request_stop(self) -> None:
         self.stop_event.set()
+
+
+class Companion(Protocol):
+    """Something that runs beside the ticks (chat console, heartbeat): started, then stopped."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def _resolved(config: GuardConfig, value: str | SecretRef) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return value.resolve()
+    except ValueError as error:
+        where = ("service", "console", "heartbeat_url")
+        raise ConfigError([config.problem(where, str(error))]) from None
 
 
 def write_bound(config: GuardConfig) -> float:

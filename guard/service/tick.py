@@ -1,9 +1,10 @@
-"""GuardService (I/O): one tick of one account (resolve → snapshot → rails → evaluate → plan →
-admit → execute → record) over its inherited parts. Never raises (one bad account never stops the
-loop); no automatic action on stale data, past a breaker, on an unexplained jump or under a lock."""
+"""GuardService (I/O): one tick of one account in six steps (read → decide → plan → gate → send
+→ write: one venue snapshot and one store read, a pure decision and plan, one write) over its
+inherited parts. Never raises (one bad account never stops the loop); no automatic action on stale data, past a breaker, on an unexplained jump or under a lock."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from datetime import datetime
@@ -15,7 +16,6 @@ from guard.core.rails import Hold, PositionChange, compare, staleness
 from guard.core.step_memory import for_mode, keep_steps
 from guard.core.validity import snapshot_problems
 from guard.gateway.base import GatewayError, PermanentError
-from guard.service.executor import ExecutionReport
 from guard.service.flatten_requests import FlattenRequests
 from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
@@ -30,6 +30,7 @@ from guard.service.tick_events import (
     suppressed,
     tick_events,
 )
+from guard.store.tick_io import TickInputs
 
 
 class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
@@ -74,9 +75,11 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
         fingerprint = runtime.policies.fingerprint
         if runtime.disabled_reason is not None:
             return TickReport(account, tick_id, None, None, None, runtime.disabled_reason)
-        try:
-            await self.resolve(runtime)
-            snapshot = await runtime.gateway.fetch_snapshot(account)
+        try:  # 1. read: the venue's truth and the store's, one round trip each, concurrently
+            snapshot, inputs = await self._read(runtime)
+            if inputs.intents:  # unfinished orders first, by client id; then read again
+                await self.resolve(runtime, inputs.intents, snapshot)
+                snapshot, inputs = await self._read(runtime)
         except GatewayError as error:
             return await self._venue_failed(runtime, tick_id, fingerprint, error, now)
         self.health.recover(account, "venue")
@@ -86,18 +89,33 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
                 if self.rails.staleness is not None
                 else None
             )
-            flattened = stale is None and await self._flatten_requests(
-                runtime, snapshot, tick_id, now
+            flattened = (
+                stale is None
+                and bool(inputs.requests)
+                and await self._flatten_requests(runtime, snapshot, inputs.requests, tick_id, now)
             )
             if flattened:
                 runtime.previous = None  # our own flatten moved the book: no sanity baseline
                 return TickReport(account, tick_id, None, None, None)
-            return await self._evaluate(runtime, snapshot, stale, tick_id, fingerprint, now)
+            return await self._evaluate(runtime, snapshot, inputs, stale, tick_id, now)
         except Exception as error:  # one bad account must never stop the loop
             message = f"tick failed: {type(error).__name__}: {error}"
             await self._error(account, tick_id, fingerprint, message, now)
             self.health.degrade(account, "tick", message)
             return TickReport(account, tick_id, None, None, None, str(error))
+
+    async def _read(self, runtime: AccountRuntime) -> tuple[AccountSnapshot, TickInputs]:
+        """The account's snapshot and its one store read (state, locks, requests, intents),
+        awaited together; GatewayError when the venue fails."""
+        venue = asyncio.ensure_future(runtime.gateway.fetch_snapshot(runtime.name))
+        try:
+            inputs = await self.db.run(self.store.read_tick, runtime.name, self.clock())
+        except BaseException:
+            venue.cancel()
+            with contextlib.suppress(BaseException):
+                await venue
+            raise
+        return await venue, inputs
 
     async def _venue_failed(
         self,
@@ -116,7 +134,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
                 await self.db.run(
                     self.store.disable_account, account, runtime.disabled_reason, self.clock()
                 )
-            await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error))
+            await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error), account)
         self.health.degrade(account, "venue", f"venue unreachable: {error}")
         await self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
         return TickReport(account, tick_id, None, None, None, str(error))
@@ -125,12 +143,12 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
         self,
         runtime: AccountRuntime,
         snapshot: AccountSnapshot,
+        inputs: TickInputs,
         stale: Hold | None,
         tick_id: str,
-        fingerprint: str,
         now: datetime,
     ) -> TickReport:
-        account = runtime.name
+        account, fingerprint = runtime.name, runtime.policies.fingerprint
         problems = snapshot_problems(snapshot)
         if problems:
             return await self._contradictory(runtime, problems, tick_id, fingerprint, now)
@@ -145,9 +163,12 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
         if stale is None:
             runtime.previous = snapshot
             runtime.own_fills = {}
-        state = for_mode(await self.db.run(self.store.load_state, account), runtime.dry_run)
+        # 2. decide (pure)
+        state = for_mode(inputs.state, runtime.dry_run)
         decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
+        # 3. plan (pure): clipped, rounded, sliced, deterministic client ids
         planned = plan(decision, snapshot, runtime.rules)
+        # 4. gate: what holds the plan back now (the egress gate re-checks at each send)
         if stale is None:
             stale = engine_stale(account, decision)
             if stale is not None:
@@ -156,21 +177,21 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
             tripped = await self._breaker(account, planned.orders, snapshot, now)
             if tripped is not None:
                 holds.append(tripped)
+        locked = {
+            p.symbol
+            for p in planned.orders
+            if any(lock.covers(account, p.symbol) for lock in inputs.locks)
+        }
         events = (
             tick_events(account, tick_id, fingerprint, decision, planned, self.actor)
             if self._worth_auditing(runtime, quiet_outcome(decision, planned, holds, changes))
             else []
         )
         events.extend(change_events(account, tick_id, fingerprint, changes, self.actor))
-        locks = [
-            lock
-            for lock in await self.db.run(self.store.locks, self.clock())  # the wall clock
-            if any(lock.covers(account, p.symbol) for p in planned.orders)
-        ]
         self._rail_health(account, stale, holds)
         await self._announce(runtime, decision, holds, changes)
         events.extend(hold_event(h, account, tick_id, fingerprint, self.actor) for h in holds)
-        execution: ExecutionReport | None = None
+        next_state, execution = state, None
         if holds:
             # nothing runs on held data, and no rule memory moves: the previous state is kept,
             # so the held steps fire once the hold is gone
@@ -179,26 +200,11 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
                 suppressed(p, f"held back: {why}", tick_id, fingerprint, self.actor)
                 for p in planned.orders
             )
-            await self.db.run(
-                self.store.record_tick,
-                account,
-                tick_id,
-                now,
-                state,
-                summary(decision, self.clock()),
-                events,
-                runtime.fence,
-            )
         else:
             # a lock holds back only what it covers: the other markets stay protected. The
             # locked markets keep their previous rule memory, so their steps fire after unlock.
-            locked = {
-                p.symbol
-                for p in planned.orders
-                if any(lk.covers(account, p.symbol) for lk in locks)
-            }
             next_state = keep_steps(decision.next_state, state, locked)
-            if planned.orders:
+            if planned.orders:  # 5. send: admit (one write) → egress gate → create_order
                 execution = await self.executor(runtime).execute(
                     account,
                     planned.orders,
@@ -212,16 +218,17 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
                 held = {p.symbol for p, _ in execution.suppressed} - locked
                 next_state = keep_steps(next_state, state, held)
                 await self._after_execution(runtime, planned.orders, execution)
-            await self.db.run(
-                self.store.record_tick,
-                account,
-                tick_id,
-                self.now_of(runtime),
-                next_state,
-                summary(decision, self.clock()),
-                events,
-                runtime.fence,
-            )
+        # 6. write: state, summary and what is worth auditing, in one transaction
+        await self.db.run(
+            self.store.record_tick,
+            account,
+            tick_id,
+            now if holds else self.now_of(runtime),
+            next_state,
+            summary(decision, self.clock()),
+            events,
+            runtime.fence,
+        )
         return TickReport(
             account, tick_id, decision, planned, execution, None, tuple(holds), tuple(changes)
         )

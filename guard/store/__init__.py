@@ -20,6 +20,7 @@ from guard.store.records import (
     StoredRequest,
 )
 from guard.store.store import Store
+from guard.store.tokens import Scope, StoredToken
 
 __all__ = [
     "AccountInfo",
@@ -30,6 +31,7 @@ __all__ = [
     "LockScope",
     "RequestStatus",
     "SchemaNotReady",
+    "Scope",
     "Store",
     "StoreError",
     "StoredAccount",
@@ -37,5 +39,6 @@ __all__ = [
     "StoredIntent",
     "StoredLock",
     "StoredRequest",
+    "StoredToken",
     "UnknownAccount",
 ]

@@ -6,20 +6,35 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, not_, or_
+from sqlalchemy import bindparam, func, insert, not_, or_
 from sqlmodel import Session, col, select
 
 from guard.core.audit import QUIET_EVALUATION_ENDING, AuditEvent, EventKind
 from guard.store.codec import to_jsonable
-from guard.store.database import LEGACY_CHAIN, SERVICE_CHAIN, Database, chain_of, lock_order
-from guard.store.tables import AuditRow
+from guard.store.database import (
+    LEGACY_CHAIN,
+    SERVICE_CHAIN,
+    Connectable,
+    Database,
+    chain_of,
+    lock_order,
+)
+from guard.store.tables import AuditRow, table_of
 
 GENESIS = "0" * 64
+_AUDIT = table_of(AuditRow)
+_TIP = (
+    select(_AUDIT.c.hash)
+    .where(_AUDIT.c.chain == bindparam("chain"))
+    .order_by(_AUDIT.c.id.desc())
+    .limit(1)
+)
+_INSERT = insert(_AUDIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,30 +58,37 @@ class StoredEvent:
     hash: str
 
 
-def row_hash(prev_hash: str, row: AuditRow) -> str:
+HASHED = (
+    "at",
+    "kind",
+    "account",
+    "symbol",
+    "rule_id",
+    "tick_id",
+    "fingerprint",
+    "actor",
+    "client_order_id",
+    "message",
+    "payload",
+)  # the row's content in hash order (after its chain and the previous hash)
+
+
+def fields_hash(prev_hash: str, chain: str, fields: Mapping[str, Any]) -> str:
     """sha256 over the previous hash of its chain and the row's content (everything but id and
-    hashes), the chain's name first; a @legacy row (written before 0005) hashes without it."""
-    named = [] if row.chain == LEGACY_CHAIN else [row.chain]
+    hashes; `payload` as its stored JSON text), the chain's name first; a @legacy row (written
+    before 0005) hashes without it."""
+    named = [] if chain == LEGACY_CHAIN else [chain]
     content = json.dumps(
-        [
-            *named,
-            prev_hash,
-            row.at.isoformat(),
-            row.kind,
-            row.account,
-            row.symbol,
-            row.rule_id,
-            row.tick_id,
-            row.fingerprint,
-            row.actor,
-            row.client_order_id,
-            row.message,
-            row.payload,
-        ],
+        [*named, prev_hash, fields["at"].isoformat(), *(fields[name] for name in HASHED[1:])],
         separators=(",", ":"),
         ensure_ascii=False,
     )
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+def row_hash(prev_hash: str, row: AuditRow) -> str:
+    """fields_hash of a stored row."""
+    return fields_hash(prev_hash, row.chain, {name: getattr(row, name) for name in HASHED})
 
 
 def anchor_digest(tips: dict[str, dict[str, Any]]) -> str:
@@ -78,48 +100,41 @@ def anchor_digest(tips: dict[str, dict[str, Any]]) -> str:
 class AuditChain(Database):
     """The hash-chained audit log of the Store."""
 
-    def _chain_tip(self, session: Session, chain: str) -> str:
-        last = session.exec(
-            select(AuditRow.hash)
-            .where(AuditRow.chain == chain)
-            .order_by(col(AuditRow.id).desc())
-            .limit(1)
-        ).first()
-        return last or GENESIS
-
-    def append(self, session: Session, events: Sequence[AuditEvent], at: datetime) -> list[int]:
-        """Append events inside `session`'s transaction, chaining each to the previous row of its
-        chain (PostgreSQL: under that chain's advisory lock, held until commit)."""
+    def append(self, session: Connectable, events: Sequence[AuditEvent], at: datetime) -> list[int]:
+        """Append events inside the caller's transaction (an ORM session or a Core connection),
+        chaining each to the previous row of its chain (PostgreSQL: under that chain's advisory
+        lock, held until commit); returns their ids."""
         if not events:
             return []
+        conn = session.connection() if isinstance(session, Session) else session
         chains = lock_order(chain_of(item.account) for item in events)
-        self._lock_chains(session, chains)
-        tips = {chain: self._chain_tip(session, chain) for chain in chains}
-        rows: list[AuditRow] = []
+        self._lock_chains(conn, chains)
+        tips = {chain: conn.execute(_TIP, {"chain": chain}).scalar() or GENESIS for chain in chains}
+        ids: list[int] = []
         for item in events:
             chain = chain_of(item.account)
-            row = AuditRow(
-                at=at,
-                chain=chain,
-                kind=item.kind.value,
-                account=item.account,
-                symbol=item.symbol,
-                rule_id=item.rule_id,
-                tick_id=item.tick_id,
-                fingerprint=item.fingerprint,
-                actor=item.actor,
-                client_order_id=item.client_order_id,
-                message=item.message,
-                payload=json.dumps(to_jsonable(dict(item.payload)), sort_keys=True),
-                prev_hash=tips[chain],
-                hash="",
+            fields: dict[str, Any] = {
+                "at": at,
+                "kind": item.kind.value,
+                "account": item.account,
+                "symbol": item.symbol,
+                "rule_id": item.rule_id,
+                "tick_id": item.tick_id,
+                "fingerprint": item.fingerprint,
+                "actor": item.actor,
+                "client_order_id": item.client_order_id,
+                "message": item.message,
+                "payload": json.dumps(to_jsonable(dict(item.payload)), sort_keys=True),
+            }
+            digest = fields_hash(tips[chain], chain, fields)
+            inserted = conn.execute(
+                _INSERT, {**fields, "chain": chain, "prev_hash": tips[chain], "hash": digest}
             )
-            row.hash = row_hash(row.prev_hash, row)
-            tips[chain] = row.hash
-            session.add(row)
-            rows.append(row)
-        session.flush()
-        return [row.id for row in rows if row.id is not None]
+            tips[chain] = digest
+            key = inserted.inserted_primary_key
+            assert key is not None
+            ids.append(int(key[0]))
+        return ids
 
     def chain_tips(self, session: Session) -> dict[str, dict[str, Any]]:
         """Every chain's last committed row: chain -> {"id", "hash"}."""
@@ -206,6 +221,14 @@ class AuditChain(Database):
             for row in rows:
                 yield _event(row)
             last = rows[-1].id or last
+
+    def events_of_kind(self, kind: str) -> list[StoredEvent]:
+        """Every event of `kind`, in id order."""
+        with self.reading() as session:
+            rows = session.exec(
+                select(AuditRow).where(AuditRow.kind == kind).order_by(col(AuditRow.id))
+            ).all()
+            return [_event(row) for row in rows]
 
     def count_events(self, kind: str | None = None, account: str | None = None) -> int:
         with self.reading() as session:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from guard.core.audit import EventKind
+from guard.store.audit_archive import archive_bases
 from guard.store.audit_chain import GENESIS, AuditChain, anchor_digest, row_hash
 from guard.store.database import SERVICE_CHAIN
 from guard.store.tables import AuditRow
@@ -64,10 +65,23 @@ class AuditVerify(AuditChain):
         a whole chain deleted after an anchor is reported with its chain and row."""
         state = _Pass()
         with self.reading() as session:
+            bases = archive_bases(session)
+            state.tips = {
+                chain: _Tip(last_id, digest) for chain, (last_id, digest) in bases.items()
+            }
             for row in session.exec(select(AuditRow).order_by(col(AuditRow.id))):
                 problem = _check_row(state, row)
                 if problem is not None:
                     return self._broken(state, row.chain, row.id, problem)
+            for chain, (last_id, _digest) in sorted(bases.items()):
+                if state.tips[chain].id == last_id:  # an archive always keeps a chain's last row
+                    return self._broken(
+                        state,
+                        chain,
+                        last_id,
+                        f"chain {chain}: every row after the archive's cut at row {last_id} is "
+                        "gone (an archive keeps each chain's last row)",
+                    )
             for batch in _batches(sorted({key[1] for key in state.anchored}), LOOKUP_BATCH):
                 wanted = set(batch)
                 found = {
@@ -81,6 +95,8 @@ class AuditVerify(AuditChain):
                 for (chain, row_id, digest), anchor_id in sorted(state.anchored.items()):
                     if row_id not in wanted or found.get(row_id) == (chain, digest):
                         continue
+                    if chain in bases and row_id <= bases[chain][0]:
+                        continue  # archived: the archive file verifies it (verify_archive_file)
                     return self._broken(
                         state, chain, row_id, _anchor_problem(state, chain, row_id, anchor_id)
                     )

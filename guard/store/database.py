@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
@@ -25,6 +25,8 @@ SERVICE_CHAIN = "@service"  # the audit chain of events without an account
 LEGACY_CHAIN = "@legacy"  # rows written before per-account chains (one global chain)
 READ_TIMEOUT = 5.0  # SQLite readers wait only for a checkpoint, never for a writer
 OPERATOR_CONNECT_TIMEOUT = 5  # seconds, PostgreSQL connection attempts of an operator command
+
+Connectable = Session | Connection  # an ORM session or a Core connection, inside a transaction
 
 
 def chain_of(account: str | None) -> str:
@@ -179,7 +181,7 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def _serialize(self, session: Session, *chains: str, locks: bool = False) -> None:
+    def _serialize(self, session: Connectable, *chains: str, locks: bool = False) -> None:
         """Order this transaction with the lock changes and with the other writers of `chains`.
 
         SQLite: BEGIN IMMEDIATE already holds the single write lock. PostgreSQL: transaction
@@ -195,7 +197,7 @@ class Database:
         session.execute(text(f"SELECT pg_advisory_xact_lock{shared}(:key)"), {"key": LOCKS_KEY})
         self._lock_chains(session, chains)
 
-    def _lock_chains(self, session: Session, chains: Iterable[str]) -> None:
+    def _lock_chains(self, session: Connectable, chains: Iterable[str]) -> None:
         """PostgreSQL: take each chain's advisory lock (re-entrant) in `lock_order`."""
         if self.is_sqlite:
             return

@@ -4,10 +4,13 @@ still open, and the intent row, audit event and payload of a plan. Pure apart fr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import Row
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.domain import (
@@ -146,6 +149,7 @@ def plan_payload(plan: OrderPlan) -> dict[str, Any]:
         "rule_ids": list(plan.rule_ids),
         "steps": list(plan.steps),
         "reason": plan.reason,
+        "reference_price": plan.reference_price,
     }
 
 
@@ -186,7 +190,8 @@ def intent_event(
     )
 
 
-def stored_intent(row: IntentRow) -> StoredIntent:
+def stored_intent(row: IntentRow | Row[Any]) -> StoredIntent:
+    """An intent from its ORM row or a Core row of the same table."""
     return StoredIntent(
         client_order_id=row.client_order_id,
         account=row.account,
@@ -210,3 +215,13 @@ def stored_intent(row: IntentRow) -> StoredIntent:
         steps=tuple(json.loads(row.steps)),
         position_before=row.position_before,
     )
+
+
+def in_flight(intents: Sequence[StoredIntent]) -> dict[PositionKey, Decimal]:
+    """What each position's unresolved live (not dry-run) intents still reduce."""
+    flights: dict[PositionKey, Decimal] = {}
+    for intent in intents:
+        if not intent.dry_run:
+            key = intent.key
+            flights[key] = flights.get(key, ZERO) + intent.quantity - intent.filled_quantity
+    return flights

@@ -71,6 +71,7 @@ def plan_data(plan: OrderPlan) -> dict[str, Any]:
         "rule_ids": list(plan.rule_ids),
         "reason": plan.reason,
         "steps": list(plan.steps),
+        "reference_price": None if plan.reference_price is None else str(plan.reference_price),
     }
 
 
@@ -90,6 +91,9 @@ def plan_from(data: Mapping[str, Any]) -> OrderPlan:
         rule_ids=tuple(data["rule_ids"]),
         reason=data["reason"],
         steps=tuple(data["steps"]),
+        reference_price=None
+        if data.get("reference_price") is None
+        else Decimal(data["reference_price"]),
     )
 
 

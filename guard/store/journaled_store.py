@@ -12,22 +12,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from guard.core.audit import AuditEvent
-from guard.core.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus, PositionKey
+from guard.core.domain import ZERO, GuardState, OrderPlan, OrderResult, OrderStatus
 from guard.core.gate import GateRail, GateVerdict
 from guard.store.codec import state_to_json, to_jsonable
 from guard.store.egress import EventsFor, SendCheck
 from guard.store.intent_records import NOT_FINAL, Admission, StoredIntent, intent_event
 from guard.store.journal_codec import event_data, plan_data, result_data
-from guard.store.journal_flush import JournalFlush
 from guard.store.journal_gate import offline_verdict
+from guard.store.journal_reads import DatabaseDown, JournalReads
 from guard.store.lease_queries import Fence
 from guard.store.locks import lock_description
-from guard.store.records import StoredLock, StoredRequest
 from guard.store.store import Store
 
 
@@ -58,7 +56,7 @@ def _open_intent(
     )
 
 
-class JournaledStore(JournalFlush):
+class JournaledStore(JournalReads):
     """A Store that journals the service's writes locally while the database is unreachable.
 
     Only the calls a tick makes are covered (intents, outcomes, tick state, audit, and the reads
@@ -82,11 +80,6 @@ class JournaledStore(JournalFlush):
             monotonic=monotonic,
             write_timeout=write_timeout,
         )
-        self._locks: list[StoredLock] | None = None  # every lock at the last read
-        self._states: dict[str, GuardState] = {}
-        self._open: dict[str, StoredIntent] = {}  # unresolved intents, by client id
-        self._known_ids: set[str] = set()  # client ids this process has seen admitted
-        self._window: dict[str, tuple[int, Decimal]] = {}  # breaker totals at the last read
 
     # ----- writes ---------------------------------------------------------------------------
     def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
@@ -323,78 +316,5 @@ class JournaledStore(JournalFlush):
             for i in self._journaled_intents
         ]
 
-    # ----- reads ----------------------------------------------------------------------------
-    def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
-        """Locks from the database; while it is down, the locks as last read (an operator can
-        not set or clear one then anyway)."""
-        _, found = self._attempt(lambda: Store.locks(self, at, include_inactive=True))
-        if found is not None:
-            self._locks = found
-        elif self._locks is None:
-            raise DatabaseDown(self.problem or "database unreachable and no lock read before")
-        every = list(self._locks)
-        return every if include_inactive else [lock for lock in every if lock.is_active(at)]
 
-    def load_state(self, account: str) -> GuardState:
-        """The account's state; while down, the last state read or written by this process with
-        the reductions this process knows to be in flight."""
-        _, state = self._attempt(lambda: Store.load_state(self, account))
-        if state is not None:
-            self._states[account] = state
-            return state
-        base = self._states.get(account, GuardState())
-        return base.with_in_flight(self._flights(account))
-
-    def _flights(self, account: str) -> dict[PositionKey, Decimal]:
-        flights: dict[PositionKey, Decimal] = {}
-        for intent in self._open.values():
-            if intent.account == account and not intent.dry_run:
-                flights[intent.key] = (
-                    flights.get(intent.key, ZERO) + intent.quantity - intent.filled_quantity
-                )
-        return flights
-
-    def unresolved_intents(self, account: str | None = None) -> list[StoredIntent]:
-        _, found = self._attempt(lambda: Store.unresolved_intents(self, account))
-        if found is not None:
-            for client_id in [
-                c for c, i in self._open.items() if account is None or i.account == account
-            ]:
-                del self._open[client_id]
-            for intent in found:
-                self._open[intent.client_order_id] = intent
-                self._known_ids.add(intent.client_order_id)
-            return found
-        return sorted(
-            (i for i in self._open.values() if account is None or i.account == account),
-            key=lambda i: i.created_at,
-        )
-
-    def pending_requests(self, account: str | None = None) -> list[StoredRequest]:
-        """While the database is down no operator request can be read: none are returned (the
-        runner's housekeeping flags them again once it is back)."""
-        _, found = self._attempt(lambda: Store.pending_requests(self, account))
-        return found if found is not None else []
-
-    def window_totals(self, since: datetime) -> dict[str, tuple[int, Decimal]]:
-        """Breaker window totals; while down, the last totals read plus this process's own
-        intents admitted since (counted whatever their outcome, so never under-counted)."""
-        _, found = self._attempt(lambda: Store.window_totals(self, since))
-        if found is not None:
-            self._window = dict(found)
-            return found
-        totals = dict(self._window)
-        for intent in self._journaled_intents:
-            if intent.created_at < since:
-                continue
-            count, notional = totals.get(intent.account, (0, ZERO))
-            if intent.average_price is not None and intent.filled_quantity > ZERO:
-                amount = intent.filled_quantity * intent.average_price
-            else:
-                amount = intent.quantity * (intent.limit_price or ZERO)
-            totals[intent.account] = (count + 1, notional + amount)
-        return totals
-
-
-class DatabaseDown(Exception):
-    """The database is unreachable and nothing was read from it before to fall back on."""
+__all__ = ["DatabaseDown", "JournaledStore"]

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
-from sqlmodel import Session
 
 import guard.store.lease_tables  # noqa: F401  (registers the lease tables on SQLModel.metadata)
-from guard.store.database import Database
+from guard.store.database import Connectable, Database
 from guard.store.types import UTCMicros
 
 # The database server's clock in UTC microseconds (the unit of every time column).
@@ -34,7 +33,7 @@ class Fence:
     margin: timedelta = timedelta(0)
 
 
-def check_fence(session: Session, account: str, fence: Fence) -> None:
+def check_fence(session: Connectable, account: str, fence: Fence) -> None:
     """Raise LeaseLost unless `fence` still holds `account`'s lease, with its margin left.
 
     Runs inside the caller's transaction (after the account's audit-chain lock, which the

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Session, col, select
 
 from guard.core.audit import AuditEvent, EventKind
@@ -64,20 +66,20 @@ class Locks(AuditChain):
             )
             session.add(row)
             session.flush()
-            lock = _stored_lock(row)
+            lock = stored_lock(row)
             self.append(session, [_lock_event(EventKind.LOCK_SET, lock, actor, "set")], at)
         return lock
 
     def lock(self, lock_id: int) -> StoredLock | None:
         with self.reading() as session:
             row = session.get(LockRow, lock_id)
-            return _stored_lock(row) if row is not None else None
+            return stored_lock(row) if row is not None else None
 
     def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
         """Active locks as of `at` (or every lock ever taken, with `include_inactive`), by id."""
         with self.reading() as session:
             rows = session.exec(select(LockRow).order_by(col(LockRow.id))).all()
-            found = [_stored_lock(row) for row in rows]
+            found = [stored_lock(row) for row in rows]
         return found if include_inactive else [lock for lock in found if lock.is_active(at)]
 
     def clear_lock(
@@ -89,7 +91,7 @@ class Locks(AuditChain):
             row = session.get(LockRow, lock_id)
             if row is None:
                 raise LockNotFound(f"no lock with id {lock_id} (see `guard locks --all`)")
-            current = _stored_lock(row)
+            current = stored_lock(row)
             if not current.is_active(at):
                 when = current.cleared_at or current.expires_at
                 by = f" by {current.cleared_by}" if current.cleared_by else ""
@@ -126,7 +128,7 @@ class Locks(AuditChain):
             return [
                 self._clear(session, row, actor, at, reason)
                 for row in rows
-                if _stored_lock(row).is_active(at)
+                if stored_lock(row).is_active(at)
             ]
 
     def _clear(
@@ -136,7 +138,7 @@ class Locks(AuditChain):
         row.cleared_by = actor
         row.clear_reason = reason
         session.add(row)
-        lock = _stored_lock(row)
+        lock = stored_lock(row)
         self.append(session, [_lock_event(EventKind.LOCK_CLEARED, lock, actor, "cleared")], at)
         return lock
 
@@ -159,7 +161,7 @@ class Locks(AuditChain):
                 row.cleared_by = EXPIRY_ACTOR
                 row.clear_reason = "expired"
                 session.add(row)
-                expired.append(_stored_lock(row))
+                expired.append(stored_lock(row))
             self.append(
                 session,
                 [_lock_event(EventKind.LOCK_EXPIRED, lock, actor, "expired") for lock in expired],
@@ -168,7 +170,7 @@ class Locks(AuditChain):
         return expired
 
 
-def _stored_lock(row: LockRow) -> StoredLock:
+def stored_lock(row: LockRow | Row[Any]) -> StoredLock:
     assert row.id is not None
     return StoredLock(
         id=row.id,

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import col, select
 
 from guard.core.audit import AuditEvent, EventKind
@@ -48,7 +49,7 @@ class Requests(AuditChain):
             )
             session.add(row)
             session.flush()
-            request = _stored_request(row)
+            request = stored_request(row)
             target = market or "every position"
             self.append(
                 session,
@@ -70,7 +71,7 @@ class Requests(AuditChain):
     def request(self, request_id: int) -> StoredRequest | None:
         with self.reading() as session:
             row = session.get(RequestRow, request_id)
-            return _stored_request(row) if row is not None else None
+            return stored_request(row) if row is not None else None
 
     def pending_requests(self, account: str | None = None) -> list[StoredRequest]:
         """Requests the service has not carried out yet, oldest first."""
@@ -79,7 +80,7 @@ class Requests(AuditChain):
             if account is not None:
                 query = query.where(RequestRow.account == account)
             rows = session.exec(query.order_by(col(RequestRow.id))).all()
-            return [_stored_request(row) for row in rows]
+            return [stored_request(row) for row in rows]
 
     def complete_request(
         self,
@@ -104,7 +105,7 @@ class Requests(AuditChain):
             row.outcome = outcome
             row.completed_at = at
             session.add(row)
-            request = _stored_request(row)
+            request = stored_request(row)
             self.append(
                 session,
                 [
@@ -123,7 +124,7 @@ class Requests(AuditChain):
         return request
 
 
-def _stored_request(row: RequestRow) -> StoredRequest:
+def stored_request(row: RequestRow | Row[Any]) -> StoredRequest:
     assert row.id is not None
     return StoredRequest(
         id=row.id,

@@ -9,13 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 from guard.store.accounts import Accounts
+from guard.store.audit_archive import AuditArchive
 from guard.store.audit_verify import AuditVerify
 from guard.store.egress import Egress
 from guard.store.operator_requests import Requests
 from guard.store.records import AccountStatus, LockScope
+from guard.store.tick_io import TickIO
+from guard.store.tokens import Tokens
 
 
-class Store(Egress, Requests, Accounts, AuditVerify):
+class Store(TickIO, Egress, Requests, Accounts, Tokens, AuditVerify, AuditArchive):
     """Database access for the service and the CLI (SQLite by default, PostgreSQL in production)."""
 
     problem: str | None = None  # why the database is unusable now (set by a JournaledStore)

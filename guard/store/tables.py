@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from guard.store.types import DecimalText, UTCMicros
@@ -154,3 +155,34 @@ class RequestRow(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(12), nullable=False))
     outcome: str | None = Field(default=None, sa_column=Column(Text))
     completed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class ArchiveCutRow(SQLModel, table=True):
+    """Per chain, the last audit row id moved to an archive file (lets only those be deleted)."""
+
+    __tablename__ = "audit_archive_cuts"
+
+    chain: str = Field(sa_column=Column(String(120), primary_key=True))
+    last_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model (for hot-path statements without the ORM)."""
+    return cast(Table, getattr(model, "__table__"))  # noqa: B009
+
+
+class TokenRow(SQLModel, table=True):
+    """An operator console token: only the sha256 of its secret is kept; revoked, never deleted."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    scope: str = Field(sa_column=Column(String(10), nullable=False))
+    secret_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(sa_column=_time())
+    created_by: str = Field(sa_column=Column(String(120), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    revoked_by: str | None = Field(default=None, sa_column=Column(String(120)))

@@ -118,3 +118,16 @@ def test_plan_when_planned_twice_then_identical_client_ids(case: tuple[object, D
     first = plan(decision, snap, RULES)  # type: ignore[arg-type]
     second = plan(decision, snap, RULES)  # type: ignore[arg-type]
     assert first == second
+
+
+def test_plan_when_one_step_is_above_the_venue_max_value_then_skipped_with_reason() -> None:
+    # found by the property above: mark 9,998.71 (one step 0.1 = 999.87 <= 1,002) but the buy's
+    # worst acceptable price 10,098.69 makes one step 1,009.87 > 1,002: the venue would refuse it
+    market = spec("C0/USDT:USDT", step="0.1", tick="0.01", max_order_notional=D(1002))
+    short = position("C0/USDT:USDT", Side.SHORT, "0.1", "9998.71")
+    snap = snapshot([short], markets={market.symbol: market})
+    reduction = Reduction(short.key, D("0.1"), ("r",), ("why",), ("s0",), Execution())
+    planned = plan(Decision("acct", T0, (), (reduction,), (), GuardState()), snap, RULES)
+    assert planned.orders == ()
+    (skipped,) = planned.skipped
+    assert "above the venue's maximum order value 1002" in skipped.reason

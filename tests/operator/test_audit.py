@@ -11,6 +11,7 @@ import pytest
 
 from guard.core.audit import AuditEvent, EventKind, evaluation_message
 from guard.store import Store
+from guard.store.anchor_sink import append_anchor
 from tests.operator.conftest import run
 from tests.store.tamper import drop_append_only_guards, execute
 
@@ -191,3 +192,39 @@ def test_audit_tail_when_quiet_evaluations_then_hidden_unless_all_or_kind_evalua
     ]
     table = run("audit", "tail", "--db", db)
     assert "lock set" in table.out and "0 breach(es), 0 order(s)" not in table.out
+
+
+def test_archive_when_old_rows_then_file_written_and_both_verify(
+    db: str, store: Store, tmp_path: Path
+) -> None:
+    seed(store)
+    store.audit([AuditEvent(EventKind.ALERT, "new", account="main")], T0 + timedelta(days=2))
+    out = tmp_path / "old.jsonl.gz"
+    archived = run(
+        "audit", "archive", "--before", "2024-08-06T00:00Z", "--out", str(out), "--db", db
+    )
+    assert archived.code == 0, archived.text
+    assert "archived 4 row(s) of 2 chain(s)" in archived.text  # "alt"'s last row stays
+    assert run("audit", "verify", "--db", db).code == 0
+    offline = run("audit", "verify", "--archive", str(out))
+    assert offline.code == 0 and "archive intact: 4 rows" in offline.text
+    again = run("audit", "archive", "--before", "2024-08-06T00:00Z", "--out", str(out), "--db", db)
+    assert again.code != 0 and "nothing archived" in again.text
+
+
+def test_verify_with_anchor_copy_when_the_last_anchor_is_cut_off_then_exit_1(
+    db: str, store: Store, tmp_path: Path
+) -> None:
+    seed(store)
+    sink = tmp_path / "anchors.jsonl"
+    append_anchor(sink, store.anchor(T0))
+    ran = run("audit", "verify", "--db", db, "--anchors", str(sink))
+    assert ran.code == 0 and "every anchor in" in ran.out
+    anchor_id = store.events_of_kind("anchor")[0].id
+    drop_append_only_guards(store)
+    # the newest anchor is the tip of @service: cutting it off leaves every chain verifying...
+    execute(store, "DELETE FROM audit_events WHERE id = :id", id=anchor_id)
+    assert run("audit", "verify", "--db", db).code == 0
+    # ...but not the copy outside the database
+    broken = run("audit", "verify", "--db", db, "--anchors", str(sink))
+    assert broken.code == 1 and f"anchor #{anchor_id} is not in the database" in broken.text

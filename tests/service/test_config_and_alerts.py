@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from guard.core.yaml_model import ConfigError
 from guard.service.assembly import build_paper
 from guard.service.config import GuardConfig, SecretRef, load_config
 from guard.service.files import validate_file
-from guard.service.metrics import Endpoint, Health, Metrics
+from guard.service.metrics import Health, Metrics
 from guard.service.notify import AlertKind, Notifier
+from guard.service.web import WebEndpoint
 from tests.service.helpers import POLICY, ROOT
 
 
@@ -182,28 +182,30 @@ def test_notifier_when_url_is_not_apprise_then_error_hides_token() -> None:
     assert "TOKEN123" not in str(caught.value)
 
 
-def test_endpoint_when_degraded_then_health_503_with_reasons_and_metrics_served() -> None:
+async def test_endpoint_when_degraded_then_health_503_with_reasons_and_metrics_served() -> None:
     health = Health()
     metrics = Metrics(health)
     metrics.ticks.labels("a", "ok").inc()
     health.succeeded("a")
-    endpoint = Endpoint(metrics, 0, host="127.0.0.1")
-    base = f"http://127.0.0.1:{endpoint.port}"
+    endpoint = WebEndpoint(metrics)
+    _, port = await endpoint.serve(0, "127.0.0.1")
+    base = f"http://127.0.0.1:{port}"
     try:
-        with urllib.request.urlopen(f"{base}/health", timeout=5) as reply:
-            assert json.loads(reply.read()) == {"status": "ok", "reasons": []}
-        health.degrade("a", "venue", "venue unreachable: outage")
-        with pytest.raises(urllib.error.HTTPError) as caught:
-            urllib.request.urlopen(f"{base}/health", timeout=5)
-        assert caught.value.code == 503
-        body = json.loads(caught.value.read())
-        assert body == {"status": "degraded", "reasons": ["a: venue unreachable: outage"]}
-        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as reply:
-            text = reply.read().decode()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/health") as reply:
+                assert reply.status == 200
+                assert await reply.json() == {"status": "ok", "reasons": []}
+            health.degrade("a", "venue", "venue unreachable: outage")
+            async with http.get(f"{base}/health") as reply:
+                assert reply.status == 503
+                body = await reply.json()
+            assert body == {"status": "degraded", "reasons": ["a: venue unreachable: outage"]}
+            async with http.get(f"{base}/metrics") as reply:
+                text = await reply.text()
         assert 'guard_ticks_total{account="a",outcome="ok"} 1.0' in text
         assert 'guard_last_success_age_seconds{account="a"}' in text
     finally:
-        endpoint.close()
+        await endpoint.close()
 
 
 def test_load_when_scenario_is_a_relative_file_then_resolved_and_built(tmp_path: Path) -> None:

@@ -198,7 +198,11 @@ async def test_housekeeping_when_lock_runs_out_then_expired_once_and_alerted(
 async def test_housekeeping_when_an_anchor_period_passes_then_one_anchor_is_written(
     tmp_path: Path,
 ) -> None:
-    runner = Runner(_config(tmp_path), install_signals=False)
+    path = _config(tmp_path)
+    path.write_text(
+        path.read_text().replace("service:\n", "service:\n  audit_anchor_file: out/anchors.jsonl\n")
+    )
+    runner = Runner(path, install_signals=False)
     start = runner.clock()
     period = runner.config.service.audit_anchor
     times = iter([start, start + period / 2, start + period, start + period * 1.5])
@@ -207,6 +211,8 @@ async def test_housekeeping_when_an_anchor_period_passes_then_one_anchor_is_writ
         await runner.housekeeping()
     assert _events(tmp_path, "anchor") == 1
     assert runner.store.verify_chain()[0]
+    copies = (tmp_path / "out" / "anchors.jsonl").read_text().splitlines()
+    assert len(copies) == 1 and json.loads(copies[0])["digest"]
     runner.store.dispose()
 
 
@@ -245,7 +251,7 @@ async def test_reload_when_file_has_bad_bytes_or_numbers_then_last_good_kept_aud
 
 
 @pytest.mark.parametrize(("setting", "bound"), [("", "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
-def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
+async def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
     tmp_path: Path, setting: str, bound: str
 ) -> None:
     with socket.socket() as probe:
@@ -258,10 +264,10 @@ def test_open_endpoints_when_metrics_host_default_or_set_then_bound_there(
     )
     runner = Runner(path, install_signals=False)
     try:
-        runner.open_endpoints()
+        await runner.open_endpoints()
         (endpoint,) = runner.endpoints
-        assert endpoint.server.server_address[0] == bound
+        assert endpoint.bound == [(bound, port)]
     finally:
         for endpoint in runner.endpoints:
-            endpoint.close()
+            await endpoint.close()
         runner.store.dispose()

@@ -198,10 +198,10 @@ async def test_tick_when_database_read_fails_then_error_reported_and_loop_goes_o
 ) -> None:
     r = rig(any_store)
 
-    def broken(account: str | None = None) -> list[object]:
+    def broken(account: str, at: object) -> object:
         raise RuntimeError("database unavailable")
 
-    monkeypatch.setattr(any_store, "unresolved_intents", broken)
+    monkeypatch.setattr(any_store, "read_tick", broken)
     failed = await r.tick()
     assert failed.error is not None and "database unavailable" in failed.error
     assert not r.service.health.status()[0]

@@ -68,6 +68,26 @@ def test_admit_when_another_account_holds_its_chain_then_commits_without_waiting
     assert pg_store.verify_chain()[0]
 
 
+def test_record_tick_when_another_account_holds_its_write_then_commits_without_waiting(
+    pg_store: Store,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    holder, _ = in_thread(lambda: hold_account(pg_store, "acct-a", started, release))
+    assert started.wait(5)
+    began = time.monotonic()
+    inputs = pg_store.read_tick("acct-b", T0)  # a read never waits for a writer either
+    event = AuditEvent(EventKind.EVALUATION, "tick", account="acct-b")
+    writer, done = in_thread(
+        lambda: pg_store.record_tick("acct-b", "b@1", T0, inputs.state, {}, [event])
+    )
+    writer.join(BOUND)
+    took = time.monotonic() - began
+    release.set()
+    holder.join(5)
+    assert done and took < BOUND, f"account b's tick waited {took:.2f}s for account a"
+    assert pg_store.verify_chain()[0]
+
+
 def test_audit_when_the_same_account_holds_its_chain_then_it_waits_for_the_commit(
     pg_store: Store,
 ) -> None:

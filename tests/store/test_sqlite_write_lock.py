@@ -58,6 +58,7 @@ def test_reads_when_write_lock_held_elsewhere_then_answered_at_once(db: Path) ->
         with write_lock_held(db):
             began = time.monotonic()
             store.load_state("a")
+            store.read_tick("a", T0)
             store.locks(T0)
             store.unresolved_intents("a")
             store.pending_requests("a")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -72,19 +72,20 @@ class PolicySet:
     """Every loaded policy file, with a fingerprint that goes into each audit row."""
 
     files: tuple[tuple[str, PolicyFile], ...]
+    # sha256 of the canonical JSON of every file, computed once (the policies are frozen)
+    fingerprint: str = field(init=False, compare=False)
 
-    @property
-    def rules(self) -> tuple[RuleBase, ...]:
-        return tuple(rule for _, policy in self.files for rule in policy.rules)
-
-    @property
-    def fingerprint(self) -> str:
+    def __post_init__(self) -> None:
         canonical = json.dumps(
             [policy.model_dump(mode="json") for _, policy in self.files],
             sort_keys=True,
             separators=(",", ":"),
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        object.__setattr__(self, "fingerprint", hashlib.sha256(canonical.encode()).hexdigest()[:16])
+
+    @property
+    def rules(self) -> tuple[RuleBase, ...]:
+        return tuple(rule for _, policy in self.files for rule in policy.rules)
 
     @classmethod
     def of(cls, files: Sequence[tuple[str, PolicyFile]]) -> PolicySet:

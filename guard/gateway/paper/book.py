@@ -24,6 +24,7 @@ from guard.core.domain import (
     frozen_map,
     require_utc,
 )
+from guard.core.funding_ledger import FundingPayment
 from guard.core.margin import isolated_equity
 from guard.core.venues import paper as paper_rules
 from guard.gateway.base import PermanentError
@@ -63,6 +64,7 @@ class PaperAccount:
     orders: dict[str, OrderResult] = field(default_factory=dict)
     liquidations: list[LiquidationEvent] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
+    funding_ledger: list[FundingPayment] = field(default_factory=list)  # every settlement
     min_equity: Decimal | None = None
     funding_paid: Decimal = ZERO
     fees_paid: Decimal = ZERO

@@ -12,6 +12,7 @@ from guard.core.domain import (
     PositionKey,
     require_utc,
 )
+from guard.core.funding_ledger import FundingPayment
 from guard.core.margin import cross_equity, isolated_equity, liquidatable_pools
 from guard.core.venues.base import maintenance_margin
 from guard.gateway.paper.book import LiquidationEvent, PaperAccount, PaperBook
@@ -48,6 +49,11 @@ class PaperSettlement(PaperBook):
                             continue
                         payment = pos.side.sign * pos.quantity * mark * rate
                         pos.funding_paid += payment
+                        acct.funding_ledger.append(
+                            FundingPayment(
+                                moment, symbol, pos.side, payment, pos.quantity, mark, rate
+                            )
+                        )
                         acct.funding_paid += payment
                         if pos.margin_mode is MarginMode.ISOLATED:
                             pos.isolated_margin -= payment

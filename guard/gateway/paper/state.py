@@ -17,6 +17,7 @@ from guard.core.domain import (
     Side,
     require_utc,
 )
+from guard.core.funding_ledger import FundingPayment
 from guard.gateway.paper.book import Fill, LiquidationEvent, PaperAccount, PaperPosition
 from guard.gateway.paper.venue import PaperVenue
 
@@ -92,6 +93,18 @@ def paper_state(venue: PaperVenue) -> dict[str, Any]:
                 }
                 for f in acct.fills
             ],
+            "funding": [
+                {
+                    "at": f.at.isoformat(),
+                    "symbol": f.symbol,
+                    "side": f.side.value,
+                    "amount": str(f.amount),
+                    "quantity": str(f.quantity),
+                    "price": str(f.price),
+                    "rate": str(f.rate),
+                }
+                for f in acct.funding_ledger
+            ],
             "liquidations": [
                 {
                     "at": e.at.isoformat(),
@@ -142,6 +155,18 @@ def restore_paper_state(venue: PaperVenue, data: Mapping[str, Any]) -> None:
                 Decimal(f["realized_pnl"]),
             )
             for f in raw["fills"]
+        ]
+        acct.funding_ledger = [  # a state saved before the ledger existed has none
+            FundingPayment(
+                datetime.fromisoformat(f["at"]),
+                f["symbol"],
+                Side(f["side"]),
+                Decimal(f["amount"]),
+                Decimal(f["quantity"]),
+                Decimal(f["price"]),
+                Decimal(f["rate"]),
+            )
+            for f in raw.get("funding", ())
         ]
         acct.liquidations = [
             LiquidationEvent(

@@ -3,6 +3,8 @@ fees, any order not reduce-only refused on an account flagged so; deterministic,
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from guard.core.domain import (
     ZERO,
     AccountSnapshot,
@@ -12,6 +14,7 @@ from guard.core.domain import (
     OrderSide,
     OrderStatus,
 )
+from guard.core.funding_ledger import FundingPayment
 from guard.gateway.base import OrderRejected
 from guard.gateway.paper.book import Fill, PaperAccount
 from guard.gateway.paper.settlement import PaperSettlement
@@ -56,6 +59,11 @@ class PaperVenue(PaperSettlement):
         if known is None:
             raise OrderRejected(f"paper: no order with client id {client_order_id}")
         return known
+
+    async def fetch_funding_history(self, account: str, since: datetime) -> list[FundingPayment]:
+        """Every funding settlement of `account` at or after `since` (the paper ledger)."""
+        self.calls["fetch_funding_history"] += 1
+        return [p for p in self._account(account).funding_ledger if p.at >= since]
 
     async def close(self) -> None:
         return None

@@ -18,6 +18,7 @@ from guard.core.domain import (
     OrderPlan,
     OrderResult,
 )
+from guard.core.funding_ledger import FundingPayment
 from guard.gateway.base import TemporaryError
 from guard.gateway.paper.state import paper_state
 from guard.gateway.paper.venue import PaperVenue
@@ -120,6 +121,11 @@ class WallClockPaper:
     async def cancel_order(self, account: str, symbol: str, client_order_id: str) -> OrderResult:
         self._check("cancel_order")
         return await self.inner.cancel_order(account, symbol, client_order_id)
+
+    async def fetch_funding_history(self, account: str, since: datetime) -> list[FundingPayment]:
+        """The paper ledger's settlements up to the venue's current virtual time."""
+        self._check("fetch_funding_history")
+        return await self.inner.fetch_funding_history(account, since)
 
     async def close(self) -> None:
         self.save()

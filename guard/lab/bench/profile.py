@@ -13,9 +13,10 @@ from guard.lab.bench.ticks import measure_ticks
 # (part, file suffix(es), function names): cumulative times summed per part
 PARTS: tuple[tuple[str, str | tuple[str, ...], tuple[str, ...]], ...] = (
     (
-        "store (SQLite reads + writes)",
+        "store (SQLite reads + writes, awaited)",
         (
             "guard/store/audit_chain.py",
+            "guard/store/tick_io.py",
             "guard/store/locks.py",
             "guard/store/rule_state.py",
             "guard/store/intents.py",
@@ -23,6 +24,7 @@ PARTS: tuple[tuple[str, str | tuple[str, ...], tuple[str, ...]], ...] = (
         ),
         (
             "record_tick",
+            "read_tick",
             "load_state",
             "unresolved_intents",
             "pending_requests",

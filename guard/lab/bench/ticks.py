@@ -59,6 +59,7 @@ class TickResult:
     calls_per_tick: float
     calls_by_method: dict[str, int]
     served: int  # ticks run inside the window, whenever they were scheduled
+    database: str = "SQLite"
 
 
 class BenchRunner(Runner):
@@ -124,13 +125,16 @@ class Probe:
             self.counts["ticks"] += 1
 
 
-def write_config(folder: Path, accounts: int, interval: float, policy: Path) -> Path:
+def write_config(
+    folder: Path, accounts: int, interval: float, policy: Path, database_url: str | None = None
+) -> Path:
     """A guard.yaml with `accounts` paper accounts (the built-in crash scenario in real time,
-    seeds varied, starting in its calm first hour) on a SQLite file in `folder`."""
+    seeds varied, starting in its calm first hour) on `database_url` or a SQLite file in
+    `folder`."""
     config: dict[str, Any] = {
         "version": 1,
         "service": {
-            "database_url": f"sqlite:///{folder / 'bench.db'}",
+            "database_url": database_url or f"sqlite:///{folder / 'bench.db'}",
             "create_schema": True,
             "staleness": "2m",
             "housekeeping": "30s",
@@ -184,10 +188,12 @@ def measure_ticks(
     latency: float = 0.05,
     policy: Path,
     log_file: Path | None = None,
+    database_url: str | None = None,
 ) -> TickResult:
-    """Run the real service for `warmup` + `duration` seconds and measure the window."""
+    """Run the real service for `warmup` + `duration` seconds and measure the window (on
+    `database_url`, else a SQLite file in `folder`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder, accounts, interval, policy)
+    config = write_config(folder, accounts, interval, policy, database_url)
     cleanup = ExitStack()  # the log file closes and the previous log set-up returns at the end
     log = cleanup.enter_context((log_file or folder / "guard.log").open("w", encoding="utf-8"))
     cleanup.enter_context(logging_to(log))
@@ -267,6 +273,7 @@ def measure_ticks(
         calls_per_tick=venue_calls / served if served else 0.0,
         served=served,
         calls_by_method=calls,
+        database="SQLite" if database_url is None else "PostgreSQL",
     )
 
 

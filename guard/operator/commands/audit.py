@@ -1,4 +1,5 @@
-"""`guard audit tail|show|verify|anchor|export`: read, check and anchor the append-only audit log."""
+"""`guard audit tail|show|verify|anchor|archive|export`: read, check, anchor and archive the
+append-only audit log."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from rich.table import Table
 from guard.core.audit import EventKind
 from guard.operator.commands.common import console, fail, parse_time, print_json
 from guard.operator.commands.db import ActorOption, DbOption, actor_name, now, ready_store
-from guard.store import StoredEvent
+from guard.operator.console.views import event_json as _event_json
+from guard.store.anchor_sink import check_anchor_file
+from guard.store.audit_archive import verify_archive_file
 
 EXPORT_COLUMNS = (
     "id",
@@ -40,26 +43,6 @@ EXPORT_COLUMNS = (
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
-
-
-def _event_json(event: StoredEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "chain": event.chain,
-        "kind": event.kind,
-        "account": event.account,
-        "symbol": event.symbol,
-        "rule_id": event.rule_id,
-        "tick_id": event.tick_id,
-        "fingerprint": event.fingerprint,
-        "actor": event.actor,
-        "client_order_id": event.client_order_id,
-        "message": event.message,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def _write_export(events: Any, fmt: ExportFormat, out: TextIO) -> int:
@@ -137,10 +120,37 @@ def register(app: typer.Typer) -> None:
         print_json(_event_json(found))
 
     @audit.command()
-    def verify(db: DbOption = None) -> None:
+    def verify(
+        db: DbOption = None,
+        archive: Annotated[
+            Path | None,
+            typer.Option(help="verify this archive file offline instead (no database needed)"),
+        ] = None,
+        anchors: Annotated[
+            Path | None,
+            typer.Option(
+                help="also compare the anchors with this copy (service.audit_anchor_file)"
+            ),
+        ] = None,
+    ) -> None:
         """Check every hash chain and every anchor: exit 0 when intact, 1 naming the chain and
-        the first bad row."""
-        ok, bad_id, message = ready_store(db).verify_chain()
+        the first bad row. With --archive, check a `guard audit archive` file on its own."""
+        if archive is not None:
+            checked = verify_archive_file(archive)
+            if not checked.ok:
+                fail(f"archive broken: {checked.problem}", 1)
+            console.print(f"archive intact: {checked.rows} rows chain from their recorded bases")
+            return
+        store = ready_store(db)
+        ok, bad_id, message = store.verify_chain()
+        if ok and anchors is not None:
+            try:
+                problems = check_anchor_file(anchors, store.events_of_kind(EventKind.ANCHOR.value))
+            except OSError as error:
+                fail(f"cannot read {anchors}: {error.strerror}")
+            if problems:
+                fail("audit anchors differ from their copy: " + "; ".join(problems[:5]), 1)
+            message += f"; every anchor in {anchors} matches"
         if ok:
             console.print(f"audit log intact: {message}")
             return
@@ -154,6 +164,26 @@ def register(app: typer.Typer) -> None:
         chains = written.payload["chains"]
         console.print(
             f"anchor #{written.id} written over {len(chains)} chain(s): {written.payload['digest']}"
+        )
+
+    @audit.command()
+    def archive(
+        before: Annotated[str, typer.Option(help="archive rows older than this (ISO time, UTC)")],
+        out: Annotated[Path, typer.Option(help="the gzip JSONL file to write (never overwritten)")],
+        db: DbOption = None,
+        actor: ActorOption = None,
+    ) -> None:
+        """Move each chain's rows older than --before (never a chain's last row) to a compressed
+        JSONL file with their hashes, then delete them; `guard audit verify` still checks what
+        remains, and `guard audit verify --archive FILE` checks the file offline."""
+        cutoff = parse_time(before, "--before")
+        try:
+            done = ready_store(db).archive_audit(cutoff, out, actor=actor_name(actor), at=now())
+        except (FileExistsError, OSError) as error:
+            fail(f"nothing archived: {error}")
+        console.print(
+            f"archived {done.rows} row(s) of {len(done.chains)} chain(s) to {done.path} "
+            f"(sha256 {done.sha256})"
         )
 
     @audit.command()

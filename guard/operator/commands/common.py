@@ -14,7 +14,9 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from guard.store import DatabaseUnreachable, Store
+from guard.operator.console.actions import ConsoleCommands
+from guard.operator.console.refusal import Actor, Refusal, Why
+from guard.store import DatabaseUnreachable, Scope, Store
 from guard.store.codec import to_jsonable
 from guard.store.migrate import SchemaNotReady
 
@@ -113,3 +115,22 @@ def parse_time(raw: str, option: str) -> datetime:
     if value.utcoffset() is None:
         fail(f"{option} needs a time zone (append Z for UTC), got {raw!r}")
     return value.astimezone(UTC)
+
+
+def commands(store: Store) -> ConsoleCommands:
+    """The console's command layer over `store` (the CLI is one of its transports)."""
+    return ConsoleCommands(store)
+
+
+def cli_actor(name: str) -> Actor:
+    """A shell user: whoever can reach the database may operate (as before the console)."""
+    return Actor(name, Scope.OPERATE, "cli")
+
+
+@contextmanager
+def refusing() -> Iterator[None]:
+    """A console Refusal ends the command: exit 1 when the state forbids it, 2 for bad input."""
+    try:
+        yield
+    except Refusal as refusal:
+        fail(refusal.message, 1 if refusal.why in (Why.CONFLICT, Why.UNAVAILABLE) else EXIT_INVALID)

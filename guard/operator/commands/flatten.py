@@ -9,17 +9,24 @@ from typing import Annotated
 
 import typer
 
-from guard.operator.commands.common import changing, console, errors, fail
+from guard.operator.commands.common import (
+    changing,
+    cli_actor,
+    commands,
+    console,
+    errors,
+    fail,
+    refusing,
+)
 from guard.operator.commands.db import (
     ActorOption,
     DbOption,
     actor_name,
     known_account,
     known_market,
-    now,
     ready_store,
 )
-from guard.store import InvalidRequest, RequestStatus
+from guard.store import RequestStatus
 
 POLL_SECONDS = 0.5
 
@@ -69,18 +76,20 @@ def register(app: typer.Typer) -> None:
             "the flatten may or may not have been requested (see "
             f"`guard audit tail --account {account}` once the database is back)"
         )
-        try:
-            with changing(unsure):
-                request_id = store.request_flatten(
-                    account=account,
-                    market=market,
-                    fraction=share,
-                    reason=reason,
-                    actor=who,
-                    at=now(),
-                )
-        except InvalidRequest as error:
-            fail(str(error))
+        layer = commands(store)
+        with changing(unsure), refusing():  # the typer prompt above was the confirmation step
+            first = layer.flatten(
+                cli_actor(who), account=account, market=market, fraction=str(share), reason=reason
+            )
+            queued_request = layer.flatten(
+                cli_actor(who),
+                account=account,
+                market=market,
+                fraction=str(share),
+                reason=reason,
+                confirm=str(first["confirm"]),
+            )
+        request_id = int(queued_request["request_id"])
         console.print(f"flatten #{request_id} requested: {what}")
         deadline = time.monotonic() + wait
         queued = (

@@ -10,7 +10,16 @@ import typer
 from rich.table import Table
 
 from guard.core.policy.units import format_duration, parse_duration
-from guard.operator.commands.common import changing, console, fail, parse_time, print_json
+from guard.operator.commands.common import (
+    changing,
+    cli_actor,
+    commands,
+    console,
+    fail,
+    parse_time,
+    print_json,
+    refusing,
+)
 from guard.operator.commands.db import (
     ActorOption,
     DbOption,
@@ -20,30 +29,14 @@ from guard.operator.commands.db import (
     now,
     ready_store,
 )
-from guard.store import InvalidRequest, LockNotFound, StoredLock
+from guard.operator.console.views import lock_json
+from guard.store import Store, StoredLock
 
 # The database was lost while a lock change was being saved: it may have been committed.
 UNSURE_SET = "the lock may or may not have been set (see `guard locks` once the database is back)"
 UNSURE_CLEAR = (
     "the lock may or may not have been cleared (see `guard locks` once the database is back)"
 )
-
-
-def lock_json(lock: StoredLock, at: datetime) -> dict[str, Any]:
-    return {
-        "id": lock.id,
-        "state": lock.state(at),
-        "scope": lock.scope.value,
-        "account": lock.account,
-        "market": lock.market,
-        "reason": lock.reason,
-        "actor": lock.actor,
-        "created_at": lock.created_at,
-        "expires_at": lock.expires_at,
-        "cleared_at": lock.cleared_at,
-        "cleared_by": lock.cleared_by,
-        "clear_reason": lock.clear_reason,
-    }
 
 
 def _expiry(ttl: str | None, until: str | None, at: datetime) -> datetime | None:
@@ -91,15 +84,19 @@ def _take(
             market = known_market(store, account, market)
     at = now()
     expires_at = _expiry(ttl, until, at)
-    try:
-        with changing(UNSURE_SET):
-            lock = store.set_lock(
-                reason=why, actor=who, at=at, account=account, market=market, expires_at=expires_at
-            )
-    except InvalidRequest as error:
-        fail(str(error))
+    with changing(UNSURE_SET), refusing():
+        taken = commands(store).lock(
+            cli_actor(who), reason=why, account=account, market=market, expires_at=expires_at
+        )
+    lock = store.lock(int(taken["id"]))
+    assert lock is not None
     span = f" for {format_duration(expires_at - at)}" if expires_at is not None else ""
     console.print(f"set {lock.describe()}{span}")
+
+
+def _read_back(store: Store, done: list[dict[str, Any]]) -> list[StoredLock]:
+    found = [store.lock(int(item["id"])) for item in done]
+    return [item for item in found if item is not None]
 
 
 def register(app: typer.Typer) -> None:
@@ -134,28 +131,13 @@ def register(app: typer.Typer) -> None:
             fail("--market needs --account")
         who = actor_name(actor)
         store = ready_store(db)
-        at = now()
-        if lock_id is not None:
-            try:
-                with changing(UNSURE_CLEAR):
-                    cleared = [store.clear_lock(lock_id, actor=who, at=at, reason=reason)]
-            except LockNotFound as error:
-                fail(str(error))
-            except InvalidRequest as error:
-                fail(str(error), 1)
-        else:
-            assert account is not None
+        if account is not None:
             known_account(store, account)
-            if market is not None:
-                locked = [lk.market for lk in store.locks(at) if lk.market and lk.covers(account)]
-                market = known_market(store, account, market, locked, strict=False)
-            with changing(UNSURE_CLEAR):
-                cleared = store.clear_locks(
-                    actor=who, at=at, account=account, market=market, reason=reason
-                )
-            if not cleared:
-                target = f"{market} on account {account}" if market else f"account {account}"
-                fail(f"no active lock on {target} (see `guard locks`)", 1)
+        with changing(UNSURE_CLEAR), refusing():
+            done = commands(store).unlock(
+                cli_actor(who), lock_id=lock_id, account=account, market=market, reason=reason
+            )
+        cleared = _read_back(store, done)
         for item in cleared:
             console.print(f"cleared {item.describe()}")
 

@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Guard every account of CONFIG until SIGTERM/SIGINT; SIGHUP reloads the config."""
+        from guard.operator.console.http import install_console
         from guard.service.logs import configure
         from guard.service.runner import Runner
 
@@ -33,4 +34,5 @@ def register(app: typer.Typer) -> None:
             fail(str(error))
         except Exception as error:  # a database not migrated or unreachable, a bad secret
             fail(f"{type(error).__name__}: {error}", code=1)
+        install_console(runner)
         raise SystemExit(asyncio.run(runner.run()))

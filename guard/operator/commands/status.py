@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich import box
@@ -13,7 +13,7 @@ from rich.table import Table
 from guard.operator.commands.common import console, print_json
 from guard.operator.commands.db import DbOption, now, ready_store
 from guard.operator.commands.pause import ConfigOption, PauseFileOption, active_pauses
-from guard.store import AccountStatus
+from guard.operator.console.views import status_json
 
 
 def _age(value: timedelta | None) -> str:
@@ -33,29 +33,6 @@ def _num(value: Decimal | None, places: str = "0.01") -> str:
 
 def _pct(value: Decimal | None) -> str:
     return "-" if value is None else f"{(value * 100).quantize(Decimal('0.1'))}%"
-
-
-def status_json(row: AccountStatus) -> dict[str, Any]:
-    return {
-        "account": row.name,
-        "venue": row.venue,
-        "mode": row.mode,
-        "disabled_reason": row.disabled_reason,
-        "in_running_config": row.in_config,
-        "dry_run": row.dry_run,
-        "last_tick_at": row.last_tick_at,
-        "tick_age_seconds": None if row.tick_age is None else row.tick_age.total_seconds(),
-        "equity": row.equity,
-        "margin_ratio": row.margin_ratio,
-        "worst_liquidation_distance": row.worst_liquidation_distance,
-        "open_breaches": row.open_breaches,
-        "pending_intents": row.pending_intents,
-        "pending_requests": row.pending_requests,
-        "active_locks": [
-            {"id": lock.id, "scope": lock.scope.value, "market": lock.market, "reason": lock.reason}
-            for lock in row.locks
-        ],
-    }
 
 
 def register(app: typer.Typer) -> None:

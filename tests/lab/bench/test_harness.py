@@ -68,16 +68,22 @@ def test_harness_when_tiny_run_then_writes_report_with_every_part(tmp_path: Path
             "3",
             "--replay-bars",
             "30",
+            "--tick-cpu-accounts",
+            "2",
+            "--tick-cpu-rounds",
+            "2",
         ]
     )
     assert code == 0
     text = out.read_text(encoding="utf-8")
-    for heading in ("## Machine", "## Targets", "(a) Core", "(b) Service", "(d) Replay"):
+    for heading in ("## Machine", "## Targets", "(a) Core", "(b) Service", "(d) Replay", "(e) CPU"):
         assert heading in text
     assert "| CPU |" in text and "| Python |" in text
-    row = next(line for line in text.splitlines() if line.startswith("| 4 |"))
+    row = next(line for line in text.splitlines() if line.startswith("| SQLite | 4 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    ticks = int(cells[3].replace(",", ""))
+    ticks = int(cells[4].replace(",", ""))
     assert ticks >= 4  # every account ticked at least once in the window
-    assert float(cells[12]) == pytest.approx(1.0)  # one snapshot call per tick, no orders
+    assert float(cells[13]) == pytest.approx(1.0)  # one snapshot call per tick, no orders
+    cpu = next(line for line in text.splitlines() if line.startswith("| SQLite | 2 | 4 |"))
+    assert float(cpu.split("|")[4].strip().removesuffix(" ms")) > 0  # process CPU per tick
     assert "Where a tick's time goes" in text

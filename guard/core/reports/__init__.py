@@ -1,0 +1,1 @@
+"""Operator reports (funding, stress, shadow): pure computations on snapshots and records."""

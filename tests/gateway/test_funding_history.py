@@ -1,0 +1,91 @@
+"""The account's own funding payments through the ccxt gateway: Hyperliquid's userFunding read
+with its sign and side; venues whose payload does not say both are refused, not guessed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from guard.core.domain import Side
+from guard.gateway.base import FundingHistoryUnavailable, funding_history
+from guard.gateway.ccxt import CcxtGateway
+from guard.gateway.parsers.common import PayloadError
+from guard.gateway.parsers.funding_history import hyperliquid_payments
+from tests.gateway.cases import CASES, ENV, settings
+
+# The userFunding entry quoted in ccxt's hyperliquid.fetch_funding_history (ccxt 4.5.90), as its
+# parse_income returns it: a SOL short of 7 375.9 at a positive hourly rate 0.00004381 receives
+# 75.635093 USDC (positive rate: longs pay shorts). 7 375.9 x ~234 x 0.00004381 = 75.6.
+ENTRY = {
+    "info": {
+        "time": 1734026400057,
+        "hash": "0x" + "0" * 64,
+        "delta": {
+            "type": "funding",
+            "coin": "SOL",
+            "usdc": "75.635093",
+            "szi": "-7375.9",
+            "fundingRate": "0.00004381",
+            "nSamples": None,
+        },
+    },
+    "symbol": "SOL/USDC:USDC",
+    "code": "USDC",
+    "timestamp": 1734026400057,
+    "amount": 75.635093,
+    "rate": 0.00004381,
+}
+
+
+def test_hyperliquid_when_short_receives_then_negative_paid_on_the_short() -> None:
+    (payment,) = hyperliquid_payments([ENTRY])
+    assert (payment.symbol, payment.side) == ("SOL/USDC:USDC", Side.SHORT)
+    assert payment.amount == Decimal("-75.635093")  # received: negative in the report's sign
+    assert payment.quantity == Decimal("7375.9") and payment.rate == Decimal("0.00004381")
+    assert payment.at == datetime(2024, 12, 12, 18, 0, 0, 57000, tzinfo=UTC)
+
+
+def test_hyperliquid_when_size_is_missing_then_error_names_the_field() -> None:
+    broken = {**ENTRY, "info": {"delta": {**ENTRY["info"]["delta"], "szi": None}}}  # type: ignore[dict-item]
+    with pytest.raises(PayloadError, match=r"funding_history\[0\]\.info\.delta\.szi"):
+        hyperliquid_payments([broken])
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, Any]] = []
+
+    async def fetch_funding_history(self, symbol: Any, since: Any) -> list[dict[str, Any]]:
+        self.asked.append((symbol, since))
+        return [ENTRY]
+
+
+async def test_gateway_when_hyperliquid_then_reads_since_in_milliseconds() -> None:
+    gateway = CcxtGateway(
+        "hyperliquid", [CASES["hyperliquid"].config()], settings=settings(), environ=ENV
+    )
+    client = _Client()
+
+    async def ready(account: str) -> _Client:
+        return client
+
+    gateway._ready = ready  # type: ignore[method-assign]
+    try:
+        since = datetime(2024, 12, 12, tzinfo=UTC)
+        payments = await funding_history(gateway, CASES["hyperliquid"].config().name, since)
+    finally:
+        await gateway.close()
+    assert client.asked == [(None, 1733961600000)]
+    assert [p.amount for p in payments] == [Decimal("-75.635093")]
+
+
+async def test_gateway_when_venue_signs_differently_then_refused_not_guessed() -> None:
+    gateway = CcxtGateway("binance", [CASES["binance"].config()], settings=settings(), environ=ENV)
+    try:
+        with pytest.raises(FundingHistoryUnavailable, match="binance"):
+            await funding_history(gateway, CASES["binance"].config().name, datetime.now(UTC))
+    finally:
+        await gateway.close()
