@@ -79,3 +79,13 @@ def test_status_when_pause_active_then_shown_under_the_table(tmp_path: Path) -> 
     assert run("pause", "--reason", "drill", "--pause-file", str(where)).code == 0
     ran = run("status", "--db", db, "--pause-file", str(where))
     assert ran.code == 0 and "paused: pause of every account" in ran.out and "drill" in ran.out
+
+
+def test_run_when_database_unreachable_at_start_then_one_stderr_line_and_exit_4(
+    tmp_path: Path,
+) -> None:
+    ran = run("run", "--config", str(config(tmp_path)))
+    lines = ran.raw.stderr.strip().splitlines()
+    assert ran.code == 4 and len(lines) == 1, ran.raw.stderr
+    assert "database unreachable" in lines[0] and "Connection refused" in lines[0]
+    assert "guard run needs it to start" in lines[0]
