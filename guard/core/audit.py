@@ -29,6 +29,8 @@ class EventKind(StrEnum):
     LOCK_CLEARED = "lock_cleared"
     LOCK_EXPIRED = "lock_expired"
     LOCK_OVERRIDDEN = "lock_overridden"  # a human's flatten went out through an active lock
+    PAUSE_SEEN = "pause_seen"  # the service first saw a pause in the operator's pause file
+    PAUSE_ENDED = "pause_ended"  # ... and saw it end (expired, or removed by `guard resume`)
     FLATTEN_REQUESTED = "flatten_requested"  # an operator queued a flatten for the service
     FLATTEN_COMPLETED = "flatten_completed"  # the service carried it out (or could not)
     ALERT = "alert"

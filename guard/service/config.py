@@ -212,6 +212,9 @@ class ServiceSettings(Strict):
     leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
     # local write-ahead journal used while the database is down (relative: to this file)
     journal: Path | None = None
+    # the operator's pause file (`guard pause`), watched by the service; default: beside the
+    # journal, else beside a SQLite database, else beside this file (docs/reliability.md)
+    pause_file: Path | None = None
 
     def database(self) -> str:
         return (

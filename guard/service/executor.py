@@ -21,7 +21,6 @@ from guard.core.domain import (
     OrderStatus,
 )
 from guard.core.gate import GateVerdict, LockSeen
-from guard.core.numbers import result_text
 from guard.core.rails import BreakerLimits
 from guard.core.validity import snapshot_problems
 from guard.core.venues.base import VenueRules, round_down
@@ -33,23 +32,16 @@ from guard.gateway.base import (
     UnknownOrderOutcome,
 )
 from guard.service.db_thread import DatabaseThread
+from guard.service.order_events import RESULT_EVENT, override_event, result_event
 from guard.service.unknown_outcomes import not_found_verdict
 from guard.store import Store, StoredIntent
 from guard.store.egress import SendCheck
-from guard.store.intent_records import plan_payload
 from guard.store.lease_queries import Fence
 
-RESULT_EVENT = {
-    OrderStatus.SENT: EventKind.ORDER_SENT,
-    OrderStatus.ACKNOWLEDGED: EventKind.ORDER_ACKNOWLEDGED,
-    OrderStatus.FILLED: EventKind.ORDER_FILLED,
-    OrderStatus.PARTIALLY_FILLED: EventKind.ORDER_PARTIALLY_FILLED,
-    OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
-    OrderStatus.UNKNOWN: EventKind.ORDER_UNKNOWN,
-    OrderStatus.ABANDONED: EventKind.ORDER_REJECTED,
-    OrderStatus.WOULD_PLACE: EventKind.ORDER_WOULD_PLACE,
-    OrderStatus.SUPPRESSED: EventKind.ORDER_SUPPRESSED,
-}
+# what covers (account, symbol) at a moment besides the lock rows: the operator's pause file
+PauseCover = Callable[[str, str, datetime], tuple[LockSeen, ...]]
+
+__all__ = ["RESULT_EVENT", "ExecutionReport", "Executor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +77,7 @@ class Executor:
         breakers: BreakerLimits | None = None,
         rules: VenueRules | None = None,
         db: DatabaseThread | None = None,
+        pauses: PauseCover | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -98,6 +91,7 @@ class Executor:
         self.breakers = breakers
         self.rules = rules
         self.db = db or DatabaseThread()  # every store call runs here, off the event loop
+        self.pauses = pauses  # the operator's pause file, read at the moment of sending
 
     async def execute(
         self,
@@ -194,9 +188,10 @@ class Executor:
         position = snapshot.position(plan.key)
         data = snapshot.market_data.get(plan.symbol)
         mark = data.mark_price if data is not None else (position.mark_price if position else ZERO)
+        check_at = self.wall_clock()
         check = SendCheck(
             at=at,
-            locks_at=self.wall_clock(),
+            locks_at=check_at,
             problems=snapshot_problems(snapshot),
             snapshot_age=at - snapshot.taken_at,
             max_age=self.staleness,
@@ -205,12 +200,13 @@ class Executor:
             breakers=self.breakers,
             override_locks=override_locks,
             restore=restore,
+            paused=self.pauses(plan.account, plan.symbol, check_at) if self.pauses else (),
         )
 
         def events_for(result: OrderResult, overridden: Sequence[LockSeen]) -> list[AuditEvent]:
             return [
-                self._event(plan, result, tick_id, fingerprint),
-                *(self._override_event(plan, lock, tick_id) for lock in overridden),
+                result_event(plan, result, tick_id, fingerprint, self.actor),
+                *(override_event(plan, lock, tick_id, self.actor) for lock in overridden),
             ]
 
         return await self.db.run(self.store.pass_gate, plan, check, events_for)
@@ -297,44 +293,8 @@ class Executor:
     async def _record(
         self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
     ) -> None:
-        event = self._event(plan, result, tick_id, fingerprint)
+        event = result_event(plan, result, tick_id, fingerprint, self.actor)
         await self.db.run(self.store.update_intent, result, self.clock(), [event])
-
-    def _override_event(self, plan: OrderPlan, lock: LockSeen, tick_id: str | None) -> AuditEvent:
-        return AuditEvent(
-            EventKind.LOCK_OVERRIDDEN,
-            f"{self.actor}'s flatten overrode {lock.description}: reduce-only "
-            f"{plan.side.value} {plan.quantity} {plan.symbol}",
-            account=plan.account,
-            symbol=plan.symbol,
-            tick_id=tick_id,
-            actor=self.actor,
-            client_order_id=plan.client_order_id,
-            payload={"lock_id": lock.id},
-        )
-
-    def _event(
-        self, plan: OrderPlan, result: OrderResult, tick_id: str | None, fingerprint: str | None
-    ) -> AuditEvent:
-        return AuditEvent(
-            kind=RESULT_EVENT.get(result.status, EventKind.ORDER_UNKNOWN),
-            message=result_text(plan, result),
-            account=plan.account,
-            symbol=plan.symbol,
-            rule_id=",".join(plan.rule_ids) or None,
-            tick_id=tick_id,
-            fingerprint=fingerprint,
-            actor=self.actor,
-            client_order_id=plan.client_order_id,
-            payload={
-                **plan_payload(plan),
-                "status": result.status.value,
-                "filled_quantity": result.filled_quantity,
-                "average_price": result.average_price,
-                "fee": result.fee,
-                "venue_order_id": result.venue_order_id,
-            },
-        )
 
     async def reconcile(
         self,

@@ -16,6 +16,8 @@ class Housekeeping(RunnerBase):
     async def housekeeping(self) -> None:
         """Expire locks (audited once), announce new locks, anchor the audit chains when due."""
         now = self.clock()
+        if self.store.problem is not None:  # on the journal: housekeeping writes the database
+            return  # directly, and a blackholed one would hold the ticks' thread to its timeout
         try:
             db = self.service.db
             for lock in await db.run(self.store.expire_locks, now):

@@ -26,10 +26,12 @@ from guard.service.assembly import (
     wall_clock,
 )
 from guard.service.config import AccountConfig, GuardConfig, SecretRef, load_config
+from guard.service.db_thread import DatabaseThread
 from guard.service.files import load_policies
 from guard.service.heartbeat import Heartbeat
 from guard.service.logs import logger
 from guard.service.metrics import Health, Metrics
+from guard.service.pause_file import PauseReader, pause_path
 from guard.service.runtime import AccountRuntime
 from guard.service.tick import GuardService
 from guard.service.web import Extension, WebEndpoint
@@ -89,6 +91,8 @@ class RunnerBase:
             health=self.health,
             metrics=self.metrics,
             heartbeat=self.config.service.audit_heartbeat,
+            pauses=PauseReader(pause_path(self.config, config_path), clock),
+            db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[WebEndpoint] = []
@@ -252,3 +256,11 @@ def write_bound(config: GuardConfig) -> float:
     shortest poll interval, at least 0.25 s and at most 30 s."""
     shortest = min((a.poll_interval.total_seconds() for a in config.accounts), default=30.0)
     return min(max(shortest / 4, MIN_WRITE_WAIT), MAX_WRITE_WAIT)
+
+
+def hang_bound(config: GuardConfig) -> float:
+    """How long one store call may hang on an unanswering PostgreSQL server before its
+    connections are cut and the tick goes on from the journal: a quarter of the shortest poll
+    interval, at least 0.5 s (a slow but answering server is not an outage)."""
+    shortest = min(a.poll_interval for a in config.accounts).total_seconds()
+    return max(0.5, shortest / 4)

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from guard.core.audit import AuditEvent, EventKind
+from guard.core.pause import Pause
 from guard.core.rails import BreakerLimits, SanityBounds
 from guard.service.db_thread import DatabaseThread
 from guard.service.executor import Executor
 from guard.service.metrics import Health, Metrics
 from guard.service.notify import Notifier
+from guard.service.pause_file import PauseReader
 from guard.service.runtime import AccountRuntime
 from guard.store import Store
 
@@ -44,6 +46,8 @@ class ServiceBase:
     db: DatabaseThread = field(default_factory=DatabaseThread)  # store calls, off the loop
     # a quiet evaluation repeating the last one is audited once per heartbeat (None: every tick)
     heartbeat: timedelta | None = None
+    pauses: PauseReader | None = None  # the operator's pause file (works with the database down)
+    pauses_seen: dict[str, Pause] = field(default_factory=dict)  # audited as seen, not yet ended
 
     def now_of(self, runtime: AccountRuntime) -> datetime:
         return (runtime.clock or self.clock)()
@@ -61,6 +65,7 @@ class ServiceBase:
             staleness=self.rails.staleness,
             breakers=self.rails.breakers,
             rules=runtime.rules,
+            pauses=self.pauses.covering if self.pauses is not None else None,
         )
 
     async def _error(

@@ -19,6 +19,7 @@ from guard.gateway.base import GatewayError, PermanentError, RateLimited
 from guard.service.flatten_requests import FlattenRequests
 from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
+from guard.service.pause_watch import PauseWatch  # the operator's pause file (issue 21)
 from guard.service.reconcile import Reconciliation
 from guard.service.runtime import AccountRuntime, TickReport
 from guard.service.tick_events import (
@@ -32,7 +33,7 @@ from guard.service.tick_events import (
 from guard.store.tick_io import TickInputs
 
 
-class GuardService(RailHolds, FlattenRequests, Reconciliation):
+class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
     """Ticks accounts; the database is where it meets the operator's commands. Its fields and
     shared primitives are in guard.service.service_base.ServiceBase, its parts in the modules
     it inherits from."""
@@ -47,6 +48,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation):
         count = self.tick_counts.get(account, 0) + 1
         self.tick_counts[account] = count
         tick_id = f"{account}@{now.strftime('%Y%m%dT%H%M%S.%fZ')}"
+        await self.watch_pauses(account)  # audit/alert/health only: the gate holds the orders
         try:
             report = await self._tick(runtime, tick_id, now)
         except Exception as error:  # e.g. the database is down while resolving intents

@@ -5,6 +5,9 @@ or PostgreSQL), transactions, the writers' lock and the schema migrations; datab
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,7 +57,12 @@ class Database:
     """The engine, transactions and migrations every part of the Store shares."""
 
     def __init__(
-        self, url: str, *, write_timeout: float = 30.0, unreachable_raises: bool = False
+        self,
+        url: str,
+        *,
+        write_timeout: float = 30.0,
+        unreachable_raises: bool = False,
+        pre_ping: bool = True,
     ) -> None:
         """`write_timeout`: how long a SQLite write waits for another writer. With
         `unreachable_raises` (operator commands), a database that cannot be reached raises
@@ -63,6 +71,8 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.write_timeout = write_timeout
+        self.pre_ping = pre_ping  # off: a hung ping cannot be followed by a hung reconnect
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()  # PostgreSQL, for interrupt
         self.engine: Engine = self._make_engine(url, write=True, short_connect=unreachable_raises)
         # reads see the last committed state without the write lock (SQLite WAL snapshot)
         self.read_engine: Engine = (
@@ -89,7 +99,9 @@ class Database:
                     pool_pre_ping=True,
                     connect_args={"connect_timeout": OPERATOR_CONNECT_TIMEOUT},
                 )
-            return create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=self.pre_ping)
+            event.listen(engine, "connect", lambda connection, _: self._connections.add(connection))
+            return engine
         wait = self.write_timeout if write else READ_TIMEOUT
         engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False})
 
@@ -138,6 +150,23 @@ class Database:
     def require_migrated(self) -> str:
         """Raise SchemaNotReady (saying to run `guard db upgrade`) unless at the head revision."""
         return migrate.require_migrated(self.engine, self.where)
+
+    def interrupt(self) -> int:
+        """Cut every open PostgreSQL connection's socket (from any thread): a call hung on a
+        server that stopped answering (a blackholed network) fails at once as an outage instead
+        of waiting for the OS's TCP timeout. Returns how many were cut; SQLite: none (its waits
+        are bounded by busy_timeout)."""
+        cut = 0
+        for connection in list(self._connections):
+            try:
+                if connection.closed:
+                    continue
+                with socket.socket(fileno=os.dup(connection.fileno())) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+                cut += 1
+            except (OSError, ValueError, AttributeError):  # already gone
+                continue
+        return cut
 
     def dispose(self) -> None:
         self.engine.dispose()

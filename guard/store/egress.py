@@ -39,6 +39,7 @@ class SendCheck:
     breakers: BreakerLimits | None
     override_locks: bool = False  # a human's flatten passes locks (audited as overriding)
     restore: GuardState | None = None  # rule memory before this tick, restored on a hold
+    paused: tuple[LockSeen, ...] = ()  # the operator's pauses covering it (act as locks)
 
 
 class Egress(Intents):
@@ -66,7 +67,8 @@ class Egress(Intents):
                         for lock in covering_all(
                             self._active_locks(session, plan.account, check.locks_at), plan.symbol
                         )
-                    ),
+                    )
+                    + check.paused,
                     override_locks=check.override_locks,
                     notional=check.notional,
                     account_window=self._gate_window(session, check, plan, plan.account),

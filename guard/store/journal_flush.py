@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from guard.core.audit import AuditEvent, EventKind
@@ -35,6 +37,7 @@ from guard.store.tables import AccountRow, AuditRow, IntentRow
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 3  # seconds, PostgreSQL connection attempts of a journaled store
+PROBE_WAIT = 0.5  # seconds a store call waits for a PostgreSQL probe (it goes on in the background)
 
 
 class JournalFlush(Store):
@@ -53,7 +56,7 @@ class JournalFlush(Store):
         if url.startswith("postgresql") and "connect_timeout" not in url:
             # a blackholed server must not stall the ticks for the OS's TCP timeout
             url += ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
-        super().__init__(url, write_timeout=write_timeout)
+        super().__init__(url, write_timeout=write_timeout, pre_ping=False)
         self.journal = Journal(journal)
         self.probe_interval = probe_interval
         self.monotonic = monotonic
@@ -64,6 +67,10 @@ class JournalFlush(Store):
         self._probed_at = 0.0
         self._journaled_intents: list[StoredIntent] = []  # admitted while down (until a flush)
         self._unreported = bool(self.journal.recovery.skipped)  # audited by the next flush
+        self._prober: ThreadPoolExecutor | None = None
+        self._applied_count = 0  # entries applied by flushes (progress, read by interrupt)
+        self._seen_progress = 0
+        self._probe: Future[None] | None = None
 
     # ----- availability -------------------------------------------------------------------
     @property
@@ -84,6 +91,8 @@ class JournalFlush(Store):
         if self.down_since is not None:
             if self.monotonic() - self._probed_at < self.probe_interval:
                 return False
+            if not self.is_sqlite and not self._probe_answered():
+                return False
             self._probed_at = self.monotonic()
         if not self.journal.pending() and not self._unreported:
             return True
@@ -93,6 +102,44 @@ class JournalFlush(Store):
             self._went_down(error)
             return False
         return True
+
+    def _probe_answered(self) -> bool:
+        """PostgreSQL: probe with `SELECT 1` on a thread of its own, waiting at most PROBE_WAIT,
+        so a server that hangs (blackholed) stalls no store call for its connect timeout; a hung
+        probe is picked up by a later call once it ends."""
+        if self._probe is None:
+            self._prober = self._prober or ThreadPoolExecutor(1, thread_name_prefix="guard-probe")
+            self._probe = self._prober.submit(self._ping)
+            wait([self._probe], timeout=PROBE_WAIT)  # only when starting one: never per call
+        if not self._probe.done():
+            return False
+        failed = self._probe.exception()
+        self._probe = None
+        if failed is not None:
+            self._probed_at = self.monotonic()
+            return False
+        return True
+
+    def interrupt(self) -> int:
+        """Cut hung connections (Database.interrupt), unless a flush applied an entry since the
+        last call: a long flush that progresses is not a hang."""
+        if self._applied_count != self._seen_progress:
+            self._seen_progress = self._applied_count
+            return 0
+        return super().interrupt()
+
+    def _ping(self) -> None:
+        """SELECT 1; once more on a fresh connection when the pooled one was dead (no pre-ping:
+        a server that restarted left the pool's connections closed)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            self.engine.dispose()
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
 
     def _attempt(self, call: Callable[[], T]) -> tuple[bool, T | None]:
         """(True, result) when `call` ran against the database; (False, None) when it is down."""
@@ -137,6 +184,7 @@ class JournalFlush(Store):
                     self._apply(session, entry)
                     written += 1
             self.journal.mark_applied(entry.seq)
+            self._applied_count += 1  # progress: the hang watchdog leaves a moving flush alone
         if self.journal.entries or self.journal.recovery.skipped:
             self.journal.restart()
         self.flushed += written

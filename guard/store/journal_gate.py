@@ -42,7 +42,8 @@ def offline_verdict(
                 )
                 for lock in sorted(locks, key=lambda lock: lock.id)
                 if lock.is_active(check.locks_at) and lock.covers(plan.account, plan.symbol)
-            ),
+            )
+            + check.paused,
             override_locks=check.override_locks,
             notional=check.notional,
             # this intent may already be among the totals: counting it again errs on the side

@@ -306,6 +306,8 @@ class JournaledStore(JournalReads):
                 updated_at=at,
             )
 
+        if result.status is OrderStatus.SUPPRESSED:  # held, never sent: re-admitted later, same id
+            self._known_ids.discard(result.client_order_id)  # (as the database's admit does)
         known = self._open.pop(result.client_order_id, None)
         if known is not None and result.status.value in NOT_FINAL:
             self._open[result.client_order_id] = updated(known)

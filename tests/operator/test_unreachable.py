@@ -15,6 +15,7 @@ from guard.store import AccountInfo, DatabaseUnreachable, Store
 from guard.store.database import is_outage
 from tests.conftest import _reset_postgres
 from tests.operator.conftest import Ran, run
+from tests.service.helpers import POLICY
 
 # Nothing listens on port 1: the connection is refused at once (and a blackholed host would be
 # given up after the operator's short connect timeout).
@@ -22,7 +23,6 @@ POSTGRES_DOWN = "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/guard"
 
 COMMANDS = {
     "lock": ("lock", "--account", "main", "--reason", "outage drill"),
-    "pause": ("pause", "--reason", "outage drill"),
     "status": ("status",),
     "flatten": ("flatten", "--account", "main", "--reason", "outage drill", "--yes", "--wait", "0"),
     "audit tail": ("audit", "tail"),
@@ -31,7 +31,6 @@ COMMANDS = {
     "audit export": ("audit", "export"),
     "unlock": ("unlock", "1"),
     "locks": ("locks",),
-    "resume": ("resume",),
     "db current": ("db", "current"),
     "db upgrade": ("db", "upgrade"),
     "demo": ("demo",),
@@ -83,26 +82,42 @@ def test_command_when_database_unreachable_then_one_stderr_line_nothing_changed_
         assert "sqlite:///" in line
 
 
-def test_lock_when_postgres_unreachable_then_password_hidden_and_stopping_the_service_named(
+def test_lock_when_postgres_unreachable_then_password_hidden_and_guard_pause_named(
     tmp_path: Path,
 ) -> None:
     line = assert_one_line_unreachable(run(*COMMANDS["lock"], "--db", POSTGRES_DOWN))
     assert "s3cret" not in line and "postgres:***@127.0.0.1:1/guard" in line
-    assert "the lock was NOT set" in line and "stop the service" in line
+    assert "the lock was NOT set" in line and "`guard pause" in line
 
 
-def test_pause_when_sqlite_unopenable_then_pause_not_set_and_stopping_the_service_named(
+def test_lock_when_sqlite_unopenable_then_lock_not_set_and_guard_pause_named(
     tmp_path: Path,
 ) -> None:
     db = unreachable_db("sqlite-missing-directory", tmp_path)
-    line = assert_one_line_unreachable(run(*COMMANDS["pause"], "--db", db))
+    line = assert_one_line_unreachable(run(*COMMANDS["lock"], "--db", db))
     assert "unable to open database file" in line
-    assert "the pause was NOT set" in line and "stop the service" in line
+    assert "the lock was NOT set" in line and "guard pause" in line
+
+
+def test_pause_when_database_unreachable_then_pause_file_written_and_exit_0(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "guard.yaml"
+    config.write_text(
+        f"version: 1\nservice:\n  database_url: {POSTGRES_DOWN}\n"
+        f"  pause_file: {tmp_path / 'pause.json'}\n"
+        f"accounts:\n  - {{name: main, venue: paper, policies: [{POLICY}]}}\n"
+    )
+    ran = run("pause", "--reason", "outage drill", "--config", str(config))
+    assert ran.code == 0, ran.text
+    assert "pause of every account" in ran.out and (tmp_path / "pause.json").exists()
+    assert run("resume", "--config", str(config)).code == 0
+    assert not (tmp_path / "pause.json").exists()
 
 
 def test_status_when_database_unreachable_then_no_hint_about_locks(tmp_path: Path) -> None:
     line = assert_one_line_unreachable(run("status", "--db", POSTGRES_DOWN))
-    assert "NOT set" not in line and "stop the service" not in line
+    assert "NOT set" not in line and "guard pause" not in line
 
 
 # ----- lost while a change was being saved: not "nothing was changed" ---------------------------
@@ -117,15 +132,15 @@ def test_lock_when_database_lost_while_saving_then_may_or_may_not_be_set_and_exi
     line = assert_one_line_unreachable(
         run("lock", "--reason", "r", "--db", db), "the lock may or may not have been set"
     )
-    assert "nothing was changed" not in line and "stop the service" in line
+    assert "nothing was changed" not in line and "guard pause" in line
 
 
-def test_resume_when_database_lost_while_saving_then_may_or_may_not_be_cleared(
+def test_unlock_when_database_lost_while_saving_then_may_or_may_not_be_cleared(
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Store, "clear_locks", lost)
+    monkeypatch.setattr(Store, "clear_lock", lost)
     line = assert_one_line_unreachable(
-        run("resume", "--db", db), "the lock may or may not have been cleared"
+        run("unlock", "1", "--db", db), "the lock may or may not have been cleared"
     )
     assert "nothing was changed" not in line
 

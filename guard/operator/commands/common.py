@@ -26,14 +26,11 @@ EXIT_INVALID = 2  # bad input: a usage error, a bad file, an unknown name
 EXIT_NOT_MIGRATED = 3  # the database is not at the code's schema revision
 EXIT_UNREACHABLE = 4  # the database cannot be reached: the command changed nothing (or says what)
 NOTHING_CHANGED = "nothing was changed"
-# What still holds the guard back when the database is down (by command): only stopping it.
-STILL_WORKS = {
-    "lock": "the lock was NOT set",
-    "pause": "the pause was NOT set",
-}
-STOP_THE_SERVICE = (
-    "the only other way to hold the guard back is to stop the service (e.g. `docker compose stop "
-    "guard`, or `systemctl stop` on its unit), which also stops its protection"
+# What still holds the guard back when the database is down (by command).
+STILL_WORKS = {"lock": "the lock was NOT set"}
+PAUSE_STILL_WORKS = (
+    "`guard pause --reason R [--account A] [--for 30m]` still works without the database (a file "
+    "the running service watches and its egress gate honours)"
 )
 
 console = Console()
@@ -109,7 +106,7 @@ def unreachable(
     if command in STILL_WORKS:
         if outcome == NOTHING_CHANGED:
             message += f", {STILL_WORKS[command]}"
-        message += f"; {STOP_THE_SERVICE}"
+        message += f"; {PAUSE_STILL_WORKS}"
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(EXIT_UNREACHABLE)
 

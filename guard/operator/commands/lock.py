@@ -1,4 +1,5 @@
-"""`guard lock|unlock|locks|pause|resume`: human override locks that hold the guard's actions back."""
+"""`guard lock|unlock|locks`: human override locks (in the database) that hold the guard's actions
+back; `guard pause` (guard.operator.commands.pause) is the file-based one that needs no database."""
 
 from __future__ import annotations
 
@@ -115,19 +116,6 @@ def register(app: typer.Typer) -> None:
         _take(db, account, market, reason, ttl, until, actor)
 
     @app.command()
-    def pause(
-        reason: Annotated[str | None, typer.Option(help="why (required, audited)")] = None,
-        ttl: Annotated[str | None, typer.Option(help="expire after e.g. 30m, 2h, 1d")] = None,
-        until: Annotated[str | None, typer.Option(help="expire at an ISO-8601 time")] = None,
-        actor: ActorOption = None,
-        db: DbOption = None,
-    ) -> None:
-        """Pause the guard everywhere (a global lock).
-
-        Exit 4 when the database is unreachable: the pause is NOT set then."""
-        _take(db, None, None, reason, ttl, until, actor)
-
-    @app.command()
     def unlock(
         lock_id: Annotated[int | None, typer.Argument(help="lock id (see `guard locks`)")] = None,
         account: Annotated[str | None, typer.Option(help="clear this account's lock")] = None,
@@ -149,20 +137,6 @@ def register(app: typer.Typer) -> None:
             done = commands(store).unlock(
                 cli_actor(who), lock_id=lock_id, account=account, market=market, reason=reason
             )
-        cleared = _read_back(store, done)
-        for item in cleared:
-            console.print(f"cleared {item.describe()}")
-
-    @app.command()
-    def resume(
-        reason: Annotated[str | None, typer.Option(help="why (optional, audited)")] = None,
-        actor: ActorOption = None,
-        db: DbOption = None,
-    ) -> None:
-        """Clear the global pause (account and market locks stay)."""
-        store = ready_store(db)
-        with changing(UNSURE_CLEAR), refusing():
-            done = commands(store).resume(cli_actor(actor_name(actor)), reason=reason)
         cleared = _read_back(store, done)
         for item in cleared:
             console.print(f"cleared {item.describe()}")

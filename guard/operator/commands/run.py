@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from guard.core.yaml_model import ConfigError
-from guard.operator.commands.common import fail
+from guard.operator.commands.common import EXIT_UNREACHABLE, errors, fail
+from guard.store.database import is_outage
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +36,17 @@ def register(app: typer.Typer) -> None:
         except ConfigError as error:
             fail(str(error))
         except Exception as error:  # a database not migrated or unreachable, a bad secret
+            if is_outage(error):  # one line; a supervisor retries (the journal flushes then)
+                cause = getattr(error, "orig", None) or error
+                first = (str(cause).strip().splitlines() or [""])[0].strip()[:200]
+                errors.print(
+                    f"[bold red]error:[/] {escape(f'database unreachable ({type(cause).__name__}: {first})')}: "
+                    "guard run needs it to start (schema, rule memory, pending intents); nothing "
+                    "was sent, the journal (if any) is flushed at the next start",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise SystemExit(EXIT_UNREACHABLE) from None
             fail(f"{type(error).__name__}: {error}", code=1)
         install_console(runner)
         raise SystemExit(asyncio.run(runner.run()))

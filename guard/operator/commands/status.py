@@ -14,6 +14,7 @@ from rich.table import Table
 from guard.core.numbers import plain, price_text
 from guard.operator.commands.common import console, print_json
 from guard.operator.commands.db import DbOption, now, ready_store
+from guard.operator.commands.pause import ConfigOption, PauseFileOption, active_pauses
 from guard.operator.console.views import status_json
 from guard.store import AccountStatus
 
@@ -68,8 +69,11 @@ def register(app: typer.Typer) -> None:
     def status(
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
         db: DbOption = None,
+        config: ConfigOption = None,
+        pause_file: PauseFileOption = None,
     ) -> None:
-        """Every account: venue, mode, last tick, equity, margin, breaches, intents, locks."""
+        """Every account: venue, mode, last tick, equity, margin, breaches, intents, locks; and
+        the active pauses of the pause file (`guard pause`)."""
         rows = ready_store(db).status(now())
         if json_output:
             print_json([status_json(row) for row in rows])
@@ -114,6 +118,8 @@ def register(app: typer.Typer) -> None:
         for row in rows:
             if row.disabled_reason is not None:
                 console.print(f"[bold red]{row.name} disabled[/]: {row.disabled_reason}")
+        for pause in active_pauses(config, pause_file):
+            console.print(f"paused: {pause}", style="bold red", markup=False, highlight=False)
         if any(r.venue and not r.in_config for r in rows):
             console.print(
                 "[dim]not in the running config: not registered by the service's last start or "
