@@ -121,7 +121,7 @@ async def test_alert_when_kind_is_trouble_then_typed_warning_or_critical_not_inf
         await notifier.alert(AlertKind.BREACH, "b", "acct BTC ladder", "distance 4%")
         await notifier.alert(AlertKind.PERMANENT_ERROR, "p", "acct", "invalid API key")
         await notifier.alert(
-            AlertKind.SERVICE, "journal", "db down", "journaling", Severity.WARNING
+            AlertKind.SERVICE, "journal", "db down", "journaling", severity=Severity.WARNING
         )
         await notifier.alert(AlertKind.ORDER, "o", "acct filled", "sell 0.3 BTC: filled")
         await notifier.alert(AlertKind.BREACH, "b", "acct BTC ladder", "distance 4%")  # duplicate
