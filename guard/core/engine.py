@@ -13,8 +13,10 @@ from decimal import Decimal
 from guard.core.domain import (
     ZERO,
     AccountSnapshot,
+    Alert,
     Decision,
     Execution,
+    Finding,
     GuardState,
     LadderEpisode,
     PositionKey,
@@ -70,7 +72,7 @@ def evaluate(
     for rule in policies.rules:
         if not rule.enabled or not rule.select.matches_account(snapshot.account):
             continue
-        outcomes.append(_cooled(rule, _run(rule, ctx, age), state, now))
+        outcomes.append(_alerting(rule, _cooled(rule, _run(rule, ctx, age), state, now), ctx))
     findings = tuple(f for outcome in outcomes for f in outcome.findings)
     divergences = tuple(
         replace(a, account=a.account or snapshot.account)
@@ -141,6 +143,25 @@ def _cooled(rule: RuleBase, outcome: RuleOutcome, state: GuardState, now: dateti
         )
         return replace(outcome, findings=findings)
     return replace(outcome, fired_at=frozen_map({**outcome.fired_at, rule.id: now}))
+
+
+def _alerting(rule: RuleBase, outcome: RuleOutcome, ctx: RuleContext) -> RuleOutcome:
+    """An `alert_only` rule keeps its memory (a band alerts once per episode) but every finding
+    that would reduce becomes a WARNING without a request, plus an alert: it never orders."""
+    if not rule.alert_only:
+        return outcome
+    findings: list[Finding] = []
+    alerts = list(outcome.alerts)
+    for finding in outcome.findings:
+        if finding.request is None:
+            findings.append(finding)
+            continue
+        reason = f"{finding.reason} (alert only: no order)"
+        findings.append(replace(finding, severity=Severity.WARNING, reason=reason, request=None))
+        alerts.append(
+            Alert("rule_alert", Severity.WARNING, reason, ctx.snapshot.account, finding.symbol)
+        )
+    return replace(outcome, findings=tuple(findings), alerts=tuple(alerts))
 
 
 def merge(
