@@ -33,6 +33,9 @@ class ExecutionModel:
     volatility_reference: Decimal | None = None
 
 
+NO_LATENCY = ExecutionModel()
+"""Fill at once at the mark with per-order impact only (the paper venue's behaviour)."""
+
 REPLAY_EXECUTION = ExecutionModel(
     latency=timedelta(seconds=2),
     impact_half_life=timedelta(minutes=10),

@@ -194,3 +194,10 @@ def _table(report: dict[str, object]) -> None:
     for key, title in COLUMNS:
         table.add_row(title, *(str(figures[key]) for figures in runs.values()))
     console.print(table)
+    for name, figures in runs.items():
+        for rule, share in figures["rule_contributions"].items():
+            console.print(
+                f"{name}: {rule}: {share['orders']} order(s), {share['notional']} reduced"
+            )
+        for warning in figures["warnings"]:
+            console.print(f"[yellow]warning[/]: {warning}")

@@ -25,9 +25,9 @@ from guard.core.margin import (
     initial_margin,
     isolated_equity,
     liquidation_distance,
-    liquidation_progress,
     liquidation_price,
     liquidation_price_for,
+    liquidation_progress,
     measure,
     ratio,
 )
