@@ -47,6 +47,7 @@ from guard.core.policy.schema_stress import StressRule
 from guard.core.venues.base import VenueRules
 
 PEAK_HISTORY = timedelta(days=30)
+POSITION_MEMORY = ("room", "seen", "confirm")  # counters "<rule>|<symbol>|<side>|<what>"
 # Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
 LIQUIDATION_TOLERANCE = Decimal("0.01")
 
@@ -233,6 +234,11 @@ def _next_state(
         suffix = key.split("|", 1)[1]
         if not suffix.startswith("@") and suffix not in open_keys:
             del episodes[key]  # the position is gone: its episode ends with it
+    for name in list(plain):  # a ladder's per-position memory (room, seen, confirm) goes too
+        parts = name.split("|")
+        closed = len(parts) == 4 and f"{parts[1]}|{parts[2]}" not in open_keys
+        if closed and parts[3] in POSITION_MEMORY:
+            del plain[name]
     return replace(
         state,
         episodes=frozen_map(dict(sorted(episodes.items()))),

@@ -62,9 +62,6 @@ class PositionMetrics:
     margin_ratio: Decimal  # of the position's margin pool (cross: the whole cross pool)
     liquidation_price: Decimal | None  # None: no positive price liquidates it
     liquidation_distance: Decimal | None  # s·(mark − liq)/mark; None when liq price is None
-    # share of the entry-to-liquidation distance the mark has used up: 0 at entry, 1 at the
-    # liquidation price, negative in profit; None when no price liquidates the position
-    liquidation_progress: Decimal | None
     leverage: Decimal  # notional ÷ pool equity (INFINITY when that equity is <= 0)
     unrealized_loss_pct: Decimal  # loss as a fraction of entry notional, 0 when in profit
     funding_per_interval: Decimal  # paid per funding interval (positive: this position pays)
@@ -245,17 +242,6 @@ def liquidation_distance(position: Position, liq_price: Decimal | None) -> Decim
     return position.side.sign * (position.mark_price - liq_price) / position.mark_price
 
 
-def liquidation_progress(position: Position, liq_price: Decimal | None) -> Decimal | None:
-    """s·(entry − mark) ÷ s·(entry − liq): how much of the distance from entry to liquidation
-    the mark has covered (1 when the liquidation price is at or past the entry)."""
-    if liq_price is None:
-        return None
-    room = position.side.sign * (position.entry_price - liq_price)
-    if room <= ZERO:
-        return Decimal(1)
-    return position.side.sign * (position.entry_price - position.mark_price) / room
-
-
 def funding_per_interval(
     position: Position, rate: Decimal | None, price: Decimal | None = None
 ) -> Decimal:
@@ -310,7 +296,6 @@ def _position_metrics(
         margin_ratio=ratio(pool_maintenance, pool_equity),
         liquidation_price=liq,
         liquidation_distance=liquidation_distance(position, liq),
-        liquidation_progress=liquidation_progress(position, liq),
         leverage=ratio(position.notional, pool_equity),
         unrealized_loss_pct=ratio(loss, entry_notional),
         funding_per_interval=funding_per_interval(position, rate, funding_price),

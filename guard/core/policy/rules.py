@@ -21,6 +21,7 @@ from guard.core.domain import (
     frozen_map,
 )
 from guard.core.margin import AccountMetrics, PositionMetrics
+from guard.core.policy.progress import progress, room_key
 from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_ladders import AtStart, Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
@@ -77,7 +78,7 @@ def _ladder_value(
         case LadderMetric.MARK_PRICE:
             return metrics.mark_price
         case LadderMetric.LIQUIDATION_PROGRESS:
-            return metrics.liquidation_progress
+            raise ValueError("liquidation_progress needs the remembered room: see exit_ladder")
 
 
 def _is_worse_or_equal(direction: Direction, value: Decimal, level: Decimal) -> bool:
@@ -104,7 +105,13 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         if metrics is None:
             continue
         key = episode_key(rule.id, position)
-        value = _ladder_value(rule, metrics, ctx)
+        if rule.metric is LadderMetric.LIQUIDATION_PROGRESS:
+            remembered = ctx.state.counters.get(room_key(key))
+            value, room = progress(position, metrics, remembered)
+            if room is not None and room != remembered:
+                plain[room_key(key)] = room
+        else:
+            value = _ladder_value(rule, metrics, ctx)
         episode = ctx.state.episodes.get(key)
         if value is None:
             continue

@@ -122,11 +122,14 @@ class PaperBook:
         execution: ExecutionModel | None = None,
     ) -> None:
         self.markets = dict(markets)
-        self.execution = execution or ExecutionModel()
-        self.impact = ImpactMemory(self.execution)
         self.path = path
         self.funding = {s: sorted(v) for s, v in (funding or {}).items()}
+        self.execution = execution or ExecutionModel()
+        impact = self.execution.impact_per_notional
+        if slippage is None and impact is not None:
+            slippage = SlippageModel(impact_per_notional=impact)
         self.slippage = slippage or SlippageModel()
+        self.impact = ImpactMemory(self.execution)
         self.now = require_utc(start or path.start, "paper start")
         self.accounts: dict[str, PaperAccount] = {}
         self.calls: Counter[str] = Counter()

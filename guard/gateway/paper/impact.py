@@ -31,6 +31,8 @@ class ExecutionModel:
     latency: timedelta = timedelta(0)
     impact_half_life: timedelta | None = None
     volatility_reference: Decimal | None = None
+    volatility_cap: Decimal = Decimal(5)  # impact grows at most this many times with volatility
+    impact_per_notional: Decimal | None = None  # None: the paper venue's slippage model's
 
 
 NO_LATENCY = ExecutionModel()
@@ -39,9 +41,12 @@ NO_LATENCY = ExecutionModel()
 REPLAY_EXECUTION = ExecutionModel(
     latency=timedelta(seconds=2),
     impact_half_life=timedelta(minutes=10),
-    volatility_reference=Decimal("0.001"),
+    volatility_reference=Decimal("0.002"),
+    impact_per_notional=Decimal("0.00000001"),
 )
-"""The replay's default: 2 s latency, 10 min impact half-life, impact ×(σ₁ₘ ÷ 0.1 %) above 0.1 %."""
+"""The replay's default: 2 s latency; impact 0.1 % per 100,000 of notional (earlier fills
+included, decaying with a 10 min half-life), ×(σ₁ₘ ÷ 0.2 %) above 0.2 % one-minute volatility, at
+most ×5."""
 
 
 @dataclass(slots=True)
@@ -64,8 +69,10 @@ class ImpactMemory:
             self.recent[symbol] = (now, self.residual(symbol, now) + notional)
 
 
-def volatility_scale(path: PricePath, symbol: str, now: datetime, reference: Decimal) -> Decimal:
-    """max(1, realised one-minute volatility over the last hour ÷ `reference`)."""
+def volatility_scale(
+    path: PricePath, symbol: str, now: datetime, reference: Decimal, cap: Decimal = Decimal(5)
+) -> Decimal:
+    """max(1, realised one-minute volatility over the last hour ÷ `reference`), at most `cap`."""
     returns: list[float] = []
     moment = now - VOLATILITY_WINDOW
     previous = float(path.price(symbol, moment))
@@ -79,4 +86,4 @@ def volatility_scale(path: PricePath, symbol: str, now: datetime, reference: Dec
         return Decimal(1)
     mean = sum(returns) / len(returns)
     sigma = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
-    return max(Decimal(1), Decimal(str(round(sigma, 9))) / reference)
+    return min(cap, max(Decimal(1), Decimal(str(round(sigma, 9))) / reference))

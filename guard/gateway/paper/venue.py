@@ -91,7 +91,9 @@ class PaperVenue(PaperSettlement):
         mark = self.path.price(plan.symbol, filled_at)
         reference = self.execution.volatility_reference
         scale = (
-            volatility_scale(self.path, plan.symbol, filled_at, reference)
+            volatility_scale(
+                self.path, plan.symbol, filled_at, reference, self.execution.volatility_cap
+            )
             if reference is not None
             else Decimal(1)
         )

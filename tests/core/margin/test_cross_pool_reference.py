@@ -27,7 +27,6 @@ from guard.core.margin import (
     liquidation_distance,
     liquidation_price,
     liquidation_price_for,
-    liquidation_progress,
     measure,
     ratio,
 )
@@ -121,7 +120,6 @@ def reference_position_metrics(
         margin_ratio=ratio(pool_maintenance, pool_equity),
         liquidation_price=liq,
         liquidation_distance=liquidation_distance(position, liq),
-        liquidation_progress=liquidation_progress(position, liq),
         leverage=ratio(position.notional, pool_equity),
         unrealized_loss_pct=ratio(loss, entry_notional),
         funding_per_interval=funding_per_interval(position, rate, funding_price),
