@@ -74,15 +74,21 @@ def render(cells: Sequence[Cell], title: str = "") -> str:
     lines = [title] if title else []
     lines.append(HEADER)
     lines.extend(row(cell) for cell in cells)
+    lines.append(summary(cells))
+    return "\n".join(lines)
+
+
+def summary(cells: Sequence[Cell]) -> str:
+    """The totals line and the verdict, naming every run that misses the target."""
+    lines: list[str] = []
     result = verdict(cells)
     share = result.guarded_total / result.stop_total if result.stop_total else Decimal(0)
     lines.append(
         f"{'total':<44} guarded {result.guarded_total:.0f}  half-liquidation stop "
         f"{result.stop_total:.0f}  ({share:.1%})"
     )
-    lines.append(
-        "target met" if result.met else "target NOT met: " + "; ".join(result.failures or ())
-    )
+    lines.append("target met" if result.met else "target NOT met:")
+    lines.extend(f"  - {failure}" for failure in result.failures)
     if not result.failures and result.guarded_total < result.stop_total:
         lines.append("the guarded total is below the stop's total")
     return "\n".join(lines)

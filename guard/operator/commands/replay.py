@@ -24,6 +24,7 @@ from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.lab.demo import fresh_store
 from guard.lab.replay.chart import draw
 from guard.lab.replay.inputs import load_setup
+from guard.lab.replay.matrix_command import run_matrix_command
 from guard.lab.replay.report import COLUMNS, report_json
 from guard.lab.replay.runner import ProgressHook, replay
 from guard.lab.replay.setup import ReplaySetup, from_scenario
@@ -75,8 +76,32 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="folder for report.json, chart.png and audit.db")
         ] = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        table: Annotated[
+            bool,
+            typer.Option(
+                "--table",
+                help="run POLICY over every episode and scenario (the acceptance matrix)",
+            ),
+        ] = False,
+        sweep: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--sweep",
+                help="vary a policy parameter over the matrix: RULE.FIELD=V1,V2 (repeat)",
+            ),
+        ] = None,
+        market_dir: Annotated[
+            Path, typer.Option(help="folder of the real episodes for --table/--sweep")
+        ] = Path("../shared/data/market"),
+        only: Annotated[
+            list[str] | None,
+            typer.Option(help="--table/--sweep: only episodes whose name contains this (repeat)"),
+        ] = None,
     ) -> None:
-        """Replay history or a scenario unguarded, guarded by POLICY, and with a plain stop-loss."""
+        """Replay history or a scenario unguarded, guarded by POLICY, and with plain stop-losses."""
+        if table or sweep:
+            run_matrix_command(policy, sweep or [], market_dir, only or [])
+            return
         try:
             policies = load_policies([policy])
             setup, default_tick = _setup(
