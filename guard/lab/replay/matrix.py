@@ -31,6 +31,8 @@ HALF_LIQ = StopBaseline("stop_half_liq", StopKind.LIQUIDATION_FRACTION, Decimal(
 CALM_VOLATILITY = 0.0003  # 0.03 % per minute
 CALM_START = datetime(2024, 9, 2, tzinfo=UTC)
 SCENARIO_TICK = timedelta(seconds=15)  # the service's default poll interval
+LONG_SCENARIO = timedelta(hours=6)  # longer (slow) scenarios tick once a minute
+LONG_SCENARIO_TICK = timedelta(minutes=1)
 
 # the real episodes in ../shared/data/market: candles, funding, guard tick
 REAL_EPISODES = (
@@ -130,7 +132,7 @@ def scenario_episodes(seed: int = 7) -> list[Episode]:
                 chosen.markets[symbol],
                 _fixed(tuple(chosen.path.knots[symbol])),
                 tuple(chosen.funding.get(symbol, ())),
-                SCENARIO_TICK,
+                SCENARIO_TICK if chosen.end - chosen.start <= LONG_SCENARIO else LONG_SCENARIO_TICK,
                 "scenario",
             )
         )
