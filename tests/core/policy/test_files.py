@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from guard.core.policy.describe import describe
+from guard.core.policy.loading import parse_policy
 from guard.core.yaml_model import ConfigError
 from guard.service.files import load_policies, load_policy_file
 
@@ -110,3 +111,22 @@ def test_reload_when_file_turns_bad_then_last_good_set_kept_with_problems(tmp_pa
     path.write_text("version: 1\nrules:\n  - id: stale\n    kind: stale_data\n    max_age: 5m\n")
     fresh, none = reload_policies([path], good)
     assert none == () and fresh.fingerprint != good.fingerprint
+
+
+def test_parse_when_confirm_ticks_zero_then_error_names_file_line_and_field() -> None:
+    text = (
+        "version: 1\n"
+        "rules:\n"
+        "  - id: ladder\n"
+        "    kind: exit_ladder\n"
+        "    metric: liquidation_progress\n"
+        "    bands: [{trigger: '40%', reduce: '25%'}]\n"
+        "    rearm: '20%'\n"
+        "    confirm_ticks: 0\n"
+        "    at_start: later\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_policy(text, "mine.yaml")
+    message = str(caught.value)
+    assert "mine.yaml:8" in message and "confirm_ticks" in message
+    assert "mine.yaml:9" in message and "at_start" in message
