@@ -203,6 +203,12 @@ class _ProgressBar:
             self.bar.stop()
 
 
+def _cell(key: str, value: object) -> str:
+    if key == "first_order_at" and isinstance(value, str):
+        return value[5:16].replace("T", " ")  # MM-DD HH:MM
+    return str(value)
+
+
 def _table(report: dict[str, object]) -> None:
     setup = report["setup"]
     assert isinstance(setup, dict)
@@ -212,13 +218,18 @@ def _table(report: dict[str, object]) -> None:
     )
     runs = report["runs"]
     assert isinstance(runs, dict)
-    table = Table(title="guard replay")
-    table.add_column("")
-    for name in runs:
-        table.add_column(name, justify="right", no_wrap=True)
-    for key, title in COLUMNS:
-        table.add_row(title, *(str(figures[key]) for figures in runs.values()))
-    console.print(table)
+    names = list(runs)
+    # two tables so each fits a terminal: the three classic runs, then the further baselines
+    for title, group in (("guard replay", names[:3]), ("stop baselines", names[3:])):
+        if not group:
+            continue
+        table = Table(title=title)
+        table.add_column("", no_wrap=True)
+        for name in group:
+            table.add_column(name, justify="right", no_wrap=True)
+        for key, heading in COLUMNS:
+            table.add_row(heading, *(_cell(key, runs[name][key]) for name in group))
+        console.print(table)
     for name, figures in runs.items():
         for rule, share in figures["rule_contributions"].items():
             console.print(
