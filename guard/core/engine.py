@@ -13,8 +13,10 @@ from decimal import Decimal
 from guard.core.domain import (
     ZERO,
     AccountSnapshot,
+    Alert,
     Decision,
     Execution,
+    Finding,
     GuardState,
     LadderEpisode,
     PositionKey,
@@ -46,6 +48,7 @@ from guard.core.position_risk import PositionRisk
 from guard.core.venues.base import VenueRules
 
 PEAK_HISTORY = timedelta(days=30)
+POSITION_MEMORY = ("room", "seen", "confirm")  # counters "<rule>|<symbol>|<side>|<what>"
 # Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
 LIQUIDATION_TOLERANCE = Decimal("0.01")
 
@@ -71,7 +74,7 @@ def evaluate(
     for rule in policies.rules:
         if not rule.enabled or not rule.select.matches_account(snapshot.account):
             continue
-        outcomes.append(_cooled(rule, _run(rule, ctx, age), state, now))
+        outcomes.append(_alerting(rule, _cooled(rule, _run(rule, ctx, age), state, now), ctx))
     findings = tuple(f for outcome in outcomes for f in outcome.findings)
     divergences = tuple(
         replace(a, account=a.account or snapshot.account)
@@ -157,6 +160,25 @@ def _cooled(rule: RuleBase, outcome: RuleOutcome, state: GuardState, now: dateti
     return replace(outcome, fired_at=frozen_map({**outcome.fired_at, rule.id: now}))
 
 
+def _alerting(rule: RuleBase, outcome: RuleOutcome, ctx: RuleContext) -> RuleOutcome:
+    """An `alert_only` rule keeps its memory (a band alerts once per episode) but every finding
+    that would reduce becomes a WARNING without a request, plus an alert: it never orders."""
+    if not rule.alert_only:
+        return outcome
+    findings: list[Finding] = []
+    alerts = list(outcome.alerts)
+    for finding in outcome.findings:
+        if finding.request is None:
+            findings.append(finding)
+            continue
+        reason = f"{finding.reason} (alert only: no order)"
+        findings.append(replace(finding, severity=Severity.WARNING, reason=reason, request=None))
+        alerts.append(
+            Alert("rule_alert", Severity.WARNING, reason, ctx.snapshot.account, finding.symbol)
+        )
+    return replace(outcome, findings=tuple(findings), alerts=tuple(alerts))
+
+
 def merge(
     requests: list[ReduceRequest],
     snapshot: AccountSnapshot,
@@ -226,6 +248,11 @@ def _next_state(
         suffix = key.split("|", 1)[1]
         if not suffix.startswith("@") and suffix not in open_keys:
             del episodes[key]  # the position is gone: its episode ends with it
+    for name in list(plain):  # a ladder's per-position memory (room, seen, confirm) goes too
+        parts = name.split("|")
+        closed = len(parts) == 4 and f"{parts[1]}|{parts[2]}" not in open_keys
+        if closed and parts[3] in POSITION_MEMORY:
+            del plain[name]
     return replace(
         state,
         episodes=frozen_map(dict(sorted(episodes.items()))),

@@ -24,16 +24,31 @@ ROOT = Path(__file__).resolve().parents[2]
 CASE = CASES["binance"]
 
 
+DISTANCE_LADDER = """\
+version: 1
+rules:
+  - id: liquidation-ladder
+    kind: exit_ladder
+    metric: liquidation_distance
+    bands:
+      - {trigger: "12%", reduce: "25%"}
+      - {trigger: "8%", reduce: "25%"}
+    rearm: "20%"
+"""
+
+
 def clock() -> datetime:
     return datetime.now(UTC)
 
 
-def service(store: Store, gateway: Any, *, dry_run: bool) -> GuardService:
+def service(
+    store: Store, gateway: Any, *, dry_run: bool, policy: Path = ROOT / "policies" / "default.yaml"
+) -> GuardService:
     runtime = AccountRuntime(
         name=CASE.account,
         rules=rules_for("binance"),
         gateway=gateway,
-        policies=load_policies([ROOT / "policies" / "default.yaml"]),
+        policies=load_policies([policy]),
         dry_run=dry_run,
     )
     return GuardService(store=store, accounts={CASE.account: runtime}, clock=clock)
@@ -46,11 +61,15 @@ def audit_text(store: Store) -> str:
 
 
 async def test_tick_when_dry_run_and_breached_then_zero_writes_and_audit_shows_would_place(
-    sqlite_store: Store,
+    sqlite_store: Store, tmp_path: Path
 ) -> None:
     gateway, wire = gateway_for("binance")
     dry = DryRunGateway(gateway)
-    guard = service(sqlite_store, dry, dry_run=True)
+    # the recorded position breaches a 12 % distance ladder (the former default) but not the
+    # default's progress ladder; the distance ladder exercises the would-place path
+    acting = tmp_path / "distance.yaml"
+    acting.write_text(DISTANCE_LADDER, encoding="utf-8")
+    guard = service(sqlite_store, dry, dry_run=True, policy=acting)
     try:
         with replay("binance", "snapshot"):
             report = await guard.tick(CASE.account)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from guard.operator.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = ROOT / "policies" / "default.yaml"
+DEFAULT = ROOT / "policies" / "examples" / "progress-ladder.yaml"  # the candidate default
 
 
 def snapshot_file(tmp_path: Path, mark: int, total: int) -> Path:
@@ -54,23 +54,36 @@ def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, ["evaluate", *args])
 
 
-def test_evaluate_when_near_liquidation_then_json_findings_and_reduce_only_orders(
+def test_evaluate_when_near_liquidation_at_first_sight_then_default_warns_without_orders(
     tmp_path: Path,
 ) -> None:
     path = snapshot_file(tmp_path, 57000, 4000)
     result = invoke("--snapshot", str(path), "--policy", str(DEFAULT), "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    (finding,) = document["findings"]
-    assert finding["rule_id"] == "liquidation-ladder"
-    assert finding["symbol"] == "BTC/USDT:USDT"
-    assert "band 1+2" in finding["reason"]
+    ladder = [f for f in document["findings"] if f["rule_id"] == "liquidation-ladder"]
+    assert len(ladder) == 1 and "starts inside band(s) 1 " in ladder[0]["reason"]
+    assert document["orders"] == []
+
+
+def test_evaluate_when_near_liquidation_and_at_start_act_then_json_reduce_only_orders(
+    tmp_path: Path,
+) -> None:
+    path = snapshot_file(tmp_path, 57000, 4000)
+    acting = tmp_path / "acting.yaml"
+    acting.write_text(DEFAULT.read_text().replace("at_start: warn", "at_start: act"))
+    result = invoke("--snapshot", str(path), "--policy", str(acting), "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    ladder = [f for f in document["findings"] if f["rule_id"] == "liquidation-ladder"]
+    assert len(ladder) == 1 and "band 1 trigger 40%" in ladder[0]["reason"]
+    assert ladder[0]["symbol"] == "BTC/USDT:USDT"
     (order,) = document["orders"]
     assert order["side"] == "sell" and order["reduce_only"] is True
-    assert Decimal(order["quantity"]) == Decimal("0.5")
+    assert Decimal(order["quantity"]) == Decimal("0.25")
     assert order["rule_ids"] == ["liquidation-ladder"]
     assert isinstance(order["quantity"], str) and isinstance(document["metrics"]["equity"], str)
-    again = invoke("--snapshot", str(path), "--policy", str(DEFAULT), "--json")
+    again = invoke("--snapshot", str(path), "--policy", str(acting), "--json")
     assert json.loads(again.stdout)["orders"][0]["client_order_id"] == order["client_order_id"]
 
 

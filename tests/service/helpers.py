@@ -19,7 +19,8 @@ from guard.service.notify import Notifier
 from guard.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-POLICY = ROOT / "policies" / "default.yaml"
+# service mechanics run on a fixed fixture policy, not on the tuned default (see its header)
+POLICY = ROOT / "tests" / "service" / "mechanics-policy.yaml"
 ACCOUNT = "acct"
 
 

@@ -112,3 +112,21 @@ def test_compare_when_equity_jumps_beyond_bound_then_sanity_hold() -> None:
 
 def test_compare_when_no_previous_snapshot_then_nothing_to_compare() -> None:
     assert compare(None, _snap(), {}, BOUNDS) == ([], [])
+
+
+def test_compare_when_equity_drop_is_the_marks_move_at_high_leverage_then_no_hold() -> None:
+    # 3.333 BTC on 10,000 (20x): a 2.4 % fall costs 4,800 of equity (48 %... then more)
+    before = snapshot([position(quantity="3.333", mark="60000")], wallet="10000")
+    after = snapshot([position(quantity="3.333", mark="58200")], wallet="10000")
+    assert compare(before, after, {}, BOUNDS) == ([], [])
+    # the same equity drop with the mark unchanged is not explained: hold
+    drained = snapshot([position(quantity="3.333", mark="60000")], wallet="4000")
+    holds, _ = compare(before, drained, {}, BOUNDS)
+    assert [h.rail for h in holds] == [Rail.SANITY] and "not explained" in holds[0].reason
+
+
+def test_compare_when_mark_jumps_beyond_mark_bound_then_it_explains_nothing() -> None:
+    before = snapshot([position(quantity="1", mark="60000")], wallet="10000")
+    after = snapshot([position(quantity="1", mark="40000")], wallet="10000")  # -33 % mark
+    holds, _ = compare(before, after, {}, BOUNDS)
+    assert [h.rail for h in holds] == [Rail.SANITY]

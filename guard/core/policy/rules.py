@@ -22,8 +22,9 @@ from guard.core.domain import (
 )
 from guard.core.margin import AccountMetrics, PositionMetrics
 from guard.core.numbers import market_quantity
+from guard.core.policy.progress import progress, room_key
 from guard.core.policy.schema_fields import RuleBase
-from guard.core.policy.schema_ladders import Direction, ExitLadderRule, LadderMetric
+from guard.core.policy.schema_ladders import AtStart, Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
 from guard.core.policy.units import format_percent
 from guard.core.venues.base import VenueRules
@@ -77,6 +78,8 @@ def _ladder_value(
             return ctx.drawdown
         case LadderMetric.MARK_PRICE:
             return metrics.mark_price
+        case LadderMetric.LIQUIDATION_PROGRESS:
+            raise ValueError("liquidation_progress needs the remembered room: see exit_ladder")
 
 
 def _is_worse_or_equal(direction: Direction, value: Decimal, level: Decimal) -> bool:
@@ -84,11 +87,16 @@ def _is_worse_or_equal(direction: Direction, value: Decimal, level: Decimal) -> 
 
 
 def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
-    """Fire each band at most once per episode; reduce the fired fraction of the start size."""
+    """Fire each band at most once per episode; reduce the fired fraction of the start size.
+
+    A breach must hold `confirm_ticks` evaluations in a row; bands a position is already inside
+    when the rule first sees it are reported, not acted on, unless `at_start: act`."""
     direction = rule.effective_direction
     findings: list[Finding] = []
+    alerts: list[Alert] = []
     episodes: dict[str, LadderEpisode | None] = {}
     counters: dict[str, int] = {}
+    plain: dict[str, int | None] = {}
     fired_at: dict[str, datetime] = {}
     now = ctx.snapshot.taken_at
     for position in ctx.snapshot.positions:
@@ -98,10 +106,21 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         if metrics is None:
             continue
         key = episode_key(rule.id, position)
-        value = _ladder_value(rule, metrics, ctx)
+        if rule.metric is LadderMetric.LIQUIDATION_PROGRESS:
+            remembered = ctx.state.counters.get(room_key(key))
+            value, room = progress(position, metrics, remembered)
+            if room is not None and room != remembered:
+                plain[room_key(key)] = room
+        else:
+            value = _ladder_value(rule, metrics, ctx)
         episode = ctx.state.episodes.get(key)
         if value is None:
             continue
+        first_sight = False
+        if rule.at_start is AtStart.WARN:
+            first_sight = ctx.state.counters.get(f"{key}|seen") is None
+            plain[f"{key}|seen"] = 1
+        confirm_key = f"{key}|confirm"
         shown = describe_metric(rule.metric, value)
         if (
             episode is not None
@@ -129,14 +148,58 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
             for index, band in enumerate(rule.bands)
             if _is_worse_or_equal(direction, value, band.trigger)
         )
-        if not breached:
+        new = breached - (episode.fired_bands if episode is not None else frozenset())
+        if not new:
+            if confirm_key in ctx.state.counters:
+                plain[confirm_key] = None  # the breach did not hold: confirmation starts over
             continue
+        if rule.confirm_ticks > 1:
+            held = ctx.state.counters.get(confirm_key, 0) + 1
+            if held < rule.confirm_ticks:
+                plain[confirm_key] = held
+                findings.append(
+                    Finding(
+                        rule.id,
+                        rule_kind(rule),
+                        Severity.INFO,
+                        f"{rule.metric.value} {shown} reached band(s) {_band_list(new)}: held "
+                        f"{held} of {rule.confirm_ticks} ticks, waiting for confirmation",
+                        position.symbol,
+                        position.side,
+                        rule.metric.value,
+                        value,
+                    )
+                )
+                continue
+            plain[confirm_key] = None
         if episode is None:
             number = ctx.state.episode_counters.get(key, 0) + 1
             episode = LadderEpisode(number=number, start_quantity=position.quantity)
             counters[key] = number
-        new = breached - episode.fired_bands
-        if not new:
+        if first_sight and rule.at_start is AtStart.WARN:
+            message = (
+                f"{position.symbol} {position.side.value} starts inside band(s) "
+                f"{_band_list(new)} of {rule.id} ({rule.metric.value} {shown}): reported, not "
+                f"cut; deeper bands still act (at_start: warn)"
+            )
+            findings.append(
+                Finding(
+                    rule.id,
+                    rule_kind(rule),
+                    Severity.WARNING,
+                    message,
+                    position.symbol,
+                    position.side,
+                    rule.metric.value,
+                    value,
+                )
+            )
+            alerts.append(
+                Alert(
+                    "startup_band", Severity.WARNING, message, ctx.snapshot.account, position.symbol
+                )
+            )
+            episodes[key] = episode.with_fired(new)
             continue
         last = ctx.state.last_fired.get(key)
         if last is not None and now - last < rule.cooldown:
@@ -194,7 +257,12 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         episodes[key] = episode.with_fired(new)
         fired_at[key] = now
     return RuleOutcome(
-        tuple(findings), (), frozen_map(episodes), frozen_map(counters), frozen_map(fired_at)
+        tuple(findings),
+        tuple(alerts),
+        frozen_map(episodes),
+        frozen_map(counters),
+        frozen_map(fired_at),
+        frozen_map(plain),
     )
 
 

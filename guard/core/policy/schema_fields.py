@@ -91,6 +91,7 @@ class RuleBase(Strict):
     select: Selector = Selector()
     execution: ExecutionOptions = ExecutionOptions()
     cooldown: Duration = timedelta(0)
+    alert_only: bool = False  # findings that would reduce become alerts: this rule never orders
 
     @field_validator("id")
     @classmethod

@@ -23,6 +23,9 @@ class LadderMetric(StrEnum):
     UNREALIZED_LOSS_PCT = "unrealized_loss_pct"  # loss ÷ entry notional; higher is worse
     DRAWDOWN_PCT = "drawdown_pct"  # account equity below its peak; higher is worse
     MARK_PRICE = "mark_price"  # direction must be given
+    # share of the entry-to-liquidation distance used up (0 at entry, 100 % at liquidation);
+    # higher is worse. A 20x position is not "near liquidation" at entry on this scale.
+    LIQUIDATION_PROGRESS = "liquidation_progress"
 
     @property
     def is_percentage(self) -> bool:
@@ -39,7 +42,15 @@ DEFAULT_DIRECTION = {
     LadderMetric.MARGIN_RATIO: Direction.ABOVE,
     LadderMetric.UNREALIZED_LOSS_PCT: Direction.ABOVE,
     LadderMetric.DRAWDOWN_PCT: Direction.ABOVE,
+    LadderMetric.LIQUIDATION_PROGRESS: Direction.ABOVE,
 }
+
+
+class AtStart(StrEnum):
+    """What a ladder does with bands a position is already inside when the guard first sees it."""
+
+    WARN = "warn"  # alert (ranked by proximity) and count those bands as passed: no order
+    ACT = "act"  # reduce as if the bands had just been crossed
 
 
 def _parse_level(raw: Any) -> Decimal:
@@ -70,6 +81,8 @@ class ExitLadderRule(RuleBase):
     direction: Direction | None = None
     bands: tuple[LadderBand, ...] = Field(min_length=1)
     rearm: Level
+    confirm_ticks: int = Field(default=1, ge=1, le=100)  # a breach must hold this many ticks
+    at_start: AtStart = AtStart.ACT
 
     @model_validator(mode="after")
     def _coherent(self) -> ExitLadderRule:

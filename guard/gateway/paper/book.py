@@ -28,6 +28,7 @@ from guard.core.funding_ledger import FundingPayment
 from guard.core.margin import isolated_equity
 from guard.core.venues import paper as paper_rules
 from guard.gateway.base import PermanentError
+from guard.gateway.paper.impact import ExecutionModel, ImpactMemory
 from guard.gateway.paper.path import PricePath
 
 
@@ -38,8 +39,18 @@ class SlippageModel:
     half_spread: Decimal = Decimal("0.0002")
     impact_per_notional: Decimal = Decimal("0.00000005")  # fraction per unit of quote notional
 
-    def fill_price(self, side: OrderSide, mark: Decimal, quantity: Decimal) -> Decimal:
-        slip = self.half_spread + self.impact_per_notional * quantity * mark
+    def fill_price(
+        self,
+        side: OrderSide,
+        mark: Decimal,
+        quantity: Decimal,
+        earlier_notional: Decimal = ZERO,
+        volatility_scale: Decimal = Decimal(1),
+    ) -> Decimal:
+        """`earlier_notional`: recent fills still weighing on the book; `volatility_scale`:
+        impact multiplier for a volatile market (see guard.gateway.paper.impact)."""
+        impact = self.impact_per_notional * (quantity * mark + earlier_notional)
+        slip = self.half_spread + impact * volatility_scale
         return mark * (1 + slip) if side is OrderSide.BUY else mark * (1 - slip)
 
 
@@ -110,11 +121,17 @@ class PaperBook:
         funding: Mapping[str, Sequence[tuple[datetime, Decimal]]] | None = None,
         slippage: SlippageModel | None = None,
         start: datetime | None = None,
+        execution: ExecutionModel | None = None,
     ) -> None:
         self.markets = dict(markets)
         self.path = path
         self.funding = {s: sorted(v) for s, v in (funding or {}).items()}
+        self.execution = execution or ExecutionModel()
+        impact = self.execution.impact_per_notional
+        if slippage is None and impact is not None:
+            slippage = SlippageModel(impact_per_notional=impact)
         self.slippage = slippage or SlippageModel()
+        self.impact = ImpactMemory(self.execution)
         self.now = require_utc(start or path.start, "paper start")
         self.accounts: dict[str, PaperAccount] = {}
         self.calls: Counter[str] = Counter()

@@ -63,7 +63,22 @@ class PaperSettlement(PaperBook):
     def _liquidate_all(self) -> None:
         for acct in self.accounts.values():
             self._liquidate(acct)
+            self._record_bankruptcy(acct)
             self._track_equity(acct)
+
+    def _record_bankruptcy(self, acct: PaperAccount) -> None:
+        """A wallet past zero with no cross position left to liquidate (e.g. after fills at a
+        gap) is bankrupt: the venue absorbs the shortfall and it counts as a liquidation."""
+        if acct.wallet >= ZERO or any(
+            p.margin_mode is MarginMode.CROSS for p in acct.positions.values()
+        ):
+            return
+        shortfall = -acct.wallet
+        acct.shortfall_absorbed += shortfall
+        acct.wallet = ZERO
+        acct.liquidations.append(
+            LiquidationEvent(self.now, acct.name, (), "bankrupt", -shortfall, ZERO, ZERO)
+        )
 
     def _liquidate(self, acct: PaperAccount) -> None:
         snapshot = self.snapshot(acct.name)

@@ -1,9 +1,11 @@
-"""The paper venue behind the Gateway protocol: reduce-only orders filled at once with slippage and
-fees, any order not reduce-only refused on an account flagged so; deterministic, no I/O."""
+"""The paper venue behind the Gateway protocol: reduce-only orders filled after the execution model's
+latency at the path's price then, with slippage, decaying impact and fees; any order not
+reduce-only refused on an account flagged so; deterministic, no I/O."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from guard.core.domain import (
     ZERO,
@@ -17,6 +19,7 @@ from guard.core.domain import (
 from guard.core.funding_ledger import FundingPayment
 from guard.gateway.base import OrderRejected
 from guard.gateway.paper.book import Fill, PaperAccount
+from guard.gateway.paper.impact import volatility_scale
 from guard.gateway.paper.settlement import PaperSettlement
 
 
@@ -90,8 +93,19 @@ class PaperVenue(PaperSettlement):
 
     def _fill(self, acct: PaperAccount, plan: OrderPlan) -> OrderResult:
         position = acct.positions[plan.key]
-        mark = self.mark(plan.symbol)
-        price = self.slippage.fill_price(plan.side, mark, plan.quantity)
+        # The order meets the book `latency` after it was sent: the next observed price.
+        filled_at = self.now + self.execution.latency
+        mark = self.path.price(plan.symbol, filled_at)
+        reference = self.execution.volatility_reference
+        scale = (
+            volatility_scale(
+                self.path, plan.symbol, filled_at, reference, self.execution.volatility_cap
+            )
+            if reference is not None
+            else Decimal(1)
+        )
+        earlier = self.impact.residual(plan.symbol, filled_at)
+        price = self.slippage.fill_price(plan.side, mark, plan.quantity, earlier, scale)
         if plan.limit_price is not None and (
             (plan.side is OrderSide.SELL and price < plan.limit_price)
             or (plan.side is OrderSide.BUY and price > plan.limit_price)
@@ -106,6 +120,7 @@ class PaperVenue(PaperSettlement):
         pnl = position.side.sign * (mark - position.entry_price) * plan.quantity  # at mark
         slippage = abs(price - mark) * plan.quantity
         acct.slippage_paid += slippage
+        self.impact.record(plan.symbol, filled_at, plan.quantity * mark)
         acct.fees_paid += fee
         acct.realized_pnl += pnl
         fraction = plan.quantity / position.quantity
@@ -132,6 +147,7 @@ class PaperVenue(PaperSettlement):
                 pnl,
             )
         )
+        self._record_bankruptcy(acct)
         self._track_equity(acct)
         return OrderResult(
             plan.client_order_id,

@@ -16,8 +16,14 @@ import matplotlib.pyplot as plt
 from guard.lab.replay.runner import ReplayResult
 from guard.lab.replay.setup import ReplaySetup
 
-COLOURS = {"unguarded": "tab:red", "guarded": "tab:green", "stop_loss": "tab:blue"}
-ORDER_MARKERS = {"guarded": "v", "stop_loss": "s"}
+COLOURS = {
+    "unguarded": "tab:red",
+    "guarded": "tab:green",
+    "stop_loss": "tab:blue",
+    "stop_half_liq": "tab:orange",
+    "liq_buffer": "tab:gray",
+}
+ORDER_MARKERS = {"guarded": "v", "stop_loss": "s", "stop_half_liq": "s", "liq_buffer": "s"}
 PRICE_COLOURS = ("tab:purple", "tab:brown", "tab:gray", "tab:olive", "tab:cyan", "tab:pink")
 
 

@@ -33,6 +33,13 @@ def run_json(run: RunResult) -> dict[str, Any]:
         "shortfall_absorbed": money(run.shortfall_absorbed),
         "open_positions": run.open_positions,
         "reconciliation_error": money(run.reconciliation_error),
+        "first_order_at": run.first_order_at.isoformat() if run.first_order_at else None,
+        "rule_contributions": {
+            rule: {"orders": count, "notional": money(notional)}
+            for rule, (count, notional) in run.contributions.items()
+        },
+        "warnings": list(run.warnings),
+        "description": run.description,
         "liquidation_events": [
             {
                 "at": event.at.isoformat(),
@@ -56,8 +63,13 @@ def report_json(
     audit_db: str | None,
     chart: str | None,
 ) -> dict[str, Any]:
+    runs = {run.name: run_json(run) for run in result.runs}
+    for name, entry in runs.items():  # + means the run kept more than doing nothing
+        entry["equity_vs_unguarded"] = money(
+            result.run(name).final_equity - result.unguarded.final_equity
+        )
     return {
-        "runs": {run.name: run_json(run) for run in result.runs},
+        "runs": runs,
         "setup": {
             "name": setup.name,
             "venue": setup.rules.name,
@@ -90,4 +102,6 @@ COLUMNS = (  # report key, table header
     ("funding_paid", "funding paid"),
     ("fees_and_slippage", "fees + slippage"),
     ("orders", "orders"),
+    ("equity_vs_unguarded", "equity vs unguarded"),
+    ("first_order_at", "first order at"),
 )

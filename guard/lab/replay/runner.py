@@ -4,18 +4,28 @@ GuardService tick path (SQLite audit), and a plain exchange-style stop-loss per 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from guard.core.domain import ZERO, OrderPlan, Position, PositionKey, Side
+from guard.core.domain import ZERO, OrderPlan, OrderResult, Position, PositionKey, Side
+from guard.core.planner import Plan
 from guard.core.policy.schema import PolicySet
+from guard.core.rails import BreakerLimits, SanityBounds
 from guard.core.venues.base import maintenance_margin
 from guard.gateway.paper.book import Fill, LiquidationEvent
 from guard.gateway.paper.venue import PaperVenue
+from guard.lab.replay.baselines import (
+    StopBaseline,
+    StopKind,
+    standard_baselines,
+    stop_levels,
+)
 from guard.lab.replay.setup import ReplaySetup
 from guard.service import AccountRuntime, GuardService
+from guard.service.config import Breakers, Sanity, ServiceSettings
+from guard.service.service_base import RailSettings
 from guard.store import Store
 
 ProgressHook = Callable[[str, int, int], None]  # (run name, stops done, stops in total)
@@ -53,6 +63,11 @@ class RunResult:
     open_positions: int
     trace: Trace
     seconds: float = 0.0  # wall time the run took
+    first_order_at: datetime | None = None  # when the run's first order filled
+    # guarded run: rule ids (joined by '+' when merged) -> (orders, notional reduced at fill)
+    contributions: Mapping[str, tuple[int, Decimal]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # e.g. a stop clamped inside its liquidation price
+    description: str = ""
 
     @property
     def fees_and_slippage(self) -> Decimal:
@@ -106,6 +121,7 @@ class _Recorder:
 
     def result(self, name: str, collateral: Decimal, orders: int) -> RunResult:
         venue, acct = self.venue, self.venue.accounts[self.account]
+        first = acct.fills[0].at if acct.fills else None
         unrealized = sum(
             (
                 pos.side.sign * (venue.mark(pos.symbol) - pos.entry_price) * pos.quantity
@@ -131,6 +147,7 @@ class _Recorder:
             fills=tuple(acct.fills),
             open_positions=len(acct.positions),
             trace=self.trace,
+            first_order_at=first,
         )
 
 
@@ -177,7 +194,9 @@ async def run_guarded(
         accounts={account: AccountRuntime(account, setup.rules, venue, policies)},
         clock=lambda: venue.now,
         actor="guard-replay",
+        rails=PRODUCTION_RAILS,
     )
+    contributions: dict[str, tuple[int, Decimal]] = {}
     ticks = setup.tick_times(tick)
     tick_set = set(ticks)
     recorder = _Recorder(venue, account)
@@ -188,6 +207,7 @@ async def run_guarded(
         report = await service.tick(account)
         if report.execution is not None:
             orders += report.execution.sent
+            _attribute(report.plan, report.execution.results, contributions)
         recorder.sample()
 
     try:
@@ -202,30 +222,60 @@ async def run_guarded(
             _report(progress, "guarded", done, len(moments))
     finally:
         service.db.close()
-    return recorder.result("guarded", setup.collateral, orders)
+    result = recorder.result("guarded", setup.collateral, orders)
+    return replace(result, contributions=dict(sorted(contributions.items())))
 
 
-def stop_level(side: Side, entry: Decimal, distance: Decimal) -> Decimal:
-    """The trigger price of a stop-loss `distance` (a fraction) away from entry, against the side."""
-    return entry * (1 - distance) if side is Side.LONG else entry * (1 + distance)
+def _attribute(
+    plan: Plan | None,
+    results: tuple[OrderResult, ...],
+    contributions: dict[str, tuple[int, Decimal]],
+) -> None:
+    """Add each filled order's notional to the rule(s) whose reduction it carried out."""
+    if plan is None:
+        return
+    rules = {order.client_order_id: "+".join(order.rule_ids) for order in plan.orders}
+    for filled in results:
+        if filled.average_price is None or filled.filled_quantity <= ZERO:
+            continue
+        rule = rules.get(filled.client_order_id, "?")
+        count, notional = contributions.get(rule, (0, ZERO))
+        contributions[rule] = (count + 1, notional + filled.filled_quantity * filled.average_price)
+
+
+PRODUCTION_RAILS = RailSettings(
+    staleness=ServiceSettings().staleness,
+    breakers=BreakerLimits(
+        Breakers().window,
+        Breakers().max_orders_per_account,
+        Breakers().max_notional_per_account,
+        Breakers().max_orders_global,
+        Breakers().max_notional_global,
+    ),
+    sanity=SanityBounds(Sanity().position_jump, Sanity().equity_jump),
+)
+"""The service's default rails (staleness, breakers, sanity), on in every guarded replay."""
 
 
 async def run_stop_loss(
     setup: ReplaySetup,
-    distance: Decimal,
+    baseline: Decimal | StopBaseline,
     account: str = "stop_loss",
     progress: ProgressHook | None = None,
 ) -> RunResult:
-    """Each position carries a reduce-only stop-market order for its whole size at `distance`
-    from its entry price, triggered by the mark (the exact crossing on the path) and filled at
-    the mark with the venue's slippage and fee."""
-    if not ZERO < distance < 1:
-        raise ValueError(f"the stop-loss distance must be between 0 % and 100 %, got {distance}")
+    """Each position carries a reduce-only stop-market order for its whole size, placed by the
+    baseline (a bare Decimal: that far from entry) and never beyond its liquidation price,
+    triggered by the mark (the exact crossing on the path) and filled like a guard order."""
+    if isinstance(baseline, Decimal):
+        if not ZERO < baseline < 1:
+            raise ValueError(
+                f"the stop-loss distance must be between 0 % and 100 %, got {baseline}"
+            )
+        baseline = StopBaseline(account, StopKind.FIXED, baseline)
+    name = baseline.name
     venue = setup.venue(account)
     acct = venue.accounts[account]
-    levels = {
-        key: stop_level(pos.side, pos.entry_price, distance) for key, pos in acct.positions.items()
-    }
+    levels, warnings = stop_levels(baseline, venue.snapshot(account), setup.rules)
     recorder = _Recorder(venue, account)
     orders = 0
 
@@ -247,7 +297,7 @@ async def run_stop_loss(
             venue.advance_to(when)
             recorder.sample()
             position = acct.positions.get(key)
-            levels.pop(key)
+            level = levels.pop(key)
             if position is None:
                 continue  # liquidated on the way to the trigger
             plan = OrderPlan(
@@ -258,7 +308,7 @@ async def run_stop_loss(
                 position_side=position.side,
                 margin_mode=position.margin_mode,
                 client_order_id=f"sl-{position.symbol}-{position.side.value}",
-                reason=f"stop-loss at {levels_text(position.side, distance)}",
+                reason=f"{baseline.describe()}: {level:.2f}",
             )
             await venue.create_order(plan)
             orders += 1
@@ -270,13 +320,9 @@ async def run_stop_loss(
         await trigger_until(moment)
         venue.advance_to(moment)
         recorder.sample()
-        _report(progress, "stop_loss", done, len(moments))
-    return recorder.result("stop_loss", setup.collateral, orders)
-
-
-def levels_text(side: Side, distance: Decimal) -> str:
-    sign = "-" if side is Side.LONG else "+"
-    return f"entry {sign}{(distance * 100).normalize():f}%"
+        _report(progress, name, done, len(moments))
+    result = recorder.result(name, setup.collateral, orders)
+    return replace(result, warnings=warnings, description=baseline.describe())
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,10 +330,17 @@ class ReplayResult:
     unguarded: RunResult
     guarded: RunResult
     stop_loss: RunResult
+    baselines: tuple[RunResult, ...] = ()  # further stop baselines (half liq distance, buffer)
 
     @property
-    def runs(self) -> tuple[RunResult, RunResult, RunResult]:
-        return (self.unguarded, self.guarded, self.stop_loss)
+    def runs(self) -> tuple[RunResult, ...]:
+        return (self.unguarded, self.guarded, self.stop_loss, *self.baselines)
+
+    def run(self, name: str) -> RunResult:
+        for run in self.runs:
+            if run.name == name:
+                return run
+        raise KeyError(f"no run named {name}")
 
 
 async def replay(
@@ -305,7 +358,9 @@ async def replay(
     began = time.perf_counter()
     guarded = await run_guarded(setup, policies, store, tick, progress=progress)
     guarded = replace(guarded, seconds=time.perf_counter() - began)
-    began = time.perf_counter()
-    stopped = await run_stop_loss(setup, stop_loss, progress=progress)
-    stopped = replace(stopped, seconds=time.perf_counter() - began)
-    return ReplayResult(unguarded, guarded, stopped)
+    finished: list[RunResult] = []
+    for baseline in standard_baselines(stop_loss):
+        began = time.perf_counter()
+        stopped = await run_stop_loss(setup, baseline, baseline.name, progress=progress)
+        finished.append(replace(stopped, seconds=time.perf_counter() - began))
+    return ReplayResult(unguarded, guarded, finished[0], tuple(finished[1:]))

@@ -12,6 +12,7 @@ from guard.core.domain import MarketSpec
 from guard.core.venues import paper as paper_venue
 from guard.core.venues.base import VenueRules
 from guard.gateway.paper.data import Candle, FundingSeries
+from guard.gateway.paper.impact import NO_LATENCY, REPLAY_EXECUTION, ExecutionModel
 from guard.gateway.paper.path import IndexedPricePath, candles_path
 from guard.gateway.paper.scenarios import Scenario, SeedPosition
 from guard.gateway.paper.venue import PaperVenue
@@ -30,6 +31,9 @@ class ReplaySetup:
     positions: tuple[SeedPosition, ...]
     rules: VenueRules = paper_venue.RULES
     bars: int = 0  # candles (or synthetic knots) per symbol
+    # how orders fill (latency, impact memory, volatility); history and scenarios use the
+    # replay's honest default, a bare setup fills at once at the mark (the old behaviour)
+    execution: ExecutionModel = NO_LATENCY
 
     @property
     def start(self) -> datetime:
@@ -44,7 +48,9 @@ class ReplaySetup:
         return tuple(sorted(self.path.knots))
 
     def venue(self, account: str) -> PaperVenue:
-        venue = PaperVenue(self.markets, self.path, self.funding, start=self.start)
+        venue = PaperVenue(
+            self.markets, self.path, self.funding, start=self.start, execution=self.execution
+        )
         venue.rules = self.rules
         venue.open_account(account, self.collateral)
         for seed in self.positions:
@@ -110,6 +116,7 @@ def from_candles(
         positions=seeds,
         rules=rules,
         bars=max(len(series) for series in candles.values()),
+        execution=REPLAY_EXECUTION,
     )
 
 
@@ -122,4 +129,5 @@ def from_scenario(scenario: Scenario) -> ReplaySetup:
         collateral=scenario.collateral,
         positions=scenario.positions,
         bars=max(len(series) for series in scenario.path.knots.values()),
+        execution=REPLAY_EXECUTION,
     )

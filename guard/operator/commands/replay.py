@@ -24,6 +24,7 @@ from guard.gateway.paper.data import DataError
 from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.lab.demo import fresh_store
 from guard.lab.replay.inputs import load_setup
+from guard.lab.replay.matrix_command import run_matrix_command
 from guard.lab.replay.report import COLUMNS, report_json
 from guard.lab.replay.runner import ProgressHook, ReplayResult, replay
 from guard.lab.replay.setup import ReplaySetup, from_scenario
@@ -75,8 +76,32 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="folder for report.json, chart.png and audit.db")
         ] = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        table: Annotated[
+            bool,
+            typer.Option(
+                "--table",
+                help="run POLICY over every episode and scenario (the acceptance matrix)",
+            ),
+        ] = False,
+        sweep: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--sweep",
+                help="vary a policy parameter over the matrix: RULE.FIELD=V1,V2 (repeat)",
+            ),
+        ] = None,
+        market_dir: Annotated[
+            Path, typer.Option(help="folder of the real episodes for --table/--sweep")
+        ] = Path("../shared/data/market"),
+        only: Annotated[
+            list[str] | None,
+            typer.Option(help="--table/--sweep: only episodes whose name contains this (repeat)"),
+        ] = None,
     ) -> None:
-        """Replay history or a scenario unguarded, guarded by POLICY, and with a plain stop-loss."""
+        """Replay history or a scenario unguarded, guarded by POLICY, and with plain stop-losses."""
+        if table or sweep:
+            run_matrix_command(policy, sweep or [], market_dir, only or [])
+            return
         try:
             policies = load_policies([policy])
             setup, default_tick = _setup(
@@ -179,6 +204,12 @@ class _ProgressBar:
             self.bar.stop()
 
 
+def _cell(key: str, value: object) -> str:
+    if key == "first_order_at" and isinstance(value, str):
+        return value[5:16].replace("T", " ")  # MM-DD HH:MM
+    return str(value)
+
+
 def _table(report: dict[str, object]) -> None:
     setup = report["setup"]
     assert isinstance(setup, dict)
@@ -188,13 +219,25 @@ def _table(report: dict[str, object]) -> None:
     )
     runs = report["runs"]
     assert isinstance(runs, dict)
-    table = Table(title="guard replay")
-    table.add_column("")
-    for name in runs:
-        table.add_column(name, justify="right", no_wrap=True)
-    for key, title in COLUMNS:
-        table.add_row(title, *(str(figures[key]) for figures in runs.values()))
-    console.print(table)
+    names = list(runs)
+    # two tables so each fits a terminal: the three classic runs, then the further baselines
+    for title, group in (("guard replay", names[:3]), ("stop baselines", names[3:])):
+        if not group:
+            continue
+        table = Table(title=title)
+        table.add_column("", no_wrap=True)
+        for name in group:
+            table.add_column(name, justify="right", no_wrap=True)
+        for key, heading in COLUMNS:
+            table.add_row(heading, *(_cell(key, runs[name][key]) for name in group))
+        console.print(table)
+    for name, figures in runs.items():
+        for rule, share in figures["rule_contributions"].items():
+            console.print(
+                f"{name}: {rule}: {share['orders']} order(s), {share['notional']} reduced"
+            )
+        for warning in figures["warnings"]:
+            console.print(f"[yellow]warning[/]: {warning}")
 
 
 def _chart_drawer() -> Callable[[ReplaySetup, ReplayResult, Path], Path]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from guard.core.policy.describe import describe
+from guard.core.policy.loading import parse_policy
 from guard.core.yaml_model import ConfigError
 from guard.service.files import load_policies, load_policy_file
 
@@ -30,7 +31,8 @@ def test_validate_when_shipped_policy_file_then_valid_and_describable(path: Path
 
 
 def test_load_when_all_shipped_files_together_then_ids_unique_across_files() -> None:
-    policies = load_policies(SHIPPED)
+    # the candidate default replaces default.yaml rather than adding to it (same rule ids)
+    policies = load_policies([p for p in SHIPPED if p.name != "progress-ladder.yaml"])
     ids = [rule.id for rule in policies.rules]
     assert len(ids) == len(set(ids))
     assert len(policies.fingerprint) == 16
@@ -39,6 +41,9 @@ def test_load_when_all_shipped_files_together_then_ids_unique_across_files() -> 
 def test_default_when_loaded_then_required_rule_ids_present() -> None:
     ids = {rule.id for rule in load_policy_file(ROOT / "policies" / "default.yaml").rules}
     assert {"liquidation-ladder", "drawdown-ladder", "stale-snapshot"} <= ids
+    candidate = ROOT / "policies" / "examples" / "progress-ladder.yaml"
+    ids = {rule.id for rule in load_policy_file(candidate).rules}
+    assert {"liquidation-warning", "liquidation-ladder", "stale-snapshot"} <= ids
 
 
 def _expectation(path: Path) -> tuple[int, str]:
@@ -110,3 +115,22 @@ def test_reload_when_file_turns_bad_then_last_good_set_kept_with_problems(tmp_pa
     path.write_text("version: 1\nrules:\n  - id: stale\n    kind: stale_data\n    max_age: 5m\n")
     fresh, none = reload_policies([path], good)
     assert none == () and fresh.fingerprint != good.fingerprint
+
+
+def test_parse_when_confirm_ticks_zero_then_error_names_file_line_and_field() -> None:
+    text = (
+        "version: 1\n"
+        "rules:\n"
+        "  - id: ladder\n"
+        "    kind: exit_ladder\n"
+        "    metric: liquidation_progress\n"
+        "    bands: [{trigger: '40%', reduce: '25%'}]\n"
+        "    rearm: '20%'\n"
+        "    confirm_ticks: 0\n"
+        "    at_start: later\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_policy(text, "mine.yaml")
+    message = str(caught.value)
+    assert "mine.yaml:8" in message and "confirm_ticks" in message
+    assert "mine.yaml:9" in message and "at_start" in message

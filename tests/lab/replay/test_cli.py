@@ -28,7 +28,13 @@ def test_replay_when_scenario_and_json_then_three_runs_chart_audit_and_report(
     )
     assert code == 0, err
     report = json.loads(out)
-    assert set(report["runs"]) == {"unguarded", "guarded", "stop_loss"}
+    assert set(report["runs"]) == {
+        "unguarded",
+        "guarded",
+        "stop_loss",
+        "stop_half_liq",
+        "liq_buffer",
+    }
     for figures in report["runs"].values():
         assert {
             "liquidations",

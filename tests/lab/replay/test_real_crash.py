@@ -62,4 +62,4 @@ async def test_replay_when_real_august_2024_crash_then_guard_saves_10x_long_and_
         assert abs(run.final_equity - expected) < Decimal("0.01"), run.name
         assert run.funding_paid != 0, run.name  # real funding settled on the way
     assert result.unguarded.final_equity < Decimal(1000)  # the unguarded account is wiped out
-    assert seconds < 120, f"replay of 2,880 bars three ways took {seconds:.1f}s"
+    assert seconds < 200, f"replay of 2,880 bars five ways took {seconds:.1f}s"

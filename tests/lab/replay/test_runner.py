@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from guard.core.domain import MarginMode, OrderSide, Side
 from guard.gateway.paper.path import IndexedPricePath
 from guard.gateway.paper.scenarios import MARKETS, SeedPosition, scenario
-from guard.lab.replay.runner import replay, run_stop_loss, run_unguarded, stop_level, stops
+from guard.lab.replay.baselines import stop_level
+from guard.lab.replay.runner import replay, run_stop_loss, run_unguarded, stops
 from guard.lab.replay.setup import ReplaySetup, from_scenario
 from guard.service.files import load_policies
 from guard.store import Store
@@ -121,7 +122,8 @@ async def test_replay_when_flash_crash_scenario_then_guard_saves_the_account(
     )
     assert len(result.unguarded.liquidations) == 1
     assert result.guarded.liquidations == ()
-    assert result.guarded.orders > 0 and len(result.guarded.fills) == result.guarded.orders
+    # orders sent; an IOC beyond max_slippage (latency, impact) is sent but not filled
+    assert result.guarded.orders > 0 and 0 < len(result.guarded.fills) <= result.guarded.orders
     assert result.guarded.final_equity > result.unguarded.final_equity
     for run in result.runs:
         assert abs(run.reconciliation_error) < Decimal("0.01"), run.name

@@ -1,0 +1,57 @@
+"""`guard replay --table` and `--sweep`: the acceptance matrix of one policy, or of every variant
+of a parameter grid, printed as plain text on stdout (logs: warnings only, on stderr)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from guard.core.yaml_model import ConfigError
+from guard.lab.replay.matrix import Episode, calm_day, real_episodes, run_matrix, scenario_episodes
+from guard.lab.replay.matrix_table import HEADER, row, summary
+from guard.lab.replay.sweep import SWEEP_HEADER, parse_axis, sweep, variants
+from guard.service.files import load_policies, read_config_text
+from guard.service.logs import configure
+
+
+def episodes(market_dir: Path, only: Sequence[str]) -> list[Episode]:
+    """Real episodes (when the folder is there), every scenario and the calm day."""
+    found = [*real_episodes(market_dir), *scenario_episodes(), calm_day()]
+    if not any(e.source == "real" for e in found):
+        print(
+            f"no real episodes under {market_dir}: scenarios and the calm day only", file=sys.stderr
+        )
+    return [e for e in found if not only or any(word in e.name for word in only)]
+
+
+def run_matrix_command(
+    policy: Path, axes: Sequence[str], market_dir: Path, only: Sequence[str]
+) -> None:
+    previous = structlog.get_config()
+    configure(stream=sys.stderr, level=logging.WARNING)
+    try:
+        chosen = episodes(market_dir, only)
+        if axes:
+            try:
+                parsed = [parse_axis(raw) for raw in axes]
+                candidates = variants(read_config_text(policy), str(policy), parsed)
+            except (ConfigError, ValueError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                raise SystemExit(2) from error
+            print(SWEEP_HEADER, flush=True)
+            sweep(chosen, candidates, each=lambda r: print(r.text(), flush=True))
+            return
+        try:
+            policies = load_policies([policy])
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from error
+        print(HEADER, flush=True)
+        cells = run_matrix(chosen, policies, progress=lambda c: print(row(c), flush=True))
+        print(summary(cells))
+    finally:
+        structlog.configure(**previous)
