@@ -31,6 +31,8 @@ class Dydx:
 
     def __init__(self) -> None:
         self.placed: dict[tuple[str, int, int, int, int], int] = {}  # order id -> good til block
+        # (paper account, client id) -> the subaccount that sent the order
+        self.order_subaccounts: dict[tuple[str, str], int] = {}
 
     def operation(self, call: Call) -> tuple[str, int]:
         if call.path.startswith("/broadcast_tx"):
@@ -195,6 +197,16 @@ class Dydx:
         opens them (venues.md §2.1)."""
         view = account_view(call.book, account.paper)
         return [0] + [128 + i for i, _ in enumerate(view.isolated)]
+
+    def held(self, call: Call, account: LabAccount, number: int, symbol: str) -> Decimal:
+        """The signed size of `symbol` held in subaccount `number` (0 when it holds none)."""
+        view = account_view(call.book, account.paper)
+        pool = (
+            view.cross
+            if number == 0
+            else (view.isolated[number - 128 : number - 127] if number >= 128 else ())
+        )
+        return sum((p.signed for p in pool if p.symbol == symbol), Decimal(0))
 
     def positions(self, call: Call, account: LabAccount, number: int) -> dict[str, Any]:
         view = account_view(call.book, account.paper)

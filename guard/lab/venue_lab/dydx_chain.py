@@ -122,15 +122,10 @@ async def broadcast(venue: Dydx, call: Call) -> Any:
         )
     quantity = order.quantums * _quantum(spec)
     price = order.subticks * _subtick(spec)
-    if order.subaccount >= 128 or order.subaccount != 0:
-        return _answer(
-            call,
-            tx_hash,
-            2005,
-            "Order would violate isolated subaccount constraints.",
-            "subaccount",
-        )
-    held = call.book.signed_position(account.paper, spec.symbol)
+    # every subaccount is its own margin pool: the order reduces only what ITS subaccount holds
+    # (0: the cross positions; 128 + i: the i-th isolated position) [DY-docs
+    # isolated-positions.md; venues.md §2.1]
+    held = venue.held(call, account, order.subaccount, spec.symbol)
     sell = order.side == 2
     if order.reduce_only:
         bad = rules.reduce_only(held, sell, quantity, oversize_allowed=True)
@@ -151,6 +146,7 @@ async def broadcast(venue: Dydx, call: Call) -> Any:
             "lab_opening",
         )
     venue.placed[key] = order.good_til_block
+    venue.order_subaccounts[(account.paper, str(order.client_id))] = order.subaccount
     await call.book.execute(
         VENUE,
         account,
@@ -246,9 +242,10 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
                 if order.status is OrderStatus.FILLED
                 else ("OPEN" if order.open else "CANCELED")
             )
+            number = venue.order_subaccounts.get((account.paper, order.client_id), 0)
             rows.append(
                 {
-                    "id": order_uuid(account.key, 0, int(order.client_id), clob, 0),
+                    "id": order_uuid(account.key, number, int(order.client_id), clob, 0),
                     "subaccountId": "",
                     "clientId": order.client_id,
                     "clobPairId": str(clob),
@@ -268,7 +265,7 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
                     "updatedAtHeight": str(venue.height(call)),
                     "postOnly": False,
                     "ticker": ticker,
-                    "subaccountNumber": 0,
+                    "subaccountNumber": number,
                     "address": account.key,
                 }
             )
