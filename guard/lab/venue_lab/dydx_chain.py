@@ -13,15 +13,20 @@ from typing import Any, Protocol
 
 from guard.core.domain import MarketSpec, OrderSide, OrderStatus
 from guard.lab.venue_lab import rules
+from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.dydx_tx import CANCEL, PLACE, TxError, decode_tx
 from guard.lab.venue_lab.server import Call, Rejected, Rejection
 from guard.lab.venue_lab.views import fmt
 
 
 class Dydx(Protocol):
-    """What the chain side needs of the dYdX module: markets, the block height, placed ids."""
+    """What the chain side needs of the dYdX module: markets, the block height, placed ids,
+    each order's subaccount and what a subaccount holds."""
 
     placed: dict[tuple[str, int, int, int, int], int]
+    order_subaccounts: dict[tuple[str, str], int]
+
+    def held(self, call: Call, account: LabAccount, number: int, symbol: str) -> Decimal: ...
 
     def specs(self, call: Call) -> dict[str, MarketSpec]: ...
 
