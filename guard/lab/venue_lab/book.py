@@ -29,7 +29,8 @@ class LabAccount:
     passphrase: str | None = None  # OKX
     hedge_mode: bool = False  # Binance dualSidePosition / Bybit BothSide / OKX long_short_mode
     # the account mode as the venue's own field states it (None: the venue's ordinary mode):
-    # Hyperliquid userAbstraction, Bybit marginMode, OKX acctLv (venues.md §10)
+    # Hyperliquid userAbstraction, Bybit marginMode (or CLASSIC), OKX acctLv, Binance
+    # MULTI_ASSETS (multiAssetsMargin true) (venues.md §10)
     mode: str | None = None
 
 
