@@ -6,14 +6,17 @@ reduce only what the sending subaccount holds (isolated SOL lives in child subac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from ccxt.base import errors as ccxt_errors
 
-from guard.lab.venue_lab import VenueLab
+from guard.core.domain import MarginMode
+from guard.gateway.paper.scenarios import crash
+from guard.lab.venue_lab import VenueLab, build_lab
 from tests.lab.venue_lab.test_dydx_rules import _send
-from tests.venue_lab import HL_WALLET, ccxt_client
+from tests.venue_lab import ACCOUNTS, DYDX_WALLET, HL_WALLET, ccxt_client
 
 
 async def _call(lab: VenueLab, name: str, method: str, params: dict[str, Any]) -> Any:
@@ -122,3 +125,39 @@ async def test_dydx_when_order_sent_from_a_subaccount_then_it_reduces_only_what_
     if code == 0:
         sent_from = venue_lab.modules["dydx"].order_subaccounts  # type: ignore[attr-defined]
         assert sent_from[("dydx", str(40 + subaccount))] == subaccount
+
+
+async def test_dydx_when_an_isolated_position_closes_then_other_children_keep_their_number() -> (
+    None
+):
+    both = replace(
+        crash(),
+        positions=tuple(
+            replace(s, margin_mode=MarginMode.ISOLATED, margin=None) if "ETH" in s.symbol else s
+            for s in crash().positions
+        ),
+    )
+    lab = build_lab(both, [ACCOUNTS["dydx"].lab_account()], venues=["dydx"], budgets={})
+    await lab.start()
+    client = await ccxt_client(lab, "dydx")
+    try:
+        before = await client.indexerGetAddressesAddress({"address": DYDX_WALLET})
+        numbers = {
+            n["subaccountNumber"]: sorted(n["openPerpetualPositions"])
+            for n in before["subaccounts"]
+        }
+        assert numbers == {0: ["BTC-USD"], 128: ["ETH-USD"], 129: ["SOL-USD"]}
+        closed = await _send(
+            client, "ETH/USDC:USDC", "limit", "sell", 18, 2800, reduceOnly=True,
+            clientOrderId=71, timeInForce="IOC", subAccountId=128,
+        )  # fmt: skip
+        after = await client.indexerGetAddressesAddress({"address": DYDX_WALLET})
+        sol = await _send(
+            client, SOL, "limit", "sell", 1, 140, reduceOnly=True,
+            clientOrderId=72, timeInForce="IOC", subAccountId=129,
+        )  # fmt: skip
+    finally:
+        await client.close()
+        await lab.stop()
+    assert closed == 0 and sol == 0
+    assert [n["subaccountNumber"] for n in after["subaccounts"]] == [0, 129]
