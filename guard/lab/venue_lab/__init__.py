@@ -29,6 +29,17 @@ VENUES: dict[str, type] = {
 }
 
 
+# the account modes a lab account can present, as each venue's own field states them
+# (venues.md §10, docs/venues-modes.md); None is the venue's ordinary mode
+ACCOUNT_MODES: dict[str, tuple[str, ...]] = {
+    "binance": ("MULTI_ASSETS",),  # multiAssetsMargin true
+    "bybit": ("REGULAR_MARGIN", "ISOLATED_MARGIN", "PORTFOLIO_MARGIN", "CLASSIC"),
+    "dydx": (),
+    "hyperliquid": ("default", "disabled", "unifiedAccount", "portfolioMargin", "dexAbstraction"),
+    "okx": ("1", "2", "3", "4"),  # acctLv
+}
+
+
 def venue_portfolio(scenario: Scenario, account: LabAccount) -> Scenario:
     """The scenario's portfolio as `account`'s venue can hold it. Bybit's unified account has
     one margin mode for the whole account (`/v5/account/info` marginMode, venues.md §5.1, §10):
@@ -56,6 +67,12 @@ def build_lab(
     """A lab over `scenario`: one paper account per lab account, seeded with the scenario's
     portfolio as its venue can hold it (`venue_portfolio`), every venue module on one server
     (not started)."""
+    for account in accounts:
+        if account.mode is not None and account.mode not in ACCOUNT_MODES[account.venue]:
+            raise ValueError(
+                f"lab account {account.key!r}: {account.venue} has no account mode "
+                f"{account.mode!r}; one of {', '.join(ACCOUNT_MODES[account.venue]) or 'none'}"
+            )
     indexed = replace(scenario, path=IndexedPricePath.of(scenario.path))  # O(log n) marks
     paper = indexed.venue(())
     for name, owner in {a.paper: a for a in accounts}.items():
@@ -78,6 +95,7 @@ def build_lab(
 
 
 __all__ = [
+    "ACCOUNT_MODES",
     "VENUES",
     "Budget",
     "Fault",
