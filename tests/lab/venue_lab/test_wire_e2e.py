@@ -1,8 +1,9 @@
 """The crash scenario through real ccxt over HTTP against the venue lab, all five venues at once
 on its one market path, ticked like `guard run`: guarded, no liquidation, every order accepted by
-the lab's rules, the same result within rounding as the in-process paper run (dYdX: the isolated
-position lives in a child subaccount the guard does not read, see below); the lab starts in under
-2 seconds and the whole run fits the 2-minute CI budget."""
+the lab's rules, the same result within rounding as the in-process paper run of the portfolio as
+each venue holds it (Bybit: one margin mode per account, so all cross); dYdX's isolated position
+is guarded from its child subaccount; the lab starts in under 2 seconds and the whole run fits
+the 2-minute CI budget."""
 
 from __future__ import annotations
 
