@@ -281,11 +281,19 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
                 return {k: v for k, v in row.items() if k != "address"}
         raise Rejected(404, {"errors": [{"msg": f"No order with id {found.group(1)}"}]})
     wanted = {k: call.query.get(k) for k in ("address", "ticker", "status")}
+    # /v4/orders?subaccountNumber=n: that subaccount's orders; /v4/orders/parentSubaccountNumber
+    # ?parentSubaccountNumber=p: the parent's and its children's (n % 128 == p) [DY indexer API]
+    parent = path == "/v4/orders/parentSubaccountNumber"
+    number = call.query.get("parentSubaccountNumber" if parent else "subaccountNumber")
     chosen = [
         {k: v for k, v in r.items() if k != "address"}
         for r in rows
         if r["address"] == wanted["address"]
         and wanted["ticker"] in (None, r["ticker"])
         and wanted["status"] in (None, r["status"])
+        and (
+            number is None
+            or (r["subaccountNumber"] % 128 if parent else r["subaccountNumber"]) == int(number)
+        )
     ]
     return chosen[-int(call.query.get("limit") or 100) :][::-1]

@@ -161,3 +161,27 @@ async def test_dydx_when_an_isolated_position_closes_then_other_children_keep_th
         await lab.stop()
     assert closed == 0 and sol == 0
     assert [n["subaccountNumber"] for n in after["subaccounts"]] == [0, 129]
+
+
+async def test_dydx_when_orders_listed_by_subaccount_then_only_its_own_and_parent_sees_children(
+    venue_lab: VenueLab,
+) -> None:
+    client = await ccxt_client(venue_lab, "dydx")
+    try:
+        for symbol, price, number in ((SOL, 140, 128), (BTC, 59000, 0)):
+            code = await _send(
+                client, symbol, "limit", "sell", 1, price, reduceOnly=True,
+                clientOrderId=80 + number, timeInForce="IOC", subAccountId=number,
+            )  # fmt: skip
+            assert code == 0
+        query = {"address": DYDX_WALLET}
+        own = await client.indexerGetOrders({**query, "subaccountNumber": 0})
+        child = await client.indexerGetOrders({**query, "subaccountNumber": 128})
+        family = await client.indexerGetOrdersParentSubaccountNumber(
+            {**query, "parentSubaccountNumber": 0}
+        )
+    finally:
+        await client.close()
+    assert [(o["ticker"], o["subaccountNumber"]) for o in own] == [("BTC-USD", 0)]
+    assert [(o["ticker"], o["subaccountNumber"]) for o in child] == [("SOL-USD", 128)]
+    assert sorted(o["clientId"] for o in family) == ["208", "80"]
