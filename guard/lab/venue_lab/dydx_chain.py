@@ -238,7 +238,7 @@ def order_uuid(address: str, number: int, client_id: int, clob: int, flags: int)
 def orders(venue: Dydx, call: Call, path: str) -> Any:
     specs = sorted(venue.specs(call).items())
     index = {spec.symbol: (n, ticker) for n, (ticker, spec) in enumerate(specs)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for account in (a for a in call.book.accounts if a.venue == VENUE):
         for order in call.book.all_orders(VENUE, account.paper):
             clob, ticker = index[order.symbol]
@@ -284,7 +284,7 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
     # /v4/orders?subaccountNumber=n: that subaccount's orders; /v4/orders/parentSubaccountNumber
     # ?parentSubaccountNumber=p: the parent's and its children's (n % 128 == p) [DY indexer API]
     parent = path == "/v4/orders/parentSubaccountNumber"
-    number = call.query.get("parentSubaccountNumber" if parent else "subaccountNumber")
+    asked = call.query.get("parentSubaccountNumber" if parent else "subaccountNumber")
     chosen = [
         {k: v for k, v in r.items() if k != "address"}
         for r in rows
@@ -292,8 +292,8 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
         and wanted["ticker"] in (None, r["ticker"])
         and wanted["status"] in (None, r["status"])
         and (
-            number is None
-            or (r["subaccountNumber"] % 128 if parent else r["subaccountNumber"]) == int(number)
+            asked is None
+            or (r["subaccountNumber"] % 128 if parent else r["subaccountNumber"]) == int(asked)
         )
     ]
     return chosen[-int(call.query.get("limit") or 100) :][::-1]
