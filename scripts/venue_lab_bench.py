@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from guard.gateway.paper.scenarios import crash  # noqa: E402
 from guard.lab.demo import fresh_store, run_guarded, run_unguarded  # noqa: E402
-from guard.lab.venue_lab import build_lab  # noqa: E402
+from guard.lab.venue_lab import build_lab, venue_portfolio  # noqa: E402
 from guard.lab.venue_lab.drive import WireAccount, run_many_over_wire  # noqa: E402
 from guard.service.files import load_policies  # noqa: E402
 from tests.venue_lab import ACCOUNTS, lab_accounts  # noqa: E402
@@ -41,7 +41,12 @@ async def main() -> None:
     starts = [await start_time() for _ in range(5)]
     print(f"lab start (5 runs): max {max(starts) * 1000:.1f} ms, min {min(starts) * 1000:.1f} ms")
     folder = Path(tempfile.mkdtemp(prefix="venuelab-bench-"))
-    paper = await run_guarded(crash(), policies, fresh_store(folder / "p.db"), wall_interval=0.001)
+    papers = {}  # the in-process paper run of the portfolio as each venue holds it
+    for venue in VENUES:
+        scenario = venue_portfolio(crash(), ACCOUNTS[venue].lab_account())
+        store = fresh_store(folder / f"p-{venue}.db")
+        papers[venue] = await run_guarded(scenario, policies, store, wall_interval=0.001)
+    paper = papers["binance"]
     unguarded = run_unguarded(crash())
     lab = build_lab(crash(), lab_accounts(), budgets={})
     await lab.start()
@@ -68,6 +73,12 @@ async def main() -> None:
         f"guarded paper (in process): {paper.liquidations} liquidations, {paper.orders} orders, "
         f"min equity {paper.min_equity:.2f}, final {paper.final_equity:.2f}"
     )
+    bybit = papers["bybit"]
+    print(
+        f"guarded paper, Bybit's portfolio (one account-wide margin mode: all cross): "
+        f"{bybit.liquidations} liquidations, {bybit.orders} orders, "
+        f"min equity {bybit.min_equity:.2f}, final {bybit.final_equity:.2f}"
+    )
     print(
         "| venue | liquidations | orders sent | accepted by the lab | lab rejections | "
         "min equity | final equity | Δ final vs paper |"
@@ -80,7 +91,7 @@ async def main() -> None:
         print(
             f"| {venue} | {s.liquidations} {pools if pools else ''} | {s.orders} | "
             f"{run.orders_accepted} | {run.rejections} | {s.min_equity:.2f} | "
-            f"{s.final_equity:.2f} | {s.final_equity - paper.final_equity:+.2f} |"
+            f"{s.final_equity:.2f} | {s.final_equity - papers[venue].final_equity:+.2f} |"
         )
 
 

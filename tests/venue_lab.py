@@ -28,6 +28,7 @@ class LabVenue:
     account: str  # the paper account behind it
     credentials: dict[str, str]
     hedge_mode: bool = False
+    mode: str | None = None  # the venue's account mode field (LabAccount.mode)
 
     def lab_account(self) -> LabAccount:
         key = self.credentials.get("apiKey") or self.credentials["walletAddress"]
@@ -38,6 +39,7 @@ class LabVenue:
             secret=self.credentials.get("secret"),
             passphrase=self.credentials.get("password"),
             hedge_mode=self.hedge_mode,
+            mode=self.mode,
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from guard.core.domain import MarginMode
 from guard.gateway.paper.path import IndexedPricePath
 from guard.gateway.paper.scenarios import Scenario
 from guard.lab.venue_lab.binance import Binance
@@ -28,6 +29,32 @@ VENUES: dict[str, type] = {
 }
 
 
+# the account modes a lab account can present, as each venue's own field states them
+# (venues.md §10, docs/venues-modes.md); None is the venue's ordinary mode
+ACCOUNT_MODES: dict[str, tuple[str, ...]] = {
+    "binance": ("MULTI_ASSETS",),  # multiAssetsMargin true
+    "bybit": ("REGULAR_MARGIN", "ISOLATED_MARGIN", "PORTFOLIO_MARGIN", "CLASSIC"),
+    "dydx": (),
+    "hyperliquid": ("default", "disabled", "unifiedAccount", "portfolioMargin", "dexAbstraction"),
+    "okx": ("1", "2", "3", "4"),  # acctLv
+}
+
+
+def venue_portfolio(scenario: Scenario, account: LabAccount) -> Scenario:
+    """The scenario's portfolio as `account`'s venue can hold it. Bybit's unified account has
+    one margin mode for the whole account (`/v5/account/info` marginMode, venues.md §5.1, §10):
+    every position of a Bybit account is isolated under ISOLATED_MARGIN and cross otherwise
+    (REGULAR_MARGIN, PORTFOLIO_MARGIN, the default). Other venues hold mixed portfolios."""
+    if account.venue != "bybit":
+        return scenario
+    mode = MarginMode.ISOLATED if account.mode == "ISOLATED_MARGIN" else MarginMode.CROSS
+    seeds = tuple(
+        seed if seed.margin_mode is mode else replace(seed, margin_mode=mode, margin=None)
+        for seed in scenario.positions
+    )
+    return replace(scenario, positions=seeds)
+
+
 def build_lab(
     scenario: Scenario,
     accounts: Sequence[LabAccount],
@@ -38,10 +65,29 @@ def build_lab(
     speed: Decimal | None = None,
 ) -> VenueLab:
     """A lab over `scenario`: one paper account per lab account, seeded with the scenario's
-    portfolio, every venue module on one server (not started)."""
-    names = tuple(dict.fromkeys(a.paper for a in accounts))
+    portfolio as its venue can hold it (`venue_portfolio`), every venue module on one server
+    (not started)."""
+    for account in accounts:
+        if account.mode is not None and account.mode not in ACCOUNT_MODES[account.venue]:
+            raise ValueError(
+                f"lab account {account.key!r}: {account.venue} has no account mode "
+                f"{account.mode!r}; one of {', '.join(ACCOUNT_MODES[account.venue]) or 'none'}"
+            )
     indexed = replace(scenario, path=IndexedPricePath.of(scenario.path))  # O(log n) marks
-    paper = indexed.venue(names)
+    paper = indexed.venue(())
+    for name, owner in {a.paper: a for a in accounts}.items():
+        paper.open_account(name, scenario.collateral)
+        for seed in venue_portfolio(scenario, owner).positions:
+            paper.seed_position(
+                name,
+                seed.symbol,
+                seed.side,
+                seed.quantity,
+                seed.entry_price,
+                seed.leverage,
+                seed.margin_mode,
+                seed.margin,
+            )
     book = LabBook(paper, list(accounts), speed=speed, end=scenario.end if speed else None)
     chosen = venues if venues is not None else sorted(VENUES)
     modules: dict[str, VenueModule] = {name: VENUES[name]() for name in chosen}
@@ -49,6 +95,7 @@ def build_lab(
 
 
 __all__ = [
+    "ACCOUNT_MODES",
     "VENUES",
     "Budget",
     "Fault",
@@ -58,4 +105,5 @@ __all__ = [
     "LabBook",
     "VenueLab",
     "build_lab",
+    "venue_portfolio",
 ]

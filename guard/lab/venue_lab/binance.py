@@ -22,6 +22,7 @@ from guard.lab.venue_lab.streams import listen_key
 from guard.lab.venue_lab.views import fmt
 
 VENUE = "binance"
+MULTI_ASSETS = "MULTI_ASSETS"  # a lab mode: multi-assets margin (multiAssetsMargin true)
 RECV_WINDOW_MS = 5000  # Binance's default recvWindow; -1021 outside it [BN-api]
 MARKET_MAX_FACTOR = Decimal("0.12")  # MARKET_LOT_SIZE.maxQty = 12 % of LOT_SIZE.maxQty (BTCUSDT)
 LOT_MAX = {"BTC": Decimal(1000), "ETH": Decimal(10000), "SOL": Decimal(1000000)}
@@ -118,7 +119,9 @@ class Binance:
         return {"dualSidePosition": account.hedge_mode}  # GET /fapi/v1/positionSide/dual
 
     def asset_mode(self, call: Call, account: LabAccount, params: dict[str, str]) -> Any:
-        return {"multiAssetsMargin": False}  # single-asset mode (venues.md §10)
+        # GET /fapi/v1/multiAssetsMargin [BN-api; venues.md §10]: single-asset unless the lab
+        # account's mode is MULTI_ASSETS
+        return {"multiAssetsMargin": account.mode == MULTI_ASSETS}
 
     # ----- authentication -------------------------------------------------------------------
     def authenticate(self, call: Call) -> tuple[LabAccount, dict[str, str]]:

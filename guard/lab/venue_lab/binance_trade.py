@@ -75,7 +75,7 @@ def account_body(call: Call, account: LabAccount, specs: dict[str, MarketSpec]) 
         "canDeposit": True,
         "canWithdraw": True,
         "updateTime": 0,
-        "multiAssetsMargin": False,
+        "multiAssetsMargin": account.mode == "MULTI_ASSETS",  # [BN-api] /fapi/v2/account
         "totalInitialMargin": fmt(view.initial_margin, 8),
         "totalMaintMargin": fmt(view.maintenance, 8),
         "totalWalletBalance": fmt(

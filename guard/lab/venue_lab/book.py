@@ -28,6 +28,10 @@ class LabAccount:
     secret: str | None = None
     passphrase: str | None = None  # OKX
     hedge_mode: bool = False  # Binance dualSidePosition / Bybit BothSide / OKX long_short_mode
+    # the account mode as the venue's own field states it (None: the venue's ordinary mode):
+    # Hyperliquid userAbstraction, Bybit marginMode (or CLASSIC), OKX acctLv, Binance
+    # MULTI_ASSETS (multiAssetsMargin true) (venues.md §10)
+    mode: str | None = None
 
 
 @dataclass(slots=True)

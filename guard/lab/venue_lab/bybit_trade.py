@@ -19,6 +19,10 @@ LINK_ID = r"[A-Za-z0-9_-]{1,36}"  # orderLinkId: ≤ 36 of letters, digits, - an
 MAX_QTY = {"BTC": Decimal(1190), "ETH": Decimal(7240), "SOL": Decimal(79770)}
 
 
+SETTLE_COIN = "USDT"  # every lab market is a USDT-settled linear perpetual
+CLASSIC = "CLASSIC"  # a lab mode: a classic (non-unified) account, unifiedMarginStatus 1
+
+
 def error(code: int, msg: str, rule: str = "", detail: str = "") -> Rejected:
     body = {"retCode": code, "retMsg": msg, "result": {}, "retExtInfo": {}, "time": 0}
     return Rejected(200, body, rule or str(code), detail or msg)
@@ -72,7 +76,19 @@ def _market_id(call: Call, symbol: str) -> str:
 
 
 def positions(call: Call, account: LabAccount, params: dict[str, Any], specs: Any) -> Any:
+    """`/v5/position/list` [BY-docs position.mdx]: linear needs `symbol` or `settleCoin`; with
+    `settleCoin` alone only that coin's perps with a size > 0 are listed (every lab market
+    settles in USDT, so `settleCoin=USDC` lists none)."""
+    wanted = params.get("symbol")
+    coin = params.get("settleCoin")
+    if not wanted and not coin:
+        raise error(10001, "params error: symbol or settleCoin is required", "settle_coin")
+    if coin not in (None, "", "USDT", "USDC"):
+        raise error(10001, f"params error: settleCoin {coin} invalid", "settle_coin", str(coin))
+    if not wanted and coin != SETTLE_COIN:
+        return {"category": "linear", "list": [], "nextPageCursor": ""}
     view = account_view(call.book, account.paper)
+    portfolio = margin_mode(call, account) == "PORTFOLIO_MARGIN"
     rows = []
     for p in view.positions:
         isolated = p.margin_mode is MarginMode.ISOLATED
@@ -92,9 +108,8 @@ def positions(call: Call, account: LabAccount, params: dict[str, Any], specs: An
                 "size": fmt(p.quantity),
                 "avgPrice": fmt(p.entry_price),
                 "positionValue": fmt(p.notional),
-                # UTA reports tradeMode 0 and the margin mode account-wide (venues.md §10); the
-                # lab's shared portfolio mixes cross and isolated, so it reports the classic 0/1
-                "tradeMode": 1 if isolated else 0,
+                # deprecated, always 0 on UTA: the mode is account/info's [BY-docs position.mdx]
+                "tradeMode": 0,
                 "positionStatus": "Normal",
                 "autoAddMargin": 0,
                 "adlRankIndicator": 2,
@@ -103,8 +118,11 @@ def positions(call: Call, account: LabAccount, params: dict[str, Any], specs: An
                 "markPrice": fmt(p.mark),
                 "liqPrice": "",
                 "bustPrice": "",
-                "positionMM": fmt(p.maintenance, 8),
-                "positionIM": fmt(p.isolated_margin if isolated else p.initial_margin, 8),
+                # portfolio margin: per-position IM/MM/liqPrice are empty [BY-docs position.mdx]
+                "positionMM": "" if portfolio else fmt(p.maintenance, 8),
+                "positionIM": ""
+                if portfolio
+                else fmt(p.isolated_margin if isolated else p.initial_margin, 8),
                 "tpslMode": "Full",
                 "takeProfit": "0",
                 "stopLoss": "0",
@@ -118,7 +136,6 @@ def positions(call: Call, account: LabAccount, params: dict[str, Any], specs: An
                 "isReduceOnly": False,
             }
         )
-    wanted = params.get("symbol")
     rows = [r for r in rows if not wanted or r["symbol"] == wanted]
     return {"category": "linear", "list": rows, "nextPageCursor": ""}
 
@@ -168,10 +185,20 @@ def wallet(call: Call, account: LabAccount, params: dict[str, Any], specs: Any) 
     }
 
 
+def margin_mode(call: Call, account: LabAccount) -> str:
+    """The account-wide UTA margin mode [BY-docs account/account-info.mdx; venues.md §5.1, §10]:
+    the lab account's configured `mode`, REGULAR_MARGIN by default (the lab seeds a Bybit
+    account's positions in that one mode: `venue_portfolio`)."""
+    return account.mode or "REGULAR_MARGIN"
+
+
 def account_info(call: Call, account: LabAccount, params: dict[str, Any], specs: Any) -> Any:
+    """`/v5/account/info` [BY-docs account/account-info.mdx]: unifiedMarginStatus 4/5/6 are UTA
+    (1 classic); marginMode ISOLATED_MARGIN | REGULAR_MARGIN | PORTFOLIO_MARGIN."""
+    mode = margin_mode(call, account)
     return {
-        "unifiedMarginStatus": 4,
-        "marginMode": "REGULAR_MARGIN",
+        "unifiedMarginStatus": 1 if mode == CLASSIC else 4,
+        "marginMode": "REGULAR_MARGIN" if mode == CLASSIC else mode,
         "isMasterTrader": False,
         "spotHedgingStatus": "OFF",
         "updatedTime": str(call.now_ms),

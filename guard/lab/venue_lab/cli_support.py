@@ -13,26 +13,35 @@ from decimal import Decimal
 
 from guard.gateway.paper.path import IndexedPricePath, shifted_path
 from guard.gateway.paper.scenarios import Scenario
-from guard.lab.venue_lab import VENUES, LabAccount, VenueLab, build_lab
+from guard.lab.venue_lab import ACCOUNT_MODES, VENUES, LabAccount, VenueLab, build_lab
 
 DEFAULT_SECRET = "lab-secret"
 
 
 def parse_account(text: str) -> LabAccount:
     """`venue:key:paper[:secret[:passphrase]]` (e.g. binance:lab-bn:bn:lab-secret) → LabAccount;
-    append `:hedge` for a hedge-mode account. ValueError names the option and what is right."""
+    append `:hedge` for a hedge-mode account and `:mode=VALUE` for an account mode (e.g.
+    `:mode=PORTFOLIO_MARGIN` on Bybit). ValueError names the option and what is right."""
     parts = text.split(":")
+    mode = None
+    if parts[-1].startswith("mode="):
+        mode = parts.pop()[len("mode=") :]
     hedge = parts[-1] == "hedge"
     if hedge:
         parts = parts[:-1]
     if len(parts) < 3 or parts[0] not in VENUES or not parts[1] or not parts[2]:
         raise ValueError(
-            f"--account {text!r}: expected VENUE:KEY:PAPER[:SECRET[:PASSPHRASE]][:hedge] with "
-            f"venue one of {', '.join(sorted(VENUES))}"
+            f"--account {text!r}: expected VENUE:KEY:PAPER[:SECRET[:PASSPHRASE]][:hedge]"
+            f"[:mode=MODE] with venue one of {', '.join(sorted(VENUES))}"
+        )
+    if mode is not None and mode not in ACCOUNT_MODES[parts[0]]:
+        raise ValueError(
+            f"--account {text!r}: {parts[0]} has no account mode {mode!r}; one of "
+            f"{', '.join(ACCOUNT_MODES[parts[0]]) or 'none'}"
         )
     secret = parts[3] if len(parts) > 3 else None
     passphrase = parts[4] if len(parts) > 4 else None
-    return LabAccount(parts[0], parts[1], parts[2], secret, passphrase, hedge)
+    return LabAccount(parts[0], parts[1], parts[2], secret, passphrase, hedge, mode)
 
 
 def default_accounts() -> list[LabAccount]:

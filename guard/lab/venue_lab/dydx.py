@@ -31,6 +31,9 @@ class Dydx:
 
     def __init__(self) -> None:
         self.placed: dict[tuple[str, int, int, int, int], int] = {}  # order id -> good til block
+        # (paper account, client id) -> the subaccount that sent the order
+        self.children: dict[str, dict[str, int]] = {}  # paper account -> symbol -> child number
+        self.order_subaccounts: dict[tuple[str, str], int] = {}
 
     def operation(self, call: Call) -> tuple[str, int]:
         if call.path.startswith("/broadcast_tx"):
@@ -191,18 +194,32 @@ class Dydx:
         }
 
     def numbers(self, call: Call, account: LabAccount) -> list[int]:
-        """Subaccount 0 (cross) and one child (128 + i) per isolated position, as the frontend
-        opens them (venues.md §2.1)."""
+        """Subaccount 0 (cross) and one child per isolated position, as the frontend opens them
+        (venues.md §2.1): 128, 129, … in the order the positions are first seen, each kept for
+        its market (a child does not renumber when another isolated position closes)."""
         view = account_view(call.book, account.paper)
-        return [0] + [128 + i for i, _ in enumerate(view.isolated)]
+        return [0, *sorted(self._child(account, p.symbol) for p in view.isolated)]
+
+    def _child(self, account: LabAccount, symbol: str) -> int:
+        owned = self.children.setdefault(account.paper, {})
+        if symbol not in owned:
+            owned[symbol] = 128 + len(owned)
+        return owned[symbol]
+
+    def pool(self, call: Call, account: LabAccount, number: int) -> tuple[Any, ...]:
+        """The positions subaccount `number` holds: 0 the cross ones, a child its isolated one."""
+        view = account_view(call.book, account.paper)
+        if number == 0:
+            return tuple(view.cross)
+        return tuple(p for p in view.isolated if self._child(account, p.symbol) == number)
+
+    def held(self, call: Call, account: LabAccount, number: int, symbol: str) -> Decimal:
+        """The signed size of `symbol` held in subaccount `number` (0 when it holds none)."""
+        pool = self.pool(call, account, number)
+        return sum((p.signed for p in pool if p.symbol == symbol), Decimal(0))
 
     def positions(self, call: Call, account: LabAccount, number: int) -> dict[str, Any]:
-        view = account_view(call.book, account.paper)
-        chosen = (
-            view.cross
-            if number == 0
-            else (view.isolated[number - 128 : number - 127] if number >= 128 else ())
-        )
+        chosen = self.pool(call, account, number)
         rows = {}
         for p in chosen:
             size = -p.signed if call.contradictory else p.signed
@@ -228,11 +245,10 @@ class Dydx:
 
     def subaccount(self, call: Call, account: LabAccount, number: int) -> dict[str, Any]:
         view = account_view(call.book, account.paper)
+        held = self.pool(call, account, number)
         if number == 0:
-            held = view.cross
             equity = view.wallet + view.cross_upnl
-        elif 128 <= number < 128 + len(view.isolated):
-            held = (view.isolated[number - 128],)
+        elif held:
             equity = held[0].isolated_margin + held[0].upnl
         else:
             raise Rejected(

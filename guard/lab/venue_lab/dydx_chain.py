@@ -13,15 +13,20 @@ from typing import Any, Protocol
 
 from guard.core.domain import MarketSpec, OrderSide, OrderStatus
 from guard.lab.venue_lab import rules
+from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.dydx_tx import CANCEL, PLACE, TxError, decode_tx
 from guard.lab.venue_lab.server import Call, Rejected, Rejection
 from guard.lab.venue_lab.views import fmt
 
 
 class Dydx(Protocol):
-    """What the chain side needs of the dYdX module: markets, the block height, placed ids."""
+    """What the chain side needs of the dYdX module: markets, the block height, placed ids,
+    each order's subaccount and what a subaccount holds."""
 
     placed: dict[tuple[str, int, int, int, int], int]
+    order_subaccounts: dict[tuple[str, str], int]
+
+    def held(self, call: Call, account: LabAccount, number: int, symbol: str) -> Decimal: ...
 
     def specs(self, call: Call) -> dict[str, MarketSpec]: ...
 
@@ -122,15 +127,10 @@ async def broadcast(venue: Dydx, call: Call) -> Any:
         )
     quantity = order.quantums * _quantum(spec)
     price = order.subticks * _subtick(spec)
-    if order.subaccount >= 128 or order.subaccount != 0:
-        return _answer(
-            call,
-            tx_hash,
-            2005,
-            "Order would violate isolated subaccount constraints.",
-            "subaccount",
-        )
-    held = call.book.signed_position(account.paper, spec.symbol)
+    # every subaccount is its own margin pool: the order reduces only what ITS subaccount holds
+    # (0: the cross positions; 128 + i: the i-th isolated position) [DY-docs
+    # isolated-positions.md; venues.md §2.1]
+    held = venue.held(call, account, order.subaccount, spec.symbol)
     sell = order.side == 2
     if order.reduce_only:
         bad = rules.reduce_only(held, sell, quantity, oversize_allowed=True)
@@ -151,6 +151,7 @@ async def broadcast(venue: Dydx, call: Call) -> Any:
             "lab_opening",
         )
     venue.placed[key] = order.good_til_block
+    venue.order_subaccounts[(account.paper, str(order.client_id))] = order.subaccount
     await call.book.execute(
         VENUE,
         account,
@@ -237,7 +238,7 @@ def order_uuid(address: str, number: int, client_id: int, clob: int, flags: int)
 def orders(venue: Dydx, call: Call, path: str) -> Any:
     specs = sorted(venue.specs(call).items())
     index = {spec.symbol: (n, ticker) for n, (ticker, spec) in enumerate(specs)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for account in (a for a in call.book.accounts if a.venue == VENUE):
         for order in call.book.all_orders(VENUE, account.paper):
             clob, ticker = index[order.symbol]
@@ -246,9 +247,10 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
                 if order.status is OrderStatus.FILLED
                 else ("OPEN" if order.open else "CANCELED")
             )
+            number = venue.order_subaccounts.get((account.paper, order.client_id), 0)
             rows.append(
                 {
-                    "id": order_uuid(account.key, 0, int(order.client_id), clob, 0),
+                    "id": order_uuid(account.key, number, int(order.client_id), clob, 0),
                     "subaccountId": "",
                     "clientId": order.client_id,
                     "clobPairId": str(clob),
@@ -268,7 +270,7 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
                     "updatedAtHeight": str(venue.height(call)),
                     "postOnly": False,
                     "ticker": ticker,
-                    "subaccountNumber": 0,
+                    "subaccountNumber": number,
                     "address": account.key,
                 }
             )
@@ -279,11 +281,19 @@ def orders(venue: Dydx, call: Call, path: str) -> Any:
                 return {k: v for k, v in row.items() if k != "address"}
         raise Rejected(404, {"errors": [{"msg": f"No order with id {found.group(1)}"}]})
     wanted = {k: call.query.get(k) for k in ("address", "ticker", "status")}
+    # /v4/orders?subaccountNumber=n: that subaccount's orders; /v4/orders/parentSubaccountNumber
+    # ?parentSubaccountNumber=p: the parent's and its children's (n % 128 == p) [DY indexer API]
+    parent = path == "/v4/orders/parentSubaccountNumber"
+    asked = call.query.get("parentSubaccountNumber" if parent else "subaccountNumber")
     chosen = [
         {k: v for k, v in r.items() if k != "address"}
         for r in rows
         if r["address"] == wanted["address"]
         and wanted["ticker"] in (None, r["ticker"])
         and wanted["status"] in (None, r["status"])
+        and (
+            asked is None
+            or (r["subaccountNumber"] % 128 if parent else r["subaccountNumber"]) == int(asked)
+        )
     ]
     return chosen[-int(call.query.get("limit") or 100) :][::-1]

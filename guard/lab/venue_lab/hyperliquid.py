@@ -25,6 +25,8 @@ MIN_VALUE = Decimal(10)  # "Order must have minimum value of $10." [HL-docs erro
 NONCE_PAST_MS, NONCE_FUTURE_MS = 2 * 86_400_000, 86_400_000  # (T − 2 d, T + 1 d) [HL nonces]
 WEIGHTS = {"exchange": 1, "l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2}
 SIGNATURE_PART = r"0x[0-9a-fA-F]{64}"
+ABSTRACTION_DEFAULT = "default"
+ABSTRACTIONS = ("default", "disabled", "unifiedAccount", "portfolioMargin", "dexAbstraction")
 
 
 def _text(value: Decimal) -> str:
@@ -49,6 +51,7 @@ class Hyperliquid:
             return ("create_order" if action == "order" else action or "exchange"), 1
         operation = {
             "clearinghouseState": "positions",
+            "userAbstraction": "account_mode",
             "orderStatus": "fetch_order",
             "metaAndAssetCtxs": "markets",
             "frontendOpenOrders": "open_orders",
@@ -73,8 +76,22 @@ class Hyperliquid:
             return self.book(call, str(body.get("coin", "")))
         if kind in ("allMids",):
             return {b: _text(call.book.mark(s)) for b, s in self.coins(call).items()}
+        if kind == "perpDexs":  # [HL-docs info-endpoint/perpetuals "Retrieve all perpetual
+            return [None]  # dexs"]: null is the first perp DEX; the lab deploys no HIP-3 DEX
         account = self._user(call, body)
+        if kind == "userAbstraction":  # [HL-docs info-endpoint "Query a user's abstraction
+            # state"]: a JSON string, "default" | "disabled" | "unifiedAccount" |
+            # "portfolioMargin" | "dexAbstraction" (venues.md §10; ccxt is_unified_enabled)
+            return account.mode or ABSTRACTION_DEFAULT
         if kind == "clearinghouseState":
+            dex = body.get("dex") or ""
+            if dex:  # only the first perp DEX ("" or absent) exists in the lab
+                raise Rejected(
+                    422,
+                    "Failed to deserialize the JSON body into the target type",
+                    "dex",
+                    f"unknown perp dex {dex!r} (perpDexs lists none)",
+                )
             return self.state(call, account)
         if kind == "orderStatus":
             return self.order_status(call, account, body.get("oid"))

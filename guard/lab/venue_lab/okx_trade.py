@@ -181,7 +181,22 @@ def position_tiers(call: Call) -> list[Any]:
 # ----- account ----------------------------------------------------------------------------------
 
 
+INST_TYPES = ("MARGIN", "SWAP", "FUTURES", "OPTION")  # [OKX] GET /api/v5/account/positions
+
+
 def positions(call: Call, account: LabAccount, params: dict[str, Any]) -> Any:
+    """`GET /api/v5/account/positions` [OKX]: `instType` (optional) MARGIN | SWAP | FUTURES |
+    OPTION filters the rows; every lab instrument is a USDT-margined SWAP."""
+    kind = params.get("instType")
+    if kind not in (None, "", *INST_TYPES):
+        raise Rejected(
+            200,
+            {"code": "51000", "msg": "Parameter instType error", "data": []},
+            "inst_type",
+            f"instType {kind!r}",
+        )
+    if kind not in (None, "", "SWAP"):
+        return {"code": "0", "msg": "", "data": []}
     view = account_view(call.book, account.paper)
     rows = []
     for p in view.positions:
@@ -263,7 +278,9 @@ def config(call: Call, account: LabAccount, params: dict[str, Any]) -> Any:
         "data": [
             {
                 "uid": account.key,
-                "acctLv": "2",
+                # 1 simple, 2 single-currency margin, 3 multi-currency margin, 4 portfolio
+                # margin [OKX account/config; venues.md §10]; the lab's default is 2
+                "acctLv": account.mode or "2",
                 "posMode": "long_short_mode" if account.hedge_mode else "net_mode",
                 "autoLoan": False,
                 "greeksType": "PA",

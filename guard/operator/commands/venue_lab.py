@@ -27,8 +27,9 @@ def register(app: typer.Typer) -> None:
         account: Annotated[
             list[str] | None,
             typer.Option(
-                help="VENUE:KEY:PAPER[:SECRET[:PASSPHRASE]][:hedge] (repeatable; default one "
-                "account per venue, key and paper account lab-<venue>, secret lab-secret)"
+                help="VENUE:KEY:PAPER[:SECRET[:PASSPHRASE]][:hedge][:mode=MODE] (repeatable; "
+                "default one account per venue, key and paper account lab-<venue>, secret "
+                "lab-secret; MODE as the venue states it, e.g. PORTFOLIO_MARGIN on bybit)"
             ),
         ] = None,
     ) -> None:

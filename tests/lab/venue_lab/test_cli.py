@@ -20,6 +20,28 @@ def test_parse_account_when_well_formed_then_lab_account() -> None:
     assert (account.secret, account.passphrase, account.hedge_mode) == ("s3cret", "pass", True)
 
 
+def test_parse_account_when_mode_given_then_lab_account_in_that_mode() -> None:
+    account = parse_account("bybit:k1:p1:s3cret:hedge:mode=PORTFOLIO_MARGIN")
+    assert (account.venue, account.hedge_mode, account.mode) == ("bybit", True, "PORTFOLIO_MARGIN")
+    assert parse_account("okx:k1:p1:s:pp:mode=3").mode == "3"
+
+
+@pytest.mark.parametrize("text", ["bybit:k:p:mode=CROSS", "dydx:k:p:mode=default"])
+def test_parse_account_when_mode_unknown_to_the_venue_then_error_lists_its_modes(
+    text: str,
+) -> None:
+    with pytest.raises(ValueError, match="has no account mode"):
+        parse_account(text)
+
+
+def test_build_lab_when_account_mode_unknown_to_the_venue_then_value_error() -> None:
+    from guard.gateway.paper.scenarios import crash
+    from guard.lab.venue_lab import LabAccount, build_lab
+
+    with pytest.raises(ValueError, match="okx has no account mode '5'; one of 1, 2, 3, 4"):
+        build_lab(crash(), [LabAccount("okx", "k", "p", mode="5")])
+
+
 @pytest.mark.parametrize("text", ["foo:1", "kraken:k:p", "binance::p", "binance:k"])
 def test_parse_account_when_malformed_then_error_says_what_is_right(text: str) -> None:
     with pytest.raises(ValueError, match="expected VENUE:KEY:PAPER"):

@@ -1,8 +1,9 @@
 """The crash scenario through real ccxt over HTTP against the venue lab, all five venues at once
 on its one market path, ticked like `guard run`: guarded, no liquidation, every order accepted by
-the lab's rules, the same result within rounding as the in-process paper run (dYdX: the isolated
-position lives in a child subaccount the guard does not read, see below); the lab starts in under
-2 seconds and the whole run fits the 2-minute CI budget."""
+the lab's rules, the same result within rounding as the in-process paper run of the portfolio as
+each venue holds it (Bybit: one margin mode per account, so all cross); dYdX's isolated position
+is guarded from its child subaccount; the lab starts in under 2 seconds and the whole run fits
+the 2-minute CI budget."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 from guard.gateway.paper.scenarios import crash
 from guard.lab.demo import RunSummary, fresh_store, run_guarded, run_unguarded
-from guard.lab.venue_lab import build_lab
+from guard.lab.venue_lab import build_lab, venue_portfolio
 from guard.lab.venue_lab.drive import WireAccount, WireRun, run_many_over_wire
 from guard.service.files import load_policies
 from tests.venue_lab import ACCOUNTS, lab_accounts
@@ -34,10 +35,16 @@ def policies() -> Any:
 
 
 @pytest.fixture(scope="module")
-def paper_run(policies: Any, tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
-    """The in-process paper run of the same scenario and policy (computed once per module)."""
-    store = fresh_store(tmp_path_factory.mktemp("paper") / "paper.db")
-    return asyncio.run(run_guarded(crash(), policies, store, wall_interval=0.001))
+def paper_runs(policies: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunSummary]:
+    """The in-process paper run of the same scenario and policy, per venue, of the portfolio as
+    that venue holds it (`venue_portfolio`: Bybit's margin mode is account-wide, so its account
+    holds the crash portfolio all cross); computed once per module."""
+    runs: dict[str, RunSummary] = {}
+    for venue in VENUES:
+        store = fresh_store(tmp_path_factory.mktemp("paper") / "paper.db")
+        scenario = venue_portfolio(crash(), ACCOUNTS[venue].lab_account())
+        runs[venue] = asyncio.run(run_guarded(scenario, policies, store, wall_interval=0.001))
+    return runs
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +66,17 @@ def wire_runs(policies: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             }
         finally:
             await lab.stop()
-        return {"runs": runs, "liquidated": liquidated, "rejections": list(lab.rejections)}
+        sent_from = lab.modules["dydx"].order_subaccounts  # (paper account, client id) -> n
+        dydx_orders = [
+            (o.symbol, sent_from[("dydx", o.client_id)])
+            for o in lab.book.all_orders("dydx", "dydx")
+        ]
+        return {
+            "runs": runs,
+            "liquidated": liquidated,
+            "rejections": list(lab.rejections),
+            "dydx_orders": dydx_orders,
+        }
 
     began, cpu = time.perf_counter(), time.process_time()
     result = asyncio.run(run())
@@ -70,46 +87,34 @@ def wire_runs(policies: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 
 def _same(run: WireRun, paper: RunSummary) -> None:
+    assert run.summary.liquidations == paper.liquidations == 0
     assert run.summary.orders == paper.orders
     assert abs(run.summary.final_equity - paper.final_equity) <= CENT
     assert abs(run.summary.min_equity - paper.min_equity) <= CENT
 
 
-@pytest.mark.parametrize("venue", ["binance", "hyperliquid", "bybit", "okx"])
+@pytest.mark.parametrize("venue", VENUES)
 def test_crash_when_guarded_over_the_wire_then_no_liquidation_and_same_as_paper(
-    venue: str, wire_runs: dict[str, Any], paper_run: RunSummary
+    venue: str, wire_runs: dict[str, Any], paper_runs: dict[str, RunSummary]
 ) -> None:
     assert run_unguarded(crash()).liquidations > 0  # the scenario does liquidate unguarded
     run: WireRun = wire_runs["runs"][ACCOUNTS[venue].account]
     assert run.errors == ()
     assert run.summary.liquidations == 0
+    assert wire_runs["liquidated"][ACCOUNTS[venue].account] == []
     assert run.rejections == 0  # every order passed the lab's rules
     assert run.summary.orders == run.orders_accepted > 0
-    _same(run, paper_run)
+    _same(run, paper_runs[venue])
 
 
-def test_crash_when_dydx_over_the_wire_then_cross_protected_and_orders_accepted(
+def test_crash_when_dydx_isolated_position_in_child_subaccount_then_guarded_from_it(
     wire_runs: dict[str, Any],
 ) -> None:
-    run: WireRun = wire_runs["runs"]["dydx"]
-    assert run.errors == () and run.rejections == 0
-    assert run.summary.orders == run.orders_accepted > 0
-    # the isolated SOL position sits in child subaccount 128 (as the dYdX frontend places it);
-    # the guard reads subaccount 0 only, so that one position goes unguarded (venues.md §10)
-    assert wire_runs["liquidated"]["dydx"] == ["isolated:SOL/USDT:USDT"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard gap found by the lab: dYdX isolated positions in child subaccounts (128+) are "
-    "not read (snapshots use subaccount 0) and cannot be ordered (ordermap refuses them)",
-)
-def test_crash_when_dydx_over_the_wire_then_no_liquidation_and_same_as_paper(
-    wire_runs: dict[str, Any], paper_run: RunSummary
-) -> None:
-    run: WireRun = wire_runs["runs"]["dydx"]
-    assert run.summary.liquidations == 0
-    _same(run, paper_run)
+    # the isolated SOL position sits in child subaccount 128 (as the dYdX frontend places it):
+    # the guard reads /v4/addresses/{address} and sends its orders from that subaccount
+    sent = wire_runs["dydx_orders"]  # (symbol, subaccount number) of every order the lab took
+    assert {symbol for symbol, number in sent if number == 128} == {"SOL/USDT:USDT"}
+    assert {number for symbol, number in sent if symbol != "SOL/USDT:USDT"} == {0}
 
 
 def test_five_venue_run_when_timed_then_within_ci_budget(wire_runs: dict[str, Any]) -> None:
