@@ -31,9 +31,11 @@ class JsonLines(logging.Handler):
     """A stdlib handler writing each record as one JSON line through structlog's PrintLogger, so
     library lines and guard's own lines share one write lock and never interleave."""
 
-    def __init__(self, stream: TextIO, level: int) -> None:
+    def __init__(self, stream: TextIO | None, level: int) -> None:
+        """`stream` None: whatever sys.stdout is when a record is written (a command run
+        in-process, e.g. by a test runner, swaps sys.stdout and closes its stand-in after)."""
         super().__init__(level)
-        self.printer = structlog.PrintLogger(file=stream)
+        self.stream = stream
         self.setFormatter(
             ProcessorFormatter(
                 processors=[
@@ -51,14 +53,13 @@ class JsonLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.printer.msg(self.format(record))
+            structlog.PrintLogger(file=self.stream or sys.stdout).msg(self.format(record))
         except Exception:  # logging must never stop the guard
             self.handleError(record)
 
 
 def configure(stream: TextIO | None = None, level: int = logging.INFO) -> None:
     """guard's lines and every library's (the root logger's) as JSON on `stream` (stdout)."""
-    target = stream or sys.stdout
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -68,10 +69,10 @@ def configure(stream: TextIO | None = None, level: int = logging.INFO) -> None:
             _render(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=target),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    _route_stdlib(JsonLines(target, level), level)
+    _route_stdlib(JsonLines(stream, level), level)
 
 
 def _route_stdlib(handler: logging.Handler | None, level: int) -> None:

@@ -34,7 +34,7 @@ def test_load_when_example_config_then_paper_account_with_resolved_policy() -> N
     config = load_config(ROOT / "examples" / "guard.paper.yaml")
     account = config.accounts[0]
     assert account.is_paper and account.scenario == "crash"
-    assert account.policies[0].resolve() == POLICY.resolve()
+    assert account.policies[0].resolve() == (ROOT / "policies" / "default.yaml").resolve()
     assert config.service.database().startswith("sqlite:///")
     assert len(config.fingerprint()) == 16
 
