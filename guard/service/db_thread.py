@@ -1,10 +1,12 @@
 """The one thread that talks to the database for the service, so the event loop never waits on
-it (and a call hung on an unanswering server is cut after a bound): every store call of a tick is awaited through `DatabaseThread.run` (I/O; one call at a time,
-in order, which also keeps the journaled store's in-memory state single-threaded)."""
+it, and a call hung on an unanswering server is cut once it has RUN longer than a bound (time in
+the queue does not count): every store call of a tick is awaited through `DatabaseThread.run`
+(I/O; one call at a time, in order, which also keeps the journaled store's state single-threaded)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -34,14 +36,27 @@ class DatabaseThread:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-db")
         loop = asyncio.get_running_loop()
         bound: Callable[[], Any] = partial(call, *args, **kwargs)
-        future = loop.run_in_executor(self._pool, bound)
         if self.bound is None or self.interrupt is None:
-            result: T = await future
+            result: T = await loop.run_in_executor(self._pool, bound)
             return result
-        done, _ = await asyncio.wait({future}, timeout=self.bound)
-        while not done:  # hung (a blackholed server): cut its connections, wait again
-            self.interrupt()
-            done, _ = await asyncio.wait({future}, timeout=self.bound)
+        began: list[float] = []  # when the worker started THIS call (not when it was queued)
+
+        def timed() -> Any:
+            began.append(time.monotonic())
+            return bound()
+
+        future = loop.run_in_executor(self._pool, timed)
+        limit = self.bound
+        while True:
+            wait = limit if not began else max(0.01, began[0] + limit - time.monotonic())
+            done, _ = await asyncio.wait({future}, timeout=wait)
+            if done:
+                break
+            if began and time.monotonic() - began[0] >= limit:
+                # this call itself has run past the bound (a blackholed server): cut the
+                # connections so it fails as an outage; a call still queued behind others
+                # is never a reason to cut the one running
+                self.interrupt()
         answer: T = future.result()
         return answer
 
