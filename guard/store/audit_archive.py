@@ -19,28 +19,13 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from guard.core.audit import AuditEvent, EventKind
-from guard.store.audit_chain import GENESIS, AuditChain, fields_hash
+from guard.store.audit_chain import GENESIS, HASHED, AuditChain, fields_hash
 from guard.store.database import SERVICE_CHAIN
 from guard.store.tables import ArchiveCutRow, AuditRow
 
 FORMAT = "guard-audit-archive/1"
-_FIELDS = (
-    "id",
-    "at",
-    "chain",
-    "kind",
-    "account",
-    "symbol",
-    "rule_id",
-    "tick_id",
-    "fingerprint",
-    "actor",
-    "client_order_id",
-    "message",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+# every column of an audit row, in export order
+ROW_FIELDS = ("id", "at", "chain", *HASHED[1:], "prev_hash", "hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +146,7 @@ class AuditArchive(AuditChain):
 
 
 def _row_json(row: AuditRow) -> dict[str, Any]:
-    data = {name: getattr(row, name) for name in _FIELDS}
+    data = {name: getattr(row, name) for name in ROW_FIELDS}
     data["at"] = row.at.isoformat()
     return data
 

@@ -19,25 +19,9 @@ from guard.operator.commands.common import console, fail, parse_time, print_json
 from guard.operator.commands.db import ActorOption, DbOption, actor_name, now, ready_store
 from guard.operator.console.views import event_json as _event_json
 from guard.store.anchor_sink import check_anchor_file
-from guard.store.audit_archive import verify_archive_file
+from guard.store.audit_archive import ROW_FIELDS, verify_archive_file
 
-EXPORT_COLUMNS = (
-    "id",
-    "at",
-    "chain",
-    "kind",
-    "account",
-    "symbol",
-    "rule_id",
-    "tick_id",
-    "fingerprint",
-    "actor",
-    "client_order_id",
-    "message",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+EXPORT_COLUMNS = ROW_FIELDS
 
 
 class ExportFormat(StrEnum):
