@@ -110,3 +110,21 @@ def _close_leaked_postgres_connections(request: pytest.FixtureRequest) -> Iterat
     yield
     if request.node.get_closest_marker("postgres") is not None:
         gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that runs a command in-process (`guard run` configures JSON logs on stdout at INFO)
+    must not leave that set-up to the next test, whose CLI output would then carry library log
+    lines (alembic's "Context impl …" in `guard status --json`)."""
+    import logging
+
+    import structlog
+
+    previous = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**previous)
+    root.handlers[:] = handlers
+    root.setLevel(level)
