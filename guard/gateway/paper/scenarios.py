@@ -36,6 +36,19 @@ class SeedPosition:
     margin_mode: MarginMode = MarginMode.CROSS
     margin: Decimal | None = None  # isolated only; default notional ÷ leverage
 
+    def place(self, venue: PaperVenue, account: str) -> None:
+        """Seed this position on `account` of `venue` (set-up only)."""
+        venue.seed_position(
+            account,
+            self.symbol,
+            self.side,
+            self.quantity,
+            self.entry_price,
+            self.leverage,
+            self.margin_mode,
+            self.margin,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
@@ -64,16 +77,7 @@ class Scenario:
         for account in accounts:
             venue.open_account(account, self.collateral)
             for seed in self.positions:
-                venue.seed_position(
-                    account,
-                    seed.symbol,
-                    seed.side,
-                    seed.quantity,
-                    seed.entry_price,
-                    seed.leverage,
-                    seed.margin_mode,
-                    seed.margin,
-                )
+                seed.place(venue, account)
         return venue
 
 

@@ -54,16 +54,7 @@ class ReplaySetup:
         venue.rules = self.rules
         venue.open_account(account, self.collateral)
         for seed in self.positions:
-            venue.seed_position(
-                account,
-                seed.symbol,
-                seed.side,
-                seed.quantity,
-                seed.entry_price,
-                seed.leverage,
-                seed.margin_mode,
-                seed.margin,
-            )
+            seed.place(venue, account)
         return venue
 
     def tick_times(self, every: timedelta) -> list[datetime]:

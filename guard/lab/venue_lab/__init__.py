@@ -78,16 +78,7 @@ def build_lab(
     for name, owner in {a.paper: a for a in accounts}.items():
         paper.open_account(name, scenario.collateral)
         for seed in venue_portfolio(scenario, owner).positions:
-            paper.seed_position(
-                name,
-                seed.symbol,
-                seed.side,
-                seed.quantity,
-                seed.entry_price,
-                seed.leverage,
-                seed.margin_mode,
-                seed.margin,
-            )
+            seed.place(paper, name)
     book = LabBook(paper, list(accounts), speed=speed, end=scenario.end if speed else None)
     chosen = venues if venues is not None else sorted(VENUES)
     modules: dict[str, VenueModule] = {name: VENUES[name]() for name in chosen}
