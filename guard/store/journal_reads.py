@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from guard.core.domain import ZERO, GuardState, PositionKey
-from guard.store.intent_records import StoredIntent
+from guard.core.domain import ZERO, GuardState
+from guard.store.intent_records import StoredIntent, in_flight
 from guard.store.journal_flush import JournalFlush
 from guard.store.records import StoredLock, StoredRequest
 from guard.store.store import Store
@@ -57,7 +57,7 @@ class JournalReads(JournalFlush):
         intents = tuple(self._open_of(account))
         base = self._states.get(account, GuardState())
         return TickInputs(
-            base.with_in_flight(self._flights(account)),
+            base.with_in_flight(in_flight(self._open_of(account))),
             tuple(lock for lock in self._locks if lock.is_active(at) and lock.covers(account)),
             (),
             intents,
@@ -71,16 +71,7 @@ class JournalReads(JournalFlush):
             self._states[account] = state
             return state
         base = self._states.get(account, GuardState())
-        return base.with_in_flight(self._flights(account))
-
-    def _flights(self, account: str) -> dict[PositionKey, Decimal]:
-        flights: dict[PositionKey, Decimal] = {}
-        for intent in self._open.values():
-            if intent.account == account and not intent.dry_run:
-                flights[intent.key] = (
-                    flights.get(intent.key, ZERO) + intent.quantity - intent.filled_quantity
-                )
-        return flights
+        return base.with_in_flight(in_flight(self._open_of(account)))
 
     def unresolved_intents(self, account: str | None = None) -> list[StoredIntent]:
         _, found = self._attempt(lambda: Store.unresolved_intents(self, account))
