@@ -137,7 +137,10 @@ def payload_time(ctx: Context, raw: Mapping[str, Any], symbols: list[str]) -> da
                 continue
             path = f"{part}[{symbol}].timestamp"
             stamp = ctx.number(entry["timestamp"], path, "a time in ms")
-            found.append(datetime.fromtimestamp(float(stamp) / 1000, UTC))
+            try:
+                found.append(datetime.fromtimestamp(float(stamp) / 1000, UTC))
+            except (OverflowError, OSError, ValueError):
+                raise ctx.error(path, "a time in ms", entry["timestamp"]) from None
     return min(found) if found else None
 
 

@@ -79,12 +79,13 @@ def test_snapshot_when_payload_time_newer_than_read_then_read_time_kept() -> Non
     assert parse_snapshot("binance", "real", AT, raw).snapshot.taken_at == AT
 
 
-def test_snapshot_when_payload_time_not_a_number_then_payload_error() -> None:
+@pytest.mark.parametrize("stamp", ["x", 10**30, -(10**30)])
+def test_snapshot_when_payload_time_not_a_time_then_payload_error(stamp: Any) -> None:
     positions, account = real_binance()
     raw = {
         "positions": positions,
         "account_info": account,
-        "order_books": {positions[0]["symbol"]: {"timestamp": "x"}},
+        "order_books": {positions[0]["symbol"]: {"timestamp": stamp}},
     }
     with pytest.raises(PayloadError, match=r"order_books\[BTC/USDT:USDT\]\.timestamp"):
         parse_snapshot("binance", "real", AT, raw)
