@@ -65,7 +65,10 @@ class _Client:
 
 async def test_gateway_when_hyperliquid_then_reads_since_in_milliseconds() -> None:
     gateway = CcxtGateway(
-        "hyperliquid", [CASES["hyperliquid"].config()], settings=settings(), environ=ENV
+        "hyperliquid",
+        [CASES["hyperliquid"].config()],
+        settings=settings("hyperliquid"),
+        environ=ENV,
     )
     client = _Client()
 
