@@ -52,7 +52,7 @@ def _gateway(account: AccountConfig) -> tuple[Gateway, VenueRules]:
         return venue, venue.rules
     from guard.core.venues.registry import rules_for
 
-    return ccxt_gateway(account.venue, [account]), rules_for(account.venue)
+    return ccxt_gateway(account.venue, [account], account.base_url), rules_for(account.venue)
 
 
 async def _one(kind: str, account: AccountConfig, store: Store | None, since: Any) -> Report:
