@@ -1,5 +1,6 @@
 """The account's own funding payments through the ccxt gateway: Hyperliquid's userFunding read
-with its sign and side; venues whose payload does not say both are refused, not guessed."""
+with its sign and side (the other venues: tests/gateway/test_funding_venues.py and, over the
+wire, tests/lab/venue_lab/test_funding_wire.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from guard.core.domain import Side
-from guard.gateway.base import FundingHistoryUnavailable, funding_history
+from guard.gateway.base import funding_history
 from guard.gateway.ccxt import CcxtGateway
 from guard.gateway.parsers.common import PayloadError
 from guard.gateway.parsers.funding_history import hyperliquid_payments
@@ -80,12 +81,3 @@ async def test_gateway_when_hyperliquid_then_reads_since_in_milliseconds() -> No
         await gateway.close()
     assert client.asked == [(None, 1733961600000)]
     assert [p.amount for p in payments] == [Decimal("-75.635093")]
-
-
-async def test_gateway_when_venue_signs_differently_then_refused_not_guessed() -> None:
-    gateway = CcxtGateway("binance", [CASES["binance"].config()], settings=settings(), environ=ENV)
-    try:
-        with pytest.raises(FundingHistoryUnavailable, match="binance"):
-            await funding_history(gateway, CASES["binance"].config().name, datetime.now(UTC))
-    finally:
-        await gateway.close()
