@@ -66,6 +66,7 @@ async def _one(kind: str, account: AccountConfig, store: Store | None, since: An
             policies=load_policies(account.policies),
             store=store,
             since=since,
+            dry_run=account.dry_run,
         )
     finally:
         await gateway.close()
@@ -122,7 +123,8 @@ def run_report(
         fail(str(error))
     start = parse_time(since, "--since") if since is not None else None
     accounts = _chosen(loaded, config, account, kind)
-    store = ready_store(db or _service_database(loaded)) if kind == "shadow" else None
+    # shadow reads the audit log; stress the live rule memory (the steps already taken)
+    store = ready_store(db or _service_database(loaded)) if kind in ("shadow", "stress") else None
     documents = []
     for chosen in accounts:
         try:
@@ -177,10 +179,11 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="also draw a PNG (ACCOUNT appended to its name for several)"),
         ] = None,
+        db: DbOption = None,
     ) -> None:
         """Every mark moved together -10/-20/-30 % and +10/+20/+30 % plus the policy's shocks:
         equity, liquidated pools (cross, each isolated position), the guard's first orders."""
-        run_report("stress", config, account, None, json_output, None, chart)
+        run_report("stress", config, account, None, json_output, db, chart)
 
     @group.command("shadow")
     def shadow(
