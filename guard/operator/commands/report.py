@@ -15,7 +15,14 @@ from rich.table import Table
 from guard.core.venues.base import VenueRules
 from guard.core.yaml_model import ConfigError
 from guard.gateway.base import Gateway, GatewayError
-from guard.operator.commands.common import console, errors, fail, parse_time, print_json
+from guard.operator.commands.common import (
+    console,
+    errors,
+    fail,
+    open_store,
+    parse_time,
+    print_json,
+)
 from guard.operator.commands.db import DbOption, ready_store
 from guard.service.config import AccountConfig, GuardConfig, load_config
 from guard.service.files import load_policies
@@ -123,8 +130,11 @@ def run_report(
         fail(str(error))
     start = parse_time(since, "--since") if since is not None else None
     accounts = _chosen(loaded, config, account, kind)
-    # shadow reads the audit log; stress the live rule memory (the steps already taken)
-    store = ready_store(db or _service_database(loaded)) if kind in ("shadow", "stress") else None
+    store = None
+    if kind == "shadow":  # the audit log's dry-run orders
+        store = ready_store(db or _service_database(loaded))
+    elif kind == "stress":  # the live rule memory (ladder steps already taken)
+        store = _memory_store(db or _service_database(loaded))
     documents = []
     for chosen in accounts:
         try:
@@ -141,6 +151,20 @@ def run_report(
             _print(report)
     if json:
         print_json({"reports": documents})
+
+
+def _memory_store(db: str | None) -> Store | None:
+    """The store holding the guard's rule memory; None (a fresh memory, said on stderr) when the
+    database was never migrated, i.e. no guard has run on it yet."""
+    store = open_store(db)
+    if store.current_revision() is None:
+        errors.print(
+            f"note: {store.where} was never migrated (no guard has run on it): the guard's "
+            "orders are planned from a fresh rule memory",
+            highlight=False,
+        )
+        return None
+    return ready_store(db)
 
 
 def _service_database(config: GuardConfig) -> str | None:
