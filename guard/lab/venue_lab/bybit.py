@@ -77,9 +77,7 @@ class Bybit:
             ("POST", "/v5/order/cancel"): trade.cancel,
             ("GET", "/v5/account/info"): trade.account_info,
             ("GET", "/v5/position/switch-mode"): trade.account_info,
-            ("GET", "/v5/account/transaction-log"): lambda c, a, p, s: (
-                funding.bybit_transaction_log(c, a, p)
-            ),
+            ("GET", "/v5/account/transaction-log"): funding.bybit_transaction_log,
         }
         handler = handlers.get((call.method, call.path))
         if handler is None:

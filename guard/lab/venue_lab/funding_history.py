@@ -98,7 +98,7 @@ def binance_funding_rate(call: Call) -> list[Any]:
     start = _int(call, params, "startTime", 0) or 0
     end = _int(call, params, "endTime", call.now_ms) or call.now_ms
     limit = min(_int(call, params, "limit", 100) or 100, 1000)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for symbol, series in sorted(call.book.paper.funding.items()):
         market = f"{_base(call, symbol)}USDT"
         if params.get("symbol", market) != market:
@@ -118,8 +118,11 @@ def binance_funding_rate(call: Call) -> list[Any]:
 
 
 # ----- Bybit --------------------------------------------------------------------------------
-def bybit_transaction_log(call: Call, account: LabAccount, params: dict[str, str]) -> Any:
-    """GET /v5/account/transaction-log: SETTLEMENT rows newest first, 7-day window, cursor."""
+def bybit_transaction_log(
+    call: Call, account: LabAccount, params: dict[str, str], specs: object = None
+) -> Any:
+    """GET /v5/account/transaction-log: SETTLEMENT rows newest first, 7-day window, cursor
+    (`specs`: the Bybit module passes its markets to every handler; unused here)."""
     if params.get("type") not in (None, "", "SETTLEMENT"):
         return {"list": [], "nextPageCursor": ""}
     end = _int(call, params, "endTime", None)
