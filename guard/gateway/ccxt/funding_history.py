@@ -9,6 +9,7 @@ parsers' job. Paging is bounded: MAX_PAGES requests per endpoint, then a clear e
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from guard.gateway.base import FundingHistoryUnavailable, GatewayError
 from guard.gateway.ccxt.session import CcxtSession
 from guard.gateway.parsers.funding_history import hyperliquid_payments
 from guard.gateway.parsers.funding_venues import (
+    MATCH_WINDOW,
     SettledRate,
     binance_payments,
     binance_rates,
@@ -30,12 +32,14 @@ from guard.gateway.parsers.funding_venues import (
 
 READABLE = ("hyperliquid", "binance", "bybit", "okx", "dydx")
 MAX_PAGES = 50
-BINANCE_PAGE = 1000  # /fapi/v1/income and /fapi/v1/fundingRate: max limit
+BINANCE_PAGE = 1000  # /fapi/v1/income: max limit
+BINANCE_RATE_PAGE = 1000  # /fapi/v1/fundingRate: max limit
 OKX_PAGE = 100  # bills-archive and funding-rate-history: max limit
 BYBIT_PAGE = 50  # transaction-log: max limit
 BYBIT_WINDOW = timedelta(days=7)  # transaction-log: endTime - startTime <= 7 days
 BYBIT_RETENTION = timedelta(days=730)  # transaction-log: "up to 2 years worth of data"
 DYDX_PAGE = 1000
+HYPERLIQUID_PAGE = 500  # userFunding answers at most 500 entries
 DYDX_PARENT = 0  # the guard's dYdX account: parent subaccount 0 and its children 128, 256, ...
 
 
@@ -45,6 +49,11 @@ def _ms(moment: datetime) -> int:
 
 def _too_many(venue: str, what: str) -> GatewayError:
     return GatewayError(f"{venue}: {what} has more than {MAX_PAGES} pages; ask a shorter --since")
+
+
+def _key(entry: Any) -> str:
+    """One history entry's identity: its raw venue row."""
+    return json.dumps(entry.get("info"), sort_keys=True, default=str)
 
 
 def _swap_symbols(client: Any) -> dict[str, str]:
@@ -65,11 +74,7 @@ class CcxtFundingHistory(CcxtSession):
             raise FundingHistoryUnavailable(f"{self.venue}: no funding history is read")
         client = await self._ready(account)
         if self.venue == "hyperliquid":
-            entries = await self._read(
-                "fetch_funding_history",
-                functools.partial(client.fetch_funding_history, None, _ms(since)),
-            )
-            return hyperliquid_payments(entries)
+            return hyperliquid_payments(await self._forward(client, since, HYPERLIQUID_PAGE))
         if self.venue == "binance":
             return await self._binance(client, since)
         if self.venue == "okx":
@@ -78,28 +83,41 @@ class CcxtFundingHistory(CcxtSession):
             return await self._bybit(client, since)
         return await self._dydx(client, since)
 
-    async def _binance(self, client: Any, since: datetime) -> list[FundingPayment]:
+    async def _forward(
+        self, client: Any, since: datetime, size: int, symbol: str | None = None
+    ) -> list[Any]:
+        """Every entry of ccxt's fetch_funding_history (or, with `symbol`, its funding rate
+        history) from `since`, paged forward from the newest entry's time. The next page starts
+        AT that time (several markets settle at one time), so entries seen twice are dropped."""
         entries: list[Any] = []
+        seen: set[str] = set()
         start = _ms(since)
+        what = "fetch_funding_history" if symbol is None else "fetch_funding_rate_history"
         for _ in range(MAX_PAGES):
-            page = await self._read(
-                "fetch_funding_history",
-                functools.partial(client.fetch_funding_history, None, start, BINANCE_PAGE),
+            # Hyperliquid takes no limit (it answers at most HYPERLIQUID_PAGE entries)
+            limit = None if self.venue == "hyperliquid" else size
+            call = (
+                functools.partial(client.fetch_funding_history, None, start, limit)
+                if symbol is None
+                else functools.partial(client.fetch_funding_rate_history, symbol, start, size)
             )
-            entries += page
-            if len(page) < BINANCE_PAGE:
-                break
-            start = int(page[-1]["info"]["time"]) + 1
-        else:
-            raise _too_many("binance", "/fapi/v1/income")
+            page = list(await self._read(what, call))
+            fresh = [e for e in page if _key(e) not in seen]
+            seen.update(_key(e) for e in fresh)
+            entries += fresh
+            if len(page) < size:
+                return entries
+            if not fresh:
+                raise GatewayError(f"{self.venue}: more than {size} {what} entries at one time")
+            start = max(int(e["timestamp"]) for e in page)
+        raise _too_many(self.venue, what)
+
+    async def _binance(self, client: Any, since: datetime) -> list[FundingPayment]:
+        entries = await self._forward(client, since, BINANCE_PAGE)
         rates: dict[str, list[SettledRate]] = {}
         for symbol in sorted({str(e.get("symbol")) for e in entries}):
-            rows = await self._read(
-                "fetch_funding_rate_history",
-                functools.partial(
-                    client.fetch_funding_rate_history, symbol, _ms(since) - 60_000, BINANCE_PAGE
-                ),
-            )
+            window = since - timedelta(minutes=1)
+            rows = await self._forward(client, window, BINANCE_RATE_PAGE, symbol)
             rates[symbol] = binance_rates(rows)
         return binance_payments(entries, rates)
 
@@ -114,24 +132,41 @@ class CcxtFundingHistory(CcxtSession):
             entries += page
             if len(page) < OKX_PAGE:
                 break
-            params = {**params, "after": page[-1]["info"]["billId"]}  # older than the last
+            oldest = min(int(e["info"]["billId"]) for e in page)
+            params = {**params, "after": str(oldest)}  # bills older than this one
         else:
             raise _too_many("okx", "/api/v5/account/bills-archive")
         rates: dict[str, list[SettledRate]] = {}
         for symbol in sorted({str(e.get("symbol")) for e in entries}):
-            rows = await self._read(
-                "fetch_funding_rate_history",
-                functools.partial(
-                    client.fetch_funding_rate_history, symbol, _ms(since) - 300_000, OKX_PAGE
-                ),
-            )
-            rates[symbol] = okx_rates(rows)
+            rates[symbol] = okx_rates(await self._okx_rates(client, symbol, since))
         sizes: Mapping[str, Decimal] = {
             s: Decimal(str(m.get("contractSize") or 1))
             for s, m in (client.markets or {}).items()
             if m.get("swap")
         }
         return okx_payments(entries, rates, sizes)
+
+    async def _okx_rates(self, client: Any, symbol: str, since: datetime) -> list[Any]:
+        """The settled rates of `symbol` back to `since` (less the match window), paged back
+        from the newest with `after` (records earlier than a funding time)."""
+        rows: list[Any] = []
+        extra: dict[str, Any] = {}
+        floor = _ms(since - MATCH_WINDOW)
+        for _ in range(MAX_PAGES):
+            page = list(
+                await self._read(
+                    "fetch_funding_rate_history",
+                    functools.partial(
+                        client.fetch_funding_rate_history, symbol, None, OKX_PAGE, extra
+                    ),
+                )
+            )
+            rows += page
+            oldest = min((int(r["timestamp"]) for r in page), default=None)
+            if len(page) < OKX_PAGE or oldest is None or oldest <= floor:
+                return rows
+            extra = {"after": str(oldest)}
+        raise _too_many("okx", "/api/v5/public/funding-rate-history")
 
     async def _bybit(self, client: Any, since: datetime) -> list[FundingPayment]:
         rows: list[Any] = []

@@ -317,7 +317,8 @@ def dydx_funding_payments(call: Call, account: LabAccount, children: dict[str, i
 
 # ----- Hyperliquid --------------------------------------------------------------------------
 def hyperliquid_user_funding(call: Call, account: LabAccount, body: dict[str, Any]) -> list[Any]:
-    """POST /info {"type": "userFunding", "user", "startTime", "endTime"?}: oldest first."""
+    """POST /info {"type": "userFunding", "user", "startTime", "endTime"?}: oldest first, at
+    most 500 entries (as the venue answers; the client pages on from the last time)."""
     start = _int(call, body, "startTime", 0) or 0
     end = _int(call, body, "endTime", call.now_ms) or call.now_ms
     return [
@@ -335,4 +336,4 @@ def hyperliquid_user_funding(call: Call, account: LabAccount, body: dict[str, An
         }
         for _, p in _ledger(call, account)
         if start <= _ms(p.at) <= end
-    ]
+    ][:500]

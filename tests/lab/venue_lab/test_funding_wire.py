@@ -110,3 +110,25 @@ async def test_gateway_when_every_venue_is_read_over_the_wire_then_same_payments
     assert got == expected(venue_lab)
     assert {p.side.value for p in payments} == {"long"}
     assert all(p.at == START + timedelta(hours=1) for p in payments)
+
+
+@pytest.mark.parametrize("name", ["binance", "okx", "bybit", "dydx"])
+async def test_gateway_when_pages_are_small_then_every_payment_read_once(
+    name: str, venue_lab: VenueLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pages of 2 where the venue pages by id, cursor or page number (OKX bills, Bybit, dYdX):
+    # the three markets settle at one time (01:00), so a page boundary falls inside it; the
+    # settled-rate histories (01:00, 02:00, 03:00) page by time (Binance forward, OKX back).
+    # (Binance income pages by time: more rows at one millisecond than a page is an error.)
+    from guard.gateway.ccxt import funding_history
+
+    for size in ("BINANCE_RATE_PAGE", "OKX_PAGE", "BYBIT_PAGE", "DYDX_PAGE"):
+        monkeypatch.setattr(funding_history, size, 2)
+    venue_lab.book.advance_to(START + timedelta(hours=3, minutes=30))
+    chosen = gateway(venue_lab, name)
+    try:
+        payments = await chosen.fetch_funding_history(ACCOUNTS[name].account, START)
+    finally:
+        await chosen.close()
+    assert sorted(p.symbol.split("/")[0] for p in payments) == ["BTC", "ETH", "SOL"]
+    assert {p.symbol.split("/")[0]: p.amount for p in payments} == expected(venue_lab)
