@@ -196,3 +196,13 @@ def test_stress_when_the_service_took_a_ladder_step_then_only_the_next_one_is_pl
     assert first_orders(db) == [D("0.25")]
     fresh = f"sqlite:///{tmp_path / 'never-run.db'}"
     assert first_orders(fresh) == [D("0.5")]  # no guard ran there: a fresh memory
+
+
+def test_stress_when_the_service_database_does_not_exist_then_fresh_memory_said_not_created(
+    tmp_path: Path,
+) -> None:
+    config = setup(tmp_path)  # its service database, g.db, was never created
+    ran = run("report", "stress", "--config", str(config), "--json")
+    assert ran.code == 0, ran.text
+    assert "does not exist (no guard has run on it)" in ran.err
+    assert not (tmp_path / "g.db").exists()  # a report never creates the service's database

@@ -5,6 +5,7 @@ rich tables or --json. Paper accounts are read from their state file, never writ
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from guard.core.venues.base import VenueRules
 from guard.core.yaml_model import ConfigError
 from guard.gateway.base import Gateway, GatewayError
 from guard.operator.commands.common import (
+    DEFAULT_DATABASE,
     console,
     errors,
     fail,
@@ -154,17 +156,27 @@ def run_report(
 
 
 def _memory_store(db: str | None) -> Store | None:
-    """The store holding the guard's rule memory; None (a fresh memory, said on stderr) when the
-    database was never migrated, i.e. no guard has run on it yet."""
+    """The store holding the guard's rule memory; None (a fresh memory, said on stderr) when no
+    guard has run on it yet: a SQLite file that does not exist (not created here) or a database
+    never migrated. An unreachable server is an error: its memory is unknown."""
+    url = db or os.environ.get("GUARD_DATABASE_URL") or DEFAULT_DATABASE
+    path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else url
+    if "://" not in path and not Path(path).exists():
+        _fresh_memory(f"{path} does not exist")
+        return None
     store = open_store(db)
     if store.current_revision() is None:
-        errors.print(
-            f"note: {store.where} was never migrated (no guard has run on it): the guard's "
-            "orders are planned from a fresh rule memory",
-            highlight=False,
-        )
+        _fresh_memory(f"{store.where} was never migrated")
         return None
     return ready_store(db)
+
+
+def _fresh_memory(why: str) -> None:
+    errors.print(
+        f"note: {why} (no guard has run on it): the guard's orders are planned from a fresh "
+        "rule memory",
+        highlight=False,
+    )
 
 
 def _service_database(config: GuardConfig) -> str | None:
