@@ -188,14 +188,22 @@ def test_stress_when_the_service_took_a_ladder_step_then_only_the_next_one_is_pl
     def first_orders(database: str) -> list[D]:
         ran = run("report", "stress", "--config", str(config), "--json", "--db", database)
         assert ran.code == 0, ran.text
-        shocks = {s["name"]: s for s in json.loads(ran.raw.stdout)["reports"][0]["shocks"]}
+        (report,) = json.loads(ran.raw.stdout)["reports"]
+        memories.append(report["rule_memory"])
+        shocks = {s["name"]: s for s in report["shocks"]}
         return [D(o["quantity"]) for o in shocks["all -10%"]["guard_orders"]]
+
+    memories: list[str] = []
 
     # -10 %: equity 3 982, drawdown 62 % from 10 600: bands 1 and 2 both reached; the live
     # memory has band 1 taken: 25 % of 1 BTC is left to sell first, not 50 %
     assert first_orders(db) == [D("0.25")]
     fresh = f"sqlite:///{tmp_path / 'never-run.db'}"
     assert first_orders(fresh) == [D("0.5")]  # no guard ran there: a fresh memory
+    assert memories == [
+        "the live rule memory: 1 open episode(s), 1 step(s) already taken",
+        "a fresh rule memory",
+    ]
 
 
 def test_stress_when_the_service_database_does_not_exist_then_fresh_memory_said_not_created(

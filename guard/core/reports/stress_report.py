@@ -72,6 +72,7 @@ class StressReport:
     equity: Decimal
     outcomes: tuple[ShockOutcome, ...]
     ticks: Mapping[str, Decimal] = field(default_factory=frozen_map)  # symbol -> price tick
+    memory: str = "a fresh rule memory"  # or the live one, with the steps it has taken
 
 
 def _outcome(
@@ -123,7 +124,23 @@ def stress_report(
     )
     ticks = frozen_map({s: m.price_tick for s, m in snapshot.markets.items()})
     return StressReport(
-        snapshot.account, snapshot.venue, snapshot.taken_at, equity, outcomes, ticks
+        snapshot.account,
+        snapshot.venue,
+        snapshot.taken_at,
+        equity,
+        outcomes,
+        ticks,
+        _memory_text(memory),
+    )
+
+
+def _memory_text(memory: GuardState | None) -> str:
+    if memory is None:
+        return "a fresh rule memory"
+    steps = sum(len(e.fired_bands) for e in memory.episodes.values())
+    return (
+        f"the live rule memory: {len(memory.episodes)} open episode(s), {steps} step(s) "
+        "already taken"
     )
 
 
