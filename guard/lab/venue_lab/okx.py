@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from guard.core.domain import MarketSpec
+from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab import okx_orders as orders
 from guard.lab.venue_lab import okx_trade as trade
 from guard.lab.venue_lab.book import LabAccount
@@ -59,6 +60,7 @@ class Okx:
             "/api/v5/public/position-tiers": trade.position_tiers,
             "/api/v5/public/time": lambda c: [{"ts": str(c.now_ms)}],
             "/api/v5/public/mark-price": trade.mark_prices,
+            "/api/v5/public/funding-rate-history": funding.okx_funding_rate_history,
         }
         if call.path in public:
             return envelope(public[call.path](call))
@@ -78,6 +80,8 @@ class Okx:
             ("GET", "/api/v5/trade/order"): orders.get_order,
             ("GET", "/api/v5/trade/orders-pending"): orders.pending,
             ("POST", "/api/v5/trade/cancel-order"): orders.cancel,
+            ("GET", "/api/v5/account/bills"): funding.okx_bills,
+            ("GET", "/api/v5/account/bills-archive"): funding.okx_bills,
         }
         handler = handlers.get((call.method, call.path))
         if handler is None:
