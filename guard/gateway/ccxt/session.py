@@ -167,7 +167,8 @@ class CcxtSession:
         self._reopen: asyncio.Task[None] | None = None
         self._specs: dict[str, dict[str, MarketSpec]] = {}
         self._subaccounts: dict[str, dict[str, int]] = {}  # dydx: account -> symbol -> number
-        self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # hyperliquid, per account
+        self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # account -> mode read
+        self._last_raw: dict[str, tuple[datetime, dict[str, Any]]] = {}  # the last full snapshot
         self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
         self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
         self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
