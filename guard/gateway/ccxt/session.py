@@ -164,6 +164,8 @@ class CcxtSession:
         self.market_data = MarketDataCache(self.settings.market_data_ttl)
         self._sleep = sleep or asyncio.sleep
         self.cooldown_until: datetime | None = None  # venue-wide, after a 429/418
+        # told (venue, until, the error) once per cool-down started: audit, alert (the service)
+        self.cooldown_listeners: list[Callable[[str, datetime, RateLimited], None]] = []
         self._reopen: asyncio.Task[None] | None = None
         self._specs: dict[str, dict[str, MarketSpec]] = {}
         self._subaccounts: dict[str, dict[str, int]] = {}  # dydx: account -> symbol -> number
@@ -306,6 +308,18 @@ class CcxtSession:
         if self._reopen is not None:
             self._reopen.cancel()
         self._reopen = asyncio.get_running_loop().create_task(self._reopen_after(error.retry_after))
+        for listener in list(self.cooldown_listeners):
+            try:
+                listener(self.venue, until, error)
+            except Exception:  # a listener never stops the cool-down
+                log.exception("%s: cool-down listener failed", self.venue)
+
+    def cooldown_remaining(self) -> float:
+        """Seconds of the venue-wide cool-down left (0.0: none)."""
+        until = self.cooldown_until
+        if until is None:
+            return 0.0
+        return max(0.0, (until - self.clock()).total_seconds())
 
     async def _reopen_after(self, seconds: float) -> None:
         await self._sleep(seconds)

@@ -78,7 +78,9 @@ class _Counter:
         """`client` with its transport replaced by the lab's venue module, every request
         counted (public: the venue's shared client; writes: anything sent for an order)."""
 
-        async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        async def fetch(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
             if not private:
                 self.public += 1
             elif SENDING.get() or _is_write(url, method):
@@ -96,9 +98,7 @@ class _Counter:
         return found
 
 
-async def _serve(
-    lab: VenueLab, client: Any, url: str, method: str, headers: Any, body: Any
-) -> Any:
+async def _serve(lab: VenueLab, client: Any, url: str, method: str, headers: Any, body: Any) -> Any:
     """What the lab's HTTP server does with one request (no faults, no rate limits), handed to
     ccxt's error handling as an HTTP answer would be."""
     parts = urlsplit(url)
