@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from multidict import CIMultiDict
 
-from guard.core.domain import MarketSpec, OrderPlan, Position
+from guard.core.domain import AccountSnapshot, MarketSpec, OrderPlan, Position
 from guard.core.venues.base import round_down
 from guard.core.venues.ccxt_options import CcxtVenue
 from guard.core.venues.registry import rules_for
@@ -165,9 +165,11 @@ def _gateway(lab: VenueLab, venue: str, accounts: int, counter: _Counter) -> Ccx
     )
 
 
-async def _tick(gateway: CcxtGateway, lab: VenueLab) -> None:
-    await asyncio.gather(*(gateway.fetch_snapshot(a) for a in gateway.accounts))
+async def _tick(gateway: CcxtGateway, lab: VenueLab) -> dict[str, AccountSnapshot]:
+    names = list(gateway.accounts)
     lab.book.advance_to(lab.book.now() + TICK)
+    taken = await asyncio.gather(*(gateway.fetch_snapshot(a) for a in names))
+    return dict(zip(names, taken, strict=True))
 
 
 async def _reduce(gateway: CcxtGateway, account: str, position: Position, spec: MarketSpec) -> None:
@@ -189,27 +191,24 @@ async def _reduce(gateway: CcxtGateway, account: str, position: Position, spec: 
     await gateway.create_order(plan)
 
 
-async def measure_venue(venue: str, accounts: int, steady_ticks: int = 3) -> VenueCalls:
-    """Counts for `accounts` accounts of `venue` (the first tick, which loads markets and
-    tables, and the modes' first read are not counted as steady state)."""
+async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> VenueCalls:
+    """Counts for `accounts` accounts of `venue`: the first tick (markets, tables, account
+    modes: first reads) is not counted; then `steady_ticks` ticks 5 s apart; then the clock
+    jumps into the crash's cascade (past `account_mode_ttl`: the tick that re-reads the modes);
+    then one crash tick in which every account also reduces its largest position once."""
     lab = _lab()
     counter = _Counter(lab)
     gateway = _gateway(lab, venue, accounts, counter)
     try:
-        await _tick(gateway, lab)  # markets, tiers, account modes: first reads
+        await _tick(gateway, lab)
         counter.take()
         for _ in range(steady_ticks):
             await _tick(gateway, lab)
         private, public, _ = counter.take()
         ttl = gateway.settings.account_mode_ttl
-        lab.book.advance_to(lab.book.now() + ttl)
-        await _tick(gateway, lab)
+        lab.book.advance_to(max(lab.book.now() + ttl, crash().start + CRASH_AT))
+        snapshot = (await _tick(gateway, lab))[f"{venue}-0"]
         mode_private, _, _ = counter.take()
-        lab.book.advance_to(crash().start + CRASH_AT)
-        await _tick(gateway, lab)  # the jump's own re-reads (markets age) are not the crash's
-        counter.take()
-        snapshot = await gateway.fetch_snapshot(f"{venue}-0")
-        counter.take()
         position = max(snapshot.positions, key=lambda p: p.quantity * p.mark_price)
         spec = snapshot.markets[position.symbol]
         await _tick(gateway, lab)
@@ -231,7 +230,7 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 3) -> Ven
     )
 
 
-def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 3) -> list[VenueCalls]:
+def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 2) -> list[VenueCalls]:
     """Every venue at every account count (ccxt's and the lab's logs quietened)."""
     quiet = [logging.getLogger(n) for n in ("guard.gateway.ccxt", "guard.lab.venue_lab")]
     levels = [q.level for q in quiet]
@@ -244,3 +243,68 @@ def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 3) -> list[
     finally:
         for q, level in zip(quiet, levels, strict=True):
             q.setLevel(level)
+
+
+TARGETS = {"hyperliquid": 1.0, "dydx": 1.0}  # private calls per account per tick (else 3)
+
+
+def table(found: list[VenueCalls]) -> list[str]:
+    """The markdown table of the measured counts (one row per venue and account count)."""
+    rows = [
+        "| venue | accounts | private / account / tick, steady (target) | on the mode re-read"
+        " tick | crash tick: reads (snapshot + re-read) | crash tick: order requests | public /"
+        " venue / tick, steady | public, crash tick |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in found:
+        target = TARGETS.get(r.venue, 3.0)
+        verdict = "ok" if r.steady_private <= target else "MISSED"
+        rows.append(
+            f"| {r.venue} | {r.accounts:,} | {r.steady_private:.2f} (≤ {target:g}: {verdict}) |"
+            f" {r.mode_private:.2f} | {r.crash_reads:.2f} | {r.crash_writes:.2f} |"
+            f" {r.steady_public:.2f} | {r.crash_public:.0f} |"
+        )
+    return rows
+
+
+def section(found: list[VenueCalls], command: str, load_before: str, load_after: str) -> str:
+    """The '(f) Venue calls' section of docs/benchmarks.md."""
+    ttl = found[0].mode_ttl_s / 60 if found else 0.0
+    lines = [
+        "## (f) Venue calls per account per tick (ccxt gateways, venue lab)",
+        "",
+        f"`{command}`; load average before {load_before}, after {load_after} (counts do not"
+        " depend on load). Each venue gateway holds N accounts (one ccxt client each, one"
+        " shared public client); every request ccxt builds and signs is answered by the venue"
+        " lab's module for that venue in process (no socket) over the crash scenario. Private:"
+        " the account's own client; public: the venue's shared client. Steady: ticks 5 s apart"
+        " after the first (which loads markets, tables and account modes). The mode re-read"
+        f" tick comes once per `account_mode_ttl` ({ttl:g} min) or when an account's open"
+        " positions change. The crash tick is ten minutes into the cascade: every account"
+        " takes its snapshot, then re-reads the position it reduces (the executor's one-"
+        "position re-read) and sends one reduction (dYdX's order requests include its block"
+        " height and account sequence reads).",
+        "",
+        *table(found),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+HEADING = "## (f) Venue calls per account per tick"
+
+
+def splice(document: str, new_section: str) -> str:
+    """`document` (docs/benchmarks.md) with its (f) section replaced by `new_section` (added
+    before the closing notes when it has none); the other sections keep their figures."""
+    lines = document.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(HEADING)), None)
+    if start is None:
+        anchor = next(
+            (i for i, line in enumerate(lines) if line.startswith("## What limits")), len(lines)
+        )
+        return "\n".join(
+            [*lines[:anchor], *new_section.rstrip("\n").split("\n"), "", *lines[anchor:]]
+        )
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *new_section.rstrip("\n").split("\n"), "", *lines[end:]])
