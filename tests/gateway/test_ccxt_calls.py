@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,3 +113,26 @@ async def test_snapshot_when_taken_then_private_reads_in_flight_together() -> No
         await gateway.close()
     # USDT and USDC positions, wallet balance and account info at once (one after another: 1)
     assert most[0] == 4
+
+
+async def test_close_when_many_accounts_then_clients_closed_together() -> None:
+    closing, most = [0], [0]
+
+    class Client:  # a ccxt client's close sleeps timeout_on_exit (0.25 s)
+        throttler = None
+
+        async def close(self) -> None:
+            closing[0] += 1
+            most[0] = max(most[0], closing[0])
+            await asyncio.sleep(0.01)
+            closing[0] -= 1
+
+    case = CASES["binance"]
+    configs = [replace(case.config(), name=f"bn-{i}") for i in range(10)]
+    gateway = CcxtGateway(
+        "binance", configs, settings=settings(), environ=ENV, client_factory=lambda v, s: Client()
+    )
+    for config in configs:
+        gateway.client(config.name)
+    await gateway.close()
+    assert most[0] == 11  # ten accounts and the public client, not one after another

@@ -346,7 +346,8 @@ class CcxtSession:
             clients.append(self._public)
         if self._reopen is not None:
             self._reopen.cancel()
-        for client in clients:
-            await client.close()
+        # together: each ccxt close sleeps `timeout_on_exit` (0.25 s), one after another that is
+        # minutes of shutdown for a venue with a thousand accounts
+        await asyncio.gather(*(client.close() for client in clients))
         self._clients.clear()
         self._public = None
