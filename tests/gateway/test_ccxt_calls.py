@@ -136,3 +136,36 @@ async def test_close_when_many_accounts_then_clients_closed_together() -> None:
         gateway.client(config.name)
     await gateway.close()
     assert most[0] == 11  # ten accounts and the public client, not one after another
+
+
+async def test_market_data_when_epoch_fresh_and_symbol_missing_then_only_that_symbol_fetched() -> (
+    None
+):
+    books: list[str] = []
+
+    class Public:  # the venue's shared public client: what the market-data epoch asks
+        throttler = None
+
+        async def fetch_funding_rates(self, symbols: list[str]) -> dict[str, Any]:
+            return {s: {"symbol": s} for s in symbols}
+
+        async def fetch_order_book(self, symbol: str, depth: int) -> dict[str, Any]:
+            books.append(symbol)
+            return {"bids": [], "asks": []}
+
+        async def close(self) -> None:
+            return None
+
+    gateway = CcxtGateway(
+        "binance",
+        [CASES["binance"].config()],
+        settings=settings(),
+        environ=ENV,
+        clock=lambda: START,
+        client_factory=lambda v, s: Public(),
+    )
+    await gateway._market_data(["BTC/USDT:USDT"])
+    shared = await gateway._market_data(["BTC/USDT:USDT", "ETH/USDT:USDT"])
+    await gateway.close()
+    assert books == ["BTC/USDT:USDT", "ETH/USDT:USDT"]  # BTC's book not fetched twice
+    assert sorted(shared["order_books"]) == ["BTC/USDT:USDT", "ETH/USDT:USDT"]
