@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from guard.gateway.ccxt import CcxtGateway
+from guard.gateway.ccxt.private_reads import mode_age
 from tests.gateway.cases import CASES, ENV, settings
 from tests.gateway.helpers import Wire, replay
 
@@ -169,3 +170,11 @@ async def test_market_data_when_epoch_fresh_and_symbol_missing_then_only_that_sy
     await gateway.close()
     assert books == ["BTC/USDT:USDT", "ETH/USDT:USDT"]  # BTC's book not fetched twice
     assert sorted(shared["order_books"]) == ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+
+
+def test_mode_age_when_many_accounts_then_spread_over_the_second_half_of_the_ttl() -> None:
+    ttl = settings().account_mode_ttl
+    ages = [mode_age(f"acct-{i}", settings()) for i in range(200)]
+    assert all(ttl / 2 < age <= ttl for age in ages)
+    assert len(set(ages)) == 200  # re-reads of accounts read together fall on different ticks
+    assert mode_age("acct-7", settings()) == mode_age("acct-7", settings())  # stable

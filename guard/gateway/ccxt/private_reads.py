@@ -1,16 +1,19 @@
 """The private (per-account) reads of a snapshot, per venue, run concurrently. Invariant: what
-rarely changes (the account mode) is re-read every `account_mode_ttl` or at once when the account's
-set of open positions changes, never trusted past either; everything else is read every tick."""
+rarely changes (the account mode) is re-read within `account_mode_ttl` (a stable per-account share
+of it) or at once when the account's open positions change; everything else is read every tick."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import zlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from guard.core.domain import ZERO
 from guard.gateway.base import PermanentError, UnsupportedAccountMode
+from guard.gateway.ccxt.clients import GatewaySettings
 from guard.gateway.ccxt.session import CcxtSession
 from guard.gateway.ccxt.structures import dec
 
@@ -30,6 +33,14 @@ def open_keys(positions: list[Any]) -> frozenset[tuple[str, str]]:
         for p in positions
         if (dec(p.get("contracts")) or ZERO) != ZERO
     )
+
+
+def mode_age(account: str, settings: GatewaySettings) -> timedelta:
+    """How long `account`'s mode payload is trusted: a stable fraction between half and all of
+    `account_mode_ttl` (crc32 of its name), so accounts read together re-read on different ticks
+    instead of all at once."""
+    fraction = zlib.crc32(account.encode()) / 2**32
+    return settings.account_mode_ttl * (1 - fraction / 2)
 
 
 class CcxtPrivateReads(CcxtSession):
@@ -69,9 +80,9 @@ class CcxtPrivateReads(CcxtSession):
         return positions, balance, info
 
     def _mode_cache(self, account: str) -> tuple[frozenset[tuple[str, str]], Any] | None:
-        """(open position keys, mode payload) read less than `account_mode_ttl` ago, or None."""
+        """(open position keys, mode payload) read less than the account's mode age ago."""
         cached = self._modes.get(account)
-        if cached is None or self.clock() - cached[0] >= self.settings.account_mode_ttl:
+        if cached is None or self.clock() - cached[0] >= mode_age(account, self.settings):
             return None
         return cached[1]["keys"], cached[1]["info"]
 
