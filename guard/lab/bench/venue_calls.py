@@ -279,8 +279,10 @@ def section(found: list[VenueCalls], command: str, load_before: str, load_after:
         " lab's module for that venue in process (no socket) over the crash scenario. Private:"
         " the account's own client; public: the venue's shared client. Steady: ticks 5 s apart"
         " after the first (which loads markets, tables and account modes). The mode re-read"
-        f" tick comes once per `account_mode_ttl` ({ttl:g} min) or when an account's open"
-        " positions change. The crash tick is ten minutes into the cascade: every account"
+        f" tick comes once per `account_mode_ttl` ({ttl:g} min; each account after a stable share"
+        " of it between half and all, so not all on one tick) or when an account's open"
+        " positions change; here the clock jumps past it, so every account re-reads on that"
+        " tick. The crash tick is ten minutes into the cascade: every account"
         " takes its snapshot, then re-reads the position it reduces (the executor's one-"
         "position re-read) and sends one reduction (dYdX's order requests include its block"
         " height and account sequence reads).",
