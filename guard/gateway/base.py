@@ -79,6 +79,24 @@ class Gateway(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class PositionReread(Protocol):
+    """A gateway that re-reads one market's positions of an account (optional capability): the
+    account's snapshot with `symbol`'s positions as the venue reports them now, in as few calls
+    as the venue allows (the executor's read right before a send)."""
+
+    async def fetch_position(self, account: str, symbol: str) -> AccountSnapshot: ...
+
+
+async def reread_position(gateway: object, account: str, symbol: str) -> AccountSnapshot:
+    """`symbol`'s positions of `account` read now: the gateway's one-position re-read when it
+    has one, else a full snapshot."""
+    if isinstance(gateway, PositionReread):
+        return await gateway.fetch_position(account, symbol)
+    snapshot: AccountSnapshot = await gateway.fetch_snapshot(account)  # type: ignore[attr-defined]
+    return snapshot
+
+
 class FundingHistoryUnavailable(GatewayError):
     """This gateway (or its venue) offers no history of the account's own funding payments."""
 

@@ -30,6 +30,7 @@ from guard.gateway.base import (
     OrderRejected,
     TemporaryError,
     UnknownOrderOutcome,
+    reread_position,
 )
 from guard.service.db_thread import DatabaseThread
 from guard.service.order_events import RESULT_EVENT, override_event, result_event
@@ -150,13 +151,14 @@ class Executor:
     async def _reread(
         self, plan: OrderPlan
     ) -> tuple[OrderPlan | None, str, AccountSnapshot | None]:
-        """The plan clipped to the position as the venue reports it now, and that snapshot.
+        """The plan clipped to the position as the venue reports it now, and that snapshot (the
+        gateway re-reads only this market's position where it can, see `reread_position`).
 
         (None, why, _) when it must not be sent now: the position is gone or below one step
         (final: abandoned), or the venue could not be asked (left pending for reconciliation).
         """
         try:
-            snapshot = await self.gateway.fetch_snapshot(plan.account)
+            snapshot = await reread_position(self.gateway, plan.account, plan.symbol)
         except GatewayError as error:
             return None, f"position could not be re-read before sending: {error}", None
         position = snapshot.position(plan.key)

@@ -1,6 +1,6 @@
 """Prometheus metrics of the service (per-account risk gauges to alert on: equity, margin ratio,
-worst liquidation distance, covering locks, dry-run, disabled) and its health endpoint (ok, or
-degraded with reasons), served by guard.service.web."""
+worst liquidation distance, covering locks, dry-run, disabled; per-venue rate-limit cool-downs)
+and its health endpoint (ok, or degraded with reasons), served by guard.service.web."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class Health:
 
     clock: Callable[[], float] = time.monotonic
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # account -> key -> why
+    # venue -> seconds of its rate-limit cool-down left (a gateway's cooldown_remaining)
+    cooldowns: dict[str, Callable[[], float]] = field(default_factory=dict)
     last_success: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
 
@@ -45,6 +47,13 @@ class Health:
             for account in sorted(self.reasons)
             for why in self.reasons[account].values()
         ]
+        for venue, remaining in sorted(self.cooldowns.items()):
+            left = remaining()
+            if left > 0:
+                found.append(
+                    f"venue {venue}: rate-limit cool-down, {left:.0f} s left (Retry-After):"
+                    " no request reaches it until then"
+                )
         for account, interval in sorted(self.intervals.items()):
             last = self.last_success.get(account)
             limit = STALLED_INTERVALS * interval + STALL_SLACK
@@ -70,6 +79,29 @@ class _SuccessAge(Collector):
         for account, last in sorted(self.health.last_success.items()):
             family.add_metric([account], now - last)
         yield family
+
+
+class _Cooldowns(Collector):
+    def __init__(self, health: Health) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        active = GaugeMetricFamily(
+            "guard_venue_cooldown_active",
+            "1 while the venue is in a rate-limit cool-down (HTTP 429/418, Retry-After)",
+            labels=["venue"],
+        )
+        left = GaugeMetricFamily(
+            "guard_venue_cooldown_seconds",
+            "Seconds of the venue's rate-limit cool-down left (0: none)",
+            labels=["venue"],
+        )
+        for venue, remaining in sorted(self.health.cooldowns.items()):
+            seconds = remaining()
+            active.add_metric([venue], 1.0 if seconds > 0 else 0.0)
+            left.add_metric([venue], seconds)
+        yield active
+        yield left
 
 
 @dataclass(slots=True)
@@ -162,6 +194,7 @@ class Metrics:
             registry=r,
         )
         r.register(_SuccessAge(health))
+        r.register(_Cooldowns(health))
         self.accounts: dict[str, AccountRisk] = {}
         r.register(_AccountGauges(self.accounts))
 

@@ -16,6 +16,7 @@ from guard.core.rails import Hold, PositionChange, compare, staleness
 from guard.core.step_memory import for_mode, keep_steps
 from guard.core.validity import snapshot_problems
 from guard.gateway.base import GatewayError, PermanentError, RateLimited
+from guard.service.cooldowns import report_cooldowns
 from guard.service.flatten_requests import FlattenRequests
 from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
@@ -56,6 +57,7 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
             await self._error(account, tick_id, runtime.policies.fingerprint, message, now)
             self.health.degrade(account, "tick", message)
             report = TickReport(account, tick_id, None, None, None, message)
+        await report_cooldowns(self, self.clock())  # started by any call of this tick
         if self.store.problem is None:
             self.health.recover(account, "database")
             self.notifier.forget(f"{AlertKind.SERVICE.value}:journal")
@@ -136,11 +138,8 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
                     self.store.disable_account, account, runtime.disabled_reason, self.clock()
                 )
             await self._alert(AlertKind.PERMANENT_ERROR, account, account, str(error), account)
-        if isinstance(error, RateLimited):  # one alert per venue per dedup window
-            venue = runtime.rules.name
-            await self._alert(
-                AlertKind.RATE_LIMITED, f"rate_limited:{venue}", f"{venue} rate-limited", str(error)
-            )
+        if isinstance(error, RateLimited):  # audited and alerted once per cool-down
+            await report_cooldowns(self, self.clock())
         self.health.degrade(account, "venue", f"venue unreachable: {error}")
         await self._error(account, tick_id, fingerprint, f"snapshot failed: {error}", now)
         return TickReport(account, tick_id, None, None, None, str(error))

@@ -20,6 +20,7 @@ from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE, PRIORITY_ROUTINE
 from guard.gateway.dryrun import DryRunGateway
 from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policies
+from guard.service.metrics import Health, Metrics
 from guard.service.notify import AlertKind
 from guard.store import Store
 from tests.gateway.cases import CASES, ENV, settings
@@ -212,3 +213,73 @@ async def test_service_when_venue_bans_then_both_accounts_fail_without_requests_
     assert sqlite_store.count_events("error", CASE.account) == 1
     assert sqlite_store.count_events("error", "bn-second") == 1
     assert "venue" in guard.health.reasons["bn-second"]
+
+
+async def test_service_when_venue_cools_down_then_health_metrics_audit_and_one_alert_per_cooldown(
+    sqlite_store: Store,
+) -> None:
+    time = FakeTime()
+    gateway = CcxtGateway(
+        "binance",
+        [CASE.config()],
+        settings=settings(),
+        environ=ENV,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    client = gateway.client(CASE.account)
+    original, bans = client.fetch, [True]
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        if "positionRisk" in url and bans[0]:
+            bans[0] = False
+            client.last_response_headers = {"Retry-After": "90"}
+            client.handle_http_status_code(418, "I'm a teapot", url, method, "")
+        return await original(url, method, headers, body)
+
+    client.fetch = fetch
+    health = Health()
+    guard = GuardService(
+        store=sqlite_store,
+        accounts={
+            CASE.account: AccountRuntime(
+                name=CASE.account,
+                rules=rules_for("binance"),
+                gateway=DryRunGateway(gateway),
+                policies=load_policies([ROOT / "policies" / "default.yaml"]),
+                dry_run=True,
+            )
+        },
+        clock=time.clock,
+        health=health,
+        metrics=Metrics(health),
+    )
+    assert guard.metrics is not None
+
+    def alerts() -> int:
+        return sum(a.kind is AlertKind.RATE_LIMITED for a in guard.notifier.sent)
+
+    try:
+        with replay("binance", "snapshot"):
+            await guard.tick(CASE.account)
+            cooling = health.status()[1]
+            metrics = guard.metrics.render().decode()
+            await guard.tick(CASE.account)  # still cooling down: no second alert
+            assert alerts() == 1
+            time.now += timedelta(seconds=91)
+            time.wake.set()
+            await asyncio.sleep(0)  # the gate reopens
+            after = guard.metrics.render().decode()
+            bans[0] = True
+            await guard.tick(CASE.account)  # a second ban: a second cool-down
+    finally:
+        await gateway.close()
+    assert any("venue binance: rate-limit cool-down, 90 s left" in r for r in cooling)
+    assert 'guard_venue_cooldown_active{venue="binance"} 1.0' in metrics
+    assert 'guard_venue_cooldown_seconds{venue="binance"} 90.0' in metrics
+    assert 'guard_venue_cooldown_active{venue="binance"} 0.0' in after
+    assert alerts() == 2  # one per cool-down
+    cooldown_rows = sqlite_store.count_events("error") - sqlite_store.count_events(
+        "error", CASE.account
+    )
+    assert cooldown_rows == 2  # audited once per cool-down (the service's chain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -56,7 +56,9 @@ def http_status(client: Any, code: int, reason: str, path_part: str, hits: list[
 async def test_create_when_it_times_out_then_resolved_by_client_id_and_not_resent(
     sqlite_store: Store,
 ) -> None:
-    gateway, wire = gateway_for("binance")
+    # the order cassette holds full snapshots (recorded before the one-position re-read):
+    # a base older than -1 s makes the executor's re-read a full snapshot
+    gateway, wire = gateway_for("binance", reread_base_max_age=timedelta(seconds=-1))
     client = gateway.client(CASE.account)
     calls: list[str] = []
 
@@ -151,7 +153,9 @@ async def test_read_when_5xx_persists_then_exactly_read_attempts_are_made() -> N
 async def test_reduce_only_when_position_already_gone_then_rejected_recorded_without_retry(
     sqlite_store: Store,
 ) -> None:
-    gateway, wire = gateway_for("binance")
+    # the order cassette holds full snapshots (recorded before the one-position re-read):
+    # a base older than -1 s makes the executor's re-read a full snapshot
+    gateway, wire = gateway_for("binance", reread_base_max_age=timedelta(seconds=-1))
     executor = Executor(sqlite_store, gateway, clock)
     try:
         with replay("binance", "rejected"):

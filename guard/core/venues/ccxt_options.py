@@ -47,6 +47,9 @@ BINANCE = CcxtVenue(
             "adjustForTimeDifference": False,
             "warnOnFetchOpenOrdersWithoutSymbol": False,
             "fetchPositions": "positionRisk",
+            # balance from /fapi/v2/account, which also states multiAssetsMargin (one call);
+            # an option, not a param: ccxt 4.5 would send a `useV2` param on to the venue
+            "fetchBalance": {"useV2": True},
         },
     },
     credentials=("apiKey", "secret"),

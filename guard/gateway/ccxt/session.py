@@ -164,10 +164,13 @@ class CcxtSession:
         self.market_data = MarketDataCache(self.settings.market_data_ttl)
         self._sleep = sleep or asyncio.sleep
         self.cooldown_until: datetime | None = None  # venue-wide, after a 429/418
+        # told (venue, until, the error) once per cool-down started: audit, alert (the service)
+        self.cooldown_listeners: list[Callable[[str, datetime, RateLimited], None]] = []
         self._reopen: asyncio.Task[None] | None = None
         self._specs: dict[str, dict[str, MarketSpec]] = {}
         self._subaccounts: dict[str, dict[str, int]] = {}  # dydx: account -> symbol -> number
-        self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # hyperliquid, per account
+        self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # account -> mode read
+        self._last_raw: dict[str, tuple[datetime, dict[str, Any]]] = {}  # the last full snapshot
         self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
         self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
         self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
@@ -305,6 +308,18 @@ class CcxtSession:
         if self._reopen is not None:
             self._reopen.cancel()
         self._reopen = asyncio.get_running_loop().create_task(self._reopen_after(error.retry_after))
+        for listener in list(self.cooldown_listeners):
+            try:
+                listener(self.venue, until, error)
+            except Exception:  # a listener never stops the cool-down
+                log.exception("%s: cool-down listener failed", self.venue)
+
+    def cooldown_remaining(self) -> float:
+        """Seconds of the venue-wide cool-down left (0.0: none)."""
+        until = self.cooldown_until
+        if until is None:
+            return 0.0
+        return max(0.0, (until - self.clock()).total_seconds())
 
     async def _reopen_after(self, seconds: float) -> None:
         await self._sleep(seconds)
@@ -331,7 +346,8 @@ class CcxtSession:
             clients.append(self._public)
         if self._reopen is not None:
             self._reopen.cancel()
-        for client in clients:
-            await client.close()
+        # together: each ccxt close sleeps `timeout_on_exit` (0.25 s), one after another that is
+        # minutes of shutdown for a venue with a thousand accounts
+        await asyncio.gather(*(client.close() for client in clients))
         self._clients.clear()
         self._public = None

@@ -22,6 +22,7 @@ from guard.lab.bench.report import LAG_TARGET_MS, Run, markdown
 from guard.lab.bench.stats import load_average, machine
 from guard.lab.bench.tick_cpu import TickCpu, measure_tick_cpu, scratch_postgres
 from guard.lab.bench.ticks import TickResult, measure_ticks
+from guard.lab.bench.venue_calls import VENUES, measure_venue_calls, section, splice
 from guard.service.files import load_policies
 from guard.service.logs import logging_to
 
@@ -76,7 +77,36 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
     p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
+    p.add_argument(
+        "--venue-calls",
+        type=_counts,
+        default=(1000, 100),
+        help="(f) accounts per venue gateway, e.g. 1000,100 (public calls at two sizes)",
+    )
+    p.add_argument("--no-venue-calls", action="store_true", help="skip (f)")
+    p.add_argument(
+        "--venue-calls-only",
+        action="store_true",
+        help="measure (f) alone and replace only its section of --out (others kept)",
+    )
     return p
+
+
+def _venue_calls(args: argparse.Namespace, command: str) -> str:
+    before = load_average()
+    found = []
+    for counts in args.venue_calls:
+        _say(f"(f) venue calls, {counts} accounts per venue")
+        for result in measure_venue_calls((counts,)):
+            found.append(result)
+            _say(
+                f"    {result.venue:<12} {result.accounts:>5} accounts: private/account/tick"
+                f" {result.steady_private:.2f} steady, {result.mode_private:.2f} mode re-read,"
+                f" crash reads {result.crash_reads:.2f} + order {result.crash_writes:.2f};"
+                f" public/venue/tick {result.steady_public:.2f}"
+            )
+    found.sort(key=lambda r: (VENUES.index(r.venue), -r.accounts))
+    return section(found, command, before, load_average())
 
 
 def _say(message: str) -> None:
@@ -116,6 +146,14 @@ def notes(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
+    if args.venue_calls_only:
+        text = _venue_calls(args, command.strip())
+        print(text)
+        old = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n"
+        args.out.write_text(splice(old, text), encoding="utf-8")
+        _say(f"wrote the (f) section of {args.out}")
+        return 0
     quick = bool(args.quick)
     accounts = args.accounts or (QUICK_ACCOUNTS if quick else FULL_ACCOUNTS)
     duration = args.duration or (10.0 if quick else 60.0)
@@ -226,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             replay = measure_replay(work / "replay", ROOT, args.policy, timedelta(minutes=5), bars)
 
-    command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
+    calls = "" if args.no_venue_calls else _venue_calls(args, command.strip())
     run = Run(
         machine=described,
         command=command.strip(),
@@ -240,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_s=args.latency,
         notes=notes(ticks, args.interval, profiled),
         tick_cpu=tick_cpu,
+        venue_calls=calls,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(run), encoding="utf-8")

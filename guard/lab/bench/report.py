@@ -66,6 +66,7 @@ class Run:
     latency_s: float
     notes: Sequence[str] = ()
     tick_cpu: Sequence[TickCpu] = ()
+    venue_calls: str = ""  # the (f) section, as venue_calls.section wrote it
 
 
 def _verdict(ok: bool | None) -> str:
@@ -333,6 +334,8 @@ def markdown(run: Run) -> str:
             f"| {r.bars:,} | {r.ticks:,} | {r.orders} | {r.guarded_s:.1f} s |"
             f" {r.bars_per_s:,.0f} | {r.ticks_per_s:,.0f} | {r.unguarded_s:.2f} s |",
         ]
+    if run.venue_calls:
+        out += ["", run.venue_calls.rstrip("\n")]
     out += ["", "## What limits the tick rate (from the figures above)", ""]
     out += [f"* {note}" for note in run.notes] or ["* no tick run in this report"]
     out += ["", "## Changes made after profiling", ""]

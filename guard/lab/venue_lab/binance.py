@@ -282,7 +282,10 @@ class Binance:
 
     # ----- account and orders ----------------------------------------------------------------
     def position_risk(self, call: Call, account: LabAccount, params: dict[str, str]) -> Any:
-        return trade.position_rows(call, account, self.specs(call))
+        """`symbol` (optional) lists only that market's rows [Binance positionRisk v3]."""
+        rows = trade.position_rows(call, account, self.specs(call))
+        wanted = params.get("symbol")
+        return [r for r in rows if not wanted or r["symbol"] == wanted]
 
     def account(self, call: Call, account: LabAccount, params: dict[str, str]) -> Any:
         return trade.account_body(call, account, self.specs(call))

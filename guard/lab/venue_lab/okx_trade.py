@@ -234,6 +234,9 @@ def positions(call: Call, account: LabAccount, params: dict[str, Any]) -> Any:
                 "pTime": str(call.now_ms),
             }
         )
+    wanted = params.get("instId")  # optional, comma-separated instrument ids [OKX]
+    if wanted:
+        rows = [r for r in rows if r["instId"] in str(wanted).split(",")]
     return {"code": "0", "msg": "", "data": rows}
 
 

@@ -1,0 +1,312 @@
+"""Venue calls per account per tick through the real ccxt gateways against the venue lab, N
+accounts per venue gateway: steady state, and a crash tick in which every account also re-reads
+the position it reduces and sends one reduction. Counts requests, not time: each request ccxt
+builds (and signs) goes to the lab's venue module in process, not over a socket, and its answer
+goes through ccxt's own error handling and parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from multidict import CIMultiDict
+
+from guard.core.domain import AccountSnapshot, MarketSpec, OrderPlan, Position
+from guard.core.venues.base import round_down
+from guard.core.venues.ccxt_options import CcxtVenue
+from guard.core.venues.registry import rules_for
+from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
+from guard.gateway.ccxt.clients import make_client
+from guard.gateway.paper.scenarios import crash
+from guard.lab.venue_lab import LabAccount, VenueLab, build_lab
+from guard.lab.venue_lab.server import Call, Rejected
+
+VENUES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
+SECRET = "bench-secret-0123456789abcdef"
+# one lab account per venue, shared by every bench account (the lab serves it by key / wallet)
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "binance": {"apiKey": "bench-bn-key", "secret": SECRET},
+    "bybit": {"apiKey": "bench-by-key", "secret": SECRET},
+    "okx": {"apiKey": "bench-okx-key", "secret": SECRET, "password": "bench-pass"},
+    "hyperliquid": {"walletAddress": "0x" + "cd" * 20, "privateKey": "0x" + "33" * 32},
+    "dydx": {
+        "walletAddress": "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art",
+        "privateKey": "44" * 32,
+    },
+}
+CRASH_AT = timedelta(minutes=55)  # ten minutes into the cascade (45 min calm, then 90 min)
+TICK = timedelta(seconds=5)
+WORST = Decimal("0.95")  # a long's reduction: sell no lower than 5 % under the mark
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCalls:
+    """Requests per account per tick (private: the account's own client) and per tick for the
+    whole venue (public: the shared client), in steady state and on a crash tick."""
+
+    venue: str
+    accounts: int
+    steady_ticks: int
+    steady_private: float  # per account per tick
+    steady_public: float  # per venue per tick
+    mode_private: float  # per account, the tick its account mode is re-read (after the ttl)
+    crash_reads: float  # per account: snapshot + the re-read before the send
+    crash_writes: float  # per account: the reduction's requests (the order; dYdX adds its reads)
+    crash_public: float  # per venue
+    mode_ttl_s: float
+
+
+SENDING = contextvars.ContextVar("sending", default=False)  # inside create_order (per task)
+
+
+class _Counter:
+    def __init__(self, lab: VenueLab) -> None:
+        self.lab = lab
+        self.private = 0
+        self.public = 0
+        self.writes = 0
+
+    def wrap(self, client: Any, private: bool) -> Any:
+        """`client` with its transport replaced by the lab's venue module, every request
+        counted (public: the venue's shared client; writes: anything sent for an order)."""
+
+        async def fetch(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            if not private:
+                self.public += 1
+            elif SENDING.get() or _is_write(url, method):
+                self.writes += 1
+            else:
+                self.private += 1
+            return await _serve(self.lab, client, url, method, headers, body)
+
+        client.fetch = fetch
+        return client
+
+    def take(self) -> tuple[int, int, int]:
+        found = (self.private, self.public, self.writes)
+        self.private = self.public = self.writes = 0
+        return found
+
+
+async def _serve(lab: VenueLab, client: Any, url: str, method: str, headers: Any, body: Any) -> Any:
+    """What the lab's HTTP server does with one request (no faults, no rate limits), handed to
+    ccxt's error handling as an HTTP answer would be."""
+    parts = urlsplit(url)
+    _, venue, key, *rest = parts.path.split("/", 3)
+    text = body.decode() if isinstance(body, bytes) else str(body or "")
+    call = Call(
+        venue,
+        key,
+        method.upper(),
+        "/" + (rest[0] if rest else ""),
+        dict(parse_qsl(parts.query, keep_blank_values=True)),
+        text,
+        CIMultiDict(headers or {}),
+        lab.book,
+        parts.query,
+        lab.rejections,
+    )
+    module = lab.modules[venue]
+    module.operation(call)
+    try:
+        answer, status = await module.handle(call), 200
+    except Rejected as rejected:
+        answer, status = rejected.body, rejected.status
+    raw = json.dumps(answer, default=str)
+    parsed = json.loads(raw)
+    client.last_http_response, client.last_json_response = raw, parsed
+    client.last_response_headers = {}
+    client.handle_errors(status, "", url, method, {}, raw, parsed, headers, text)
+    client.handle_http_status_code(status, "", url, method, raw)
+    return parsed
+
+
+def _is_write(url: str, method: str) -> bool:
+    if url.endswith("/info"):  # Hyperliquid reads are POSTs to /info
+        return False
+    return "broadcast_tx" in url or method.upper() in ("POST", "PUT", "DELETE")
+
+
+def _lab() -> VenueLab:
+    accounts = [
+        LabAccount(
+            venue,
+            found.get("apiKey") or found["walletAddress"],
+            f"bench-{venue}",
+            secret=found.get("secret"),
+            passphrase=found.get("password"),
+        )
+        for venue, found in CREDENTIALS.items()
+    ]
+    return build_lab(crash(), accounts, budgets={}, port=1)  # never started: no socket
+
+
+def _gateway(lab: VenueLab, venue: str, accounts: int, counter: _Counter) -> CcxtGateway:
+    env = {f"BENCH_{k.upper()}": v for k, v in CREDENTIALS[venue].items()}
+    credentials = Credentials(env={k: f"BENCH_{k.upper()}" for k in CREDENTIALS[venue]})
+    configs = [AccountConfig(f"{venue}-{i}", venue, credentials) for i in range(accounts)]
+    settings = GatewaySettings(api_base=lab.base_url(venue), ccxt_rate_limit=False)
+
+    def factory(spec: CcxtVenue, secrets: Mapping[str, str] | None) -> Any:
+        return counter.wrap(make_client(spec, secrets, settings), secrets is not None)
+
+    return CcxtGateway(
+        venue, configs, settings=settings, environ=env, clock=lab.book.now, client_factory=factory
+    )
+
+
+async def _tick(gateway: CcxtGateway, lab: VenueLab) -> dict[str, AccountSnapshot]:
+    names = list(gateway.accounts)
+    lab.book.advance_to(lab.book.now() + TICK)
+    taken = await asyncio.gather(*(gateway.fetch_snapshot(a) for a in names))
+    return dict(zip(names, taken, strict=True))
+
+
+async def _reduce(gateway: CcxtGateway, account: str, position: Position, spec: MarketSpec) -> None:
+    """What the executor does per slice: re-read the one position, then send the reduction
+    (one step, market with a worst acceptable price 5 % through the mark)."""
+    await gateway.fetch_position(account, position.symbol)
+    venue = gateway.venue
+    plan = OrderPlan(
+        account=account,
+        symbol=position.symbol,
+        side=position.side.closing_order_side,
+        quantity=max(spec.amount_step, spec.min_amount),
+        position_side=position.side,
+        margin_mode=position.margin_mode,
+        client_order_id=rules_for(venue).client_order_id(account, position.symbol, "bench", "s0"),
+        limit_price=round_down(position.mark_price * WORST, spec.price_tick),
+    )
+    SENDING.set(True)  # the order's own requests (dYdX: block height, account sequence)
+    await gateway.create_order(plan)
+
+
+async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> VenueCalls:
+    """Counts for `accounts` accounts of `venue`: the first tick (markets, tables, account
+    modes: first reads) is not counted; then `steady_ticks` ticks 5 s apart; then the clock
+    jumps into the crash's cascade (past `account_mode_ttl`: the tick that re-reads the modes);
+    then one crash tick in which every account also reduces its largest position once."""
+    lab = _lab()
+    counter = _Counter(lab)
+    gateway = _gateway(lab, venue, accounts, counter)
+    try:
+        await _tick(gateway, lab)
+        counter.take()
+        for _ in range(steady_ticks):
+            await _tick(gateway, lab)
+        private, public, _ = counter.take()
+        ttl = gateway.settings.account_mode_ttl
+        lab.book.advance_to(max(lab.book.now() + ttl, crash().start + CRASH_AT))
+        snapshot = (await _tick(gateway, lab))[f"{venue}-0"]
+        mode_private, _, _ = counter.take()
+        position = max(snapshot.positions, key=lambda p: p.quantity * p.mark_price)
+        spec = snapshot.markets[position.symbol]
+        await _tick(gateway, lab)
+        await asyncio.gather(*(_reduce(gateway, a, position, spec) for a in gateway.accounts))
+        crash_reads, crash_public, crash_writes = counter.take()
+    finally:
+        await gateway.close()
+    return VenueCalls(
+        venue=venue,
+        accounts=accounts,
+        steady_ticks=steady_ticks,
+        steady_private=private / accounts / steady_ticks,
+        steady_public=public / steady_ticks,
+        mode_private=mode_private / accounts,
+        crash_reads=crash_reads / accounts,
+        crash_writes=crash_writes / accounts,
+        crash_public=float(crash_public),
+        mode_ttl_s=ttl.total_seconds(),
+    )
+
+
+def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 2) -> list[VenueCalls]:
+    """Every venue at every account count (ccxt's and the lab's logs quietened)."""
+    quiet = [logging.getLogger(n) for n in ("guard.gateway.ccxt", "guard.lab.venue_lab")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
+    try:
+        return [
+            asyncio.run(measure_venue(venue, n, steady_ticks)) for venue in VENUES for n in counts
+        ]
+    finally:
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
+
+
+TARGETS = {"hyperliquid": 1.0, "dydx": 1.0}  # private calls per account per tick (else 3)
+
+
+def table(found: list[VenueCalls]) -> list[str]:
+    """The markdown table of the measured counts (one row per venue and account count)."""
+    rows = [
+        "| venue | accounts | private / account / tick, steady (target) | on the mode re-read"
+        " tick | crash tick: reads (snapshot + re-read) | crash tick: order requests | public /"
+        " venue / tick, steady | public, crash tick |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in found:
+        target = TARGETS.get(r.venue, 3.0)
+        verdict = "ok" if r.steady_private <= target else "MISSED"
+        rows.append(
+            f"| {r.venue} | {r.accounts:,} | {r.steady_private:.2f} (≤ {target:g}: {verdict}) |"
+            f" {r.mode_private:.2f} | {r.crash_reads:.2f} | {r.crash_writes:.2f} |"
+            f" {r.steady_public:.2f} | {r.crash_public:.0f} |"
+        )
+    return rows
+
+
+def section(found: list[VenueCalls], command: str, load_before: str, load_after: str) -> str:
+    """The '(f) Venue calls' section of docs/benchmarks.md."""
+    ttl = found[0].mode_ttl_s / 60 if found else 0.0
+    lines = [
+        "## (f) Venue calls per account per tick (ccxt gateways, venue lab)",
+        "",
+        f"`{command}`; load average before {load_before}, after {load_after} (counts do not"
+        " depend on load). Each venue gateway holds N accounts (one ccxt client each, one"
+        " shared public client); every request ccxt builds and signs is answered by the venue"
+        " lab's module for that venue in process (no socket) over the crash scenario. Private:"
+        " the account's own client; public: the venue's shared client. Steady: ticks 5 s apart"
+        " after the first (which loads markets, tables and account modes). The mode re-read"
+        f" tick comes once per `account_mode_ttl` ({ttl:g} min; each account after a stable share"
+        " of it between half and all, so not all on one tick) or when an account's open"
+        " positions change; here the clock jumps past it, so every account re-reads on that"
+        " tick. The crash tick is ten minutes into the cascade: every account"
+        " takes its snapshot, then re-reads the position it reduces (the executor's one-"
+        "position re-read) and sends one reduction (dYdX's order requests include its block"
+        " height and account sequence reads).",
+        "",
+        *table(found),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+HEADING = "## (f) Venue calls per account per tick"
+
+
+def splice(document: str, new_section: str) -> str:
+    """`document` (docs/benchmarks.md) with its (f) section replaced by `new_section` (added
+    before the closing notes when it has none); the other sections keep their figures."""
+    lines = document.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(HEADING)), None)
+    if start is None:
+        anchor = next(
+            (i for i, line in enumerate(lines) if line.startswith("## What limits")), len(lines)
+        )
+        return "\n".join(
+            [*lines[:anchor], *new_section.rstrip("\n").split("\n"), "", *lines[anchor:]]
+        )
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *new_section.rstrip("\n").split("\n"), "", *lines[end:]])

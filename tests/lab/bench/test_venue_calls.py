@@ -1,0 +1,33 @@
+"""The bench's (f) section: venue calls per account per tick counted through the ccxt gateway on
+the in-process venue lab; public calls per venue do not grow with the accounts; the section is
+spliced into docs/benchmarks.md without touching the others."""
+
+from __future__ import annotations
+
+from guard.lab.bench.venue_calls import HEADING, measure_venue, splice
+
+
+async def test_hyperliquid_when_measured_at_two_sizes_then_one_private_call_and_same_public() -> (
+    None
+):
+    one = await measure_venue("hyperliquid", 1)
+    three = await measure_venue("hyperliquid", 3)
+    assert one.steady_private == three.steady_private == 1.0  # clearinghouseState only
+    assert one.steady_public == three.steady_public > 0
+    assert three.crash_reads == 2.0  # the tick's snapshot and the re-read before the send
+    assert three.crash_writes == 1.0
+
+
+async def test_bybit_when_measured_then_three_calls_and_the_mode_on_its_own_tick() -> None:
+    found = await measure_venue("bybit", 2)
+    assert found.steady_private == 3.0  # USDT and USDC positions, wallet balance
+    assert found.mode_private == 4.0  # + /v5/account/info once per account_mode_ttl
+
+
+def test_splice_when_section_present_then_replaced_and_others_kept() -> None:
+    document = f"# B\n\n## (a) x\n\nold a\n\n{HEADING} (old)\n\nold f\n\n## What limits\n\nn\n"
+    spliced = splice(document, f"{HEADING} (new)\n\nnew f\n")
+    assert "old f" not in spliced and "new f" in spliced
+    assert "old a" in spliced and spliced.index("new f") < spliced.index("## What limits")
+    added = splice("# B\n\n## What limits\n", f"{HEADING}\n\nf\n")
+    assert added.index(HEADING) < added.index("## What limits")  # added before the notes
