@@ -71,6 +71,9 @@ class JournalFlush(Store):
         self._applied_count = 0  # entries applied by flushes (progress, read by interrupt)
         self._seen_progress = 0
         self._probe: Future[None] | None = None
+        # what a start without the database left to do once it answers (schema check, account
+        # registration), run before the flush
+        self._before_flush: list[Callable[[], object]] = []
 
     # ----- availability -------------------------------------------------------------------
     @property
@@ -94,7 +97,7 @@ class JournalFlush(Store):
             if not self.is_sqlite and not self._probe_answered():
                 return False
             self._probed_at = self.monotonic()
-        if not self.journal.pending() and not self._unreported:
+        if not self.journal.pending() and not self._unreported and not self._before_flush:
             return True
         try:
             self.flush()
@@ -175,6 +178,9 @@ class JournalFlush(Store):
         flush again after a crash skips what was already written. Raises on an outage.
         """
         written = 0
+        while self._before_flush:
+            self._before_flush[0]()  # raises (down again, schema refused): kept for next time
+            self._before_flush.pop(0)
         if self._unreported:
             self._report_recovery()
         for entry in self.journal.pending():
