@@ -141,3 +141,10 @@ def test_pause_market_when_nothing_known_then_only_a_full_symbol_taken(tmp_path:
     full = run("pause", "--reason", "r", "--account", "main", "--market", "SOL/USDT:USDT",
                "--pause-file", str(where))  # fmt: skip
     assert full.code == 0 and "taking 'SOL/USDT:USDT' as written" in full.err
+
+
+def test_help_when_read_then_file_pause_and_database_lock_told_apart() -> None:
+    pause = " ".join(run("pause", "--help").out.split())
+    lock = " ".join(run("lock", "--help").out.split())
+    assert "only the services that read this file" in pause and "lock in the database" in pause
+    assert "every replica sees it" in lock and "console's pause is the global" in lock

@@ -140,7 +140,9 @@ def register(app: typer.Typer) -> None:
         pause file the running service watches (works with the database down).
 
         The service's egress gate holds back every order a pause covers, like a lock; the
-        service audits and alerts the pause when it first sees it and when it ends."""
+        service audits and alerts the pause when it first sees it and when it ends. Local: only
+        the services that read this file see it (each replica its own pause_file unless they
+        share one); the console's pause and `guard lock` are a lock in the database instead."""
         why = _reason(reason, "a pause")
         if market is not None and account is None:
             fail("--market needs --account (a market pause is per account)")
