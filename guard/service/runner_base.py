@@ -92,6 +92,9 @@ class RunnerBase:
             pauses=PauseReader(pause_path(self.config, config_path), clock),
             db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
         )
+        if self.store.problem is not None:  # started without the database: never green
+            for name in runtimes:
+                self.health.degrade(name, "database", self.store.problem)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[WebEndpoint] = []
         self.web_extensions: list[Extension] = []  # the operator's console adds its routes

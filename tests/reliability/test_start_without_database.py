@@ -149,6 +149,8 @@ def test_runner_when_database_down_and_known_file_then_starts_else_exits(tmp_pat
     runner = Runner(path, install_signals=False)
     try:
         assert isinstance(runner.store, JournaledStore) and runner.store.blind
+        ok, reasons = runner.health.status()  # /health is degraded from its first answer
+        assert not ok and any("database unreachable" in r for r in reasons)
     finally:
         runner.store.dispose()
 
