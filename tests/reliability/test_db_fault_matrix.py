@@ -222,8 +222,9 @@ def faults(row: Row, folder: Path, context: dict[str, Any]):  # type: ignore[no-
     return stop_pg, start_pg, None
 
 
-def process_start(log: Path, since: float) -> float:
-    """Seconds from `since` (the restart's exec) to the new process's first start-up line."""
+def process_start(log: Path, since: float) -> tuple[float, bool]:
+    """Seconds from `since` (the restart's exec) to the new process's first start-up line, and
+    whether it started on the journal (`started_without_database`)."""
     for raw in log.read_text(errors="replace").splitlines():
         if not raw.startswith("{") or (
             '"service_start"' not in raw and "without_database" not in raw
@@ -232,8 +233,8 @@ def process_start(log: Path, since: float) -> float:
         line = json.loads(raw)
         at = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00")).timestamp()
         if at >= since:
-            return at - since
-    return 0.0
+            return at - since, line.get("event") == "started_without_database"
+    return 0.0, False
 
 
 @pytest.mark.slow
@@ -252,12 +253,13 @@ def test_database_fault_when_injected_then_measured_and_nothing_lost(
             warmup=5.0, after=10.0,
         )  # fmt: skip
         if "killed" in context:  # the part of the gap that is the new process starting
-            startup = process_start(trial.guard.log, context["killed"]["exec"])
+            startup, blind = process_start(trial.guard.log, context["killed"]["exec"])
+            started = "on the journal" if blind else "after the outage (slower than it)"
             outcome.notes = "; ".join(
                 n for n in (outcome.notes, f"process start {startup:.1f}s (exec to service_start), "
-                            f"gap without it {outcome.gap - startup:.1f}s") if n
+                            f"started {started}, gap without it {outcome.gap - startup:.1f}s") if n
             )  # fmt: skip
-            context["startup"] = startup
+            context["startup"], context["blind"] = startup, blind
         print(outcome.line() + f" | load {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         proxy = context.get("proxy")
@@ -278,5 +280,9 @@ def test_database_fault_when_injected_then_measured_and_nothing_lost(
     assert outcome.restart.startswith("ok"), outcome.restart
     if "3 s before" in row.name:  # read before the outage: honoured from the last read
         assert outcome.sent_by_account.startswith("crash-a 0,"), outcome.line()
+    if "killed" in context:  # a restart during the outage is never refused (known file)
+        assert "refused while down" not in outcome.notes, outcome.line()
+    if "killed" in context and context["startup"] < row.duration / 2 - 1:
+        assert context["blind"], outcome.line()  # started during the outage: on the journal
     if row.writable:  # a restart's own process start (interpreter, imports) is not the guard's
         assert outcome.gap - context.get("startup", 0.0) <= 2 * POLL, outcome.line()
