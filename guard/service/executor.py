@@ -79,6 +79,7 @@ class Executor:
         rules: VenueRules | None = None,
         db: DatabaseThread | None = None,
         pauses: PauseCover | None = None,
+        verify: bool = False,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -93,6 +94,7 @@ class Executor:
         self.rules = rules
         self.db = db or DatabaseThread()  # every store call runs here, off the event loop
         self.pauses = pauses  # the operator's pause file, read at the moment of sending
+        self.verify = verify  # look each client id up at the venue before sending it
 
     async def execute(
         self,
@@ -233,6 +235,10 @@ class Executor:
             )
             await self._record(plan, would, tick_id, fingerprint)
             return would
+        if self.verify or self.store.sends_unverified:  # the store may lag the venue
+            known = await self._already_at_venue(plan, tick_id, fingerprint)
+            if known is not None:
+                return known
         current, why, snapshot = await self._reread(plan)
         if current is None or snapshot is None:
             if snapshot is None:
@@ -261,6 +267,27 @@ class Executor:
             result = replace(result, message=why)
         await self._record(plan, result, tick_id, fingerprint)
         return result
+
+    async def _already_at_venue(
+        self, plan: OrderPlan, tick_id: str | None, fingerprint: str | None
+    ) -> OrderResult | None:
+        """After a start without the database (or a lease takeover) the rule memory may lag what
+        was sent, so a plan's client id (deterministic) may be at the venue: look it up first. Found: its outcome is
+        recorded and nothing is sent; the venue not answering: left pending (retried)."""
+        try:
+            found = await self.gateway.fetch_order(plan.account, plan.symbol, plan.client_order_id)
+        except GatewayError as error:
+            why = f"client id not verified at the venue before sending: {error}"
+            await self._note(plan, f"not sent yet: {why}; reconciliation will retry", tick_id)
+            return OrderResult(plan.client_order_id, OrderStatus.PENDING, message=why)
+        if found is None:
+            return None
+        found = replace(
+            found,
+            message=found.message or "already at the venue before sending: not sent again",
+        )
+        await self._record(plan, found, tick_id, fingerprint)
+        return found
 
     async def _note(self, plan: OrderPlan, message: str, tick_id: str | None) -> None:
         await self.db.run(

@@ -36,6 +36,7 @@ from guard.service.runtime import AccountRuntime
 from guard.service.tick import GuardService
 from guard.service.web import Extension, WebEndpoint
 from guard.store import AccountInfo, Store
+from guard.store.database import is_outage
 from guard.store.journaled_store import JournaledStore
 from guard.store.lease_keeper import LeaseManager, LeaseSettings
 
@@ -73,10 +74,7 @@ class RunnerBase:
             for skipped in journaled.journal.recovery.messages():  # audited at the first flush
                 logger(service="guard").warning("journal_bytes_skipped", detail=skipped)
             self.store = journaled
-        if self.config.service.create_schema:
-            self.store.create_schema()
-        else:
-            self.store.require_migrated()
+        self._check_schema()
         self.health = Health()
         self.metrics = Metrics(self.health)
         self.base_gateways: dict[str, Gateway] = {}
@@ -94,6 +92,9 @@ class RunnerBase:
             pauses=PauseReader(pause_path(self.config, config_path), clock),
             db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
         )
+        if self.store.problem is not None:  # started without the database: never green
+            for name in runtimes:
+                self.health.degrade(name, "database", self.store.problem)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[WebEndpoint] = []
         self.web_extensions: list[Extension] = []  # the operator's console adds its routes
@@ -118,6 +119,34 @@ class RunnerBase:
         self.ticking: set[str] = set()  # accounts whose tick is running now
         self.taken_over: set[str] = set()  # leases acquired whose intents are not yet resolved
         self.beats = 0
+        self.leases_unconfirmed = False  # the last heartbeat failed on an outage, journal on
+
+    def _check_schema(self) -> None:
+        """The schema at the head revision. Database unreachable, with a journal and no leases:
+        start from what the journaled store knew (its known file and the journal) and check the
+        schema once the database answers, before the journal's flush (docs/reliability.md)."""
+        check = (
+            self.store.create_schema
+            if self.config.service.create_schema
+            else self.store.require_migrated
+        )
+        try:
+            check()
+        except Exception as error:
+            store = self.store
+            if (
+                not is_outage(error)
+                or not isinstance(store, JournaledStore)
+                or self.config.service.leases.enabled  # who holds which lease is unknown
+                or not store.start_without_database(error, check)
+            ):
+                raise
+            logger(service="guard").warning(
+                "started_without_database",
+                problem=store.problem,
+                known=str(store.known_file),
+                pending_entries=len(store.journal.pending()),
+            )
 
     def _runtimes(self, config: GuardConfig) -> dict[str, AccountRuntime]:
         runtimes: dict[str, AccountRuntime] = {}

@@ -33,6 +33,7 @@ class AccountRuntime:
     previous: AccountSnapshot | None = None  # the last snapshot, for the sanity rails
     own_fills: dict[PositionKey, Decimal] = field(default_factory=dict)  # since `previous`
     fence: Fence | None = None  # scale-out: the lease this replica holds on the account
+    verify_until: datetime | None = None  # look client ids up before sending until then
     markets_recorded: frozenset[str] = frozenset()  # what the store knows of its markets
     audited_outcome: str | None = None  # the last quiet outcome written to the audit log
     audited_at: datetime | None = None  # when (wall clock), for the heartbeat

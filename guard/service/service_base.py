@@ -72,6 +72,7 @@ class ServiceBase:
             breakers=self.rails.breakers,
             rules=runtime.rules,
             pauses=self.pauses.covering if self.pauses is not None else None,
+            verify=runtime.verify_until is not None and self.clock() < runtime.verify_until,
         )
 
     async def _error(

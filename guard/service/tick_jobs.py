@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from guard.core.audit import EventKind
 from guard.service.runner_base import RunnerBase
+from guard.store.database import is_outage
+from guard.store.journaled_store import JournaledStore
 
 
 def phase_offset(name: str, interval: timedelta) -> timedelta:
@@ -24,7 +26,10 @@ class TickJobs(RunnerBase):
         """Tick `name` every poll interval: at once, or (`spread`, for the whole set at start and
         on reload) after its phase offset, so the accounts do not all tick at one instant."""
         runtime = self.service.accounts[name]
-        offset = phase_offset(name, runtime.poll_interval) if spread else timedelta(0)
+        span = runtime.poll_interval
+        if isinstance(self.store, JournaledStore) and self.store.blind:
+            span = span / 4  # started without the database (a restart in an outage): sooner
+        offset = phase_offset(name, span) if spread else timedelta(0)
         self.scheduler.add_job(
             self._job,
             "interval",
@@ -42,6 +47,8 @@ class TickJobs(RunnerBase):
         if self.stopping or name not in self.service.accounts:
             return
         fence = self.leases.fence(name) if self.leases is not None else None
+        if self.leases is not None and fence is None and self.leases_unconfirmed:
+            fence = self.leases.held.get(name)  # past the ttl, the database down: kept
         if self.leases is not None:
             if fence is None:  # not (or no longer surely) this replica's account
                 return
@@ -61,6 +68,16 @@ class TickJobs(RunnerBase):
             self._record_tick(name, fence.token, started)
         if self.config.service.stop_when_scenarios_end and self._scenarios_over():
             self.request_stop()
+
+    def through_outage(self, error: BaseException) -> bool:
+        """Whether this replica keeps its leases past their ttl: the store is on the outage
+        journal because the database is unreachable. Nobody can take a lease over then (the
+        database is down for everyone; a partition that cuts only this replica is the residual
+        risk, bounded by deterministic client ids, reduce-only orders and the taker's look-ups:
+        docs/reliability.md)."""
+        if not isinstance(self.store, JournaledStore):
+            return False
+        return self.store.problem is not None or is_outage(error)
 
     async def _resolve_taken_over(self, name: str) -> None:
         """Before the first tick under a new lease: resolve what the previous holder left."""

@@ -38,6 +38,7 @@ from guard.store.tables import AccountRow, AuditRow, IntentRow
 T = TypeVar("T")
 CONNECT_TIMEOUT = 3  # seconds, PostgreSQL connection attempts of a journaled store
 PROBE_WAIT = 0.5  # seconds a store call waits for a PostgreSQL probe (it goes on in the background)
+FLUSH_STALL = 2.0  # seconds without an entry applied before the hang watchdog may cut a flush
 
 
 class JournalFlush(Store):
@@ -68,9 +69,12 @@ class JournalFlush(Store):
         self._journaled_intents: list[StoredIntent] = []  # admitted while down (until a flush)
         self._unreported = bool(self.journal.recovery.skipped)  # audited by the next flush
         self._prober: ThreadPoolExecutor | None = None
-        self._applied_count = 0  # entries applied by flushes (progress, read by interrupt)
-        self._seen_progress = 0
+        self._flushing = False
+        self._progress_at = 0.0  # monotonic time a flush last started or applied an entry
         self._probe: Future[None] | None = None
+        # what a start without the database left to do once it answers (schema check, account
+        # registration), run before the flush
+        self._before_flush: list[Callable[[], object]] = []
 
     # ----- availability -------------------------------------------------------------------
     @property
@@ -94,7 +98,7 @@ class JournalFlush(Store):
             if not self.is_sqlite and not self._probe_answered():
                 return False
             self._probed_at = self.monotonic()
-        if not self.journal.pending() and not self._unreported:
+        if not self.journal.pending() and not self._unreported and not self._before_flush:
             return True
         try:
             self.flush()
@@ -121,10 +125,11 @@ class JournalFlush(Store):
         return True
 
     def interrupt(self) -> int:
-        """Cut hung connections (Database.interrupt), unless a flush applied an entry since the
-        last call: a long flush that progresses is not a hang."""
-        if self._applied_count != self._seen_progress:
-            self._seen_progress = self._applied_count
+        """Cut hung connections (Database.interrupt), unless a flush is running and applied an
+        entry (or started) within FLUSH_STALL s: a long flush that progresses is not a hang. (The
+        database thread asks every 10 ms past its bound; "an entry since the last call" cut a
+        moving flush under load, and the store stayed on the journal after the outage.)"""
+        if self._flushing and self.monotonic() - self._progress_at < FLUSH_STALL:
             return 0
         return super().interrupt()
 
@@ -174,7 +179,17 @@ class JournalFlush(Store):
         One transaction per entry, each checked by its idempotency key first, so running the
         flush again after a crash skips what was already written. Raises on an outage.
         """
+        self._flushing, self._progress_at = True, self.monotonic()
+        try:
+            return self._flush()
+        finally:
+            self._flushing = False
+
+    def _flush(self) -> int:
         written = 0
+        while self._before_flush:
+            self._before_flush[0]()  # raises (down again, schema refused): kept for next time
+            self._before_flush.pop(0)
         if self._unreported:
             self._report_recovery()
         for entry in self.journal.pending():
@@ -184,7 +199,7 @@ class JournalFlush(Store):
                     self._apply(session, entry)
                     written += 1
             self.journal.mark_applied(entry.seq)
-            self._applied_count += 1  # progress: the hang watchdog leaves a moving flush alone
+            self._progress_at = self.monotonic()  # the hang watchdog leaves a moving flush alone
         if self.journal.entries or self.journal.recovery.skipped:
             self.journal.restart()
         self.flushed += written

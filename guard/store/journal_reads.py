@@ -1,17 +1,21 @@
 """The outage journal's reads (database I/O): each read of a tick comes from the database and is
-remembered; while it is down, the fallback is what this process last read or wrote (state, the
-locks as last read, its own unresolved intents and breaker totals; no operator requests)."""
+remembered (and kept in the known file beside the journal, guard.store.journal_known); while it is
+down, the fallback is what this process last read or wrote (state, the locks as last read, its own
+unresolved intents and breaker totals; no operator requests). A start without the database begins
+from the known file plus the journal's pending entries."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from guard.core.domain import ZERO, GuardState
 from guard.store.intent_records import StoredIntent, in_flight
 from guard.store.journal_flush import JournalFlush
+from guard.store.journal_known import KNOWN_EVERY, Known, known_path, load_known, replay, save_known
 from guard.store.records import StoredLock, StoredRequest
 from guard.store.store import Store
 from guard.store.tick_io import TickInputs
@@ -27,6 +31,74 @@ class JournalReads(JournalFlush):
         self._open: dict[str, StoredIntent] = {}  # unresolved intents, by client id
         self._known_ids: set[str] = set()  # client ids this process has seen admitted
         self._window: dict[str, tuple[int, Decimal]] = {}  # breaker totals at the last read
+        self._markets: dict[str, list[str]] = {}  # each account's markets as last recorded
+        self.known_file = known_path(self.journal.path)
+        self._known_saved: float | None = None  # monotonic time of the last save
+        self.blind = False  # started without the database and not reached it since
+
+    # ----- the known file -------------------------------------------------------------------
+    def _note_known(self, *, now: bool = False) -> None:
+        """Keep the known file up to date (at most every KNOWN_EVERY s, or `now`), only while
+        the database answers: during an outage the journal holds what changed."""
+        if self.blind or self.down_since is not None:
+            return
+        moment = self.monotonic()
+        if not now and self._known_saved is not None and moment - self._known_saved < KNOWN_EVERY:
+            return
+        self._known_saved = moment
+        with contextlib.suppress(OSError):  # a stale file only costs look-ups at the venue
+            save_known(self.known_file, self._known(), datetime.now(UTC))
+
+    def _known(self) -> Known:
+        return Known(
+            list(self._locks or ()),
+            dict(self._states),
+            dict(self._window),
+            dict(self._open),
+            dict(self._markets),
+        )
+
+    def _went_down(self, error: BaseException) -> None:
+        if self.down_since is None and not self.journal.pending():
+            self._note_known(now=True)  # the last knowledge before the journal takes over
+        super()._went_down(error)
+
+    def _came_up(self) -> None:
+        self.blind = False
+        super()._came_up()
+
+    def start_without_database(self, error: BaseException, *later: Callable[[], object]) -> bool:
+        """Begin from the known file and the journal's pending entries because the database is
+        unreachable at start-up (`error`); `later` runs once it answers, before the flush.
+        False when there is no known file (nothing to start from)."""
+        known = load_known(self.known_file)
+        if known is None:
+            return False
+        self._journaled_intents = replay(known, self.journal.pending())
+        self._locks = known.locks
+        self._states = known.states
+        self._window = known.window
+        self._open = known.open
+        self._known_ids = set(known.open)
+        self._markets = known.markets
+        self._before_flush.extend(later)
+        self.blind = True
+        self._went_down(error)
+        return True
+
+    @property
+    def sends_unverified(self) -> bool:
+        """Whether an admitted order must first be looked up at the venue by its client id:
+        after a start without the database, until it answers (the known file may lag it)."""
+        return self.blind
+
+    def record_markets(self, account: str, markets: Sequence[str]) -> None:
+        self._markets[account] = sorted(markets)
+        self._attempt(lambda: Store.record_markets(self, account, markets))
+
+    def account_markets(self, account: str) -> list[str]:
+        _, found = self._attempt(lambda: Store.account_markets(self, account))
+        return found if found is not None else list(self._markets.get(account, ()))
 
     def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
         """Locks from the database; while it is down, the locks as last read (an operator can
@@ -51,6 +123,7 @@ class JournalReads(JournalFlush):
                 for lock in self._locks or ()
                 if lock.account is not None and lock.account != account
             ] + list(found.locks)
+            self._note_known()
             return found
         if self._locks is None:
             raise DatabaseDown(self.problem or "database unreachable and no lock read before")

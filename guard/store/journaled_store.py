@@ -26,6 +26,7 @@ from guard.store.journal_gate import offline_verdict
 from guard.store.journal_reads import DatabaseDown, JournalReads
 from guard.store.lease_queries import Fence
 from guard.store.locks import lock_description
+from guard.store.records import AccountInfo
 from guard.store.store import Store
 
 
@@ -82,6 +83,12 @@ class JournaledStore(JournalReads):
         )
 
     # ----- writes ---------------------------------------------------------------------------
+    def register_accounts(self, accounts: Sequence[AccountInfo], at: datetime) -> None:
+        """Registered now, or (database down) once it answers, before the journal's flush."""
+        ok, _ = self._attempt(lambda: Store.register_accounts(self, accounts, at))
+        if not ok:
+            self._before_flush.append(lambda: Store.register_accounts(self, accounts, at))
+
     def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
         ok, ids = self._attempt(lambda: Store.audit(self, events, at))
         if ok:
@@ -105,6 +112,7 @@ class JournaledStore(JournalReads):
             lambda: Store.record_tick(self, account, tick_id, at, state, summary, events, fence)
         )
         if ok:
+            self._note_known()
             return
         self._journal(
             "record_tick",
@@ -166,6 +174,8 @@ class JournaledStore(JournalReads):
                 locks_at or at,
             )
         self._remember_admission(account, admission, at, dry_run, state, journaled=not ok)
+        if ok and admission.admitted:
+            self._note_known(now=True)  # a step fired: its memory is on disk before the send
         return admission
 
     def _remember_admission(

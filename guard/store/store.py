@@ -24,6 +24,12 @@ class Store(TickIO, Egress, Requests, Accounts, Tokens, AuditVerify, AuditArchiv
 
     problem: str | None = None  # why the database is unusable now (set by a JournaledStore)
 
+    @property
+    def sends_unverified(self) -> bool:
+        """Whether an order must be looked up at the venue by client id before it is sent (a
+        JournaledStore started without the database); the database's intents make it needless."""
+        return False
+
     def status(self, now: datetime) -> list[AccountStatus]:
         """Every registered or ticked account as `guard status` shows it, by name."""
         registered = {a.name: a for a in self.accounts()}

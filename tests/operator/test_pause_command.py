@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from guard.store import AccountInfo, Store
+from guard.store.journal_known import Known, known_path, save_known
 from tests.operator.conftest import run
 from tests.service.helpers import POLICY
 
@@ -89,3 +90,61 @@ def test_run_when_database_unreachable_at_start_then_one_stderr_line_and_exit_4(
     assert ran.code == 4 and len(lines) == 1, ran.raw.stderr
     assert "database unreachable" in lines[0] and "Connection refused" in lines[0]
     assert "guard run needs it to start" in lines[0]
+
+
+def test_pause_market_when_database_down_then_resolved_from_known_file_or_refused_with_list(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path, "  journal: state/guard.journal.jsonl\n")
+    known = known_path(tmp_path / "state" / "guard.journal.jsonl")
+    known.parent.mkdir()
+    save_known(
+        known, Known(markets={"main": ["SOL/USDT:USDT", "BTC/USDT:USDT"]}), datetime.now(UTC)
+    )
+    where = tmp_path / "state" / "guard.pause.json"
+    ran = run(
+        "pause", "--reason", "r", "--account", "main", "--market", "sol", "--config", str(cfg)
+    )
+    assert ran.code == 0, ran.err
+    assert [p["market"] for p in json.loads(where.read_text())["pauses"]] == ["SOL/USDT:USDT"]
+    refused = run("pause", "--reason", "r", "--account", "main", "--market", "DOGE",
+                  "--config", str(cfg))  # fmt: skip
+    assert refused.code == 2
+    assert "BTC/USDT:USDT, SOL/USDT:USDT" in refused.err and str(known) in refused.err
+    ended = run("resume", "--account", "main", "--market", "SOLUSDT", "--config", str(cfg))
+    assert ended.code == 0 and "SOL/USDT:USDT" in ended.out
+
+
+def test_pause_market_when_database_up_then_resolved_from_the_markets_it_recorded(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "guard.db"
+    store = Store(f"sqlite:///{db}")
+    store.create_schema()
+    store.register_accounts([AccountInfo("main", "paper", False, Decimal(5))], datetime.now(UTC))
+    store.record_markets("main", ["ETH/USDT:USDT", "BTC/USDT:USDT"])
+    store.dispose()
+    cfg = tmp_path / "guard.yaml"
+    cfg.write_text(config(tmp_path).read_text().replace(DOWN, f"sqlite:///{db}"))
+    ran = run("pause", "--reason", "r", "--account", "main", "--market", "ethusdt",
+              "--config", str(cfg))  # fmt: skip
+    assert ran.code == 0, ran.err
+    saved = json.loads((tmp_path / "guard.pause.json").read_text())["pauses"]
+    assert [p["market"] for p in saved] == ["ETH/USDT:USDT"]
+
+
+def test_pause_market_when_nothing_known_then_only_a_full_symbol_taken(tmp_path: Path) -> None:
+    where = tmp_path / "p.json"
+    short = run("pause", "--reason", "r", "--account", "main", "--market", "SOL",
+                "--pause-file", str(where))  # fmt: skip
+    assert short.code == 2 and "cannot be resolved" in short.err and not where.exists()
+    full = run("pause", "--reason", "r", "--account", "main", "--market", "SOL/USDT:USDT",
+               "--pause-file", str(where))  # fmt: skip
+    assert full.code == 0 and "taking 'SOL/USDT:USDT' as written" in full.err
+
+
+def test_help_when_read_then_file_pause_and_database_lock_told_apart() -> None:
+    pause = " ".join(run("pause", "--help").out.split())
+    lock = " ".join(run("lock", "--help").out.split())
+    assert "only the services that read this file" in pause and "lock in the database" in pause
+    assert "every replica sees it" in lock and "console's pause is the global" in lock

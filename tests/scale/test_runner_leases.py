@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from guard.core.audit import EventKind
 from guard.service.logs import configure
@@ -90,6 +91,12 @@ async def test_runners_when_two_replicas_then_split_and_clean_stop_hands_over_at
     await _until("rb holding all", lambda: {x.holder for x in leases(pg_store)} == {"rb"}, 5)
     ttl = b.leases.settings.ttl.total_seconds() if b.leases else 0
     assert time.monotonic() - stopped < ttl, "handed over only after the ttl"
+    await _until(
+        "taken-over accounts verify client ids at the venue before sending",
+        lambda: all(b.service.accounts[n].verify_until is not None for n in NAMES),
+        5,
+    )
+    assert b.service.executor(b.service.accounts["p0"]).verify
     released = pg_store.tail(100, kind=EventKind.LEASE_RELEASED.value)
     assert any(e.actor == "ra" and e.payload.get("shutdown") for e in released)
     b.request_stop()
@@ -145,5 +152,44 @@ async def test_lease_beat_when_database_unreachable_past_deadline_then_degraded_
     keeper.monotonic = real_clock
     await runner._lease_beat()
     assert not any("lapsed" in r for r in runner.health.status()[1])
+    runner.request_stop()
+    assert await asyncio.wait_for(task, 15) == 0
+
+
+@pytest.mark.postgres
+async def test_lease_beat_when_database_unreachable_with_journal_then_leases_kept_and_ticking(
+    pg_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _config(tmp_path, pg_store.url, "solo")
+    path.write_text(
+        path.read_text().replace("  housekeeping: 1h\n", "  housekeeping: 1h\n  journal: j.jsonl\n")
+    )
+    runner = Runner(path, install_signals=False)
+    task = asyncio.create_task(runner.run())
+    await _until(
+        "holding every lease",
+        lambda: runner.leases is not None and len(runner.leases.held) == 6,
+        15,
+    )
+    keeper = runner.leases
+    assert keeper is not None
+    real_clock = keeper.monotonic
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(LeaseManager, "beat", refused)
+    keeper.monotonic = lambda: real_clock() + 3600  # far past the lease ttl
+    await runner._lease_beat()
+    assert len(keeper.held) == 6 and set(runner.health.intervals) == set(NAMES)
+    ok, reasons = runner.health.status()
+    assert not ok and any("keeps guarding" in r for r in reasons)
+    before = runner.health.last_success.get("p0")
+    await runner._job("p0")  # past the ttl: still ticked (from the journal if need be)
+    assert runner.health.last_success.get("p0") != before
+    monkeypatch.undo()
+    keeper.monotonic = real_clock
+    await runner._lease_beat()  # the database answers: renewed, the reason gone
+    assert not any("keeps guarding" in r for r in runner.health.status()[1])
     runner.request_stop()
     assert await asyncio.wait_for(task, 15) == 0

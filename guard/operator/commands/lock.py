@@ -112,6 +112,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Hold back every guard action on all accounts, one account, or one market.
 
+        A lock lives in the database: every replica sees it (the console's pause is the global
+        lock). `guard pause` is the local pause file, for when the database is down.
+
         Exit 4 when the database is unreachable: the lock is NOT set then."""
         _take(db, account, market, reason, ttl, until, actor)
 

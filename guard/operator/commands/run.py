@@ -41,8 +41,9 @@ def register(app: typer.Typer) -> None:
                 first = (str(cause).strip().splitlines() or [""])[0].strip()[:200]
                 errors.print(
                     f"[bold red]error:[/] {escape(f'database unreachable ({type(cause).__name__}: {first})')}: "
-                    "guard run needs it to start (schema, rule memory, pending intents); nothing "
-                    "was sent, the journal (if any) is flushed at the next start",
+                    "guard run needs it to start (schema, rule memory, pending intents) unless "
+                    "service.journal is set and its known file exists (written while the database "
+                    "answered); nothing was sent, the journal (if any) is flushed at the next start",
                     highlight=False,
                     soft_wrap=True,
                 )

@@ -9,15 +9,17 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from guard.core.venues.ccxt_options import VENUES
 from guard.gateway.base import GatewayError
-from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
 from guard.operator.commands.common import console, fail
 from guard.store.codec import to_jsonable
+
+if TYPE_CHECKING:  # ccxt is imported only by the commands that use it (`guard run` starts faster)
+    from guard.gateway.ccxt import AccountConfig, Credentials, GatewaySettings
 
 CREDENTIAL_OPTIONS = {
     "apiKey": "key_env",
@@ -45,6 +47,8 @@ def _configured(path: Path, name: str) -> Any:
 
 def account_from_config(path: Path, name: str) -> AccountConfig:
     """The account `name` of guard.yaml as the gateway needs it (credential references only)."""
+    from guard.gateway.ccxt import AccountConfig
+
     account = _configured(path, name)
     if account.venue not in VENUES:
         fail(f"{path}: account {name!r} is on the {account.venue} venue, not a ccxt venue")
@@ -66,12 +70,16 @@ async def take_paper(account: Any) -> dict[str, Any]:
 
 def credentials_from_refs(refs: Any) -> Credentials:
     """Credentials from guard.yaml secret references ({field: {env: VAR} | {file: PATH}})."""
+    from guard.gateway.ccxt import Credentials
+
     env = {field: ref.env for field, ref in refs.items() if ref.env is not None}
     files = {field: str(ref.file) for field, ref in refs.items() if ref.file is not None}
     return Credentials(env=env, files=files)
 
 
 async def take(account: AccountConfig, settings: GatewaySettings) -> dict[str, Any]:
+    from guard.gateway.ccxt import CcxtGateway
+
     gateway = CcxtGateway(account.venue, [account], settings=settings)
     try:
         taken_at = datetime.now(UTC)
@@ -109,6 +117,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Save ACCOUNT's positions, balance, markets, funding, books and raw account payload."""
+        from guard.gateway.ccxt import AccountConfig, Credentials, GatewaySettings
+
         if config is not None:
             if venue is not None:
                 fail("give either --config or --venue, not both")
