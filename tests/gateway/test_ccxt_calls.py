@@ -22,7 +22,7 @@ def _gateway(venue: str) -> tuple[CcxtGateway, Wire, list[datetime]]:
     now = [START]
     case = CASES[venue]
     gateway = CcxtGateway(
-        venue, [case.config()], settings=settings(), environ=ENV, clock=lambda: now[0]
+        venue, [case.config()], settings=settings(venue), environ=ENV, clock=lambda: now[0]
     )
     wire = Wire()
     wire.attach(gateway.client(case.account))

@@ -107,6 +107,11 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
         ]
         raw = dict(last[1])
         raw["positions"] = [p for p in raw["positions"] if p.get("symbol") != symbol] + own
+        if self.venue == "binance":
+            # the account endpoint was read with the last snapshot: its rows for `symbol` take
+            # the re-read amounts, so its cross-check compares payloads of one moment
+            market_id = str(client.market(symbol)["id"])
+            raw.update(binance_account_with(raw, market_id, own))
         symbols = sorted({p["symbol"] for p in raw["positions"]} | set(raw["markets"]))
         shared = await self._market_data(symbols)
         for key in ("funding_rates", "order_books"):
@@ -221,3 +226,32 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
         if self.venue != "hyperliquid" or not rows:
             return market
         return {**market, "info": {**info, "marginTiers": rows}}
+
+
+def binance_account_with(raw: dict[str, Any], market_id: str, rows: list[Any]) -> dict[str, Any]:
+    """Copies of a Binance snapshot's `balance` (its `info`) and `account_info`, the
+    `/fapi/v2/account` payload, whose `positions[]` rows for `market_id` carry the positionAmt of
+    the re-read positionRisk `rows` (0 for a side no longer open). Nothing else changes."""
+    fresh = {
+        str((row.get("info") or {}).get("positionSide") or "BOTH").upper(): (
+            row.get("info") or {}
+        ).get("positionAmt", "0")
+        for row in rows
+    }
+
+    def patched(account: Any) -> Any:
+        if not isinstance(account, dict) or not isinstance(account.get("positions"), list):
+            return account
+        positions = [
+            {**row, "positionAmt": fresh.get(str(row.get("positionSide") or "BOTH").upper(), "0")}
+            if isinstance(row, dict) and row.get("symbol") == market_id
+            else row
+            for row in account["positions"]
+        ]
+        return {**account, "positions": positions}
+
+    out: dict[str, Any] = {"account_info": patched(raw.get("account_info"))}
+    balance = raw.get("balance")
+    if isinstance(balance, dict):
+        out["balance"] = {**balance, "info": patched(balance.get("info"))}
+    return out
