@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from guard.core.policy.schema import PolicySet
 from guard.gateway.paper.scenarios import Scenario
 from guard.gateway.paper.venue import PaperVenue
+from guard.lab.replay.baselines import StopBaseline
 from guard.lab.replay.runner import run_stop_loss
 from guard.lab.replay.setup import from_scenario
 from guard.service import AccountRuntime, GuardService
@@ -63,9 +64,12 @@ def run_unguarded(scenario: Scenario) -> RunSummary:
     return summarise(venue, 0, starting)
 
 
-async def run_stop_loss_baseline(scenario: Scenario, distance: Decimal) -> RunSummary:
+async def run_stop_loss_baseline(
+    scenario: Scenario, distance: Decimal | StopBaseline
+) -> RunSummary:
     """The same portfolio with an exchange-style stop-loss on each whole position, `distance`
-    from its entry (guard/lab/replay's stop-loss run), as a demo row."""
+    from its entry or placed by a baseline (e.g. at half the starting liquidation distance;
+    guard/lab/replay's stop-loss run), as a demo row."""
     result = await run_stop_loss(from_scenario(scenario), distance)
     return RunSummary(
         liquidations=len(result.liquidations),

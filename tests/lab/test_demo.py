@@ -68,14 +68,22 @@ def test_demo_when_run_then_starting_equity_and_stop_loss_baseline_shown(tmp_pat
     result = runner.invoke(app, ["demo", "--json", "--db", str(tmp_path / "demo.db")])
     assert result.exit_code == 0, result.output
     runs = json.loads(result.stdout)["runs"]
-    assert list(runs) == ["unguarded", "stop_loss", "guarded"]
+    assert list(runs) == ["unguarded", "stop_loss", "stop_half_liq", "guarded"]
     # the crash scenario's account: 20,000 USDT of collateral, positions opened at the mark
     assert {run["starting_equity"] for run in runs.values()} == {"20000.00"}
     stop = runs["stop_loss"]
     assert stop["orders"] == 3 and stop["liquidations"] == 0  # one stop per position fires
     assert Decimal(stop["final_equity"]) > Decimal(runs["unguarded"]["final_equity"])
+    # the stop at half each position's starting liquidation distance (the acceptance table's
+    # baseline) ignores that the cross longs fall together; the default policy's account
+    # drawdown ladder does not
+    half = runs["stop_half_liq"]
+    assert half["orders"] == 3 and half["liquidations"] == 0
+    assert runs["guarded"]["liquidations"] == 0
+    assert Decimal(runs["guarded"]["final_equity"]) > Decimal(half["final_equity"])
     table = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.db"), "--stop-loss", "8%"])
     assert table.exit_code == 0, table.output
     text = " ".join(table.stdout.split())
     assert "start" in text and "stop-loss" in text and "8%" in text and "20000.00" in text
+    assert "½" in text
     assert "skipped: maximum number of running instances" not in table.stderr
