@@ -40,7 +40,12 @@ def test_load_when_all_shipped_files_together_then_ids_unique_across_files() -> 
 
 def test_default_when_loaded_then_required_rule_ids_present() -> None:
     ids = {rule.id for rule in load_policy_file(ROOT / "policies" / "default.yaml").rules}
-    assert {"liquidation-warning", "liquidation-ladder", "account-drawdown", "stale-snapshot"} <= ids
+    assert {
+        "liquidation-warning",
+        "liquidation-ladder",
+        "account-drawdown",
+        "stale-snapshot",
+    } <= ids
     wave1 = ROOT / "policies" / "examples" / "wave1-default.yaml"
     ids = {rule.id for rule in load_policy_file(wave1).rules}
     assert {"liquidation-ladder", "drawdown-ladder", "stale-snapshot"} <= ids
