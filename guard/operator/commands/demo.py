@@ -15,6 +15,7 @@ from rich.table import Table
 
 from guard.core.policy.units import parse_percent
 from guard.core.yaml_model import ConfigError
+from guard.gateway.paper.impact import REPLAY_EXECUTION
 from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.lab.demo import RunSummary, run_guarded, run_stop_loss_baseline, run_unguarded
 from guard.lab.replay.matrix import HALF_LIQ
@@ -64,7 +65,16 @@ def register(app: typer.Typer) -> None:
             changing("the guarded demo run may be partly recorded in it"),
             logging_to(sys.stderr, level=logging.ERROR),  # its alerts are in the audit log
         ):
-            guarded = asyncio.run(run_guarded(chosen, policies, store, account=f"demo-{run_id}"))
+            # filled like the stop-loss baselines (2 s latency, impact memory), not at once
+            guarded = asyncio.run(
+                run_guarded(
+                    chosen,
+                    policies,
+                    store,
+                    account=f"demo-{run_id}",
+                    execution=REPLAY_EXECUTION,
+                )
+            )
         url = database_url(db)
         audit_db = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
         if json_output:
