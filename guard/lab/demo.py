@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,8 +15,10 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from guard.core.policy.schema import PolicySet
+from guard.gateway.paper.impact import NO_LATENCY, ExecutionModel
 from guard.gateway.paper.scenarios import Scenario
 from guard.gateway.paper.venue import PaperVenue
+from guard.lab.replay.baselines import StopBaseline
 from guard.lab.replay.runner import run_stop_loss
 from guard.lab.replay.setup import from_scenario
 from guard.service import AccountRuntime, GuardService
@@ -63,9 +65,12 @@ def run_unguarded(scenario: Scenario) -> RunSummary:
     return summarise(venue, 0, starting)
 
 
-async def run_stop_loss_baseline(scenario: Scenario, distance: Decimal) -> RunSummary:
+async def run_stop_loss_baseline(
+    scenario: Scenario, distance: Decimal | StopBaseline
+) -> RunSummary:
     """The same portfolio with an exchange-style stop-loss on each whole position, `distance`
-    from its entry (guard/lab/replay's stop-loss run), as a demo row."""
+    from its entry or placed by a baseline (e.g. at half the starting liquidation distance;
+    guard/lab/replay's stop-loss run), as a demo row."""
     result = await run_stop_loss(from_scenario(scenario), distance)
     return RunSummary(
         liquidations=len(result.liquidations),
@@ -84,11 +89,17 @@ async def run_guarded(
     account: str = ACCOUNT,
     dry_run: bool = False,
     wall_interval: float = 0.005,
+    execution: ExecutionModel = NO_LATENCY,
 ) -> RunSummary:
     """Drive the guarded run with an AsyncIOScheduler interval job; each run of the job advances
     virtual time by one scenario tick and ticks the account, so the outcome does not depend on
-    wall-clock timing (coalesced runs only slow it down)."""
-    venue = scenario.venue((account,))
+    wall-clock timing (coalesced runs only slow it down). `execution`: how the paper venue fills
+    (NO_LATENCY: at once at the mark, as the venue lab's venues do; REPLAY_EXECUTION: latency and
+    impact memory, as the stop-loss baselines fill)."""
+    if execution is NO_LATENCY:
+        venue = scenario.venue((account,))
+    else:
+        venue = replace(from_scenario(scenario), execution=execution).venue(account)
     starting = venue.equity(account)
     service = GuardService(
         store=store,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from guard.operator.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = ROOT / "policies" / "examples" / "progress-ladder.yaml"  # the candidate default
+DEFAULT = ROOT / "policies" / "default.yaml"
 
 
 def snapshot_file(tmp_path: Path, mark: int, total: int) -> Path:
@@ -80,7 +80,7 @@ def test_evaluate_when_near_liquidation_and_at_start_act_then_json_reduce_only_o
     assert ladder[0]["symbol"] == "BTC/USDT:USDT"
     (order,) = document["orders"]
     assert order["side"] == "sell" and order["reduce_only"] is True
-    assert Decimal(order["quantity"]) == Decimal("0.25")
+    assert Decimal(order["quantity"]) == Decimal("0.5")  # band 1: half of the position
     assert order["rule_ids"] == ["liquidation-ladder"]
     assert isinstance(order["quantity"], str) and isinstance(document["metrics"]["equity"], str)
     again = invoke("--snapshot", str(path), "--policy", str(acting), "--json")

@@ -76,7 +76,9 @@ async def test_ccxt_storm_when_ticked_then_bounded_retries_per_tick_then_recover
                 name=CASE.account,
                 rules=rules_for("binance"),
                 gateway=DryRunGateway(gateway),
-                policies=load_policies([ROOT / "policies" / "default.yaml"]),
+                # a policy that acts on the recorded position at first sight (the default only
+                # reports a position that starts inside its bands), so "plans" is observable
+                policies=load_policies([ROOT / "tests" / "service" / "mechanics-policy.yaml"]),
                 dry_run=True,
             )
         },

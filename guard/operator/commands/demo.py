@@ -15,8 +15,10 @@ from rich.table import Table
 
 from guard.core.policy.units import parse_percent
 from guard.core.yaml_model import ConfigError
+from guard.gateway.paper.impact import REPLAY_EXECUTION
 from guard.gateway.paper.scenarios import scenario as load_scenario
 from guard.lab.demo import RunSummary, run_guarded, run_stop_loss_baseline, run_unguarded
+from guard.lab.replay.matrix import HALF_LIQ
 from guard.operator.commands.common import (
     changing,
     console,
@@ -43,8 +45,9 @@ def register(app: typer.Typer) -> None:
         ] = "5%",
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
-        """Run a crash scenario on the paper venue unguarded, with a stop-loss on each position,
-        and guarded by POLICY."""
+        """Run a crash scenario on the paper venue unguarded, with a stop-loss on each position
+        (--stop-loss from entry, and at half the starting liquidation distance), and guarded by
+        POLICY."""
         try:
             policies = load_policies([policy])
             chosen = load_scenario(scenario, seed)
@@ -57,11 +60,21 @@ def register(app: typer.Typer) -> None:
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         unguarded = run_unguarded(chosen)
         stopped = asyncio.run(run_stop_loss_baseline(chosen, distance))
+        half_liq = asyncio.run(run_stop_loss_baseline(chosen, HALF_LIQ))
         with (
             changing("the guarded demo run may be partly recorded in it"),
             logging_to(sys.stderr, level=logging.ERROR),  # its alerts are in the audit log
         ):
-            guarded = asyncio.run(run_guarded(chosen, policies, store, account=f"demo-{run_id}"))
+            # filled like the stop-loss baselines (2 s latency, impact memory), not at once
+            guarded = asyncio.run(
+                run_guarded(
+                    chosen,
+                    policies,
+                    store,
+                    account=f"demo-{run_id}",
+                    execution=REPLAY_EXECUTION,
+                )
+            )
         url = database_url(db)
         audit_db = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
         if json_output:
@@ -70,6 +83,7 @@ def register(app: typer.Typer) -> None:
                     "runs": {
                         "unguarded": unguarded.as_json(),
                         "stop_loss": stopped.as_json(),
+                        "stop_half_liq": half_liq.as_json(),
                         "guarded": guarded.as_json(),
                     },
                     "stop_loss": stop_loss,
@@ -86,6 +100,7 @@ def register(app: typer.Typer) -> None:
         for name, summary in (
             ("unguarded", unguarded),
             (f"stop-loss {stop_loss}", stopped),
+            ("stop ½ liq. dist.", half_liq),
             ("guarded", guarded),
         ):
             _row(table, name, summary)

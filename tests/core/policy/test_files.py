@@ -31,8 +31,8 @@ def test_validate_when_shipped_policy_file_then_valid_and_describable(path: Path
 
 
 def test_load_when_all_shipped_files_together_then_ids_unique_across_files() -> None:
-    # the candidate default replaces default.yaml rather than adding to it (same rule ids)
-    policies = load_policies([p for p in SHIPPED if p.name != "progress-ladder.yaml"])
+    # the wave-1 default is kept for comparison: it replaces default.yaml (same rule ids)
+    policies = load_policies([p for p in SHIPPED if p.name != "wave1-default.yaml"])
     ids = [rule.id for rule in policies.rules]
     assert len(ids) == len(set(ids))
     assert len(policies.fingerprint) == 16
@@ -40,10 +40,15 @@ def test_load_when_all_shipped_files_together_then_ids_unique_across_files() -> 
 
 def test_default_when_loaded_then_required_rule_ids_present() -> None:
     ids = {rule.id for rule in load_policy_file(ROOT / "policies" / "default.yaml").rules}
+    assert {
+        "liquidation-warning",
+        "liquidation-ladder",
+        "account-drawdown",
+        "stale-snapshot",
+    } <= ids
+    wave1 = ROOT / "policies" / "examples" / "wave1-default.yaml"
+    ids = {rule.id for rule in load_policy_file(wave1).rules}
     assert {"liquidation-ladder", "drawdown-ladder", "stale-snapshot"} <= ids
-    candidate = ROOT / "policies" / "examples" / "progress-ladder.yaml"
-    ids = {rule.id for rule in load_policy_file(candidate).rules}
-    assert {"liquidation-warning", "liquidation-ladder", "stale-snapshot"} <= ids
 
 
 def _expectation(path: Path) -> tuple[int, str]:

@@ -12,8 +12,7 @@ from guard.core.policy.schema_ladders import ExitLadderRule
 from guard.core.yaml_model import ConfigError
 from guard.lab.replay.sweep import parse_axis, variants
 
-CANDIDATE = Path(__file__).resolve().parents[3] / "policies" / "examples" / "progress-ladder.yaml"
-DEFAULT = CANDIDATE.read_text()
+DEFAULT = (Path(__file__).resolve().parents[3] / "policies" / "default.yaml").read_text()
 
 
 def test_variants_when_two_axes_then_every_combination_applied_and_validated() -> None:
