@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from guard.lab.bench.core import ALL_KINDS, LatencyResult, measure_latency, without
+from guard.lab.bench.outside import OutsideRun, measure_outside
 from guard.lab.bench.profile import TickProfile, profile_ticks
 from guard.lab.bench.replays import ReplayBench, measure_replay
 from guard.lab.bench.report import LAG_TARGET_MS, Run, markdown
@@ -76,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
     p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
+    p.add_argument(
+        "--outside-accounts", type=int, default=200, help="accounts of `guard run` in (f); 0: skip"
+    )
+    p.add_argument("--outside-interval", type=float, default=2.0, help="poll interval in (f)")
     return p
 
 
@@ -204,6 +209,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         for c in tick_cpu:
             _say(f"    {c.database}: {c.cpu_ms:.2f} ms/tick, store {c.store_cpu_ms:.2f} ms")
 
+    outside: list[OutsideRun] = []
+    if args.outside_accounts > 0:
+        window = min(duration, 20.0)
+        _say(
+            f"(f) guard run, {args.outside_accounts} accounts at {args.outside_interval:g} s,"
+            f" {window:g} s window"
+        )
+        outside.append(
+            measure_outside(
+                work / "outside",
+                args.outside_accounts,
+                interval=args.outside_interval,
+                duration=window,
+                warmup=3 * args.outside_interval,
+                policy=args.policy,
+            )
+        )
+        o = outside[-1]
+        _say(f"    {o.cpu_ms:.2f} ms CPU/tick, {o.audit_rows_per_tick:.3f} audit rows/tick")
+
     profiled: TickProfile | None = None
     if args.profile_accounts > 0:
         _say(f"profile: {args.profile_accounts} accounts under cProfile")
@@ -240,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_s=args.latency,
         notes=notes(ticks, args.interval, profiled),
         tick_cpu=tick_cpu,
+        outside=outside,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(run), encoding="utf-8")

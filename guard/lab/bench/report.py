@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guard.lab.bench.core import KINDS, LatencyResult
+from guard.lab.bench.outside import OutsideRun
 from guard.lab.bench.profile import TickProfile
 from guard.lab.bench.replays import ReplayBench
 from guard.lab.bench.tick_cpu import TickCpu
@@ -18,6 +19,7 @@ LAG_TARGET_MS = 500.0  # p99 tick lag at 5 s interval
 STORE_CPU_TARGET_MS = {"SQLite": 1.0, "PostgreSQL": 1.5}  # store CPU per steady-state tick
 ACCOUNTS_TARGET = {"SQLite": 3000, "PostgreSQL": 2000}  # one process at 5 s
 AUDIT_ROWS_TARGET = 0.1  # audit rows per quiet tick
+RUN_CPU_TARGET_MS = 2.0  # `guard run`, 200 calm paper accounts at 2 s on SQLite, per tick
 CALLS_TARGET = 2.0  # venue calls per account per tick
 SERVED_SHARE = 0.95  # a run keeps up only when it serves this share of the expected ticks
 
@@ -66,6 +68,7 @@ class Run:
     latency_s: float
     notes: Sequence[str] = ()
     tick_cpu: Sequence[TickCpu] = ()
+    outside: Sequence[OutsideRun] = ()
 
 
 def _verdict(ok: bool | None) -> str:
@@ -131,6 +134,18 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
                 )
                 or "-",
                 _verdict(kept is not None and kept >= accounts if runs else None),
+            )
+        )
+    for o in run.outside:
+        rows.append(
+            (
+                f"`guard run`, {o.accounts:,} calm paper accounts at {o.interval_s:g} s on SQLite:"
+                f" process CPU/tick <= {RUN_CPU_TARGET_MS:g} ms, audit rows/tick <="
+                f" {AUDIT_ROWS_TARGET:g}",
+                f"{o.cpu_ms:.2f} ms, {o.audit_rows_per_tick:.3f} rows",
+                _verdict(
+                    o.cpu_ms <= RUN_CPU_TARGET_MS and o.audit_rows_per_tick <= AUDIT_ROWS_TARGET
+                ),
             )
         )
     worst = max((t.calls_per_tick for t in run.ticks), default=None)
@@ -313,6 +328,27 @@ def markdown(run: Run) -> str:
                 " no cross-account lock (per-account audit chains), before disk commit rate;"
                 " docs/scale-out.md sizes a cluster from this figure.",
             ]
+    if run.outside:
+        out += [
+            "",
+            "## (f) `guard run` seen from outside",
+            "",
+            "The real command in its own process (`guard.lab.bench.outside`): scheduler, paper"
+            " venues, database thread and JSON log lines (to a file), N calm paper accounts on"
+            " SQLite, no injected latency. CPU = the process's user + system time (/proc) over the"
+            " window after a warm-up; ticks = its canonical tick lines in the window; audit rows"
+            " from its database.",
+            "",
+            "| accounts | interval | window | ticks | process CPU/tick | audit rows/tick |"
+            " log bytes/tick | RSS |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {o.accounts:,} | {o.interval_s:g} s | {o.window_s:.0f} s | {o.ticks:,} |"
+            f" {o.cpu_ms:.2f} ms | {o.audit_rows_per_tick:.3f} | {o.log_bytes_per_tick:,.0f} |"
+            f" {o.rss_mb:.0f} MiB |"
+            for o in run.outside
+        ]
     out += ["", "## (d) Replay speed", ""]
     if run.replay is None:
         out.append("Not measured in this run.")

@@ -3,7 +3,8 @@ no ticks inside its window (a saturated process) is NOT met, whatever its lag sa
 
 from __future__ import annotations
 
-from guard.lab.bench.report import keeps_up
+from guard.lab.bench.outside import OutsideRun
+from guard.lab.bench.report import Run, keeps_up, verdicts
 from guard.lab.bench.ticks import TickResult
 
 
@@ -28,3 +29,18 @@ def test_keeps_up_when_no_tick_served_then_not_met_despite_zero_lag() -> None:
 def test_keeps_up_when_lag_or_missed_over_target_then_not_met() -> None:
     assert not keeps_up(_run(2000, 2000, lag_p99=600.0))
     assert not keeps_up(_run(2000, 2000, missed=3))
+
+
+def _outside(cpu_ms: float, rows: float) -> list[tuple[str, str, str]]:
+    run = Run(
+        machine={}, command="", quick=True, latency=(), ticks=(), replay=None, profile=None,
+        tick_policy="", load_after="", latency_s=0.0,
+        outside=(OutsideRun(200, 2.0, 20.0, 2000, cpu_ms, rows, 350.0, 200.0),),
+    )  # fmt: skip
+    return [row for row in verdicts(run) if row[0].startswith("`guard run`")]
+
+
+def test_verdicts_when_guard_run_cpu_or_rows_over_target_then_not_met() -> None:
+    assert _outside(1.9, 0.0)[0][2] == "met"
+    assert _outside(2.1, 0.0)[0][2] == "NOT met"
+    assert _outside(1.9, 0.5)[0][2] == "NOT met"
