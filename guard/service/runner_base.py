@@ -92,7 +92,9 @@ class RunnerBase:
             metrics=self.metrics,
             heartbeat=self.config.service.audit_heartbeat,
             pauses=PauseReader(pause_path(self.config, config_path), clock),
-            db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
+            db=DatabaseThread(
+                hang_bound(self.config), self.store.interrupt, database_workers(self.config, url)
+            ),
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.endpoints: list[WebEndpoint] = []
@@ -256,6 +258,15 @@ def write_bound(config: GuardConfig) -> float:
     shortest poll interval, at least 0.25 s and at most 30 s."""
     shortest = min((a.poll_interval.total_seconds() for a in config.accounts), default=30.0)
     return min(max(shortest / 4, MIN_WRITE_WAIT), MAX_WRITE_WAIT)
+
+
+def database_workers(config: GuardConfig, url: str) -> int:
+    """The service's database workers: `service.database_workers` on PostgreSQL without a
+    journal; 1 on SQLite (one writer at a time) and with a journal (its outage state, the
+    journal's order and its flush are single-threaded: guard.store.journaled_store)."""
+    if url.startswith("sqlite") or config.service.journal is not None:
+        return 1
+    return config.service.database_workers
 
 
 def hang_bound(config: GuardConfig) -> float:
