@@ -75,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get("GUARD_TEST_POSTGRES_URL", POSTGRES_ADMIN),
         help="an admin URL of the server; each run gets a scratch database, dropped after",
     )
+    p.add_argument(
+        "--postgres-workers",
+        type=_counts,
+        default=(1, 4),
+        help="database threads of each PostgreSQL tick run (one run per value: before/after)",
+    )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
     p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
     p.add_argument(
@@ -161,21 +167,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     for n in args.postgres_accounts or (() if quick else FULL_POSTGRES_ACCOUNTS):
-        _say(f"(b) {n} accounts on PostgreSQL, {args.interval:g} s interval, {duration:g} s")
-        with scratch_postgres(args.postgres_url) as url:
-            ticks.append(
-                measure_ticks(
-                    work / f"ticks-pg-{n}",
-                    n,
-                    interval=args.interval,
-                    duration=duration,
-                    latency=args.latency,
-                    policy=args.policy,
-                    database_url=url,
-                )
+        for workers in args.postgres_workers:
+            _say(
+                f"(b) {n} accounts on PostgreSQL, {workers} db thread(s), {args.interval:g} s"
+                f" interval, {duration:g} s"
             )
-        t = ticks[-1]
-        _say(f"    {t.ticks_per_s:.1f} ticks/s, lag p99 {t.lag_p99_ms:.0f} ms, missed {t.missed}")
+            with scratch_postgres(args.postgres_url) as url:
+                ticks.append(
+                    measure_ticks(
+                        work / f"ticks-pg-{n}-{workers}",
+                        n,
+                        interval=args.interval,
+                        duration=duration,
+                        latency=args.latency,
+                        policy=args.policy,
+                        database_url=url,
+                        db_workers=workers,
+                    )
+                )
+            t = ticks[-1]
+            _say(
+                f"    {t.ticks_per_s:.1f} ticks/s, lag p99 {t.lag_p99_ms:.0f} ms, missed {t.missed}"
+            )
 
     tick_cpu: list[TickCpu] = []
     if args.tick_cpu_accounts > 0:

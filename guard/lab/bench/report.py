@@ -128,7 +128,7 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
             (
                 f">= {accounts:,} accounts at 5 s on {database}: p99 lag <= 500 ms, no miss",
                 "; ".join(
-                    f"{t.accounts:,}: p99 {t.lag_p99_ms:,.0f} ms, {t.missed} missed, "
+                    f"{t.accounts:,}{_threads(t)}: p99 {t.lag_p99_ms:,.0f} ms, {t.missed} missed, "
                     f"{t.served:,} of {t.expected_ticks:,} served"
                     for t in runs
                 )
@@ -157,6 +157,10 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
         )
     )
     return rows
+
+
+def _threads(t: TickResult) -> str:
+    return f" ({t.db_workers} db threads)" if t.db_workers > 1 else ""
 
 
 def markdown(run: Run) -> str:
@@ -252,14 +256,17 @@ def markdown(run: Run) -> str:
         " APScheduler EVENT_JOB_MISSED + max-instances skips + coalesced (skipped) runs. CPU ="
         " user + system time of the process (`resource.getrusage`) over the window, as % of one"
         " core. Calls per tick = `FaultyGateway.calls` ÷ ticks (the paper venue has no shared"
-        " market-data call; the snapshot is one call).",
+        " market-data call; the snapshot is one call). Database threads: an account's store"
+        " calls run on one of them, in order (`service.database_workers` on PostgreSQL without"
+        " a journal; one on SQLite).",
         "",
         "| database | accounts | interval | window | ticks | ticks/s | expected | lag p50 |"
         " lag p99 | lag max | missed | CPU | RSS | calls/tick | setup |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     out += [
-        f"| {t.database} | {t.accounts:,} | {t.interval_s:g} s | {t.duration_s:g} s | {t.ticks:,} |"
+        f"| {t.database}{_threads(t)} | {t.accounts:,} | {t.interval_s:g} s |"
+        f" {t.duration_s:g} s | {t.ticks:,} |"
         f" {t.ticks_per_s:,.1f} | {t.expected_ticks:,} | {t.lag_p50_ms:,.0f} ms |"
         f" {t.lag_p99_ms:,.0f} ms | {t.lag_max_ms:,.0f} ms | {t.missed:,} |"
         f" {t.cpu_pct:.0f} % | {t.rss_mb:,.0f} MiB | {t.calls_per_tick:.2f} |"
