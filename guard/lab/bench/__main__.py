@@ -78,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--postgres-workers",
         type=_counts,
-        default=(1, 4),
+        default=(1, 8),
         help="database threads of each PostgreSQL tick run (one run per value: before/after)",
     )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
