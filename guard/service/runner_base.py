@@ -66,7 +66,8 @@ class RunnerBase:
         journal = self.config.service.journal
         bound = write_bound(self.config)
         if journal is None:
-            self.store = Store(url, write_timeout=bound)
+            workers = database_workers(self.config, url)
+            self.store = Store(url, write_timeout=bound, pool_size=max(5, workers + 2))
         else:  # writes go to a local journal while the database is down (docs/reliability.md)
             where = journal if journal.is_absolute() else config_path.resolve().parent / journal
             journaled = JournaledStore(url, where, write_timeout=bound)

@@ -100,3 +100,12 @@ async def test_tick_when_service_ticks_then_every_store_call_is_routed_to_its_ac
         r.service.db.close()
     assert len(routes) > 10
     assert set(routes) == {ACCOUNT}
+
+
+def test_store_when_pool_size_given_then_postgres_keeps_that_many_connections() -> None:
+    # every worker keeps its connection between calls (QueuePool closes the ones above its size)
+    store = Store("postgresql+psycopg://postgres@127.0.0.1:5432/unused", pool_size=10)
+    try:
+        assert store.engine.pool.size() == 10  # type: ignore[attr-defined]
+    finally:
+        store.dispose()
