@@ -217,7 +217,7 @@ def _intervals_a_year(interval: timedelta) -> Decimal:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: it never leaves measure (frozen: a setattr call per field)
 class _Base:
     """What measure needs of one position, computed once: its market, the tier its notional is
     in, notional, unrealized PnL, maintenance and initial margin (the same Decimal operations
