@@ -17,6 +17,7 @@ from pathlib import Path
 from guard.lab.bench.ticks import write_config
 
 TICK_LINE = '"event": "tick"'
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ def measure_outside(
             [*command, "run", "--config", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=ROOT,  # `python -c` imports the guard package of this checkout first
         )
     try:
         deadline = time.monotonic() + 120
