@@ -41,7 +41,7 @@ class Side(StrEnum):
 
     @property
     def sign(self) -> int:
-        return 1 if self is Side.LONG else -1
+        return 1 if self._value_ == "long" else -1  # not Side.LONG: a class lookup per call
 
     @property
     def closing_order_side(self) -> OrderSide:

@@ -21,11 +21,10 @@ Normalised conventions (every venue module maps its own into these; see docs/mar
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal, Rounded, localcontext
+from decimal import Decimal
 
 from guard.core.domain import (
     INFINITY,
@@ -37,12 +36,11 @@ from guard.core.domain import (
     MarketSpec,
     Position,
     PositionKey,
-    Side,
 )
+from guard.core.margin_pool import CrossPool, cross_fixed
 from guard.core.venues.base import VenueRules, maintenance_margin
 
 YEAR = timedelta(days=365)
-_Key = tuple[str, Side]  # (symbol, side): a PositionKey as a plain tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +75,7 @@ class AccountMetrics:
     cross_equity: Decimal  # wallet balance + unrealized PnL of cross positions
     maintenance_margin: Decimal  # cross + isolated
     cross_maintenance_margin: Decimal
+    cross_initial_margin: Decimal
     margin_ratio: Decimal  # total maintenance ÷ total equity
     cross_margin_ratio: Decimal  # the cross pool alone (0 without cross positions)
     free_collateral: Decimal  # cross equity − cross initial margin
@@ -130,32 +129,42 @@ def cross_equity(snapshot: AccountSnapshot) -> Decimal:
     return snapshot.balance.wallet_balance + upnl
 
 
-def _solve_price(fixed: Decimal, position: Position, tier: MarginTier) -> Decimal:
-    """Price p at which fixed + s·q·(p − e) = q·p·m − d, i.e. pool equity meets maintenance."""
-    s = Decimal(position.side.sign)
-    q = position.quantity
-    denominator = q * tier.maintenance_rate - s * q
+def _solve_price(
+    fixed: Decimal, q: Decimal, sq: Decimal, sqe: Decimal, tier: MarginTier
+) -> Decimal:
+    """Price p at which fixed + s·q·(p − e) = q·p·m − d, i.e. pool equity meets maintenance
+    (sq = s·q, sqe = s·q·e, computed once per position)."""
+    denominator = q * tier.maintenance_rate - sq
     if denominator == ZERO:
         return INFINITY
-    return (fixed + tier.maintenance_deduction - s * q * position.entry_price) / denominator
+    return (fixed + tier.maintenance_deduction - sqe) / denominator
 
 
-def liquidation_price_for(fixed: Decimal, position: Position, market: MarketSpec) -> Decimal | None:
+def liquidation_price_for(
+    fixed: Decimal, position: Position, market: MarketSpec, current: MarginTier | None = None
+) -> Decimal | None:
     """Solve pool equity = maintenance for the position's price, iterating over tiers.
 
     `fixed` is the part of the pool's equity that does not move with this position's price, net
     of the maintenance of the pool's other positions (held constant). Returns None when no
-    positive price reaches the condition.
+    positive price reaches the condition. `current`: the tier of the position's notional, when
+    the caller has it.
     """
-    if position.quantity <= ZERO:
+    q = position.quantity
+    if q <= ZERO:
         return None
-    current = market.tier_for(position.notional)
-    candidate = _solve_price(fixed, position, current)
-    if candidate > ZERO and market.tier_for(position.quantity * candidate) == current:
+    if current is None:
+        current = market.tier_for(position.notional)
+    sq = Decimal(position.side.sign) * q
+    sqe = sq * position.entry_price
+    candidate = _solve_price(fixed, q, sq, sqe, current)
+    if candidate > ZERO and market.tier_for(q * candidate) == current:
         return candidate
     for tier in market.tiers:
-        price = _solve_price(fixed, position, tier)
-        if price > ZERO and market.tier_for(position.quantity * price) == tier:
+        if tier is current:  # solved above, and it did not hold
+            continue
+        price = _solve_price(fixed, q, sq, sqe, tier)
+        if price > ZERO and market.tier_for(q * price) == tier:
             return price
     return candidate if candidate > ZERO else None
 
@@ -169,70 +178,7 @@ def liquidation_price(
         if rules.isolated_liquidation_price is not None:
             return rules.isolated_liquidation_price(position, market)
         return liquidation_price_for(position.isolated_margin or ZERO, position, market)
-    return liquidation_price_for(_cross_fixed(position, _CrossPool.of(snapshot)), position, market)
-
-
-@dataclass(frozen=True, slots=True)
-class _CrossPool:
-    """What the cross pool holds constant while one position key's price moves: the wallet, and
-    per (symbol, side) the other cross positions' summed unrealized PnL and maintenance."""
-
-    wallet: Decimal
-    others: dict[_Key, tuple[Decimal, Decimal]]  # key -> (other PnL, other mm)
-
-    @staticmethod
-    def of(snapshot: AccountSnapshot) -> _CrossPool:
-        cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
-        keys = [(p.symbol, p.side) for p in cross]
-        pnls = _sums_without(keys, [p.unrealized_pnl for p in cross])
-        mms = _sums_without(keys, [maintenance_margin(p, snapshot.market(p.symbol)) for p in cross])
-        others = {key: (pnls[key], mms[key]) for key in pnls}
-        return _CrossPool(snapshot.balance.wallet_balance, others)
-
-
-def _cross_fixed(position: Position, pool: _CrossPool) -> Decimal:
-    """Wallet + the other cross positions' PnL − their maintenance (the part held constant)."""
-    other_pnl, other_mm = pool.others[(position.symbol, position.side)]
-    return pool.wallet + other_pnl - other_mm
-
-
-def _sums_without(keys: list[_Key], values: list[Decimal]) -> dict[_Key, Decimal]:
-    """Per distinct key: ZERO + the values of every other key, left to right. O(n) when no partial
-    sum can round: the total minus the key's own values, quantized to the exponent the left-to-right
-    sum has (the finest of 0 and the others'), hence the same Decimal; else that sum, O(n²)."""
-    if not _sums_exactly(values):
-        return {
-            key: _sum(v for k, v in zip(keys, values, strict=True) if k != key)
-            for key in dict.fromkeys(keys)
-        }
-    own: dict[_Key, Decimal] = {}
-    finest: dict[_Key, int] = {}  # each key's finest exponent (0 at most, as ZERO's)
-    for key, value in zip(keys, values, strict=True):
-        own[key] = own.get(key, ZERO) + value
-        finest[key] = min(finest.get(key, 0), int(value.as_tuple().exponent))
-    if not own:
-        return {}
-    total = _sum(values)
-    ranked = heapq.nsmallest(2, finest.items(), key=lambda item: item[1])
-    first, lowest = ranked[0]
-    runner_up = ranked[1][1] if len(ranked) > 1 else 0  # the finest of every key but `first`
-    sums: dict[_Key, Decimal] = {}
-    quanta: dict[int, Decimal] = {}
-    for key, mine in own.items():
-        exponent = runner_up if key == first else lowest
-        if exponent not in quanta:
-            quanta[exponent] = Decimal((0, (1,), exponent))
-        sums[key] = (total - mine).quantize(quanta[exponent])
-    return sums
-
-
-def _sums_exactly(values: list[Decimal]) -> bool:
-    """True when the current context adds up any subset of `values` from ZERO, in any order,
-    without rounding: it adds up their magnitudes without rounding, and no such sum is larger."""
-    with localcontext() as context:
-        context.clear_flags()
-        magnitude = _sum(abs(value) for value in values)
-        return magnitude.is_finite() and not context.flags[Rounded]
+    return liquidation_price_for(cross_fixed(position, CrossPool.of(snapshot)), position, market)
 
 
 def liquidation_distance(position: Position, liq_price: Decimal | None) -> Decimal | None:
@@ -257,21 +203,57 @@ def funding_per_interval(
 
 def annualise(rate_per_interval: Decimal, interval: timedelta) -> Decimal:
     """A per-interval rate scaled to 365 days."""
-    return rate_per_interval * Decimal(YEAR / interval)
+    return rate_per_interval * _intervals_a_year(interval)
+
+
+_PER_YEAR: dict[timedelta, Decimal] = {}
+
+
+def _intervals_a_year(interval: timedelta) -> Decimal:
+    """Decimal(YEAR / interval), converted once per interval (a float to Decimal each time costs)."""
+    found = _PER_YEAR.get(interval)
+    if found is None:
+        found = _PER_YEAR[interval] = Decimal(YEAR / interval)
+    return found
+
+
+@dataclass(slots=True)  # not frozen: it never leaves measure (frozen: a setattr call per field)
+class _Base:
+    """What measure needs of one position, computed once: its market, the tier its notional is
+    in, notional, unrealized PnL, maintenance and initial margin (the same Decimal operations
+    as notional, unrealized_pnl, maintenance_margin and initial_margin, in the same order)."""
+
+    position: Position
+    market: MarketSpec
+    tier: MarginTier
+    notional: Decimal
+    pnl: Decimal
+    mm: Decimal
+    im: Decimal
+
+    @staticmethod
+    def of(position: Position, market: MarketSpec) -> _Base:
+        notional = position.quantity * position.mark_price
+        pnl = position.side.sign * (position.mark_price - position.entry_price) * position.quantity
+        tier = market.tier_for(notional)
+        mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
+        leverage = position.leverage or tier.max_leverage
+        im = mm if leverage is None or leverage <= ZERO else notional / leverage
+        return _Base(position, market, tier, notional, pnl, mm, im)
 
 
 def _position_metrics(
-    position: Position,
-    snapshot: AccountSnapshot,
+    base: _Base,
     rules: VenueRules,
+    snapshot: AccountSnapshot,
     pool_equity: Decimal,
-    pool_maintenance: Decimal,
-    pool: _CrossPool | None = None,
+    pool_ratio: Decimal,
+    pool: CrossPool | None = None,
 ) -> PositionMetrics:
-    market = snapshot.market(position.symbol)
+    """One position's metrics; pool_ratio: its pool's maintenance ÷ equity (see ratio)."""
+    position, market = base.position, base.market
     if pool is not None and position.margin_mode is MarginMode.CROSS:
-        fixed = _cross_fixed(position, pool)
-        liq = liquidation_price_for(fixed, position, market)
+        liq = liquidation_price_for(cross_fixed(position, pool), position, market, base.tier)
     else:
         liq = liquidation_price(position, snapshot, rules)
     data = snapshot.market_data.get(position.symbol)
@@ -280,58 +262,74 @@ def _position_metrics(
     if rules.funding_price_basis == "oracle" and data is not None:
         funding_price = data.index_price
     entry_notional = position.quantity * position.entry_price
-    loss = max(-position.unrealized_pnl, ZERO)
-    signed_rate = position.side.sign * (rate or ZERO)
-    return PositionMetrics(
-        key=position.key,
-        quantity=position.quantity,
-        entry_price=position.entry_price,
-        mark_price=position.mark_price,
-        margin_mode=position.margin_mode,
-        notional=position.notional,
-        unrealized_pnl=position.unrealized_pnl,
-        maintenance_margin=maintenance_margin(position, market),
-        initial_margin=initial_margin(position, market),
-        pool_equity=pool_equity,
-        margin_ratio=ratio(pool_maintenance, pool_equity),
-        liquidation_price=liq,
-        liquidation_distance=liquidation_distance(position, liq),
-        leverage=ratio(position.notional, pool_equity),
-        unrealized_loss_pct=ratio(loss, entry_notional),
-        funding_per_interval=funding_per_interval(position, rate, funding_price),
-        funding_annualised=annualise(signed_rate, market.funding_interval),
-        venue_liquidation_price=position.venue_liquidation_price,
+    loss = max(-base.pnl, ZERO)
+    sign = position.side.sign
+    funding = (
+        ZERO
+        if rate is None
+        else sign
+        * (base.notional if funding_price is None else position.quantity * funding_price)
+        * rate
+    )
+    mark = position.mark_price
+    return PositionMetrics(  # positionally, in field order (the hot path: 18 fields)
+        position.key,
+        position.quantity,
+        position.entry_price,
+        mark,
+        position.margin_mode,
+        base.notional,
+        base.pnl,
+        base.mm,
+        base.im,
+        pool_equity,
+        pool_ratio,
+        liq,
+        None if liq is None or mark <= ZERO else sign * (mark - liq) / mark,
+        ratio(base.notional, pool_equity),
+        ratio(loss, entry_notional),
+        funding,
+        sign * (rate or ZERO) * _intervals_a_year(market.funding_interval),
+        position.venue_liquidation_price,
     )
 
 
 def measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMetrics:
-    """Every account and position metric of `snapshot` under `rules`."""
-    cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
-    isolated = [p for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED]
-    c_equity = cross_equity(snapshot)
-    c_mm = _sum(maintenance_margin(p, snapshot.market(p.symbol)) for p in cross)
-    c_im = _sum(initial_margin(p, snapshot.market(p.symbol)) for p in cross)
+    """Every account and position metric of `snapshot` under `rules`; each position's notional,
+    PnL, tier and margins are computed once and shared by the pool sums and its own metrics."""
+    bases = [_Base.of(p, snapshot.market(p.symbol)) for p in snapshot.positions]
+    cross = [b for b in bases if b.position.margin_mode is MarginMode.CROSS]
+    isolated = [b for b in bases if b.position.margin_mode is MarginMode.ISOLATED]
+    c_equity = snapshot.balance.wallet_balance + _sum(b.pnl for b in cross)
+    c_mm = _sum(b.mm for b in cross)
+    c_im = _sum(b.im for b in cross)
+    keys = [(b.position.symbol, b.position.side) for b in cross]
+    pool = CrossPool.from_terms(
+        snapshot.balance.wallet_balance, keys, [b.pnl for b in cross], [b.mm for b in cross]
+    )
+    c_ratio = ratio(c_mm, c_equity)
     per_position: list[PositionMetrics] = []
-    pool = _CrossPool.of(snapshot)
-    for position in snapshot.positions:
-        if position.margin_mode is MarginMode.CROSS:
-            per_position.append(_position_metrics(position, snapshot, rules, c_equity, c_mm, pool))
+    for base in bases:
+        if base.position.margin_mode is MarginMode.CROSS:
+            per_position.append(_position_metrics(base, rules, snapshot, c_equity, c_ratio, pool))
         else:
-            mm = maintenance_margin(position, snapshot.market(position.symbol))
-            equity = isolated_equity(position)
-            per_position.append(_position_metrics(position, snapshot, rules, equity, mm))
-    i_equity = _sum(isolated_equity(p) for p in isolated)
-    i_mm = _sum(m.maintenance_margin for m in per_position if m.margin_mode is MarginMode.ISOLATED)
+            equity = (base.position.isolated_margin or ZERO) + base.pnl
+            per_position.append(
+                _position_metrics(base, rules, snapshot, equity, ratio(base.mm, equity))
+            )
+    i_equity = _sum((b.position.isolated_margin or ZERO) + b.pnl for b in isolated)
+    i_mm = _sum(b.mm for b in isolated)
     equity = c_equity + i_equity
-    gross = _sum(p.notional for p in snapshot.positions)
-    net = _sum(p.side.sign * p.notional for p in snapshot.positions)
+    gross = _sum(b.notional for b in bases)
+    net = _sum(b.position.side.sign * b.notional for b in bases)
     return AccountMetrics(
         equity=equity,
         cross_equity=c_equity,
         maintenance_margin=c_mm + i_mm,
         cross_maintenance_margin=c_mm,
+        cross_initial_margin=c_im,
         margin_ratio=ratio(c_mm + i_mm, equity),
-        cross_margin_ratio=ratio(c_mm, c_equity),
+        cross_margin_ratio=c_ratio,
         free_collateral=c_equity - c_im,
         leverage=ratio(gross, equity),
         gross_exposure=gross,

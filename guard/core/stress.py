@@ -24,7 +24,7 @@ from guard.core.domain import (
     frozen_map,
 )
 from guard.core.margin import cross_equity, isolated_equity
-from guard.core.venues.base import VenueRules, maintenance_at, maintenance_margin
+from guard.core.venues.base import VenueRules, maintenance_margin
 
 # Bisection stops when the bracket on the reduction parameter is narrower than this. The
 # parameter is a fraction of the pool's selected size (pro-rata) or a position count plus a
@@ -47,6 +47,17 @@ class Shock:
     anchor: str | None = None
     betas: Mapping[str, Decimal] = field(default_factory=frozen_map)  # symbol glob -> beta
     default_beta: Decimal = ZERO
+    # symbol -> 1 + its move: each symbol is matched against the globs once per Shock
+    _factors: dict[str, Decimal] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+
+    def factor_of(self, symbol: str) -> Decimal:
+        """ONE + move_of(symbol), remembered per symbol (a pure function of the shock)."""
+        factor = self._factors.get(symbol)
+        if factor is None:
+            factor = self._factors[symbol] = ONE + self.move_of(symbol)
+        return factor
 
     def move_of(self, symbol: str) -> Decimal:
         """The fractional mark move this shock applies to `symbol`."""
@@ -111,19 +122,13 @@ class Solution:
 
 def shocked(snapshot: AccountSnapshot, shock: Shock) -> AccountSnapshot:
     """The snapshot with marks moved by the shock (a mark never goes below zero)."""
-    moves: dict[str, Decimal] = {}  # each symbol's move, matched against the globs once
-
-    def move(symbol: str) -> Decimal:
-        found = moves.get(symbol)
-        if found is None:
-            found = moves[symbol] = shock.move_of(symbol)
-        return found
-
+    factor = shock.factor_of
     positions = tuple(
-        replace(p, mark_price=_moved(p.mark_price, move(p.symbol))) for p in snapshot.positions
+        replace(p, mark_price=max(p.mark_price * factor(p.symbol), ZERO))
+        for p in snapshot.positions
     )
     data = {
-        symbol: replace(d, mark_price=_moved(d.mark_price, move(symbol)))
+        symbol: replace(d, mark_price=max(d.mark_price * factor(symbol), ZERO))
         for symbol, d in snapshot.market_data.items()
     }
     return replace(snapshot, positions=positions, market_data=frozen_map(data))
@@ -134,20 +139,23 @@ def _shocked_pools(
 ) -> tuple[PoolOutcome, ...]:
     """`assess(shocked(snapshot, shock))` computed in one pass without rebuilding positions: the
     same sums in the same order (cross pool first, then each isolated position), so the outcome
-    is identical; it is the hot path of the stress rule on a healthy account."""
+    is identical; it is the hot path of the stress rule on a healthy account. (Inlined: the
+    shocked mark, PnL and tiered maintenance as in shocked, unrealized_pnl and maintenance_at.)"""
     factor = ONE + margin_of_safety
-    moves: dict[str, Decimal] = {}
+    factor_of = shock.factor_of
+    markets = snapshot.markets
     cross_pnl = ZERO
     cross_mm = ZERO
     cross_keys: list[PositionKey] = []
     isolated: list[PoolOutcome] = []
     for p in snapshot.positions:
-        move = moves.get(p.symbol)
-        if move is None:
-            move = moves[p.symbol] = shock.move_of(p.symbol)
-        mark = _moved(p.mark_price, move)
-        pnl = p.side.sign * (mark - p.entry_price) * p.quantity
-        mm = maintenance_at(p.quantity, mark, snapshot.market(p.symbol))
+        mark = max(p.mark_price * factor_of(p.symbol), ZERO)
+        quantity = p.quantity
+        pnl = p.side.sign * (mark - p.entry_price) * quantity
+        market = markets.get(p.symbol) or snapshot.market(p.symbol)
+        notional = quantity * mark
+        tier = market.tier_for(notional)
+        mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
         if p.margin_mode is MarginMode.CROSS:
             cross_pnl += pnl
             cross_mm += mm
@@ -162,10 +170,6 @@ def _shocked_pools(
         liquidated = venue.is_liquidatable(equity, cross_mm * factor)
         pools.append(PoolOutcome(CROSS_POOL, equity, cross_mm, liquidated, tuple(cross_keys)))
     return (*pools, *isolated)
-
-
-def _moved(mark: Decimal, move: Decimal) -> Decimal:
-    return max(mark * (ONE + move), ZERO)
 
 
 def assess(

@@ -1,43 +1,87 @@
-"""The one thread that talks to the database for the service, so the event loop never waits on
-it, and a call hung on an unanswering server is cut once it has RUN longer than a bound (time in
-the queue does not count): every store call of a tick is awaited through `DatabaseThread.run`
-(I/O; one call at a time, in order, which also keeps the journaled store's state single-threaded)."""
+"""The threads that talk to the database for the service, so the event loop never waits on it,
+and a call hung on an unanswering server is cut once it has RUN longer than a bound (time in the
+queue does not count): every store call of a tick is awaited through `DatabaseThread.run` (I/O).
+Each worker runs one call at a time, in order; an account's calls (those made inside
+`routed(account)`, i.e. its tick) always go to the same worker, so they stay in order; calls
+outside any account go to the first worker. One worker unless the runner asks for more
+(PostgreSQL without a journal: the journaled store's outage state is single-threaded)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# the account whose calls are being made (set by GuardService.tick for its task), else None
+ROUTE: ContextVar[str | None] = ContextVar("guard_db_route", default=None)
+
+
+@contextmanager
+def routed(account: str) -> Iterator[None]:
+    """Store calls made inside the block (in this task) run on `account`'s worker."""
+    token = ROUTE.set(account)
+    try:
+        yield
+    finally:
+        ROUTE.reset(token)
+
+
+def worker_of(account: str | None, workers: int) -> int:
+    """The worker index of `account`'s calls: stable (crc32), the first for no account."""
+    if account is None or workers == 1:
+        return 0
+    return zlib.crc32(account.encode()) % workers
+
 
 class DatabaseThread:
-    """A single worker thread for store calls, started on first use. With `bound` and
-    `interrupt`, a call still running after `bound` seconds is interrupted (the store cuts its
-    hung connections, so the call fails as an outage and the journaled store journals it)."""
+    """`workers` single-thread workers for store calls, each started on first use. With `bound`
+    and `interrupt`, a call still running after `bound` seconds is interrupted (the store cuts
+    its hung connections, so the call fails as an outage and the journaled store journals it)."""
 
-    __slots__ = ("_pool", "bound", "interrupt")
+    __slots__ = ("_pools", "bound", "interrupt")
 
     def __init__(
-        self, bound: float | None = None, interrupt: Callable[[], object] | None = None
+        self,
+        bound: float | None = None,
+        interrupt: Callable[[], object] | None = None,
+        workers: int = 1,
     ) -> None:
-        self._pool: ThreadPoolExecutor | None = None
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self._pools: list[ThreadPoolExecutor | None] = [None] * workers
         self.bound = bound
         self.interrupt = interrupt
 
+    @property
+    def workers(self) -> int:
+        return len(self._pools)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        index = worker_of(ROUTE.get(), len(self._pools))
+        pool = self._pools[index]
+        if pool is None:
+            pool = self._pools[index] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"guard-db-{index}"
+            )
+        return pool
+
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`call(*args, **kwargs)` on the database thread; the loop goes on meanwhile."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-db")
+        """`call(*args, **kwargs)` on the database worker of the account being ticked (see
+        `routed`); the loop goes on meanwhile."""
+        pool = self._pool()
         loop = asyncio.get_running_loop()
         bound: Callable[[], Any] = partial(call, *args, **kwargs)
         if self.bound is None or self.interrupt is None:
-            result: T = await loop.run_in_executor(self._pool, bound)
+            result: T = await loop.run_in_executor(pool, bound)
             return result
         began: list[float] = []  # when the worker started THIS call (not when it was queued)
 
@@ -45,7 +89,7 @@ class DatabaseThread:
             began.append(time.monotonic())
             return bound()
 
-        future = loop.run_in_executor(self._pool, timed)
+        future = loop.run_in_executor(pool, timed)
         limit = self.bound
         while True:
             wait = limit if not began else max(0.01, began[0] + limit - time.monotonic())
@@ -61,7 +105,8 @@ class DatabaseThread:
         return answer
 
     def close(self) -> None:
-        """Wait for the call in progress, then stop the thread."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Wait for the calls in progress, then stop the threads."""
+        for index, pool in enumerate(self._pools):
+            if pool is not None:
+                pool.shutdown(wait=True)
+                self._pools[index] = None

@@ -67,7 +67,8 @@ class RunnerBase:
         journal = self.config.service.journal
         bound = write_bound(self.config)
         if journal is None:
-            self.store = Store(url, write_timeout=bound)
+            workers = database_workers(self.config, url)
+            self.store = Store(url, write_timeout=bound, pool_size=max(5, workers + 2))
         else:  # writes go to a local journal while the database is down (docs/reliability.md)
             where = journal if journal.is_absolute() else config_path.resolve().parent / journal
             journaled = JournaledStore(url, where, write_timeout=bound)
@@ -90,7 +91,9 @@ class RunnerBase:
             metrics=self.metrics,
             heartbeat=self.config.service.audit_heartbeat,
             pauses=PauseReader(pause_path(self.config, config_path), clock),
-            db=DatabaseThread(hang_bound(self.config), self.store.interrupt),
+            db=DatabaseThread(
+                hang_bound(self.config), self.store.interrupt, database_workers(self.config, url)
+            ),
         )
         if self.store.problem is not None:  # started without the database: never green
             for name in runtimes:
@@ -285,6 +288,15 @@ def write_bound(config: GuardConfig) -> float:
     shortest poll interval, at least 0.25 s and at most 30 s."""
     shortest = min((a.poll_interval.total_seconds() for a in config.accounts), default=30.0)
     return min(max(shortest / 4, MIN_WRITE_WAIT), MAX_WRITE_WAIT)
+
+
+def database_workers(config: GuardConfig, url: str) -> int:
+    """The service's database workers: `service.database_workers` on PostgreSQL without a
+    journal; 1 on SQLite (one writer at a time) and with a journal (its outage state, the
+    journal's order and its flush are single-threaded: guard.store.journaled_store)."""
+    if url.startswith("sqlite") or config.service.journal is not None:
+        return 1
+    return config.service.database_workers
 
 
 def hang_bound(config: GuardConfig) -> float:

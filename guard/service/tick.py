@@ -17,6 +17,7 @@ from guard.core.step_memory import for_mode, keep_steps
 from guard.core.validity import snapshot_problems
 from guard.gateway.base import GatewayError, PermanentError, RateLimited
 from guard.service.cooldowns import report_cooldowns
+from guard.service.db_thread import routed
 from guard.service.flatten_requests import FlattenRequests
 from guard.service.holds import RailHolds, engine_stale
 from guard.service.notify import AlertKind
@@ -42,7 +43,12 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
     __slots__ = ()
 
     async def tick(self, account: str) -> TickReport:
-        """One level-triggered reconcile step of `account`; errors are audited, never raised."""
+        """One level-triggered reconcile step of `account`; errors are audited, never raised.
+        Its store calls run on the account's database worker, in order (see db_thread)."""
+        with routed(account):
+            return await self._routed_tick(account)
+
+    async def _routed_tick(self, account: str) -> TickReport:
         runtime = self.accounts[account]
         started = time.monotonic()
         now = self.now_of(runtime)

@@ -63,12 +63,16 @@ class Database:
         write_timeout: float = 30.0,
         unreachable_raises: bool = False,
         pre_ping: bool = True,
+        pool_size: int = 5,
     ) -> None:
         """`write_timeout`: how long a SQLite write waits for another writer. With
         `unreachable_raises` (operator commands), a database that cannot be reached raises
         DatabaseUnreachable instead of the driver's error, and a PostgreSQL connection attempt
-        gives up after OPERATOR_CONNECT_TIMEOUT seconds unless the URL sets connect_timeout."""
+        gives up after OPERATOR_CONNECT_TIMEOUT seconds unless the URL sets connect_timeout.
+        `pool_size`: PostgreSQL connections kept open (at least the service's database threads,
+        else a thread's connection is closed at each check-in and opened again)."""
         self.url = url
+        self.pool_size = pool_size
         self.is_sqlite = url.startswith("sqlite")
         self.write_timeout = write_timeout
         self.pre_ping = pre_ping  # off: a hung ping cannot be followed by a hung reconnect
@@ -99,7 +103,7 @@ class Database:
                     pool_pre_ping=True,
                     connect_args={"connect_timeout": OPERATOR_CONNECT_TIMEOUT},
                 )
-            engine = create_engine(url, pool_pre_ping=self.pre_ping)
+            engine = create_engine(url, pool_pre_ping=self.pre_ping, pool_size=self.pool_size)
             event.listen(engine, "connect", lambda connection, _: self._connections.add(connection))
             return engine
         wait = self.write_timeout if write else READ_TIMEOUT

@@ -61,7 +61,12 @@ def buffer_floor(rule: BufferFloorRule, ctx: RuleContext) -> RuleOutcome:
     """Keep the buffer on the safe side of `floor`; on breach reduce until `restore`."""
     findings: list[Finding] = []
     snapshot = ctx.snapshot
-    equity, mm, im = _pool_state(snapshot)
+    metrics = ctx.metrics  # the same sums _pool_state makes, made once by measure
+    equity, mm, im = (
+        metrics.cross_equity,
+        metrics.cross_maintenance_margin,
+        metrics.cross_initial_margin,
+    )
     has_cross = any(p.margin_mode is MarginMode.CROSS for p in snapshot.positions)
     if rule.metric is BufferMetric.FREE_COLLATERAL_PCT:
         value = ratio(equity - im, equity) if equity > ZERO else -INFINITY

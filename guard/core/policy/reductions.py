@@ -47,9 +47,16 @@ def ceil_step(quantity: Decimal, step: Decimal, cap: Decimal) -> Decimal:
 
 
 def selected(rule: RuleBase, ctx: RuleContext) -> list[Position]:
-    """The positions of the snapshot the rule's selector picks, in key order."""
-    chosen = [p for p in ctx.snapshot.positions if rule.select.matches_position(p)]
-    return sorted(chosen, key=lambda p: (p.symbol, p.side))  # PositionKey's order, unboxed
+    """The positions of the snapshot the rule's selector picks, in key order (computed once per
+    selector per evaluation: the selector and the snapshot are frozen)."""
+    found = ctx.selections.get(rule.select)
+    if found is None:
+        chosen = [p for p in ctx.snapshot.positions if rule.select.matches_position(p)]
+        # PositionKey's order, unboxed
+        found = ctx.selections[rule.select] = tuple(
+            sorted(chosen, key=lambda p: (p.symbol, p.side))
+        )
+    return list(found)
 
 
 def ordered(

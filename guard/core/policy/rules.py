@@ -40,6 +40,11 @@ class RuleContext:
     venue: VenueRules
     drawdown: Decimal | None = None  # account equity drawdown from its peak, if known
     peaks: tuple[tuple[datetime, Decimal], ...] = ()  # (time, equity) queue, running peak first
+    # selector -> the positions it picks, in key order (see reductions.selected): one scan and
+    # sort per distinct selector per evaluation, however many rules share it
+    selections: dict[object, tuple[Position, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from guard.core.domain import frozen_map
 from guard.core.policy.schema_fields import RuleBase, Strict, in_range, show_percent
@@ -26,6 +26,8 @@ class ShockSpec(Strict):
     default_beta: Annotated[Decimal, BeforeValidator(lambda raw: to_decimal(raw, "beta"))] = (
         Decimal(0)
     )
+    # the Shock built once: it remembers each symbol's move across evaluations
+    _shock: Shock | None = PrivateAttr(default=None)
 
     @field_validator("move")
     @classmethod
@@ -35,6 +37,11 @@ class ShockSpec(Strict):
         return value
 
     def to_shock(self) -> Shock:
+        if self._shock is None:
+            self._shock = self._built()
+        return self._shock
+
+    def _built(self) -> Shock:
         label = (
             self.name
             or f"{'all' if self.anchor is None else self.anchor} {show_percent(self.move)}"

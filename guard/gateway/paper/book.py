@@ -133,6 +133,9 @@ class PaperBook:
         self.slippage = slippage or SlippageModel()
         self.impact = ImpactMemory(self.execution)
         self.now = require_utc(start or path.start, "paper start")
+        self._marks: dict[str, Decimal] = {}  # symbol -> mark at _marks_at on _marks_path
+        self._marks_at: datetime | None = None
+        self._marks_path: PricePath | None = None
         self.accounts: dict[str, PaperAccount] = {}
         self.calls: Counter[str] = Counter()
         self.rules = paper_rules.RULES
@@ -175,7 +178,16 @@ class PaperBook:
 
     # ----- accounting ---------------------------------------------------------------------
     def mark(self, symbol: str) -> Decimal:
-        return self.path.price(symbol, self.now)
+        """The path's price of `symbol` at `now`, looked up once per symbol per moment (a
+        snapshot reads each mark several times: positions, equity, market data)."""
+        now, path = self.now, self.path
+        if self._marks_at is not now or self._marks_path is not path:
+            self._marks.clear()
+            self._marks_at, self._marks_path = now, path
+        found = self._marks.get(symbol)
+        if found is None:
+            found = self._marks[symbol] = path.price(symbol, now)
+        return found
 
     def snapshot(self, account: str) -> AccountSnapshot:
         acct = self._account(account)

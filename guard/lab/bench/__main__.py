@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from guard.lab.bench.core import ALL_KINDS, LatencyResult, measure_latency, without
+from guard.lab.bench.outside import OutsideRun, measure_outside
 from guard.lab.bench.profile import TickProfile, profile_ticks
 from guard.lab.bench.replays import ReplayBench, measure_replay
 from guard.lab.bench.report import LAG_TARGET_MS, Run, markdown
@@ -75,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get("GUARD_TEST_POSTGRES_URL", POSTGRES_ADMIN),
         help="an admin URL of the server; each run gets a scratch database, dropped after",
     )
+    p.add_argument(
+        "--postgres-workers",
+        type=_counts,
+        default=(1, 8),
+        help="database threads of each PostgreSQL tick run (one run per value: before/after)",
+    )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
     p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
     p.add_argument(
@@ -89,6 +96,10 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure (f) alone and replace only its section of --out (others kept)",
     )
+    p.add_argument(
+        "--outside-accounts", type=int, default=200, help="accounts of `guard run` in (g); 0: skip"
+    )
+    p.add_argument("--outside-interval", type=float, default=2.0, help="poll interval in (g)")
     return p
 
 
@@ -194,21 +205,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     for n in args.postgres_accounts or (() if quick else FULL_POSTGRES_ACCOUNTS):
-        _say(f"(b) {n} accounts on PostgreSQL, {args.interval:g} s interval, {duration:g} s")
-        with scratch_postgres(args.postgres_url) as url:
-            ticks.append(
-                measure_ticks(
-                    work / f"ticks-pg-{n}",
-                    n,
-                    interval=args.interval,
-                    duration=duration,
-                    latency=args.latency,
-                    policy=args.policy,
-                    database_url=url,
-                )
+        for workers in args.postgres_workers:
+            _say(
+                f"(b) {n} accounts on PostgreSQL, {workers} db thread(s), {args.interval:g} s"
+                f" interval, {duration:g} s"
             )
-        t = ticks[-1]
-        _say(f"    {t.ticks_per_s:.1f} ticks/s, lag p99 {t.lag_p99_ms:.0f} ms, missed {t.missed}")
+            with scratch_postgres(args.postgres_url) as url:
+                ticks.append(
+                    measure_ticks(
+                        work / f"ticks-pg-{n}-{workers}",
+                        n,
+                        interval=args.interval,
+                        duration=duration,
+                        latency=args.latency,
+                        policy=args.policy,
+                        database_url=url,
+                        db_workers=workers,
+                    )
+                )
+            t = ticks[-1]
+            _say(
+                f"    {t.ticks_per_s:.1f} ticks/s, lag p99 {t.lag_p99_ms:.0f} ms, missed {t.missed}"
+            )
 
     tick_cpu: list[TickCpu] = []
     if args.tick_cpu_accounts > 0:
@@ -241,6 +259,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _say(f"    PostgreSQL unreachable, not measured: {error}")
         for c in tick_cpu:
             _say(f"    {c.database}: {c.cpu_ms:.2f} ms/tick, store {c.store_cpu_ms:.2f} ms")
+
+    outside: list[OutsideRun] = []
+    if args.outside_accounts > 0:
+        window = min(duration, 20.0)
+        _say(
+            f"(g) guard run, {args.outside_accounts} accounts at {args.outside_interval:g} s,"
+            f" {window:g} s window"
+        )
+        outside.append(
+            measure_outside(
+                work / "outside",
+                args.outside_accounts,
+                interval=args.outside_interval,
+                duration=window,
+                warmup=3 * args.outside_interval,
+                policy=args.policy,
+            )
+        )
+        o = outside[-1]
+        _say(f"    {o.cpu_ms:.2f} ms CPU/tick, {o.audit_rows_per_tick:.3f} audit rows/tick")
 
     profiled: TickProfile | None = None
     if args.profile_accounts > 0:
@@ -279,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes=notes(ticks, args.interval, profiled),
         tick_cpu=tick_cpu,
         venue_calls=calls,
+        outside=outside,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(run), encoding="utf-8")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guard.lab.bench.core import KINDS, LatencyResult
+from guard.lab.bench.outside import OutsideRun
 from guard.lab.bench.profile import TickProfile
 from guard.lab.bench.replays import ReplayBench
 from guard.lab.bench.tick_cpu import TickCpu
@@ -18,6 +19,7 @@ LAG_TARGET_MS = 500.0  # p99 tick lag at 5 s interval
 STORE_CPU_TARGET_MS = {"SQLite": 1.0, "PostgreSQL": 1.5}  # store CPU per steady-state tick
 ACCOUNTS_TARGET = {"SQLite": 3000, "PostgreSQL": 2000}  # one process at 5 s
 AUDIT_ROWS_TARGET = 0.1  # audit rows per quiet tick
+RUN_CPU_TARGET_MS = 2.0  # `guard run`, 200 calm paper accounts at 2 s on SQLite, per tick
 CALLS_TARGET = 2.0  # venue calls per account per tick
 SERVED_SHARE = 0.95  # a run keeps up only when it serves this share of the expected ticks
 
@@ -47,6 +49,17 @@ CHANGES = (
     " (symbol, side) tuples (PositionKey's own order) instead of building PositionKeys.",
     "Together: evaluate + plan at 20 positions with every rule kind went from ~3.2 ms to the"
     " figure above; at 100 positions from ~32 ms.",
+    "margin.measure (issue 17): each position's notional, PnL, tier, maintenance and initial"
+    " margin are computed once and shared by the pool sums, the cross pool and its metrics; the"
+    " liquidation solver skips the tier it already solved; Decimal(year ÷ funding interval) is"
+    " converted once per interval. Stress: a shock remembers each symbol's 1 + move and a policy's"
+    " shock is built once. Rules: one selection per selector per evaluation; buffer_floor reads"
+    " the cross sums from the metrics. Same digits (hypothesis against the former code in"
+    " tests/core/margin/test_cross_pool_reference.py).",
+    "Database threads (issue 17): on PostgreSQL without a journal the service runs"
+    " `service.database_workers` threads (an account's calls in order on one, its tick routed by"
+    " the account's name) with a connection pool of that size, so commits wait in parallel;"
+    " section (b) runs each PostgreSQL size with 1 and 8 threads.",
 )
 
 
@@ -67,6 +80,7 @@ class Run:
     notes: Sequence[str] = ()
     tick_cpu: Sequence[TickCpu] = ()
     venue_calls: str = ""  # the (f) section, as venue_calls.section wrote it
+    outside: Sequence[OutsideRun] = ()
 
 
 def _verdict(ok: bool | None) -> str:
@@ -126,12 +140,24 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
             (
                 f">= {accounts:,} accounts at 5 s on {database}: p99 lag <= 500 ms, no miss",
                 "; ".join(
-                    f"{t.accounts:,}: p99 {t.lag_p99_ms:,.0f} ms, {t.missed} missed, "
+                    f"{t.accounts:,}{_threads(t)}: p99 {t.lag_p99_ms:,.0f} ms, {t.missed} missed, "
                     f"{t.served:,} of {t.expected_ticks:,} served"
                     for t in runs
                 )
                 or "-",
                 _verdict(kept is not None and kept >= accounts if runs else None),
+            )
+        )
+    for o in run.outside:
+        rows.append(
+            (
+                f"`guard run`, {o.accounts:,} calm paper accounts at {o.interval_s:g} s on SQLite:"
+                f" process CPU/tick <= {RUN_CPU_TARGET_MS:g} ms, audit rows/tick <="
+                f" {AUDIT_ROWS_TARGET:g}",
+                f"{o.cpu_ms:.2f} ms, {o.audit_rows_per_tick:.3f} rows",
+                _verdict(
+                    o.cpu_ms <= RUN_CPU_TARGET_MS and o.audit_rows_per_tick <= AUDIT_ROWS_TARGET
+                ),
             )
         )
     worst = max((t.calls_per_tick for t in run.ticks), default=None)
@@ -143,6 +169,10 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
         )
     )
     return rows
+
+
+def _threads(t: TickResult) -> str:
+    return f" ({t.db_workers} db threads)" if t.db_workers > 1 else ""
 
 
 def markdown(run: Run) -> str:
@@ -238,14 +268,17 @@ def markdown(run: Run) -> str:
         " APScheduler EVENT_JOB_MISSED + max-instances skips + coalesced (skipped) runs. CPU ="
         " user + system time of the process (`resource.getrusage`) over the window, as % of one"
         " core. Calls per tick = `FaultyGateway.calls` ÷ ticks (the paper venue has no shared"
-        " market-data call; the snapshot is one call).",
+        " market-data call; the snapshot is one call). Database threads: an account's store"
+        " calls run on one of them, in order (`service.database_workers` on PostgreSQL without"
+        " a journal; one on SQLite).",
         "",
         "| database | accounts | interval | window | ticks | ticks/s | expected | lag p50 |"
         " lag p99 | lag max | missed | CPU | RSS | calls/tick | setup |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     out += [
-        f"| {t.database} | {t.accounts:,} | {t.interval_s:g} s | {t.duration_s:g} s | {t.ticks:,} |"
+        f"| {t.database}{_threads(t)} | {t.accounts:,} | {t.interval_s:g} s |"
+        f" {t.duration_s:g} s | {t.ticks:,} |"
         f" {t.ticks_per_s:,.1f} | {t.expected_ticks:,} | {t.lag_p50_ms:,.0f} ms |"
         f" {t.lag_p99_ms:,.0f} ms | {t.lag_max_ms:,.0f} ms | {t.missed:,} |"
         f" {t.cpu_pct:.0f} % | {t.rss_mb:,.0f} MiB | {t.calls_per_tick:.2f} |"
@@ -314,6 +347,27 @@ def markdown(run: Run) -> str:
                 " no cross-account lock (per-account audit chains), before disk commit rate;"
                 " docs/scale-out.md sizes a cluster from this figure.",
             ]
+    if run.outside:
+        out += [
+            "",
+            "## (g) `guard run` seen from outside",
+            "",
+            "The real command in its own process (`guard.lab.bench.outside`): scheduler, paper"
+            " venues, database thread and JSON log lines (to a file), N calm paper accounts on"
+            " SQLite, no injected latency. CPU = the process's user + system time (/proc) over the"
+            " window after a warm-up; ticks = its canonical tick lines in the window; audit rows"
+            " from its database.",
+            "",
+            "| accounts | interval | window | ticks | process CPU/tick | audit rows/tick |"
+            " log bytes/tick | RSS |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {o.accounts:,} | {o.interval_s:g} s | {o.window_s:.0f} s | {o.ticks:,} |"
+            f" {o.cpu_ms:.2f} ms | {o.audit_rows_per_tick:.3f} | {o.log_bytes_per_tick:,.0f} |"
+            f" {o.rss_mb:.0f} MiB |"
+            for o in run.outside
+        ]
     out += ["", "## (d) Replay speed", ""]
     if run.replay is None:
         out.append("Not measured in this run.")

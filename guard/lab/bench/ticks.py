@@ -60,6 +60,7 @@ class TickResult:
     calls_by_method: dict[str, int]
     served: int  # ticks run inside the window, whenever they were scheduled
     database: str = "SQLite"
+    db_workers: int = 1  # the service's database worker threads (guard.service.db_thread)
 
 
 class BenchRunner(Runner):
@@ -126,11 +127,16 @@ class Probe:
 
 
 def write_config(
-    folder: Path, accounts: int, interval: float, policy: Path, database_url: str | None = None
+    folder: Path,
+    accounts: int,
+    interval: float,
+    policy: Path,
+    database_url: str | None = None,
+    db_workers: int | None = None,
 ) -> Path:
     """A guard.yaml with `accounts` paper accounts (the built-in crash scenario in real time,
     seeds varied, starting in its calm first hour) on `database_url` or a SQLite file in
-    `folder`."""
+    `folder`; `db_workers`: service.database_workers (None: the default)."""
     config: dict[str, Any] = {
         "version": 1,
         "service": {
@@ -139,6 +145,7 @@ def write_config(
             "staleness": "2m",
             "housekeeping": "30s",
             "alerts": {"urls": []},
+            **({} if db_workers is None else {"database_workers": db_workers}),
         },
         "accounts": [
             {
@@ -189,11 +196,12 @@ def measure_ticks(
     policy: Path,
     log_file: Path | None = None,
     database_url: str | None = None,
+    db_workers: int | None = None,
 ) -> TickResult:
     """Run the real service for `warmup` + `duration` seconds and measure the window (on
     `database_url`, else a SQLite file in `folder`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder, accounts, interval, policy, database_url)
+    config = write_config(folder, accounts, interval, policy, database_url, db_workers)
     cleanup = ExitStack()  # the log file closes and the previous log set-up returns at the end
     log = cleanup.enter_context((log_file or folder / "guard.log").open("w", encoding="utf-8"))
     cleanup.enter_context(logging_to(log))
@@ -274,6 +282,7 @@ def measure_ticks(
         served=served,
         calls_by_method=calls,
         database="SQLite" if database_url is None else "PostgreSQL",
+        db_workers=runner.service.db.workers,
     )
 
 

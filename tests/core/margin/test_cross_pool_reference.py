@@ -1,8 +1,10 @@
-"""margin.measure's O(n) cross pool equals, digit for digit, the former O(n²) one kept here."""
+"""margin.measure's O(n) cross pool equals, digit for digit, the former O(n²) one kept here (and
+the former liquidation solver and annualisation: measure now computes each position's terms once)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -13,29 +15,57 @@ from guard.core.domain import (
     AccountSnapshot,
     MarginMode,
     MarginTier,
+    MarketSpec,
     Position,
     Side,
 )
 from guard.core.margin import (
+    YEAR,
     AccountMetrics,
     PositionMetrics,
-    annualise,
     cross_equity,
     funding_per_interval,
     initial_margin,
     isolated_equity,
     liquidation_distance,
     liquidation_price,
-    liquidation_price_for,
     measure,
     ratio,
 )
+from guard.core.policy.kinds_levels import _pool_state
 from guard.core.venues import bybit, dydx, paper
 from guard.core.venues.base import VenueRules, maintenance_margin
 from guard.core.venues.paper import DEFAULT_TIERS
 from tests.builders import D, snapshot, spec
 
 # ---- reference: margin.py's cross pool before issue 17 item 5, verbatim but for the names ----
+
+
+def _solve_price(fixed: Decimal, position: Position, tier: MarginTier) -> Decimal:
+    s = Decimal(position.side.sign)
+    q = position.quantity
+    denominator = q * tier.maintenance_rate - s * q
+    if denominator == ZERO:
+        return Decimal("Infinity")
+    return (fixed + tier.maintenance_deduction - s * q * position.entry_price) / denominator
+
+
+def liquidation_price_for(fixed: Decimal, position: Position, market: MarketSpec) -> Decimal | None:
+    if position.quantity <= ZERO:
+        return None
+    current = market.tier_for(position.notional)
+    candidate = _solve_price(fixed, position, current)
+    if candidate > ZERO and market.tier_for(position.quantity * candidate) == current:
+        return candidate
+    for tier in market.tiers:
+        price = _solve_price(fixed, position, tier)
+        if price > ZERO and market.tier_for(position.quantity * price) == tier:
+            return price
+    return candidate if candidate > ZERO else None
+
+
+def annualise(rate_per_interval: Decimal, interval: timedelta) -> Decimal:
+    return rate_per_interval * Decimal(YEAR / interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +187,7 @@ def reference_measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMe
         cross_equity=c_equity,
         maintenance_margin=c_mm + i_mm,
         cross_maintenance_margin=c_mm,
+        cross_initial_margin=c_im,
         margin_ratio=ratio(c_mm + i_mm, equity),
         cross_margin_ratio=ratio(c_mm, c_equity),
         free_collateral=c_equity - c_im,
@@ -238,6 +269,14 @@ def test_measure_when_cross_pool_then_equal_to_reference(case: tuple[AccountSnap
     for index, (mine, theirs) in enumerate(zip(actual.positions, expected.positions, strict=True)):
         for f in fields(PositionMetrics):
             assert_same(getattr(mine, f.name), getattr(theirs, f.name), f"[{index}].{f.name}")
+    # buffer_floor reads the cross pool's sums from the metrics instead of _pool_state
+    for mine, theirs, name in zip(
+        (actual.cross_equity, actual.cross_maintenance_margin, actual.cross_initial_margin),
+        _pool_state(pool),
+        ("equity", "maintenance", "initial margin"),
+        strict=True,
+    ):
+        assert_same(mine, theirs, f"pool state {name}")
     for index, position in enumerate(pool.positions):
         assert_same(
             liquidation_price(position, pool, rules),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -104,6 +105,13 @@ def test_shock_when_anchor_and_betas_then_others_move_by_beta() -> None:
     assert shock.move_of("SOL/USDT:USDT") == D("-0.15")
     moved = shocked(two_coins(), shock)
     assert [p.mark_price for p in moved.positions] == [D("42000.0"), D("1650.00")]
+
+
+def test_shock_when_factors_remembered_then_each_symbol_keeps_its_own_move() -> None:
+    shock = Shock("BTC -30%", D("-0.3"), anchor="BTC/USDT:USDT", default_beta=D("0.5"))
+    symbols = ["BTC/USDT:USDT", "SOL/USDT:USDT", "BTC/USDT:USDT", "SOL/USDT:USDT"]
+    assert [shock.factor_of(s) for s in symbols] == [D("0.7"), D("0.85"), D("0.7"), D("0.85")]
+    assert shocked(two_coins(), shock) == shocked(two_coins(), replace(shock))  # a fresh memo
 
 
 def test_shock_when_symbols_selected_then_others_unmoved_and_price_floored_at_zero() -> None:

@@ -212,3 +212,12 @@ def test_demo_scenario_when_run_unguarded_then_account_is_liquidated() -> None:
     v = scenario.venue(("demo",))
     v.advance_to(scenario.end)
     assert len(v.accounts["demo"].liquidations) >= 1
+
+
+def test_mark_when_time_advances_or_path_changes_then_the_remembered_mark_follows() -> None:
+    v = venue({BTC: [(0, "60000"), (10, "50000")]})
+    assert v.mark(BTC) == D(60000)
+    v.advance_to(T0 + timedelta(minutes=5))
+    assert v.mark(BTC) == D(55000)
+    v.path = PricePath({BTC: ((T0, D(1)), (T0 + timedelta(minutes=10), D(1)))})
+    assert v.mark(BTC) == D(1)

@@ -72,12 +72,18 @@ def test_harness_when_tiny_run_then_writes_report_with_every_part(tmp_path: Path
             "2",
             "--tick-cpu-rounds",
             "2",
+            "--outside-accounts",
+            "3",
+            "--outside-interval",
+            "0.5",
         ]
     )
     assert code == 0
     text = out.read_text(encoding="utf-8")
-    for heading in ("## Machine", "## Targets", "(a) Core", "(b) Service", "(d) Replay", "(e) CPU"):
+    headings = ("## Machine", "## Targets", "(a) Core", "(b) Service", "(d) Replay", "(e) CPU")
+    for heading in (*headings, "(g) `guard run` seen from outside"):
         assert heading in text
+    assert "`guard run`, 3 calm paper accounts at 0.5 s on SQLite" in text
     assert "| CPU |" in text and "| Python |" in text
     row = next(line for line in text.splitlines() if line.startswith("| SQLite | 4 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]

@@ -3,7 +3,10 @@ no ticks inside its window (a saturated process) is NOT met, whatever its lag sa
 
 from __future__ import annotations
 
-from guard.lab.bench.report import keeps_up
+from dataclasses import replace
+
+from guard.lab.bench.outside import OutsideRun
+from guard.lab.bench.report import Run, keeps_up, verdicts
 from guard.lab.bench.ticks import TickResult
 
 
@@ -28,3 +31,29 @@ def test_keeps_up_when_no_tick_served_then_not_met_despite_zero_lag() -> None:
 def test_keeps_up_when_lag_or_missed_over_target_then_not_met() -> None:
     assert not keeps_up(_run(2000, 2000, lag_p99=600.0))
     assert not keeps_up(_run(2000, 2000, missed=3))
+
+
+def _outside(cpu_ms: float, rows: float) -> list[tuple[str, str, str]]:
+    run = Run(
+        machine={}, command="", quick=True, latency=(), ticks=(), replay=None, profile=None,
+        tick_policy="", load_after="", latency_s=0.0,
+        outside=(OutsideRun(200, 2.0, 20.0, 2000, cpu_ms, rows, 350.0, 200.0),),
+    )  # fmt: skip
+    return [row for row in verdicts(run) if row[0].startswith("`guard run`")]
+
+
+def test_verdicts_when_guard_run_cpu_or_rows_over_target_then_not_met() -> None:
+    assert _outside(1.9, 0.0)[0][2] == "met"
+    assert _outside(2.1, 0.0)[0][2] == "NOT met"
+    assert _outside(1.9, 0.5)[0][2] == "NOT met"
+
+
+def test_verdicts_when_postgres_runs_with_db_threads_then_each_run_says_how_many() -> None:
+    one = replace(_run(2000, 2000), accounts=2000, database="PostgreSQL", db_workers=1)
+    four = replace(one, db_workers=4)
+    run = Run(
+        machine={}, command="", quick=True, latency=(), ticks=(one, four), replay=None,
+        profile=None, tick_policy="", load_after="", latency_s=0.0,
+    )  # fmt: skip
+    row = next(r for r in verdicts(run) if r[0].startswith(">= 2,000 accounts"))
+    assert row[1].startswith("2,000: p99 0 ms") and "; 2,000 (4 db threads): p99 0 ms" in row[1]

@@ -1,0 +1,92 @@
+"""The cross pool's terms held constant while one position's price moves (the wallet, and per
+(symbol, side) the other cross positions' summed PnL and maintenance), in O(n); pure, exact
+Decimal: the same digits as summing the others left to right (see _sums_without)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, Rounded, localcontext
+
+from guard.core.domain import ZERO, AccountSnapshot, MarginMode, Position, Side
+from guard.core.venues.base import maintenance_margin
+
+_Key = tuple[str, Side]  # (symbol, side): a PositionKey as a plain tuple
+
+
+@dataclass(frozen=True, slots=True)
+class CrossPool:
+    """What the cross pool holds constant while one position key's price moves: the wallet, and
+    per (symbol, side) the other cross positions' summed unrealized PnL and maintenance."""
+
+    wallet: Decimal
+    others: dict[_Key, tuple[Decimal, Decimal]]  # key -> (other PnL, other mm)
+
+    @staticmethod
+    def of(snapshot: AccountSnapshot) -> CrossPool:
+        cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
+        return CrossPool.from_terms(
+            snapshot.balance.wallet_balance,
+            [(p.symbol, p.side) for p in cross],
+            [p.unrealized_pnl for p in cross],
+            [maintenance_margin(p, snapshot.market(p.symbol)) for p in cross],
+        )
+
+    @staticmethod
+    def from_terms(
+        wallet: Decimal, keys: list[_Key], pnls: list[Decimal], mms: list[Decimal]
+    ) -> CrossPool:
+        """The pool from each cross position's key, unrealized PnL and maintenance, in order."""
+        other_pnls = _sums_without(keys, pnls)
+        other_mms = _sums_without(keys, mms)
+        return CrossPool(wallet, {key: (other_pnls[key], other_mms[key]) for key in other_pnls})
+
+
+def cross_fixed(position: Position, pool: CrossPool) -> Decimal:
+    """Wallet + the other cross positions' PnL − their maintenance (the part held constant)."""
+    other_pnl, other_mm = pool.others[(position.symbol, position.side)]
+    return pool.wallet + other_pnl - other_mm
+
+
+def _sums_without(keys: list[_Key], values: list[Decimal]) -> dict[_Key, Decimal]:
+    """Per distinct key: ZERO + the values of every other key, left to right. O(n) when no partial
+    sum can round: the total minus the key's own values, quantized to the exponent the left-to-right
+    sum has (the finest of 0 and the others'), hence the same Decimal; else that sum, O(n²)."""
+    if not _sums_exactly(values):
+        return {
+            key: _sum(v for k, v in zip(keys, values, strict=True) if k != key)
+            for key in dict.fromkeys(keys)
+        }
+    own: dict[_Key, Decimal] = {}
+    finest: dict[_Key, int] = {}  # each key's finest exponent (0 at most, as ZERO's)
+    for key, value in zip(keys, values, strict=True):
+        own[key] = own.get(key, ZERO) + value
+        finest[key] = min(finest.get(key, 0), int(value.as_tuple().exponent))
+    if not own:
+        return {}
+    total = _sum(values)
+    ranked = heapq.nsmallest(2, finest.items(), key=lambda item: item[1])
+    first, lowest = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0  # the finest of every key but `first`
+    sums: dict[_Key, Decimal] = {}
+    quanta: dict[int, Decimal] = {}
+    for key, mine in own.items():
+        exponent = runner_up if key == first else lowest
+        if exponent not in quanta:
+            quanta[exponent] = Decimal((0, (1,), exponent))
+        sums[key] = (total - mine).quantize(quanta[exponent])
+    return sums
+
+
+def _sums_exactly(values: list[Decimal]) -> bool:
+    """True when the current context adds up any subset of `values` from ZERO, in any order,
+    without rounding: it adds up their magnitudes without rounding, and no such sum is larger."""
+    with localcontext() as context:
+        context.clear_flags()
+        magnitude = _sum(abs(value) for value in values)
+        return magnitude.is_finite() and not context.flags[Rounded]
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    return sum(values, ZERO)
