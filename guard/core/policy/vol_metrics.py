@@ -5,11 +5,12 @@ short or stale candles give no value and a reason, so the rule holds instead of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from guard.core.domain import ZERO, Position, Side
+from guard.core.domain import ZERO, AccountSnapshot, Position, Side
 from guard.core.margin import PositionMetrics
+from guard.core.policy.schema import PolicySet
 from guard.core.policy.schema_ladders import ExitLadderRule, LadderMetric, TriggerUnits
 from guard.core.volatility import CandleSeries, best_price, read
 
@@ -60,3 +61,22 @@ def describe_level(rule: ExitLadderRule, value: Decimal) -> str:
     if rule.metric.is_percentage:
         return f"{(value * 100).quantize(Decimal('0.01')).normalize():f}%"
     return f"{value}"
+
+
+def candle_needs(
+    policies: PolicySet, snapshot: AccountSnapshot
+) -> dict[tuple[str, timedelta], int]:
+    """(symbol, timeframe) -> closed bars needed by the enabled rules selecting this account's
+    positions (the tick fetches these before evaluating)."""
+    needs: dict[tuple[str, timedelta], int] = {}
+    for rule in policies.rules:
+        if not isinstance(rule, ExitLadderRule) or not rule.needs_candles:
+            continue
+        spec = rule.volatility
+        if spec is None or not rule.enabled or not rule.select.matches_account(snapshot.account):
+            continue
+        for position in snapshot.positions:
+            if rule.select.matches_position(position):
+                key = (position.symbol, spec.timeframe)
+                needs[key] = max(needs.get(key, 0), spec.bars + 1)
+    return needs
