@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from guard.core.volatility import CandleSeries
 from guard.gateway.base import GatewayError, MarkCandles
+from guard.gateway.dryrun import DryRunGateway
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EXTRA_BARS = 2  # the bar still forming, and one before the window for the first true range
@@ -36,6 +37,8 @@ class CandleCache:
     ) -> tuple[CandleSeries | None, str]:
         """The series covering `bars` closed bars (fetched at most once per closed bar), and a
         problem ("" when none): the gateway has no candles, or the last fetch failed."""
+        if isinstance(gateway, DryRunGateway):
+            gateway = gateway.inner  # a read: dry-run accounts share the venue's candles
         venue = getattr(gateway, "venue", type(gateway).__name__)
         if not isinstance(gateway, MarkCandles):
             return None, f"{venue}: this gateway offers no candles"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from guard.core.volatility import Bar, CandleSeries
 from guard.gateway.base import TemporaryError
 from guard.gateway.candles import CandleCache
+from guard.gateway.dryrun import DryRunGateway
 from guard.gateway.paper.path import PricePath, path_bars
 from guard.gateway.paper.scenarios import crash
 from tests.builders import T0
@@ -69,6 +70,14 @@ async def test_cache_when_many_accounts_ask_in_one_bar_then_one_fetch() -> None:
     await cache.get(gateway, "X", HOUR, 30, T0 + HOUR)  # a longer window: fetch again
     await cache.get(gateway, "Y", HOUR, 14, T0 + HOUR)  # another market
     assert gateway.calls == 4 and cache.fetches == 4
+
+
+async def test_cache_when_dry_run_wrappers_share_a_venue_then_one_fetch_through_the_inner() -> None:
+    cache, gateway = CandleCache(), Counting()
+    for wrapper in (DryRunGateway(gateway), DryRunGateway(gateway)):  # type: ignore[arg-type]
+        series, problem = await cache.get(wrapper, "X", HOUR, 14, T0)
+        assert series is not None and problem == ""
+    assert gateway.calls == 1
 
 
 async def test_cache_when_fetch_fails_then_keeps_last_series_says_why_and_retries() -> None:
