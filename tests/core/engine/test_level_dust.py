@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from guard.core.domain import PositionKey, Severity, Side
+from guard.core.policy.describe import describe
 from tests.builders import position, snapshot
-from tests.core.engine.helpers import reduced, run
+from tests.core.engine.helpers import policies, reduced, run
 
 D = Decimal
 BTC = PositionKey("BTC/USDT:USDT", Side.LONG)
@@ -46,3 +47,11 @@ def test_exposure_cap_when_restore_to_80_then_reduces_to_80_percent_of_the_limit
     rule = {"kind": "exposure_cap", "limit": "30000", "restore_to": "80%"}
     # 30,600 - 0.8 × 30,000 = 6,600 of notional = 0.11 BTC
     assert reduced(run(SLIGHTLY_OVER, rule)) == {BTC: D("0.11")}
+
+
+def test_describe_when_cap_has_hysteresis_and_floor_then_says_both() -> None:
+    [rule] = policies({**CAP, "restore_to": "90%", "min_order_notional": "1000"}).rules
+    assert describe(rule).endswith(
+        "(down to 90% of the cap; no order under 1000 of notional unless it closes the position)"
+        ". Orders: market orders, at most 1% from mark."
+    )

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from guard.core.domain import GuardState, PositionKey, Severity, Side
 from guard.core.engine import evaluate
+from guard.core.policy.describe import describe
 from guard.core.venues.paper import RULES
 from guard.core.volatility import Bar, CandleSeries, candle_key
 from tests.builders import T0, position, snapshot
@@ -136,3 +137,10 @@ def test_schema_when_volatility_units_are_inconsistent_then_names_the_mistake(
     rule = {k: v for k, v in rule.items() if v is not None}
     with pytest.raises(ValidationError, match=message):
         policies(rule)
+
+
+def test_describe_when_ladder_in_atr_units_then_says_atr_and_its_candles() -> None:
+    [rule] = policies(ATR_LADDER).rules
+    text = describe(rule)
+    assert "falls to 3 atr reduce 25%" in text and "recovers past 4 atr" in text
+    assert "atr over 3 closed 1h bars of the mark; holds without enough candles" in text
