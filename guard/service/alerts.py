@@ -48,7 +48,7 @@ class Alerts(ServiceBase):
         for alert in decision.alerts:  # alert-only rules, start-up bands, divergences
             title = f"{account} {alert.symbol or ''} {alert.kind}".strip()
             await self._alert(
-                AlertKind.BREACH,
+                AlertKind.RULE_ALERT,
                 f"{account}:{alert.kind}:{alert.symbol or ''}:{_shape(alert.message)}",
                 f"{title} (dry-run)" if runtime.dry_run else title,
                 alert.message,
@@ -98,8 +98,8 @@ class Alerts(ServiceBase):
             "startup_liquidation_proximity", positions=list(lines)
         )
         await self._alert(
-            AlertKind.BREACH,
-            f"{runtime.name}:startup_proximity",
+            AlertKind.PROXIMITY,
+            f"{runtime.name}:startup",
             f"{runtime.name} start-up: {len(lines)} position(s), nearest liquidation first",
             "\n".join(lines),
             account=runtime.name,

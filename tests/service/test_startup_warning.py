@@ -43,7 +43,7 @@ async def test_tick_when_service_starts_then_one_warning_ranking_positions_by_li
     rigged = rig(sqlite_store)
     await rigged.tick()
     await rigged.run(3)
-    sent = [a for a in rigged.service.notifier.sent if "start-up" in a.title]
+    sent = [a for a in rigged.service.notifier.sent if a.kind is AlertKind.PROXIMITY]
     assert len(sent) == 1  # once per account and start, not every tick
     [warning] = sent
     assert warning.account == ACCOUNT and warning.severity.value == "warning"
@@ -76,7 +76,7 @@ rules:
     }
     report = await rigged.tick()
     assert report.plan is not None and not report.plan.orders
-    alerts = [a for a in rigged.service.notifier.sent if a.kind is AlertKind.BREACH]
+    alerts = [a for a in rigged.service.notifier.sent if a.kind is AlertKind.RULE_ALERT]
     bodies = [a.body for a in alerts if "alert only: no order" in a.body]
     assert len(bodies) == 3  # BTC 10x, ETH 8x, SOL 5x: each above 2x, one alert each
     await rigged.run(2)  # restated every tick with new figures: deduplicated, not repeated
