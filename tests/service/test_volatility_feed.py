@@ -3,13 +3,16 @@ shared by every account; without enough history the rule holds and says so (pape
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 from guard.core.policy.loading import policy_set
 from guard.core.volatility import CandleSeries
+from guard.gateway.candles import CandleCache
 from guard.gateway.paper.scenarios import crash
 from guard.service import AccountRuntime, GuardService
+from guard.service.candle_feed import candles_for
 from guard.store import Store
 from tests.service.helpers import rails
 
@@ -66,3 +69,43 @@ async def test_tick_when_two_accounts_share_a_venue_then_one_candle_fetch_per_cl
     assert 31 <= len(asked) <= 3 * 31
     assert {name for name, _ in fired} == {"a", "b"}  # both acted, on shared candles
     assert min(at for _, at in fired) >= venue.path.start + timedelta(minutes=20)
+
+
+class SlowCandles:
+    """A venue whose candle endpoint answers after `delay` seconds (or fails unexpectedly)."""
+
+    venue = "slow"
+
+    def __init__(self, delay: float, error: Exception | None = None) -> None:
+        self.delay, self.error, self.calls = delay, error, 0
+
+    async def fetch_mark_candles(
+        self, symbol: str, timeframe: timedelta, bars: int
+    ) -> CandleSeries:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        return CandleSeries(timeframe, (), True, "slow")
+
+
+async def test_candles_for_when_the_venue_is_slow_then_the_tick_goes_on_and_the_cache_fills() -> (
+    None
+):
+    snap = crash().venue(("a",)).snapshot("a")
+    policies = policy_set([("atr.yaml", POLICY)])
+    cache, slow = CandleCache(), SlowCandles(0.2)
+    first = await candles_for(cache, slow, policies, snap, snap.taken_at, timedelta(seconds=0.01))
+    assert first == {}  # not waited for: the volatility rules hold this tick, the others act
+    await asyncio.sleep(0.3)  # the fetches went on in the background
+    later = await candles_for(cache, slow, policies, snap, snap.taken_at, timedelta(seconds=0.01))
+    assert len(later) == 3 and slow.calls == 3  # filled by the first tick's fetches
+
+
+async def test_candles_for_when_the_fetch_raises_unexpectedly_then_no_candles_not_a_failed_tick() -> (
+    None
+):
+    snap = crash().venue(("a",)).snapshot("a")
+    policies = policy_set([("atr.yaml", POLICY)])
+    broken = SlowCandles(0, RuntimeError("parser bug"))
+    assert await candles_for(CandleCache(), broken, policies, snap, snap.taken_at) == {}
