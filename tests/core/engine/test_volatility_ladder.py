@@ -144,3 +144,20 @@ def test_describe_when_ladder_in_atr_units_then_says_atr_and_its_candles() -> No
     text = describe(rule)
     assert "falls to 3 atr reduce 25%" in text and "recovers past 4 atr" in text
     assert "atr over 3 closed 1h bars of the mark; holds without enough candles" in text
+
+
+def test_realized_vol_units_when_distance_is_under_3_vol_then_reduces() -> None:
+    # closes 60000, 60600, 60000, 60600: three returns of ±ln(1.01) = ±0.995 %, realized vol
+    # √3 × 0.995 % = 1.72 %; 4.55 % from liquidation is 2.64 vol, inside the 3 vol band
+    closes = [60000, 60600, 60000, 60600]
+    bars = tuple(Bar(T0 - (4 - i) * HOUR, D(c), D(c), D(c), D(c)) for i, c in enumerate(closes))
+    rule = {
+        **ATR_LADDER,
+        "volatility": {**VOL, "measure": "realized_vol"},
+        "bands": [{"trigger": "3 vol", "reduce": "25%"}],
+        "rearm": "4 vol",
+    }
+    found = {candle_key(SYMBOL, HOUR): CandleSeries(HOUR, bars)}
+    decision = decide(rule, found)
+    assert reduced(decision) == {BTC: D("0.83325")}
+    assert "vol" in decision.reductions[0].reasons[0]
