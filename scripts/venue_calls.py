@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from guard.gateway.ccxt import CcxtGateway  # noqa: E402
-from tests.gateway.cases import CASES, ENV, settings  # noqa: E402
+from tests.gateway.cases import CASES, ENV, RECORDED_AT, settings  # noqa: E402
 from tests.gateway.helpers import Wire, replay  # noqa: E402
 
 VENUES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
@@ -31,11 +31,11 @@ TICKS = 14  # 65 s: one Hyperliquid account-mode refresh (account_mode_ttl 60 s)
 async def measure(venue: str, accounts: int) -> tuple[float, float]:
     case = CASES[venue]
     names = [f"{case.account}-{i}" for i in range(accounts)]
-    now = [datetime(2025, 11, 21, 4, 40, tzinfo=UTC)]
+    now = [RECORDED_AT]
     gateway = CcxtGateway(
         venue,
         [replace(case.config(), name=name) for name in names],
-        settings=settings(),
+        settings=settings(venue),
         environ=ENV,
         clock=lambda: now[0],
     )

@@ -1,4 +1,5 @@
-"""Decimals as people read them: quantities at the order's step, prices to 8 significant digits."""
+"""Decimals as people read them: quantities at the market's step, prices at its tick (else to 8
+significant digits), money to the cent, ratios as percentages; pure."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from guard.core.domain import MarketSpec, OrderPlan, OrderResult
 
 PRICE_DIGITS = 8  # a price with no tick at hand is rounded to this many significant digits
+CENT = Decimal("0.01")
 
 
 def plain(value: Decimal) -> str:
@@ -35,6 +37,20 @@ def price_text(value: Decimal, tick: Decimal | None = None) -> str:
     if tick is not None and tick > 0:
         return plain((value / tick).to_integral_value(ROUND_HALF_EVEN) * tick)
     return plain(Context(prec=PRICE_DIGITS, rounding=ROUND_HALF_EVEN).plus(value))
+
+
+def money_text(value: Decimal) -> str:
+    """An amount of money to the cent, with thousands separators: 8,615.12."""
+    if not value.is_finite():
+        return str(value)
+    return f"{value.quantize(CENT, ROUND_HALF_EVEN):,}"
+
+
+def ratio_text(value: Decimal, places: int = 2) -> str:
+    """A fraction as a percentage with `places` decimals: 0.0837643 reads 8.38%."""
+    if not value.is_finite():
+        return str(value)
+    return f"{plain((value * 100).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN))}%"
 
 
 def market_quantity(value: Decimal, market: MarketSpec | None) -> str:

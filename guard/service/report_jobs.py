@@ -56,6 +56,7 @@ class Reporting(RunnerBase):
                     policies=runtime.policies,
                     store=self.store,
                     since=None,
+                    dry_run=runtime.dry_run,
                 )
             except Exception as error:  # a report must never disturb the guard
                 self.log.error(

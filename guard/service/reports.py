@@ -17,6 +17,7 @@ from guard.core.reports import render
 from guard.core.reports.funding import FundingReport, funding_report
 from guard.core.reports.shadow import ShadowReport, WouldPlace, shadow_report
 from guard.core.reports.stress_report import StressReport, stress_report
+from guard.core.step_memory import for_mode
 from guard.core.venues.base import VenueRules
 from guard.gateway.base import FundingHistoryUnavailable, Gateway, funding_history
 from guard.store import Store
@@ -74,15 +75,19 @@ async def build_report(
     policies: PolicySet,
     store: Store | None,
     since: datetime | None,
+    dry_run: bool = False,
 ) -> Report:
-    """The `kind` report of `account` now (its gateway's time), from `since` (a default when None).
+    """The `kind` report of `account` now (its gateway's time), from `since` (a default when None);
+    the stress report's guard orders from the store's live rule memory of the account (as the
+    running guard of its mode, `dry_run`, would read it; a fresh memory without a store).
 
     Raises the gateway's errors (GatewayError) and ValueError for an unknown kind."""
     if kind not in KINDS:
         raise ValueError(f"unknown report {kind!r}: one of {', '.join(KINDS)}")
     snapshot = await gateway.fetch_snapshot(account)
     if kind == "stress":
-        return stress_report(snapshot, policies, rules)
+        memory = for_mode(store.load_state(account), dry_run) if store is not None else None
+        return stress_report(snapshot, policies, rules, memory=memory)
     if kind == "funding":
         start = since or snapshot.taken_at - DEFAULT_LOOKBACK["funding"]
         try:

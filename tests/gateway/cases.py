@@ -1,22 +1,33 @@
 """The venue cases shared by scripts/record_cassettes.py and the replay tests.
 
-One account per venue with canary credentials, and one reduce-only plan per venue whose
-quantity is deliberately NOT on the venue step (so the test can see it truncated, not rounded).
+One account per venue with canary credentials, the one position the venue lab holds for it when
+the cassettes are recorded (at RECORDED_AT, the crash scenario's first minute), and one
+reduce-only plan per venue whose quantity is deliberately NOT on the venue step (so the test can
+see it truncated, not rounded).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from guard.core.domain import MarginMode, OrderPlan, OrderType, Side
 from guard.core.venues.registry import rules_for
 from guard.gateway.ccxt import AccountConfig, Credentials, GatewaySettings
+from guard.gateway.paper.scenarios import START
 
 PORT = 18765
 API_BASE = f"http://127.0.0.1:{PORT}"
 CASSETTES = Path(__file__).parent / "cassettes"
+RECORDED_AT: datetime = START  # the lab's virtual time when the cassettes were recorded
+
+
+def api_base(venue: str) -> str:
+    """The venue lab's base URL of `venue` as recorded (one lab prefix per venue)."""
+    return f"{API_BASE}/{venue}"
+
 
 # canary secrets: must never appear in a cassette, a log line or an audit row
 CANARY_KEY = "CANARYKEY7f3a9c1e5b2d4f6a8c0e"
@@ -25,7 +36,15 @@ CANARY_PASSWORD = "CANARYPASS1234"
 CANARY_PRIVATE_KEY = "0x" + "c0ffee" * 10 + "abcd"  # 32 bytes, hex; signs offline
 HL_WALLET = "0x1111111111111111111111111111111111111111"
 DYDX_WALLET = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
-CANARIES = (CANARY_KEY, CANARY_SECRET, CANARY_PASSWORD, CANARY_PRIVATE_KEY, CANARY_PRIVATE_KEY[2:])
+DYDX_PRIVATE_KEY = "22" * 32  # the chain key of DYDX_WALLET (the lab checks the signer's address)
+CANARIES = (
+    CANARY_KEY,
+    CANARY_SECRET,
+    CANARY_PASSWORD,
+    CANARY_PRIVATE_KEY,
+    CANARY_PRIVATE_KEY[2:],
+    DYDX_PRIVATE_KEY,
+)
 
 ENV = {
     "GUARD_TEST_KEY": CANARY_KEY,
@@ -34,6 +53,7 @@ ENV = {
     "GUARD_TEST_PRIVATE_KEY": CANARY_PRIVATE_KEY,
     "GUARD_TEST_HL_WALLET": HL_WALLET,
     "GUARD_TEST_DYDX_WALLET": DYDX_WALLET,
+    "GUARD_TEST_DYDX_KEY": DYDX_PRIVATE_KEY,
 }
 
 
@@ -48,8 +68,22 @@ def credentials(venue: str) -> Credentials:
                 "password": "GUARD_TEST_PASSWORD",
             }
         )
-    wallet = "GUARD_TEST_HL_WALLET" if venue == "hyperliquid" else "GUARD_TEST_DYDX_WALLET"
-    return Credentials(env={"walletAddress": wallet, "privateKey": "GUARD_TEST_PRIVATE_KEY"})
+    if venue == "hyperliquid":
+        return Credentials(
+            env={"walletAddress": "GUARD_TEST_HL_WALLET", "privateKey": "GUARD_TEST_PRIVATE_KEY"}
+        )
+    return Credentials(
+        env={"walletAddress": "GUARD_TEST_DYDX_WALLET", "privateKey": "GUARD_TEST_DYDX_KEY"}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """The position the lab account holds when the cassettes are recorded."""
+
+    quantity: Decimal
+    entry_price: Decimal
+    leverage: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +98,8 @@ class VenueCase:
     hedged: bool
     order_type: OrderType
     limit_price: Decimal
+    seed: Seed
+    collateral: Decimal = Decimal(20000)
 
     def config(self) -> AccountConfig:
         return AccountConfig(self.account, self.venue, credentials(self.venue))
@@ -97,7 +133,9 @@ CASES = {
         MarginMode.CROSS,
         False,
         OrderType.MARKET,
-        Decimal("66827.6"),
+        Decimal("59870.5"),
+        Seed(Decimal("0.009"), Decimal(60000), Decimal(20)),
+        Decimal(60),
     ),
     "bybit": VenueCase(
         "bybit",
@@ -110,6 +148,7 @@ CASES = {
         True,
         OrderType.MARKET,
         Decimal("3050.15"),
+        Seed(Decimal("1.25"), Decimal(3000), Decimal(10)),
     ),
     "okx": VenueCase(
         "okx",
@@ -117,23 +156,25 @@ CASES = {
         "BTC/USDT:USDT",
         Side.LONG,
         Decimal("0.12345"),
-        "12.34",
+        "12.3",
         MarginMode.ISOLATED,
         True,
         OrderType.LIMIT_IOC,
-        Decimal("64000.1"),
+        Decimal("59400.1"),
+        Seed(Decimal("0.5"), Decimal(60000), Decimal(10)),
     ),
     "hyperliquid": VenueCase(
         "hyperliquid",
         "hl-main",
-        "HYPE/USDC:USDC",
+        "SOL/USDC:USDC",
         Side.SHORT,
-        Decimal("1.239"),
-        "1.23",
+        Decimal("1.27"),
+        "1.2",
         MarginMode.ISOLATED,
         False,
         OrderType.LIMIT_IOC,
-        Decimal("39.5"),
+        Decimal("151.5"),
+        Seed(Decimal(4), Decimal(150), Decimal(5)),
     ),
     "dydx": VenueCase(
         "dydx",
@@ -141,18 +182,19 @@ CASES = {
         "BTC/USDC:USDC",
         Side.SHORT,
         Decimal("0.12345"),
-        "0.1234",
+        "0.123",
         MarginMode.ISOLATED,
         False,
         OrderType.LIMIT_IOC,
-        Decimal("120000"),
+        Decimal(61000),
+        Seed(Decimal("0.407"), Decimal(60000), Decimal(10)),
     ),
 }
 
 
-def settings(**overrides: object) -> GatewaySettings:
+def settings(venue: str = "binance", **overrides: object) -> GatewaySettings:
     values: dict[str, object] = {
-        "api_base": API_BASE,
+        "api_base": api_base(venue),
         "backoff_base": 0.001,
         "backoff_max": 0.01,
         "timeout_ms": 5000,

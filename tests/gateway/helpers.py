@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from guard.gateway.ccxt import CcxtGateway
-from tests.gateway.cases import CASES, CASSETTES, ENV, settings
+from tests.gateway.cases import CASES, CASSETTES, ENV, RECORDED_AT, settings
 from tests.gateway.vcr_config import make_vcr
 
 
@@ -69,7 +69,13 @@ def is_write(sent: Sent) -> bool:
 
 def gateway_for(venue: str, **overrides: object) -> tuple[CcxtGateway, Wire]:
     case = CASES[venue]
-    gateway = CcxtGateway(venue, [case.config()], settings=settings(**overrides), environ=ENV)
+    gateway = CcxtGateway(
+        venue,
+        [case.config()],
+        settings=settings(venue, **overrides),
+        environ=ENV,
+        clock=lambda: RECORDED_AT,  # the venue's time in the cassettes
+    )
     wire = Wire()
     wire.attach(gateway.client(case.account))
     wire.attach(gateway.public)

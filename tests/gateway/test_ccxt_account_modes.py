@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +15,9 @@ import pytest
 from guard.core.domain import MarginMode
 from guard.gateway.base import UnsupportedAccountMode
 from guard.gateway.ccxt import CcxtGateway
+from guard.gateway.paper.scenarios import MARKETS
 from tests.conftest import shared_path
-from tests.gateway.cases import CASES, DYDX_WALLET, ENV, settings
+from tests.gateway.cases import CASES, DYDX_WALLET, ENV, RECORDED_AT, settings
 from tests.gateway.helpers import Wire, gateway_for, replay
 
 
@@ -138,15 +139,33 @@ async def test_hyperliquid_when_hip3_dex_holds_real_position_then_snapshot_refus
         request = json.loads(body or "{}")
         return request.get("type") == "clearinghouseState" and request.get("dex") == "xyz"
 
-    with pytest.raises(UnsupportedAccountMode, match=r"clearinghouseState\(dex='xyz'\)"):
-        await snapshot_with("hyperliquid", dex_state, hip3["httpResponse"])
+    # the venue lab lists no HIP-3 DEX; this account's venue lists one, "xyz" [HL-docs
+    # info-endpoint perpetuals "Retrieve all perpetual dexs": null is the first perp DEX]
+    dexes = [None, {"name": "xyz", "fullName": "XYZ", "deployer": "0x" + "22" * 20}]
+    gateway, _ = gateway_for("hyperliquid")
+    client = gateway.client(CASES["hyperliquid"].account)
+    answer(client, dex_state, hip3["httpResponse"])
+    for asking in (client, gateway.public):
+        answer(asking, info_type("perpDexs"), dexes)
+    try:
+        with (
+            replay("hyperliquid", "snapshot"),
+            pytest.raises(UnsupportedAccountMode, match=r"clearinghouseState\(dex='xyz'\)"),
+        ):
+            await gateway.fetch_snapshot(CASES["hyperliquid"].account)
+    finally:
+        await gateway.close()
 
 
 async def test_hyperliquid_when_second_snapshot_within_mode_ttl_then_one_private_call() -> None:
-    now = [datetime(2025, 11, 21, 4, 40, tzinfo=UTC)]
+    now = [RECORDED_AT]
     case = CASES["hyperliquid"]
     gateway = CcxtGateway(
-        "hyperliquid", [case.config()], settings=settings(), environ=ENV, clock=lambda: now[0]
+        "hyperliquid",
+        [case.config()],
+        settings=settings("hyperliquid"),
+        environ=ENV,
+        clock=lambda: now[0],
     )
     wire = Wire()
     wire.attach(gateway.client(case.account))
@@ -158,9 +177,13 @@ async def test_hyperliquid_when_second_snapshot_within_mode_ttl_then_one_private
             await gateway.fetch_snapshot(case.account)
     finally:
         await gateway.close()
-    # the asset's meta margin table (BTC: id 56 in the recorded meta) reaches its market info
-    btc = gateway._with_margin_table({"info": {"marginTableId": 56}})
-    assert [row["maxLeverage"] for row in btc["info"]["marginTiers"]] == [40, 20]
+    # the asset's meta margin table (BTC: id 50 in the lab's recorded meta) reaches its market
+    # info, tier for tier as the lab's BTC market has them
+    btc = gateway._with_margin_table({"info": {"marginTableId": 50}})
+    tiers = MARKETS["BTC/USDT:USDT"].tiers
+    assert [row["maxLeverage"] for row in btc["info"]["marginTiers"]] == [
+        int(t.max_leverage) for t in tiers
+    ]
     kinds = [json.loads(s.body or "{}").get("type") for s in wire.sent]
     assert kinds[:first].count("userAbstraction") == 1
     assert kinds[first:] == ["clearinghouseState"]  # positions and balance from one state
@@ -174,7 +197,7 @@ async def test_dydx_when_snapshot_then_one_indexer_call_reads_every_subaccount()
     finally:
         await gateway.close()
     private = [s.path for s in wire.sent if DYDX_WALLET in s.path]
-    assert private == [f"/indexer/v4/addresses/{DYDX_WALLET}"]
+    assert private == [f"/dydx/indexer/v4/addresses/{DYDX_WALLET}"]
     (position,) = snapshot.positions
     assert position.margin_mode is MarginMode.ISOLATED  # the child subaccount 128
     assert gateway._subaccounts[CASES["dydx"].account] == {position.symbol: 128}
@@ -208,7 +231,7 @@ async def test_dydx_when_one_market_in_two_subaccounts_then_snapshot_refused() -
 async def test_bybit_when_two_accounts_snapshot_twice_then_risk_limits_fetched_once() -> None:
     case = CASES["bybit"]
     second = replace(case.config(), name="by-second")
-    gateway = CcxtGateway("bybit", [case.config(), second], settings=settings(), environ=ENV)
+    gateway = CcxtGateway("bybit", [case.config(), second], settings=settings("bybit"), environ=ENV)
     wire = Wire()
     for account in (case.account, "by-second"):
         wire.attach(gateway.client(account))

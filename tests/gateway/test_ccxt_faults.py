@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -22,14 +22,14 @@ from guard.gateway.base import (
 from guard.gateway.ccxt import translate
 from guard.service.executor import Executor
 from guard.store import Store
-from tests.gateway.cases import CASES
+from tests.gateway.cases import CASES, RECORDED_AT
 from tests.gateway.helpers import gateway_for, replay
 
 CASE = CASES["binance"]
 
 
 def clock() -> datetime:
-    return datetime.now(UTC)
+    return RECORDED_AT  # the venue's time in the cassettes (payload times are not stale)
 
 
 def counting(calls: list[str], name: str, behaviour: Callable[..., Awaitable[Any]]) -> Any:

@@ -4,7 +4,7 @@ credentials from env or files, and the per-venue ccxt options."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,12 @@ from guard.gateway.ccxt import (
     make_client,
     redirect_urls,
 )
-from tests.gateway.cases import CASES, ENV, credentials, settings
+from tests.gateway.cases import CASES, ENV, RECORDED_AT, credentials, settings
 from tests.gateway.helpers import Wire, replay
 
 
 async def test_snapshots_when_two_accounts_share_a_venue_then_market_data_fetched_once() -> None:
-    now = datetime(2025, 11, 21, 4, 40, tzinfo=UTC)
+    now = RECORDED_AT
     accounts = [
         AccountConfig("bn-one", "binance", credentials("binance")),
         AccountConfig("bn-two", "binance", credentials("binance")),
@@ -41,9 +41,9 @@ async def test_snapshots_when_two_accounts_share_a_venue_then_market_data_fetche
     finally:
         await gateway.close()
     paths = [s.path for s in wire.sent]
-    assert paths.count("/fapiPublic/fapi/v1/premiumIndex") == 1
-    assert paths.count("/fapiPublic/fapi/v1/depth") == 1
-    assert paths.count("/fapiPublic/fapi/v1/exchangeInfo") == 1  # markets loaded once
+    assert paths.count("/binance/fapiPublic/fapi/v1/premiumIndex") == 1
+    assert paths.count("/binance/fapiPublic/fapi/v1/depth") == 1
+    assert paths.count("/binance/fapiPublic/fapi/v1/exchangeInfo") == 1  # markets loaded once
     assert gateway.market_data.fetches == 1
     assert one.market_data == two.market_data
     data = one.market_data["BTC/USDT:USDT"]
@@ -51,7 +51,7 @@ async def test_snapshots_when_two_accounts_share_a_venue_then_market_data_fetche
 
 
 async def test_market_data_when_epoch_passes_then_fetched_again() -> None:
-    moments = iter(datetime(2025, 11, 21, 4, 40, s, tzinfo=UTC) for s in (0, 0, 0, 5, 5, 5))
+    moments = iter(RECORDED_AT + timedelta(seconds=s) for s in (0, 0, 0, 5, 5, 5))
     gateway = CcxtGateway(
         "binance", [CASES["binance"].config()], settings=settings(), environ=ENV,
         clock=lambda: next(moments),
@@ -66,7 +66,7 @@ async def test_market_data_when_epoch_passes_then_fetched_again() -> None:
 
 
 async def test_markets_when_older_than_max_age_then_reloaded() -> None:
-    times = [datetime(2025, 11, 21, tzinfo=UTC)]
+    times = [RECORDED_AT]
     gateway = CcxtGateway(
         "binance", [CASES["binance"].config()],
         settings=settings(markets_max_age=timedelta(minutes=30)), environ=ENV,
@@ -82,7 +82,7 @@ async def test_markets_when_older_than_max_age_then_reloaded() -> None:
             await gateway.markets()
     finally:
         await gateway.close()
-    assert [s.path for s in wire.sent].count("/fapiPublic/fapi/v1/exchangeInfo") == 2
+    assert [s.path for s in wire.sent].count("/binance/fapiPublic/fapi/v1/exchangeInfo") == 2
 
 
 async def test_priority_gate_when_full_then_protective_work_goes_first() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from guard.gateway.dryrun import DryRunGateway
 from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policies
 from guard.store import Store
-from tests.gateway.cases import CANARIES, CANARY_KEY, CASES, CASSETTES
+from tests.gateway.cases import CANARIES, CANARY_KEY, CASES, CASSETTES, RECORDED_AT
 from tests.gateway.helpers import gateway_for, replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ rules:
 
 
 def clock() -> datetime:
-    return datetime.now(UTC)
+    return RECORDED_AT  # the venue's time in the cassettes (payload times are not stale)
 
 
 def service(

@@ -1,5 +1,6 @@
 """The account's own funding payments through the ccxt gateway: Hyperliquid's userFunding read
-with its sign and side; venues whose payload does not say both are refused, not guessed."""
+with its sign and side (the other venues: tests/gateway/test_funding_venues.py and, over the
+wire, tests/lab/venue_lab/test_funding_wire.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from guard.core.domain import Side
-from guard.gateway.base import FundingHistoryUnavailable, funding_history
+from guard.gateway.base import funding_history
 from guard.gateway.ccxt import CcxtGateway
 from guard.gateway.parsers.common import PayloadError
 from guard.gateway.parsers.funding_history import hyperliquid_payments
@@ -58,14 +59,19 @@ class _Client:
     def __init__(self) -> None:
         self.asked: list[tuple[Any, Any]] = []
 
-    async def fetch_funding_history(self, symbol: Any, since: Any) -> list[dict[str, Any]]:
+    async def fetch_funding_history(
+        self, symbol: Any, since: Any, limit: Any = None
+    ) -> list[dict[str, Any]]:
         self.asked.append((symbol, since))
         return [ENTRY]
 
 
 async def test_gateway_when_hyperliquid_then_reads_since_in_milliseconds() -> None:
     gateway = CcxtGateway(
-        "hyperliquid", [CASES["hyperliquid"].config()], settings=settings(), environ=ENV
+        "hyperliquid",
+        [CASES["hyperliquid"].config()],
+        settings=settings("hyperliquid"),
+        environ=ENV,
     )
     client = _Client()
 
@@ -82,10 +88,55 @@ async def test_gateway_when_hyperliquid_then_reads_since_in_milliseconds() -> No
     assert [p.amount for p in payments] == [Decimal("-75.635093")]
 
 
-async def test_gateway_when_venue_signs_differently_then_refused_not_guessed() -> None:
+HOUR_MS = 3_600_000
+T_BN = 1_722_816_000_000  # 2024-08-05 00:00 UTC
+
+
+class _PagedBinance:
+    """Binance income of a 0.5 BTC long at hourly times, served by startTime and limit the way
+    /fapi/v1/income answers (oldest first, startTime inclusive), unified as ccxt does."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    async def fetch_funding_history(self, symbol: Any, since: int, limit: int) -> list[Any]:
+        self.asked.append(since)
+        rows = [
+            {"symbol": "BTCUSDT", "incomeType": "FUNDING_FEE", "income": "-0.4", "asset": "USDT",
+             "info": "FUNDING_FEE", "time": T_BN + h * HOUR_MS, "tranId": h, "tradeId": ""}
+            for h in (1, 2, 3)
+        ]  # fmt: skip
+        chosen = [r for r in rows if int(r["time"]) >= since][:limit]  # type: ignore[call-overload]
+        return [{"info": r, "symbol": "BTC/USDT:USDT", "timestamp": r["time"]} for r in chosen]
+
+    async def fetch_funding_rate_history(self, symbol: str, since: int, limit: int) -> list[Any]:
+        rows = [
+            {"symbol": "BTCUSDT", "fundingRate": "0.0001", "fundingTime": T_BN + h * HOUR_MS,
+             "markPrice": "8000"}
+            for h in (1, 2, 3)
+        ]  # fmt: skip
+        return [{"info": r, "timestamp": r["fundingTime"]} for r in rows][:limit]
+
+
+async def test_gateway_when_income_pages_overlap_at_a_time_then_each_payment_counted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from guard.gateway.ccxt import funding_history as module
+
+    monkeypatch.setattr(module, "BINANCE_PAGE", 2)
     gateway = CcxtGateway("binance", [CASES["binance"].config()], settings=settings(), environ=ENV)
+    client = _PagedBinance()
+
+    async def ready(account: str) -> _PagedBinance:
+        return client
+
+    gateway._ready = ready  # type: ignore[method-assign]
     try:
-        with pytest.raises(FundingHistoryUnavailable, match="binance"):
-            await funding_history(gateway, CASES["binance"].config().name, datetime.now(UTC))
+        since = datetime(2024, 8, 5, tzinfo=UTC)
+        payments = await funding_history(gateway, CASES["binance"].config().name, since)
     finally:
         await gateway.close()
+    # page 1: 01:00, 02:00 (full); page 2 starts AT 02:00 (several rows may share it): 02:00
+    # again (dropped) and 03:00; page 3 from 03:00 is short. 3 x 0.4 paid, once each.
+    assert client.asked == [T_BN, T_BN + 2 * HOUR_MS, T_BN + 3 * HOUR_MS]
+    assert [p.amount for p in payments] == [Decimal("0.4")] * 3

@@ -10,6 +10,7 @@ from pathlib import Path
 from guard.core.domain import MarginMode, OrderPlan, OrderSide, Side
 from guard.service.assembly import build_paper
 from guard.service.config import load_config
+from guard.service.files import load_policies
 from guard.store import Store
 from tests.builders import D
 from tests.operator.conftest import run
@@ -146,3 +147,70 @@ def test_stress_when_chart_asked_then_png_written(tmp_path: Path) -> None:
     ran = run("report", "stress", "--config", str(setup(tmp_path)), "--chart", str(out))
     assert ran.code == 0, ran.text
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+
+
+LADDER = """
+version: 1
+name: drawdown
+rules:
+  - id: dd
+    kind: exit_ladder
+    metric: drawdown_pct
+    bands:
+      - {trigger: "5%", reduce: "25%"}
+      - {trigger: "15%", reduce: "25%"}
+    rearm: "1%"
+"""
+
+
+def test_stress_when_the_service_took_a_ladder_step_then_only_the_next_one_is_planned(
+    tmp_path: Path, db: str
+) -> None:
+    import asyncio
+
+    from guard.core.domain import GuardState
+    from guard.core.engine import evaluate
+    from guard.core.venues.paper import RULES
+    from guard.service.assembly import read_paper
+
+    config = setup(tmp_path)
+    (tmp_path / "policy.yaml").write_text(LADDER)
+    account = load_config(config).accounts[0]
+    snapshot = asyncio.run(read_paper(account, ORIGIN).fetch_snapshot("p"))
+    # the running guard's last tick: equity 9 982 against a 10 600 peak is a 5.8 % drawdown,
+    # band 1 (5 %) fired on 1 BTC; that memory is in the service's database
+    peak = GuardState(equity_peaks=((snapshot.taken_at - timedelta(hours=1), D(10600)),))
+    memory = evaluate(snapshot, load_policies([tmp_path / "policy.yaml"]), peak, RULES).next_state
+    store = Store(db)
+    store.record_tick("p", "t-1", snapshot.taken_at, memory, {}, [])
+    store.dispose()
+
+    def first_orders(database: str) -> list[D]:
+        ran = run("report", "stress", "--config", str(config), "--json", "--db", database)
+        assert ran.code == 0, ran.text
+        (report,) = json.loads(ran.raw.stdout)["reports"]
+        memories.append(report["rule_memory"])
+        shocks = {s["name"]: s for s in report["shocks"]}
+        return [D(o["quantity"]) for o in shocks["all -10%"]["guard_orders"]]
+
+    memories: list[str] = []
+
+    # -10 %: equity 3 982, drawdown 62 % from 10 600: bands 1 and 2 both reached; the live
+    # memory has band 1 taken: 25 % of 1 BTC is left to sell first, not 50 %
+    assert first_orders(db) == [D("0.25")]
+    fresh = f"sqlite:///{tmp_path / 'never-run.db'}"
+    assert first_orders(fresh) == [D("0.5")]  # no guard ran there: a fresh memory
+    assert memories == [
+        "the live rule memory: 1 open episode(s), 1 step(s) already taken",
+        "a fresh rule memory",
+    ]
+
+
+def test_stress_when_the_service_database_does_not_exist_then_fresh_memory_said_not_created(
+    tmp_path: Path,
+) -> None:
+    config = setup(tmp_path)  # its service database, g.db, was never created
+    ran = run("report", "stress", "--config", str(config), "--json")
+    assert ran.code == 0, ran.text
+    assert "does not exist (no guard has run on it)" in ran.err
+    assert not (tmp_path / "g.db").exists()  # a report never creates the service's database

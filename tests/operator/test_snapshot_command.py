@@ -36,7 +36,7 @@ def test_snapshot_when_venue_and_env_options_given_then_file_feeds_guard_inspect
         code, text = invoke(
             "snapshot", "--account", CASES["binance"].account, "--out", str(out),
             "--venue", "binance", "--key-env", "GUARD_TEST_KEY",
-            "--secret-env", "GUARD_TEST_SECRET", "--api-base", API_BASE,
+            "--secret-env", "GUARD_TEST_SECRET", "--api-base", f"{API_BASE}/binance",
         )  # fmt: skip
     assert code == 0, text
     saved = json.loads(out.read_text())
@@ -65,7 +65,7 @@ def test_snapshot_when_account_comes_from_guard_yaml_then_saved(tmp_path: Path) 
     with replay("okx", "snapshot"):
         code, text = invoke(
             "snapshot", "--account", "okx-main", "--out", str(out), "--config", str(config),
-            "--api-base", API_BASE,
+            "--api-base", f"{API_BASE}/okx",
         )  # fmt: skip
     assert code == 0, text
     saved = json.loads(out.read_text())
@@ -80,7 +80,7 @@ def test_snapshot_when_credential_variable_is_unset_then_clear_error(
         code, text = invoke(
             "snapshot", "--account", "a", "--out", str(tmp_path / "x.json"), "--venue", "binance",
             "--key-env", "GUARD_TEST_KEY", "--secret-env", "GUARD_TEST_SECRET",
-            "--api-base", API_BASE,
+            "--api-base", f"{API_BASE}/binance",
         )  # fmt: skip
     assert code == 1
     assert "environment variable GUARD_TEST_SECRET is unset" in text

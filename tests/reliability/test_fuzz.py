@@ -209,8 +209,12 @@ def real_payloads() -> list[tuple[str, dict[str, Any]]]:
             parsed = entry["parsedResponse"]
             listed = parsed if isinstance(parsed, list) else [parsed]
             info = entry["httpResponse"] if venue == "hyperliquid" else None
-            if venue == "binance" and balance:
-                info = balance[0]["parsedResponse"]["info"]
+            if venue == "binance":  # the account endpoint of the same recording as the positions
+                # (fetchBalance was recorded on another, flat, account: contradictory, refused)
+                info = next(
+                    (e["httpResponse"] for e in positions if "account" in e["description"]),
+                    balance[0]["parsedResponse"]["info"] if balance else None,
+                )
             found.append((venue, {"positions": listed, "balance": {"info": info}}))
     return found
 

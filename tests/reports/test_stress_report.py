@@ -3,13 +3,17 @@ liquidation sets and the guard's first orders are computed by hand in the commen
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
-from guard.core.domain import AccountSnapshot, MarginMode, OrderSide, Side
+from guard.core.domain import AccountSnapshot, GuardState, MarginMode, OrderSide, Side
+from guard.core.engine import evaluate
 from guard.core.reports.stress_report import ShockOutcome, StressReport, stress_report
 from guard.core.stress import CROSS_POOL
 from guard.core.venues.paper import RULES
 from guard.gateway.paper.venue import PaperVenue
+from guard.service.reports import build_report
+from guard.store import Store
 from tests.builders import D
 from tests.reports.paper import BTC, ETH, SOL, paper, policies
 
@@ -107,3 +111,60 @@ def test_stress_when_shocks_are_given_then_only_those_run() -> None:
     # ETH 800: loss 12 000 -> cross equity -1 000 vs mm 160 + 32 = 192: the cross pool
     assert {k.symbol for k in outcome.liquidated} == {BTC, ETH}
     assert outcome.maintenance_margin == D(192) + D(40)  # plus SOL unmoved: 10 000 x 0.4 %
+
+
+LADDER = """
+  - id: dd
+    kind: exit_ladder
+    metric: drawdown_pct
+    bands:
+      - {trigger: "5%", reduce: "25%"}
+      - {trigger: "15%", reduce: "25%"}
+    rearm: "1%"
+"""
+
+
+def live_memory(snap: AccountSnapshot) -> GuardState:
+    """What the running guard remembers after its last tick on `snap`: equity 12 000 against a
+    peak of 12 700 is a 5.5 % drawdown, so band 1 (5 %) fired (episode sizes BTC 1, ETH 10,
+    SOL 100)."""
+    peak = GuardState(equity_peaks=((snap.taken_at - timedelta(hours=1), D(12700)),))
+    decision = evaluate(snap, policies(LADDER), peak, RULES, snap.taken_at)
+    assert [f.request is not None for f in decision.findings] == [True, True, True]
+    return decision.next_state
+
+
+def test_stress_when_a_ladder_step_already_fired_then_only_the_next_step_is_planned() -> None:
+    _, snap = account()
+    # -10 %: equity 12 000 - 4 000 (BTC) - 2 000 (ETH) + 1 000 (SOL short) = 7 000; drawdown
+    # from 12 700 is 44.9 %, from 12 000 (a fresh memory's only peak) 41.7 %: both bands reached.
+    fresh = by_name(stress_report(snap, policies(LADDER), RULES))["all -10%"]
+    live = by_name(stress_report(snap, policies(LADDER), RULES, memory=live_memory(snap)))
+    # fresh memory: bands 1 and 2 fire, 25 % + 25 % of the episode-start sizes
+    assert {o.symbol: o.quantity for o in fresh.orders} == {BTC: D("0.5"), ETH: D(5), SOL: D(50)}
+    # live memory: band 1 already fired in this episode, only band 2 (25 %) is left
+    assert {o.symbol: o.quantity for o in live["all -10%"].orders} == {
+        BTC: D("0.25"),
+        ETH: D("2.5"),
+        SOL: D(25),
+    }
+
+
+async def test_build_report_when_the_store_remembers_a_fired_step_then_stress_uses_it(
+    sqlite_store: Store,
+) -> None:
+    venue, snap = account()
+    # the running guard's last tick saved this memory (band 1 fired) for account "s"
+    sqlite_store.record_tick("s", "t-1", snap.taken_at, live_memory(snap), {}, [])
+    report = await build_report(
+        "stress",
+        account="s",
+        gateway=venue,
+        rules=RULES,
+        policies=policies(LADDER),
+        store=sqlite_store,
+        since=None,
+    )
+    assert isinstance(report, StressReport)
+    orders = by_name(report)["all -10%"].orders
+    assert {o.symbol: o.quantity for o in orders} == {BTC: D("0.25"), ETH: D("2.5"), SOL: D(25)}

@@ -114,6 +114,7 @@ def stress_tables(report: StressReport) -> list[TextTable]:
         f"equity now {money(report.equity)}; marks moved together; liquidation by the venue's "
         "own condition per pool (cross pool, each isolated position); orders planned on the "
         "shocked book, never sent",
+        f"guard orders from {report.memory}",
     )
     title = f"stress of {report.account} ({report.venue}) at {_when(report.taken_at)}"
     return [TextTable(title, columns, tuple(rows), notes)]
@@ -212,6 +213,7 @@ def stress_json(report: StressReport) -> dict[str, Any]:
         "venue": report.venue,
         "taken_at": report.taken_at,
         "equity": report.equity,
+        "rule_memory": report.memory,
         "shocks": [
             {
                 "name": o.shock.name,

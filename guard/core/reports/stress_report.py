@@ -4,13 +4,14 @@ the default -10/-20/-30 % and +10/+20/+30 % plus the policy's own stress shocks)
 guard would plan first on the shocked book. Pure: the engine and planner only, nothing is sent.
 
 Liquidation is the venue's own condition at the shocked marks with no margin of safety; the
-guard's orders come from evaluating every policy on the shocked snapshot with a memory whose
-equity peak is the pre-shock equity (so drawdown rules see the shock's loss)."""
+guard's orders come from evaluating every policy on the shocked snapshot with the account's live
+rule memory (ladder steps already taken, episodes, reductions in flight: what the running guard
+would remember) plus the pre-shock equity as its latest peak (so drawdown rules see the loss)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -71,6 +72,7 @@ class StressReport:
     equity: Decimal
     outcomes: tuple[ShockOutcome, ...]
     ticks: Mapping[str, Decimal] = field(default_factory=frozen_map)  # symbol -> price tick
+    memory: str = "a fresh rule memory"  # or the live one, with the steps it has taken
 
 
 def _outcome(
@@ -104,10 +106,13 @@ def stress_report(
     policies: PolicySet,
     venue: VenueRules,
     shocks: Sequence[Shock] | None = None,
+    memory: GuardState | None = None,
 ) -> StressReport:
-    """Each default and policy shock on `snapshot` (or only `shocks` when given)."""
+    """Each default and policy shock on `snapshot` (or only `shocks` when given), the guard's
+    orders from `memory` (the account's live rule memory; None: a fresh one)."""
     equity = measure(snapshot, venue).equity
-    state = GuardState(equity_peaks=((snapshot.taken_at, equity),))
+    live = memory if memory is not None else GuardState()
+    state = replace(live, equity_peaks=(*live.equity_peaks, (snapshot.taken_at, equity)))
     chosen: list[tuple[Shock, str]] = (
         [(s, "given") for s in shocks]
         if shocks is not None
@@ -119,7 +124,23 @@ def stress_report(
     )
     ticks = frozen_map({s: m.price_tick for s, m in snapshot.markets.items()})
     return StressReport(
-        snapshot.account, snapshot.venue, snapshot.taken_at, equity, outcomes, ticks
+        snapshot.account,
+        snapshot.venue,
+        snapshot.taken_at,
+        equity,
+        outcomes,
+        ticks,
+        _memory_text(memory),
+    )
+
+
+def _memory_text(memory: GuardState | None) -> str:
+    if memory is None:
+        return "a fresh rule memory"
+    steps = sum(len(e.fired_bands) for e in memory.episodes.values())
+    return (
+        f"the live rule memory: {len(memory.episodes)} open episode(s), {steps} step(s) "
+        "already taken"
     )
 
 

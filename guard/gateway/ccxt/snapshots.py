@@ -6,20 +6,17 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from guard.core.domain import ZERO, AccountSnapshot
-from guard.core.funding_ledger import FundingPayment
-from guard.gateway.base import FundingHistoryUnavailable, PermanentError, UnsupportedAccountMode
-from guard.gateway.ccxt.session import CcxtSession
+from guard.gateway.base import PermanentError, UnsupportedAccountMode
+from guard.gateway.ccxt.funding_history import CcxtFundingHistory
 from guard.gateway.ccxt.structures import dec, with_top_of_book
-from guard.gateway.parsers.funding_history import READABLE, hyperliquid_payments
 
 log = logging.getLogger("guard.gateway.ccxt")
 
 
-class CcxtSnapshotReader(CcxtSession):
+class CcxtSnapshotReader(CcxtFundingHistory):
     """Snapshots of the session's accounts: raw payloads fetched, then parsed."""
 
     async def raw_snapshot(self, account: str) -> dict[str, Any]:
@@ -77,20 +74,6 @@ class CcxtSnapshotReader(CcxtSession):
         self._specs[account] = dict(snapshot.markets)
         self._marks[account] = {s: d.mark_price for s, d in snapshot.market_data.items()}
         return snapshot
-
-    async def fetch_funding_history(self, account: str, since: datetime) -> list[FundingPayment]:
-        """The account's own funding payments since `since` (Hyperliquid only, so far)."""
-        if self.venue not in READABLE:
-            raise FundingHistoryUnavailable(
-                f"{self.venue}: the account's funding history is not read yet (its unified "
-                "payload names no position side and signs amounts per venue)"
-            )
-        client = await self._ready(account)
-        since_ms = int(since.timestamp() * 1000)
-        entries = await self._read(
-            "fetch_funding_history", lambda: client.fetch_funding_history(None, since_ms)
-        )
-        return hyperliquid_payments(entries)
 
     async def _market_data(self, symbols: Sequence[str]) -> dict[str, Any]:
         cache = self.market_data

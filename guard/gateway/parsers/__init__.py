@@ -5,14 +5,16 @@
 "account_info": ... | null}` (optional parts may be missing; an extra optional
 `"leverage_tiers": {symbol: [ccxt leverage-tier dicts]}` supplies full tier tables) and returns
 the AccountSnapshot plus notes on missing parts and fallbacks. It fills ccxt's known holes
-(venues.md §7.6) from the raw fields. Never imports ccxt.
+(venues.md §7.6) from the raw fields. The snapshot's `taken_at` is the read time or, when older,
+the venue's own time of its market data (funding/mark and order-book `timestamp`, from the
+payload), so a stale payload served fresh is stale to the staleness rail. Never imports ccxt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from guard.core.domain import AccountSnapshot, MarketData, MarketSpec, frozen_map
@@ -106,6 +108,10 @@ def parse_snapshot(
     if balance_raw is not None:
         balance_raw = ctx.mapping(balance_raw, "balance")
     balance = parser.balance(ctx, balance_raw, positions)
+    venue_time = payload_time(ctx, raw, [p.symbol for p in positions])
+    if venue_time is not None and venue_time < taken_at:
+        ctx.note(f"payload time {venue_time.isoformat()} is older than the read time")
+        taken_at = venue_time
     snapshot = AccountSnapshot(
         account=account,
         venue=rules.name,
@@ -118,6 +124,26 @@ def parse_snapshot(
     return ParsedSnapshot(snapshot=snapshot, notes=tuple(ctx.notes))
 
 
+def payload_time(ctx: Context, raw: Mapping[str, Any], symbols: list[str]) -> datetime | None:
+    """The oldest venue timestamp (ccxt's unified `timestamp`, ms since the epoch, taken from the
+    venue's payload) of the funding/mark and order-book entries of `symbols`; None if none has
+    one. A timestamp that is not a number is a PayloadError."""
+    found: list[datetime] = []
+    books = _optional_mapping(ctx.venue, raw, "order_books")
+    for part, entries in (("funding_rates", ctx.funding_rates), ("order_books", books)):
+        for symbol in symbols:
+            entry = entries.get(symbol)
+            if not isinstance(entry, Mapping) or entry.get("timestamp") is None:
+                continue
+            path = f"{part}[{symbol}].timestamp"
+            stamp = ctx.number(entry["timestamp"], path, "a time in ms")
+            try:
+                found.append(datetime.fromtimestamp(float(stamp) / 1000, UTC))
+            except (OverflowError, OSError, ValueError):
+                raise ctx.error(path, "a time in ms", entry["timestamp"]) from None
+    return min(found) if found else None
+
+
 def _optional_mapping(venue: str, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = raw.get(key)
     if value is None:
@@ -127,4 +153,4 @@ def _optional_mapping(venue: str, raw: Mapping[str, Any], key: str) -> Mapping[s
     return value
 
 
-__all__ = ["PARSERS", "ParsedSnapshot", "PayloadError", "parse_snapshot"]
+__all__ = ["PARSERS", "ParsedSnapshot", "PayloadError", "parse_snapshot", "payload_time"]

@@ -3,7 +3,9 @@
 Fills ccxt's holes (venues.md §7.6): ccxt back-solves cross collateral from the liquidation price
 and computes maintenance without `cum`; here the wallet is `totalCrossWalletBalance` (cross, excl.
 uPnL and isolated wallets) and maintenance comes from bracket tables or the raw `maintMargin`.
-Multi-assets mode (`multiAssetsMargin`) is refused.
+Multi-assets mode (`multiAssetsMargin`) is refused. A positionRisk row that contradicts the
+account endpoint's row for the same symbol and side (or a different count of open positions) is bad
+data: PayloadError naming both fields, so nothing is evaluated on it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
         side = Side.LONG if position_side == "LONG" else Side.SHORT
     else:
         side = Side.LONG if amount > ZERO else Side.SHORT
+    _agrees_with_account(ctx, path, info, amount, position_side)
     quantity = abs(amount)
     mark = ctx.optional_number(info.get("markPrice"), f"{path}.info.markPrice")
     if mark is None:
@@ -116,6 +119,50 @@ def position(ctx: Context, index: int, raw: Mapping[str, Any]) -> ParsedPosition
     )
 
 
+def _open_rows(ctx: Context, account: Mapping[str, Any]) -> int:
+    """How many rows of the account endpoint's positions[] hold a non-zero positionAmt."""
+    rows = ctx.sequence(account.get("positions") or [], "account.positions")
+    return sum(
+        1
+        for index, row in enumerate(rows)
+        if ctx.optional_number(
+            ctx.mapping(row, f"account.positions[{index}]").get("positionAmt"),
+            f"account.positions[{index}].positionAmt",
+        )
+    )
+
+
+def _agrees_with_account(
+    ctx: Context, path: str, info: Mapping[str, Any], amount: Decimal, position_side: str
+) -> None:
+    """positionRisk's signed amount must equal the account endpoint's for the same symbol and
+    positionSide (`/fapi/v2/account` positions[].positionAmt); a flat or absent account row
+    contradicts an open positionRisk row."""
+    account = ctx.account_info
+    if not isinstance(account, Mapping) or not isinstance(account.get("positions"), list):
+        return
+    for index, row in enumerate(account["positions"]):
+        if not isinstance(row, Mapping) or row.get("symbol") != info.get("symbol"):
+            continue
+        if str(row.get("positionSide") or "BOTH").upper() != position_side:
+            continue
+        theirs = ctx.number(row.get("positionAmt"), f"account_info.positions[{index}].positionAmt")
+        if theirs == amount:
+            return
+        raise ctx.error(
+            f"{path}.info.positionAmt",
+            f"the account endpoint's account_info.positions[{index}].positionAmt "
+            f"{theirs} ({info.get('symbol')} {position_side}): contradictory payloads",
+            str(amount),
+        )
+    raise ctx.error(
+        f"{path}.info.positionAmt",
+        f"a matching open row in account_info.positions ({info.get('symbol')} "
+        f"{position_side}): contradictory payloads",
+        str(amount),
+    )
+
+
 def tiers(ctx: Context, parsed: ParsedPosition) -> tuple[MarginTier, ...]:
     return table_or_derived_tiers(
         ctx, parsed, rules.tiers_from_brackets, "Binance bracket rows", "maintMargin"
@@ -134,6 +181,13 @@ def balance(ctx: Context, raw: Mapping[str, Any] | None, positions: Sequence[Pos
     account_mode(ctx, raw)
     currency = settle_of(positions, ctx, "USDT")
     account = _account(ctx, raw)
+    if "positions" in account and (opened := _open_rows(ctx, account)) != len(positions):
+        raise ctx.error(
+            "positions",
+            f"as many open positions as the account endpoint's positions[] ({opened}): "
+            "contradictory payloads",
+            len(positions),
+        )
 
     def number(key: str) -> Decimal | None:
         return ctx.optional_number(account.get(key), f"balance.info.{key}")

@@ -13,9 +13,6 @@ from guard.core.domain import ZERO, Side
 from guard.core.funding_ledger import FundingPayment
 from guard.gateway.parsers.common import PayloadError
 
-# venues whose unified funding history this module reads (others: not offered, see venues.md)
-READABLE = ("hyperliquid",)
-
 
 def _number(value: Any, path: str, expected: str) -> Decimal:
     try:

@@ -17,6 +17,7 @@ from typing import Any
 from guard.core.domain import MarketSpec
 from guard.lab.venue_lab import binance_trade as trade
 from guard.lab.venue_lab import candles
+from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected
 from guard.lab.venue_lab.streams import listen_key
@@ -84,6 +85,7 @@ class Binance:
             ("GET", "/fapi/v1/depth"): self.depth,
             ("GET", "/fapi/v1/time"): self.server_time,
             ("GET", "/fapi/v1/markPriceKlines"): self.mark_klines,
+            ("GET", "/fapi/v1/fundingRate"): funding.binance_funding_rate,
         }
         if route in public:
             return public[route](call)
@@ -106,6 +108,7 @@ class Binance:
             ("GET", "/fapi/v1/openOrders"): self.open_orders,
             ("GET", "/fapi/v1/positionSide/dual"): self.position_mode,
             ("GET", "/fapi/v1/multiAssetsMargin"): self.asset_mode,
+            ("GET", "/fapi/v1/income"): funding.binance_income,
         }
         if route == ("POST", "/fapi/v1/order"):
             return await self.new_order(call, account, params)

@@ -5,6 +5,7 @@ source. Not pure (the shared book). Error codes and messages: Binance USDⓈ-M "
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -68,7 +69,11 @@ def position_rows(call: Call, account: LabAccount, specs: dict[str, MarketSpec])
 
 def account_body(call: Call, account: LabAccount, specs: dict[str, MarketSpec]) -> Any:
     view = _view(call, account)
-    positions = position_rows(call, account, specs)
+    # the account endpoint's rows name uPnL `unrealizedProfit` (positionRisk: `unRealizedProfit`)
+    positions = [
+        {**row, "unrealizedProfit": row["unRealizedProfit"]}
+        for row in position_rows(replace(call, contradictory=False), account, specs)
+    ]
     return {
         "feeTier": 0,
         "canTrade": True,
@@ -97,6 +102,8 @@ def account_body(call: Call, account: LabAccount, specs: dict[str, MarketSpec]) 
                 "marginBalance": fmt(view.equity, 8),
                 "maintMargin": fmt(view.maintenance, 8),
                 "initialMargin": fmt(view.initial_margin, 8),
+                "positionInitialMargin": fmt(view.initial_margin, 8),
+                "openOrderInitialMargin": "0.00000000",
                 "crossWalletBalance": fmt(view.wallet, 8),
                 "crossUnPnl": fmt(view.cross_upnl, 8),
                 "availableBalance": fmt(view.available, 8),

@@ -17,6 +17,7 @@ from typing import Any
 from guard.core.domain import MarketSpec
 from guard.lab.venue_lab import bybit_trade as trade
 from guard.lab.venue_lab import candles
+from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected
 from guard.lab.venue_lab.views import fmt
@@ -78,6 +79,7 @@ class Bybit:
             ("POST", "/v5/order/cancel"): trade.cancel,
             ("GET", "/v5/account/info"): trade.account_info,
             ("GET", "/v5/position/switch-mode"): trade.account_info,
+            ("GET", "/v5/account/transaction-log"): funding.bybit_transaction_log,
         }
         handler = handlers.get((call.method, call.path))
         if handler is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from guard.core.domain import MarginMode, MarketSpec
 from guard.lab.venue_lab import dydx_chain as chain
+from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected
 from guard.lab.venue_lab.views import account_view, fmt
@@ -96,6 +97,10 @@ class Dydx:
             return {"positions": rows}
         if path.startswith("/v4/orders"):
             return chain.orders(self, call, path)
+        if path in ("/v4/fundingPayments", "/v4/fundingPayments/parentSubaccount"):
+            account = self.account(call, call.query.get("address", ""))
+            owned = self.children.get(account.paper, {})
+            return funding.dydx_funding_payments(call, account, owned)
         raise Rejected(404, {"errors": [{"msg": f"venue lab: {path} is not served"}]})
 
     # ----- markets --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from guard.core.domain import INFINITY, MarginMode, MarketSpec, OrderSide, OrderStatus
 from guard.lab.venue_lab import candles
+from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount, LabOrder
 from guard.lab.venue_lab.hyperliquid_orders import exchange
 from guard.lab.venue_lab.server import Call, Rejected
@@ -83,6 +84,8 @@ class Hyperliquid:
         if kind == "perpDexs":  # [HL-docs info-endpoint/perpetuals "Retrieve all perpetual
             return [None]  # dexs"]: null is the first perp DEX; the lab deploys no HIP-3 DEX
         account = self._user(call, body)
+        if kind == "userFunding":
+            return funding.hyperliquid_user_funding(call, account, body)
         if kind == "userAbstraction":  # [HL-docs info-endpoint "Query a user's abstraction
             # state"]: a JSON string, "default" | "disabled" | "unifiedAccount" |
             # "portfolioMargin" | "dexAbstraction" (venues.md §10; ccxt is_unified_enabled)

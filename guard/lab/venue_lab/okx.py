@@ -17,6 +17,7 @@ from typing import Any
 
 from guard.core.domain import MarketSpec
 from guard.lab.venue_lab import candles
+from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab import okx_orders as orders
 from guard.lab.venue_lab import okx_trade as trade
 from guard.lab.venue_lab.book import LabAccount
@@ -63,6 +64,7 @@ class Okx:
             "/api/v5/market/mark-price-candles": mark_candles,
             # the same rows, for older bars (ccxt picks it when `since` is far from its clock)
             "/api/v5/market/history-mark-price-candles": mark_candles,
+            "/api/v5/public/funding-rate-history": funding.okx_funding_rate_history,
         }
         if call.path in public:
             return envelope(public[call.path](call))
@@ -82,6 +84,8 @@ class Okx:
             ("GET", "/api/v5/trade/order"): orders.get_order,
             ("GET", "/api/v5/trade/orders-pending"): orders.pending,
             ("POST", "/api/v5/trade/cancel-order"): orders.cancel,
+            ("GET", "/api/v5/account/bills"): funding.okx_bills,
+            ("GET", "/api/v5/account/bills-archive"): funding.okx_bills,
         }
         handler = handlers.get((call.method, call.path))
         if handler is None:

@@ -5,6 +5,7 @@ pure (the shared book). Sources: venues.md §6 ([OKX]; sCodes as in ccxt's okx t
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -277,7 +278,8 @@ def config(call: Call, account: LabAccount, params: dict[str, Any]) -> Any:
         "msg": "",
         "data": [
             {
-                "uid": account.key,
+                # a numeric account id, never the API key (a key must not echo in answers)
+                "uid": str(int(hashlib.sha256(account.key.encode()).hexdigest()[:12], 16)),
                 # 1 simple, 2 single-currency margin, 3 multi-currency margin, 4 portfolio
                 # margin [OKX account/config; venues.md §10]; the lab's default is 2
                 "acctLv": account.mode or "2",

@@ -4,15 +4,18 @@ with reasons and the reduce-only orders the guard would plan. Nothing is sent an
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from guard.core.domain import Decision, GuardState
+from guard.core.domain import Decision, GuardState, MarketSpec
 from guard.core.engine import evaluate as run_engine
+from guard.core.numbers import market_price, market_quantity, money_text, plain, ratio_text
 from guard.core.planner import Plan, plan
 from guard.core.venues.registry import VENUES, rules_for
 from guard.core.yaml_model import ConfigError
@@ -63,7 +66,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print_json(document)
             return
-        _print(document)
+        _print(document, parsed.snapshot.markets)
 
 
 def _taken_at(option: str | None, in_file: Any, path: Path) -> datetime:
@@ -86,14 +89,32 @@ def _load(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _num(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _num(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)
+
+
+MONEY = ("equity", "maintenance_margin", "free_collateral")  # metrics in the account's currency
+RATIOS = ("margin_ratio", "worst_liquidation_distance", "drawdown")  # fractions, shown in %
+
+
+def metric_text(name: str, value: Decimal | None) -> str:
+    """One metric as the table shows it: money to the cent, ratios in %, leverage to 0.01."""
+    if value is None:
+        return "-"
+    if not value.is_finite():
+        return str(value)
+    if name in MONEY:
+        return money_text(value)
+    if name in RATIOS:
+        return ratio_text(value)
+    return plain(value.quantize(Decimal("0.01"), ROUND_HALF_EVEN))
 
 
 def as_json(
     decision: Decision, planned: Plan, notes: tuple[str, ...], fingerprint: str
 ) -> dict[str, Any]:
-    """The `--json` document; every number a decimal string (null where unknown)."""
+    """The `--json` document: exact decimal strings in plain notation (null where unknown); the
+    tables round them to the market's precision."""
     return {
         "account": decision.account,
         "taken_at": decision.taken_at.isoformat(),
@@ -144,7 +165,9 @@ def as_json(
     }
 
 
-def _print(document: dict[str, Any]) -> None:
+def _print(document: dict[str, Any], markets: Mapping[str, MarketSpec]) -> None:
+    """The document as tables: metrics by kind (metric_text), each order's quantity at its
+    market's amount step and its limit at the market's tick."""
     console.print(
         f"[bold]{document['account']}[/] at {document['taken_at']} "
         f"(policies {document['policy_fingerprint']})",
@@ -154,7 +177,7 @@ def _print(document: dict[str, Any]) -> None:
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
     for name, value in document["metrics"].items():
-        metrics.add_row(name, value if value is not None else "-")
+        metrics.add_row(name, metric_text(name, None if value is None else Decimal(value)))
     console.print(metrics)
     if not document["findings"]:
         console.print("no findings: every rule is satisfied")
@@ -168,12 +191,14 @@ def _print(document: dict[str, Any]) -> None:
     for column in ("symbol", "side", "quantity", "type", "limit", "client id", "rules"):
         orders.add_column(column)
     for order in document["orders"]:
+        market = markets.get(order["symbol"])
+        limit = order["limit_price"]
         orders.add_row(
             order["symbol"],
             order["side"],
-            order["quantity"],
+            market_quantity(Decimal(order["quantity"]), market),
             order["order_type"],
-            order["limit_price"] or "-",
+            "-" if limit is None else market_price(Decimal(limit), market),
             order["client_order_id"],
             ", ".join(order["rule_ids"]),
         )

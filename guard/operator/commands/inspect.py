@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from guard.core.domain import MarketSpec
 from guard.core.liquidation_check import cross_check_liquidation
 from guard.core.margin import AccountMetrics, measure
+from guard.core.numbers import market_price, market_quantity, money_text, plain, ratio_text
 from guard.core.venues.registry import VENUES, rules_for
 from guard.gateway.parsers import ParsedSnapshot, PayloadError, parse_snapshot
 from guard.operator.commands.common import console, errors, fail, print_json
@@ -88,11 +91,12 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _num(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else plain(value)
 
 
 def as_json(metrics: AccountMetrics) -> dict[str, Any]:
-    """The `--json` document: decimal strings, null where unknown."""
+    """The `--json` document: exact decimal strings in plain notation, null where unknown (the
+    tables round to the market's precision; a program reading JSON gets the exact figure)."""
     return {
         "account": {
             "equity": _num(metrics.equity),
@@ -118,25 +122,27 @@ def as_json(metrics: AccountMetrics) -> dict[str, Any]:
     }
 
 
-def _short(value: Decimal | None, places: int = 4) -> str:
-    if value is None:
-        return "-"
-    if not value.is_finite():
-        return str(value)
-    return f"{value:,.{places}f}"
+def _or_dash(value: Decimal | None, text: Callable[[Decimal], str]) -> str:
+    return "-" if value is None else text(value)
+
+
+def _leverage(value: Decimal) -> str:
+    return str(value) if not value.is_finite() else f"{plain(value.quantize(Decimal('0.01')))}x"
 
 
 def _print_tables(parsed: ParsedSnapshot, metrics: AccountMetrics) -> None:
+    """Money to the cent, ratios in %, each position's prices at its market's tick and its
+    quantity at the market's amount step."""
     snap = parsed.snapshot
     account = Table(title=f"{snap.venue} account {snap.account} ({snap.balance.currency})")
     for column in ("equity", "maintenance", "margin ratio", "free collateral", "leverage"):
         account.add_column(column, justify="right")
     account.add_row(
-        _short(metrics.equity),
-        _short(metrics.maintenance_margin),
-        _short(metrics.margin_ratio),
-        _short(metrics.free_collateral),
-        _short(metrics.leverage, 2),
+        money_text(metrics.equity),
+        money_text(metrics.maintenance_margin),
+        _or_dash(metrics.margin_ratio, ratio_text),
+        _or_dash(metrics.free_collateral, money_text),
+        _or_dash(metrics.leverage, _leverage),
     )
     console.print(account)
     table = Table(title="positions")
@@ -145,17 +151,20 @@ def _print_tables(parsed: ParsedSnapshot, metrics: AccountMetrics) -> None:
     for column in ("qty", "entry", "mark", "liq. price", "distance", "maint.", "venue liq."):
         table.add_column(column, justify="right")
     for p in metrics.positions:
+        market = snap.markets.get(p.key.symbol)
+
+        def price(value: Decimal, market: MarketSpec | None = market) -> str:
+            return market_price(value, market)
+
         table.add_row(
             str(p.key),
             p.margin_mode.value,
-            _short(p.quantity, 6),
-            _short(p.entry_price),
-            _short(p.mark_price),
-            _short(p.liquidation_price),
-            _short(p.liquidation_distance * 100, 2) + " %"
-            if p.liquidation_distance is not None
-            else "-",
-            _short(p.maintenance_margin),
-            _short(p.venue_liquidation_price),
+            market_quantity(p.quantity, market),
+            price(p.entry_price),
+            price(p.mark_price),
+            _or_dash(p.liquidation_price, price),
+            _or_dash(p.liquidation_distance, ratio_text),
+            money_text(p.maintenance_margin),
+            _or_dash(p.venue_liquidation_price, price),
         )
     console.print(table)

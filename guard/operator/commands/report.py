@@ -5,6 +5,7 @@ rich tables or --json. Paper accounts are read from their state file, never writ
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,15 @@ from rich.table import Table
 from guard.core.venues.base import VenueRules
 from guard.core.yaml_model import ConfigError
 from guard.gateway.base import Gateway, GatewayError
-from guard.operator.commands.common import console, errors, fail, parse_time, print_json
+from guard.operator.commands.common import (
+    DEFAULT_DATABASE,
+    console,
+    errors,
+    fail,
+    open_store,
+    parse_time,
+    print_json,
+)
 from guard.operator.commands.db import DbOption, ready_store
 from guard.service.config import AccountConfig, GuardConfig, load_config
 from guard.service.files import load_policies
@@ -52,7 +61,7 @@ def _gateway(account: AccountConfig) -> tuple[Gateway, VenueRules]:
         return venue, venue.rules
     from guard.core.venues.registry import rules_for
 
-    return ccxt_gateway(account.venue, [account]), rules_for(account.venue)
+    return ccxt_gateway(account.venue, [account], account.base_url), rules_for(account.venue)
 
 
 async def _one(kind: str, account: AccountConfig, store: Store | None, since: Any) -> Report:
@@ -66,6 +75,7 @@ async def _one(kind: str, account: AccountConfig, store: Store | None, since: An
             policies=load_policies(account.policies),
             store=store,
             since=since,
+            dry_run=account.dry_run,
         )
     finally:
         await gateway.close()
@@ -122,7 +132,11 @@ def run_report(
         fail(str(error))
     start = parse_time(since, "--since") if since is not None else None
     accounts = _chosen(loaded, config, account, kind)
-    store = ready_store(db or _service_database(loaded)) if kind == "shadow" else None
+    store = None
+    if kind == "shadow":  # the audit log's dry-run orders
+        store = ready_store(db or _service_database(loaded))
+    elif kind == "stress":  # the live rule memory (ladder steps already taken)
+        store = _memory_store(db or _service_database(loaded))
     documents = []
     for chosen in accounts:
         try:
@@ -139,6 +153,30 @@ def run_report(
             _print(report)
     if json:
         print_json({"reports": documents})
+
+
+def _memory_store(db: str | None) -> Store | None:
+    """The store holding the guard's rule memory; None (a fresh memory, said on stderr) when no
+    guard has run on it yet: a SQLite file that does not exist (not created here) or a database
+    never migrated. An unreachable server is an error: its memory is unknown."""
+    url = db or os.environ.get("GUARD_DATABASE_URL") or DEFAULT_DATABASE
+    path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else url
+    if "://" not in path and not Path(path).exists():
+        _fresh_memory(f"{path} does not exist")
+        return None
+    store = open_store(db)
+    if store.current_revision() is None:
+        _fresh_memory(f"{store.where} was never migrated")
+        return None
+    return ready_store(db)
+
+
+def _fresh_memory(why: str) -> None:
+    errors.print(
+        f"note: {why} (no guard has run on it): the guard's orders are planned from a fresh "
+        "rule memory",
+        highlight=False,
+    )
 
 
 def _service_database(config: GuardConfig) -> str | None:
@@ -177,10 +215,11 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="also draw a PNG (ACCOUNT appended to its name for several)"),
         ] = None,
+        db: DbOption = None,
     ) -> None:
         """Every mark moved together -10/-20/-30 % and +10/+20/+30 % plus the policy's shocks:
         equity, liquidated pools (cross, each isolated position), the guard's first orders."""
-        run_report("stress", config, account, None, json_output, None, chart)
+        run_report("stress", config, account, None, json_output, db, chart)
 
     @group.command("shadow")
     def shadow(

@@ -86,6 +86,29 @@ async def test_order_when_size_off_step_then_rejected_12(venue_lab: VenueLab) ->
     assert code == 12 and venue_lab.rejections[-1].rule == "step"
 
 
+async def test_order_when_below_the_one_step_minimum_then_rejected_12(venue_lab: VenueLab) -> None:
+    # dYdX has no separate minimum: quantums must be a multiple of StepBaseQuantums (venues.md
+    # §2.4 "Size and price grid"), so one step is the smallest size; 0.0009 BTC is 9e6
+    # quantums at atomic resolution -10, not a multiple of the 1e7 step: refused like any
+    # off-step size (a zero size would be ErrInvalidOrderQuantums, code 4)
+    client = await ccxt_client(venue_lab, "dydx")
+    client.amount_to_precision = lambda symbol, amount: str(amount)  # past ccxt's rounding
+    try:
+        code = await _send(
+            client,
+            BTC,
+            "limit",
+            "sell",
+            0.0009,  # below 1 step (0.001): truncated to zero quantums on the wire
+            59000,
+            **{"reduceOnly": True, "clientOrderId": 15, "timeInForce": "IOC"},
+        )
+    finally:
+        await client.close()
+    assert code == 12 and venue_lab.rejections[-1].rule == "step"
+    assert "StepBaseQuantums" in venue_lab.rejections[-1].detail
+
+
 async def test_order_when_price_off_tick_then_rejected_12(venue_lab: VenueLab) -> None:
     client = await ccxt_client(venue_lab, "dydx")
     client.price_to_precision = lambda symbol, price: str(price)

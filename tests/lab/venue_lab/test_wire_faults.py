@@ -147,12 +147,7 @@ async def test_reads_when_stale_then_payload_times_and_marks_are_old(venue_lab: 
     assert Decimal(stale["markPrice"]) != Decimal(fresh["markPrice"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard gap found by the lab: Binance positionRisk is not cross-checked against the "
-    "account endpoint's positions, so a sign-flipped positionRisk is evaluated (reported)",
-)
-async def test_positions_when_contradictory_then_guard_holds_on_its_sanity_rail(
+async def test_positions_when_contradictory_then_refused_as_bad_data_and_no_order(
     venue_lab: VenueLab,
     sqlite_store,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -173,8 +168,11 @@ async def test_positions_when_contradictory_then_guard_holds_on_its_sanity_rail(
     finally:
         await found.close()
     assert first.error is None and not first.holds
-    assert second.holds or second.error  # a flipped position is never acted on
+    # a flipped position is bad data: refused, naming the venue and both payload fields
+    assert second.error is not None and "binance payload positions[" in second.error
+    assert ".info.positionAmt" in second.error and "account_info.positions[" in second.error
     assert not (second.execution and second.execution.sent)
+    assert not [r for r in venue_lab.requests if r[1] in ("POST", "DELETE")]  # no order
 
 
 async def test_binance_when_budget_exceeded_then_429_retry_after_and_418_ban() -> None:
@@ -213,12 +211,7 @@ def test_fault_when_matched_then_fires_only_its_times() -> None:
     assert not fault.matches("binance", "positions")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard gap found by the lab: the staleness rail measures the guard's own read time, "
-    "not the venue's payload times, so marks 10 minutes old are evaluated (reported)",
-)
-async def test_reads_when_venue_serves_stale_payloads_then_guard_holds(
+async def test_reads_when_venue_serves_stale_payloads_then_staleness_rail_holds(
     venue_lab: VenueLab,
     sqlite_store: Any,
 ) -> None:
@@ -238,4 +231,7 @@ async def test_reads_when_venue_serves_stale_payloads_then_guard_holds(
         report = await service.tick("bn")
     finally:
         await found.close()
-    assert report.holds
+    # the payload's own times are 10 minutes old although served now: held, nothing sent
+    assert [h.rail.value for h in report.holds] == ["stale"]
+    assert "600.0s old" in report.holds[0].reason
+    assert not [r for r in venue_lab.requests if r[1] in ("POST", "DELETE")]
