@@ -2,7 +2,10 @@
 """Record the vcrpy cassettes of tests/lab/replay/test_history_cassettes.py.
 
 A local stub server on 127.0.0.1 answers in Binance USDⓈ-M wire format (exchangeInfo, klines,
-fundingRate; one HTTP 429 on the second klines page to exercise the backoff). ccxt's real
+markPriceKlines, fundingRate; one HTTP 429 on the second klines page to exercise the backoff).
+Mark-price klines follow the documented row layout (Binance "Mark Price Kline/Candlestick
+Data": open time, open, high, low, close, ignore, close time, ...) with a shallower crash wick
+than the last-trade klines, as a mark price (an index average) has. ccxt's real
 binanceusdm client, built by guard.gateway.ccxt.public_client with api_base pointing at the stub,
 runs fetch_ohlcv and fetch_funding_rate_history through guard.lab.replay.history.download_history
 while vcrpy records every request. No internet is involved.
@@ -32,7 +35,7 @@ from guard.lab.replay.history import download_history  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 18765
 BASE = f"http://{HOST}:{PORT}"
-CASSETTE = ROOT / "tests" / "replay" / "cassettes" / "binance_history.yaml"
+CASSETTE = ROOT / "tests" / "lab" / "replay" / "cassettes" / "binance_history.yaml"
 SINCE = datetime(2024, 8, 1, tzinfo=UTC)
 UNTIL = datetime(2024, 8, 11, tzinfo=UTC)
 HOUR_MS = 3_600_000
@@ -136,6 +139,17 @@ def candle(open_ms: int) -> list[object]:
     ]
 
 
+def mark_candle(open_ms: int) -> list[object]:
+    """The mark-price twin of `candle`: same open and close, wicks at most 60 beyond them except
+    a 2,500 wick in the crash hour (the last-trade wick is 4,000 deeper)."""
+    hour = (open_ms - int(SINCE.timestamp() * 1000)) // HOUR_MS
+    row = candle(open_ms)
+    o, c = float(str(row[1])), float(str(row[4]))
+    high, low = max(o, c) + 60, min(o, c) - 60 - (2500 if hour == 96 else 0)
+    return [open_ms, row[1], f"{high:.2f}", f"{low:.2f}", row[4], "0", open_ms + HOUR_MS - 1,
+            "0", 0, "0", "0", "0"]  # fmt: skip
+
+
 class Stub(BaseHTTPRequestHandler):
     klines_calls = 0
 
@@ -160,6 +174,12 @@ class Stub(BaseHTTPRequestHandler):
             first = -(-start // HOUR_MS) * HOUR_MS
             end = int(UNTIL.timestamp() * 1000) + 24 * HOUR_MS  # the stub has a day more
             self._send(200, [candle(t) for t in range(first, end, HOUR_MS)][:limit])
+        elif parts.path.endswith("/markPriceKlines"):
+            start = int(query["startTime"])
+            limit = int(query.get("limit", 500))
+            first = -(-start // HOUR_MS) * HOUR_MS
+            end = int(UNTIL.timestamp() * 1000) + 24 * HOUR_MS
+            self._send(200, [mark_candle(t) for t in range(first, end, HOUR_MS)][:limit])
         elif parts.path.endswith("/fundingRate"):
             start = int(query["startTime"])
             limit = int(query.get("limit", 100))
@@ -212,7 +232,9 @@ async def record() -> None:
                 result.funding,
                 "funding rows,",
                 result.requests,
-                "requests",
+                "requests,",
+                result.mark_candles,
+                "mark candles",
             )
     finally:
         await exchange.close()

@@ -46,6 +46,7 @@ from guard.core.policy.schema_levels import (
 from guard.core.policy.schema_stress import StressRule
 from guard.core.position_risk import PositionRisk
 from guard.core.venues.base import VenueRules
+from guard.core.volatility import CandleSeries
 
 PEAK_HISTORY = timedelta(days=30)
 POSITION_MEMORY = ("room", "seen", "confirm")  # counters "<rule>|<symbol>|<side>|<what>"
@@ -60,15 +61,17 @@ def evaluate(
     venue: VenueRules,
     evaluated_at: datetime | None = None,
     liquidation_tolerance: Decimal = LIQUIDATION_TOLERANCE,
+    candles: Mapping[str, CandleSeries] | None = None,
 ) -> Decision:
     """Run every enabled rule that selects this account and merge their requests per position.
+    `candles` (by candle_key) feed the volatility metrics and units; without them those rules hold.
 
     Also cross-checks computed liquidation prices against the venue's (alerts, never orders)."""
     now = require_utc(evaluated_at or snapshot.taken_at, "evaluated_at")
     metrics = measure(snapshot, venue)
     peaks = _updated_peaks(state.equity_peaks, snapshot.taken_at, metrics.equity)
     drawdown = _drawdown(peaks, metrics.equity)
-    ctx = RuleContext(snapshot, metrics, state, venue, drawdown, peaks)
+    ctx = RuleContext(snapshot, metrics, state, venue, drawdown, peaks, candles or frozen_map())
     age = Decimal(str((now - snapshot.taken_at).total_seconds()))
     outcomes: list[RuleOutcome] = []
     for rule in policies.rules:

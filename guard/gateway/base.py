@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from guard.core.domain import AccountSnapshot, OrderPlan, OrderResult
 from guard.core.funding_ledger import FundingPayment
+from guard.core.volatility import CandleSeries
 
 
 class GatewayError(Exception):
@@ -117,3 +118,13 @@ async def funding_history(gateway: object, account: str, since: datetime) -> lis
         venue = getattr(gateway, "venue", type(gateway).__name__)
         raise FundingHistoryUnavailable(f"{venue}: no funding history through this gateway")
     return await gateway.fetch_funding_history(account, since)
+
+
+@runtime_checkable
+class MarkCandles(Protocol):
+    """A gateway that can fetch candles of a market's mark price (or of its documented proxy,
+    flagged `mark=False`), oldest first (optional capability)."""
+
+    async def fetch_mark_candles(
+        self, symbol: str, timeframe: timedelta, bars: int
+    ) -> CandleSeries: ...

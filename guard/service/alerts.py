@@ -4,13 +4,15 @@ decides nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from guard.core.domain import ZERO, Decision, MarketSpec, OrderPlan, OrderStatus, Severity
 from guard.core.numbers import plain, result_alert_text
+from guard.core.position_risk import proximity_lines
 from guard.core.rails import Hold, PositionChange, Rail
 from guard.service.executor import ExecutionReport
-from guard.service.logs import tick_logger
+from guard.service.logs import logger, tick_logger
 from guard.service.notify import AlertKind
 from guard.service.runtime import AccountRuntime, TickReport
 from guard.service.service_base import ServiceBase
@@ -41,6 +43,18 @@ class Alerts(ServiceBase):
         changes: Sequence[PositionChange],
     ) -> None:
         account = runtime.name
+        if not runtime.proximity_warned:
+            await self._rank_at_start(runtime, decision)
+        for alert in decision.alerts:  # alert-only rules, start-up bands, divergences
+            title = f"{account} {alert.symbol or ''} {alert.kind}".strip()
+            await self._alert(
+                AlertKind.RULE_ALERT,
+                f"{account}:{alert.kind}:{alert.symbol or ''}:{_shape(alert.message)}",
+                f"{title} (dry-run)" if runtime.dry_run else title,
+                alert.message,
+                account=account,
+                severity=alert.severity,
+            )
         for finding in decision.findings:
             if finding.severity in BREACHES:
                 title = f"{account} {finding.symbol or ''} {finding.rule_id}".strip()
@@ -72,6 +86,25 @@ class Alerts(ServiceBase):
                 change.describe(),
                 account,
             )
+
+    async def _rank_at_start(self, runtime: AccountRuntime, decision: Decision) -> None:
+        """Once per account and start: one warning and one log line listing its positions,
+        nearest liquidation first, before the guard has acted on any of them."""
+        runtime.proximity_warned = True
+        if not decision.positions:
+            return
+        lines = proximity_lines(decision.positions)
+        logger(service="guard", account=runtime.name).warning(
+            "startup_liquidation_proximity", positions=list(lines)
+        )
+        await self._alert(
+            AlertKind.PROXIMITY,
+            f"{runtime.name}:startup",
+            f"{runtime.name} start-up: {len(lines)} position(s), nearest liquidation first",
+            "\n".join(lines),
+            account=runtime.name,
+            severity=Severity.WARNING,
+        )
 
     async def _after_execution(
         self, runtime: AccountRuntime, plans: Sequence[OrderPlan], execution: ExecutionReport
@@ -174,3 +207,15 @@ class Alerts(ServiceBase):
             dry_run=runtime.dry_run,
             error=report.error,
         )
+
+
+def _shape(message: str) -> str:
+    """An alert's text with its figures blanked: the same alert restated with new figures is
+    one alert per dedup window; another rule, band or episode is another alert."""
+    named = _NAMED.sub(lambda m: f"{m.group(1)} {m.group(2).translate(_LETTERS)}", message)
+    return _FIGURES.sub("#", named)[:160]
+
+
+_NAMED = re.compile(r"\b(band\(s\)|bands?|episode) ([\d+]+)")  # kept: which band, which episode
+_LETTERS = str.maketrans("0123456789", "abcdefghij")
+_FIGURES = re.compile(r"[-+]?\d[\d.,]*%?")

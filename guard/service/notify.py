@@ -32,6 +32,8 @@ class AlertKind(StrEnum):
     CONFIG = "config"
     SERVICE = "service"
     REPORT = "report"  # a scheduled funding, stress or shadow report
+    RULE_ALERT = "rule_alert"  # an alert the engine raised: alert_only rule, start-up band, ...
+    PROXIMITY = "proximity"  # at start: positions ranked nearest liquidation first
 
 
 # How urgent each kind is unless the caller says otherwise: info is news, warning needs a look,
@@ -48,6 +50,8 @@ SEVERITY_OF: dict[AlertKind, Severity] = {
     AlertKind.RATE_LIMITED: Severity.WARNING,
     AlertKind.CONFIG: Severity.WARNING,
     AlertKind.SERVICE: Severity.INFO,
+    AlertKind.RULE_ALERT: Severity.WARNING,
+    AlertKind.PROXIMITY: Severity.WARNING,
     AlertKind.REPORT: Severity.INFO,
 }
 _NOTIFY_TYPE = {

@@ -37,6 +37,7 @@ class AccountRuntime:
     markets_recorded: frozenset[str] = frozenset()  # what the store knows of its markets
     audited_outcome: str | None = None  # the last quiet outcome written to the audit log
     audited_at: datetime | None = None  # when (wall clock), for the heartbeat
+    proximity_warned: bool = False  # the start-up ranking by liquidation proximity was sent
 
 
 @dataclass(frozen=True, slots=True)

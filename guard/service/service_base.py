@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.pause import Pause
 from guard.core.rails import BreakerLimits, SanityBounds
+from guard.gateway.candles import CandleCache
 from guard.service.cooldowns import watch_cooldowns
 from guard.service.db_thread import DatabaseThread
 from guard.service.executor import Executor
@@ -49,6 +50,7 @@ class ServiceBase:
     heartbeat: timedelta | None = None
     pauses: PauseReader | None = None  # the operator's pause file (works with the database down)
     pauses_seen: dict[str, Pause] = field(default_factory=dict)  # audited as seen, not yet ended
+    candles: CandleCache = field(default_factory=CandleCache)  # shared by every account
     # venue rate-limit cool-downs started, not yet audited and alerted: (venue, until, error)
     cooldowns_started: list[tuple[str, datetime, str]] = field(default_factory=list)
 

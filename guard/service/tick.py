@@ -16,6 +16,7 @@ from guard.core.rails import Hold, PositionChange, compare, staleness
 from guard.core.step_memory import for_mode, keep_steps
 from guard.core.validity import snapshot_problems
 from guard.gateway.base import GatewayError, PermanentError, RateLimited
+from guard.service.candle_feed import candles_for
 from guard.service.cooldowns import report_cooldowns
 from guard.service.db_thread import routed
 from guard.service.flatten_requests import FlattenRequests
@@ -176,7 +177,12 @@ class GuardService(RailHolds, FlattenRequests, Reconciliation, PauseWatch):
             runtime.own_fills = {}
         # 2. decide (pure)
         state = for_mode(inputs.state, runtime.dry_run)
-        decision = evaluate(snapshot, runtime.policies, state, runtime.rules, evaluated_at=now)
+        candles = await candles_for(
+            self.candles, runtime.gateway, runtime.policies, snapshot, snapshot.taken_at
+        )
+        decision = evaluate(
+            snapshot, runtime.policies, state, runtime.rules, evaluated_at=now, candles=candles
+        )
         # 3. plan (pure): clipped, rounded, sliced, deterministic client ids
         planned = plan(decision, snapshot, runtime.rules)
         # 4. gate: what holds the plan back now (the egress gate re-checks at each send)

@@ -11,6 +11,7 @@ from guard.core.policy.schema_ladders import (
     DrawdownAction,
     DrawdownRule,
     ExitLadderRule,
+    TriggerUnits,
 )
 from guard.core.policy.schema_levels import (
     BufferFloorRule,
@@ -23,6 +24,7 @@ from guard.core.policy.schema_levels import (
 )
 from guard.core.policy.schema_stress import StressRule
 from guard.core.policy.units import format_duration, format_percent
+from guard.core.policy.vol_metrics import describe_level
 
 
 def _p(value: Decimal) -> str:
@@ -59,7 +61,26 @@ def _order(order: str) -> str:
 
 
 def _level(rule: ExitLadderRule, value: Decimal) -> str:
+    if rule.units is TriggerUnits.VOLATILITY:
+        return describe_level(rule, value)  # "3 atr": multiples of the volatility measure
     return _p(value) if rule.metric.is_percentage else f"{value}"
+
+
+def _no_dust(restore_to: Decimal, floor: Decimal | None) -> str:
+    parts = [] if restore_to == 1 else [f"down to {_p(restore_to)} of the cap"]
+    if floor is not None:
+        parts.append(f"no order under {floor} of notional unless it closes the position")
+    return "" if not parts else f" ({'; '.join(parts)})"
+
+
+def _candles(rule: ExitLadderRule) -> str:
+    spec = rule.volatility
+    if spec is None or not rule.needs_candles:
+        return ""
+    return (
+        f" ({spec.measure.value} over {spec.bars} closed {format_duration(spec.timeframe)} bars "
+        f"of the mark; holds without enough candles)"
+    )
 
 
 def describe(rule: RuleBase) -> str:
@@ -82,7 +103,7 @@ def _body(rule: RuleBase) -> str:
             return (
                 f"exit ladder per position — {bands}; fractions are of the size when the episode "
                 f"began, each band fires once per episode, re-armed when {rule.metric.value} "
-                f"recovers past {_level(rule, rule.rearm)}"
+                f"recovers past {_level(rule, rule.rearm)}{_candles(rule)}"
             )
         case StaleDataRule():
             return (
@@ -126,7 +147,10 @@ def _body(rule: RuleBase) -> str:
                 caps.append(f"account gross leverage at most {rule.account}x")
             if rule.position is not None:
                 caps.append(f"each position at most {rule.position}x of its pool's equity")
-            return f"keep {' and '.join(caps)}; reduce back under, {_order(rule.order.value)}"
+            return (
+                f"keep {' and '.join(caps)}; reduce back under, {_order(rule.order.value)}"
+                f"{_no_dust(rule.restore_to, rule.min_order_notional)}"
+            )
         case ExposureCapRule():
             cap = (
                 f"{rule.limit}"
@@ -136,7 +160,7 @@ def _body(rule: RuleBase) -> str:
             scope = "per base asset" if rule.scope.value == "per_asset" else "in total"
             return (
                 f"keep {rule.measure.value} notional {scope} at most {cap}; reduce the excess, "
-                f"{_order(rule.order.value)}"
+                f"{_order(rule.order.value)}{_no_dust(rule.restore_to, rule.min_order_notional)}"
             )
         case StressRule():
             shocks = ", ".join(s.to_shock().name for s in rule.shocks)

@@ -23,6 +23,7 @@ from guard.core.policy.reductions import (
     ordered,
     pct,
     selected,
+    without_dust,
 )
 from guard.core.policy.rules import RuleContext, RuleOutcome
 from guard.core.policy.schema_levels import (
@@ -143,7 +144,7 @@ def buffer_floor(rule: BufferFloorRule, ctx: RuleContext) -> RuleOutcome:
             value=own,
             threshold=rule.floor,
         )
-    return RuleOutcome(tuple(findings))
+    return RuleOutcome(without_dust(rule, ctx, findings))
 
 
 def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
@@ -164,9 +165,12 @@ def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
         excess = (
             metrics.gross_exposure
             if metrics.equity <= ZERO
-            else metrics.gross_exposure - rule.account * metrics.equity
+            else metrics.gross_exposure - rule.account * rule.restore_to * metrics.equity
         )
-        why = f"account gross leverage {_x(metrics.leverage)} is above the cap {_x(rule.account)}"
+        why = (
+            f"account gross leverage {_x(metrics.leverage)} is above the cap {_x(rule.account)}"
+            + _restoring(rule.restore_to, rule.account)
+        )
         pro_rata = rule.order is ReductionOrder.PRO_RATA
         for key, quantity in allocate_notional(chosen, ctx, excess, pro_rata).items():
             want(key, quantity, why, metrics.leverage, rule.account)
@@ -175,7 +179,7 @@ def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
             m = ctx.metrics.position(position.key)
             if m is None or m.leverage <= rule.position:
                 continue
-            allowed_notional = max(m.pool_equity, ZERO) * rule.position
+            allowed_notional = max(m.pool_equity, ZERO) * rule.position * rule.restore_to
             keep = allowed_notional / position.mark_price if position.mark_price > ZERO else ZERO
             step = ctx.snapshot.market(position.symbol).amount_step
             quantity = ceil_step(position.quantity - keep, step, position.quantity)
@@ -184,7 +188,7 @@ def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
             )
             why = (
                 f"{position.symbol} leverage {_x(m.leverage)} on {pool} is above the cap "
-                f"{_x(rule.position)}"
+                f"{_x(rule.position)}" + _restoring(rule.restore_to, rule.position)
             )
             want(position.key, quantity, why, m.leverage, rule.position)
     findings: list[Finding] = []
@@ -199,7 +203,11 @@ def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
             value=value,
             threshold=cap,
         )
-    return RuleOutcome(tuple(findings))
+    return RuleOutcome(without_dust(rule, ctx, findings))
+
+
+def _restoring(share: Decimal, cap: Decimal) -> str:
+    return "" if share == 1 else f"; restoring {pct(share)} of it ({_x(cap * share)})"
 
 
 def _x(value: Decimal) -> str:
@@ -239,12 +247,14 @@ def exposure_cap(rule: ExposureCapRule, ctx: RuleContext) -> RuleOutcome:
             excess = abs(value) - cap
         if excess <= ZERO:
             continue
+        excess += cap * (1 - rule.restore_to)  # hysteresis: down to restore_to of the cap
         found = allocate_notional(
             ordered(candidates, ctx, rule.order, rule.priority), ctx, excess, pro_rata
         )
         why = (
             f"{rule.measure.value} exposure of {group} is {value.quantize(Decimal('0.01'))}, "
             f"above the cap {cap_text}"
+            + ("" if rule.restore_to == 1 else f"; restoring {pct(rule.restore_to)} of it")
         )
         findings += findings_for(
             rule,
@@ -255,4 +265,4 @@ def exposure_cap(rule: ExposureCapRule, ctx: RuleContext) -> RuleOutcome:
             value=value,
             threshold=cap,
         )
-    return RuleOutcome(tuple(findings))
+    return RuleOutcome(without_dust(rule, ctx, findings))

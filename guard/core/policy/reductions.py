@@ -5,6 +5,7 @@ carrying the ReduceRequests; pure (now is snapshot.taken_at)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from fnmatch import fnmatchcase
@@ -167,3 +168,30 @@ def findings_for(
             )
         )
     return findings
+
+
+def without_dust(
+    rule: RuleBase, ctx: RuleContext, findings: Sequence[Finding]
+) -> tuple[Finding, ...]:
+    """A level rule's findings with every request worth less than its `min_order_notional` (at
+    the mark) turned into an INFO note without a request, unless it closes the position."""
+    floor: Decimal | None = getattr(rule, "min_order_notional", None)
+    if floor is None:
+        return tuple(findings)
+    kept: list[Finding] = []
+    for finding in findings:
+        request = finding.request
+        position = None if request is None else ctx.snapshot.position(request.key)
+        if request is None or position is None or request.quantity >= position.quantity:
+            kept.append(finding)
+            continue
+        notional = request.quantity * position.mark_price
+        if notional >= floor:
+            kept.append(finding)
+            continue
+        note = (
+            f"{finding.reason} — worth {notional.quantize(Decimal('0.01'))}, below "
+            f"min_order_notional {floor}: no order (no dust)"
+        )
+        kept.append(replace(finding, severity=Severity.INFO, reason=note, request=None))
+    return tuple(kept)

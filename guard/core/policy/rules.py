@@ -27,7 +27,10 @@ from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_ladders import AtStart, Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
 from guard.core.policy.units import format_percent
+from guard.core.policy.vol_metrics import candle_value
+from guard.core.policy.vol_metrics import describe_level as describe
 from guard.core.venues.base import VenueRules
+from guard.core.volatility import CandleSeries
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class RuleContext:
     venue: VenueRules
     drawdown: Decimal | None = None  # account equity drawdown from its peak, if known
     peaks: tuple[tuple[datetime, Decimal], ...] = ()  # (time, equity) queue, running peak first
+    candles: Mapping[str, CandleSeries] = field(default_factory=frozen_map)  # by candle_key
     # selector -> the positions it picks, in key order (see reductions.selected): one scan and
     # sort per distinct selector per evaluation, however many rules share it
     selections: dict[object, tuple[Position, ...]] = field(
@@ -85,6 +89,8 @@ def _ladder_value(
             return metrics.mark_price
         case LadderMetric.LIQUIDATION_PROGRESS:
             raise ValueError("liquidation_progress needs the remembered room: see exit_ladder")
+        case LadderMetric.VOLATILITY | LadderMetric.PULLBACK:
+            return None  # from the candles: see candle_value
 
 
 def _is_worse_or_equal(direction: Direction, value: Decimal, level: Decimal) -> bool:
@@ -118,6 +124,22 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
                 plain[room_key(key)] = room
         else:
             value = _ladder_value(rule, metrics, ctx)
+        if rule.needs_candles:
+            value, why = candle_value(rule, position, metrics, ctx.candles, now, value)
+            if value is None and why:  # never act on absent data: hold, memory unchanged
+                findings.append(
+                    Finding(
+                        rule.id,
+                        rule_kind(rule),
+                        Severity.WARNING,
+                        f"cannot evaluate {rule.metric.value}: {why}; holding (no order on "
+                        f"absent data)",
+                        position.symbol,
+                        position.side,
+                        rule.metric.value,
+                    )
+                )
+                continue
         episode = ctx.state.episodes.get(key)
         if value is None:
             continue
@@ -126,7 +148,7 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
             first_sight = ctx.state.counters.get(f"{key}|seen") is None
             plain[f"{key}|seen"] = 1
         confirm_key = f"{key}|confirm"
-        shown = describe_metric(rule.metric, value)
+        shown = describe(rule, value)
         if (
             episode is not None
             and not _is_worse_or_equal(direction, value, rule.rearm)
@@ -139,7 +161,7 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
                     rule_kind(rule),
                     Severity.INFO,
                     f"{rule.metric.value} {shown} recovered past the re-arm level "
-                    f"{describe_metric(rule.metric, rule.rearm)}: episode {episode.number} ends",
+                    f"{describe(rule, rule.rearm)}: episode {episode.number} ends",
                     position.symbol,
                     position.side,
                     rule.metric.value,
@@ -230,7 +252,7 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         market = ctx.snapshot.markets.get(position.symbol)
         reason = (
             f"{rule.metric.value} {shown} is at or {direction.value} band {_band_list(new)} "
-            f"trigger {describe_metric(rule.metric, trigger)} (episode {episode.number}): reduce "
+            f"trigger {describe(rule, trigger)} (episode {episode.number}): reduce "
             f"{format_percent(fraction)} of the episode-start size "
             f"{market_quantity(episode.start_quantity, market)} "
             f"= {market_quantity(quantity, market)} {position.symbol}"

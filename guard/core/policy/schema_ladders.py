@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from guard.core.policy.schema_fields import Fraction, RuleBase, Strict, in_range, show_percent
-from guard.core.policy.units import Duration, Percent, parse_percent, to_decimal
+from guard.core.policy.units import (
+    Duration,
+    Percent,
+    format_duration,
+    parse_percent,
+    to_decimal,
+)
+from guard.core.volatility import VolatilityMeasure
 
 
 class LadderMetric(StrEnum):
@@ -26,10 +33,25 @@ class LadderMetric(StrEnum):
     # share of the entry-to-liquidation distance used up (0 at entry, 100 % at liquidation);
     # higher is worse. A 20x position is not "near liquidation" at entry on this scale.
     LIQUIDATION_PROGRESS = "liquidation_progress"
+    # the rule's `volatility` measure of the mark (ATR ÷ mark or realized vol); higher is worse
+    VOLATILITY = "volatility"
+    # the mark's adverse move from its best price over the rule's `volatility` window (the
+    # highest high for a long, the lowest low for a short): a drawdown of the underlying, not of
+    # leveraged equity; higher is worse
+    PULLBACK = "pullback"
 
     @property
     def is_percentage(self) -> bool:
         return self is not LadderMetric.MARK_PRICE
+
+    @property
+    def is_price_move(self) -> bool:
+        """Metrics that are a move of the mark, so they can be counted in volatility units."""
+        return self in (
+            LadderMetric.LIQUIDATION_DISTANCE,
+            LadderMetric.UNREALIZED_LOSS_PCT,
+            LadderMetric.PULLBACK,
+        )
 
 
 class Direction(StrEnum):
@@ -43,7 +65,31 @@ DEFAULT_DIRECTION = {
     LadderMetric.UNREALIZED_LOSS_PCT: Direction.ABOVE,
     LadderMetric.DRAWDOWN_PCT: Direction.ABOVE,
     LadderMetric.LIQUIDATION_PROGRESS: Direction.ABOVE,
+    LadderMetric.VOLATILITY: Direction.ABOVE,
+    LadderMetric.PULLBACK: Direction.ABOVE,
 }
+
+TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+
+
+class VolatilitySpec(Strict):
+    """The candles behind a volatility metric or unit: `measure` over the last `bars` closed
+    `timeframe` bars of the mark (fetched once per venue, market and timeframe)."""
+
+    measure: VolatilityMeasure = VolatilityMeasure.ATR
+    timeframe: Duration = timedelta(hours=1)
+    bars: int = Field(default=14, ge=2, le=500)
+
+    @model_validator(mode="after")
+    def _known_timeframe(self) -> VolatilitySpec:
+        if format_duration(self.timeframe) not in TIMEFRAMES:
+            raise ValueError(f"timeframe must be one of {', '.join(TIMEFRAMES)}")
+        return self
+
+
+class TriggerUnits(StrEnum):
+    PERCENT = "percent"  # triggers and rearm are percentages of the metric
+    VOLATILITY = "volatility"  # triggers and rearm are multiples of the `volatility` measure
 
 
 class AtStart(StrEnum):
@@ -53,9 +99,14 @@ class AtStart(StrEnum):
     ACT = "act"  # reduce as if the bands had just been crossed
 
 
+_UNIT_SUFFIXES = ("atr", "vol")
+
+
 def _parse_level(raw: Any) -> Decimal:
     if isinstance(raw, str) and raw.strip().endswith("%"):
         return parse_percent(raw)
+    if isinstance(raw, str) and raw.strip().lower().endswith(_UNIT_SUFFIXES):
+        raw = raw.strip()[:-3]  # "3 atr" = 3 units of the rule's volatility measure
     return to_decimal(raw, "level")
 
 
@@ -83,11 +134,34 @@ class ExitLadderRule(RuleBase):
     rearm: Level
     confirm_ticks: int = Field(default=1, ge=1, le=100)  # a breach must hold this many ticks
     at_start: AtStart = AtStart.ACT
+    volatility: VolatilitySpec | None = None
+    units: TriggerUnits = TriggerUnits.PERCENT
+
+    @property
+    def needs_candles(self) -> bool:
+        return self.units is TriggerUnits.VOLATILITY or self.metric in (
+            LadderMetric.VOLATILITY,
+            LadderMetric.PULLBACK,
+        )
 
     @model_validator(mode="after")
     def _coherent(self) -> ExitLadderRule:
         direction = self.effective_direction
-        if self.metric.is_percentage:
+        if self.needs_candles and self.volatility is None:
+            raise ValueError(
+                "this ladder needs `volatility: {measure: atr, timeframe: 1h, bars: 14}` "
+                "(the candles behind its metric or units)"
+            )
+        if self.units is TriggerUnits.VOLATILITY:
+            if not self.metric.is_price_move:
+                raise ValueError(
+                    "units: volatility counts a move of the mark: use it with "
+                    "liquidation_distance, unrealized_loss_pct or pullback"
+                )
+            for index, band in enumerate(self.bands, start=1):
+                if band.trigger <= 0:
+                    raise ValueError(f"band {index} trigger must be a positive multiple, e.g. 3")
+        elif self.metric.is_percentage:
             for index, band in enumerate(self.bands, start=1):
                 if not Decimal(0) < band.trigger <= Decimal(1):
                     raise ValueError(
@@ -127,6 +201,17 @@ class ExitLadderRule(RuleBase):
     @model_validator(mode="before")
     @classmethod
     def _direction_for_price(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("units") != "volatility":
+            levels = [data.get("rearm")] + [
+                b.get("trigger") for b in data.get("bands") or () if isinstance(b, dict)
+            ]
+            if any(
+                isinstance(v, str) and v.strip().lower().endswith(_UNIT_SUFFIXES) for v in levels
+            ):
+                raise ValueError(
+                    "a trigger or rearm in volatility units ('3 atr') needs units: volatility "
+                    "and a `volatility` spec"
+                )
         if (
             isinstance(data, dict)
             and data.get("metric") == "mark_price"

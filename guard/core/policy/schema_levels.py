@@ -46,10 +46,14 @@ class ReductionOrder(StrEnum):
 
 
 class OrderedRule(RuleBase):
-    """A rule that picks positions to reduce by `order` (and `priority` for order: priority)."""
+    """A rule that picks positions to reduce by `order` (and `priority` for order: priority).
+
+    `min_order_notional`: a restated reduction worth less than this (at the mark) is reported,
+    not sent, unless it closes the position: a level rule never drips dust orders."""
 
     order: ReductionOrder = ReductionOrder.HIGHEST_LEVERAGE
     priority: tuple[str, ...] = ()
+    min_order_notional: PositiveMoney | None = None
 
     @model_validator(mode="after")
     def _priority_given(self) -> OrderedRule:
@@ -134,11 +138,13 @@ class FundingThresholdRule(RuleBase):
 
 class LeverageCapRule(OrderedRule):
     """Cap account gross leverage (gross notional ÷ equity) and/or each position's leverage
-    (notional ÷ its pool's equity); reduce back under the cap."""
+    (notional ÷ its pool's equity); on a breach reduce to `restore_to` of the cap (hysteresis:
+    '90%' leaves a 10 % margin before the next cut; the default 100 % restores the cap)."""
 
     kind: Literal["leverage_cap"]
     account: PositiveLeverage | None = None
     position: PositiveLeverage | None = None
+    restore_to: Fraction = Decimal(1)
 
     @model_validator(mode="after")
     def _some_cap(self) -> LeverageCapRule:
@@ -167,6 +173,7 @@ class ExposureCapRule(OrderedRule):
     limit_pct_of_equity: (
         Annotated[Percent, in_range("limit_pct_of_equity", Decimal(0), Decimal(1000))] | None
     ) = None
+    restore_to: Fraction = Decimal(1)  # on a breach reduce to this share of the cap (hysteresis)
 
     @model_validator(mode="after")
     def _one_limit(self) -> ExposureCapRule:

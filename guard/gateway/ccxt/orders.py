@@ -12,6 +12,7 @@ from ccxt.base import errors as ccxt_errors
 
 from guard.core.domain import MarketSpec, OrderPlan, OrderResult
 from guard.gateway.base import OrderRejected
+from guard.gateway.ccxt.candles import CcxtCandleReader
 from guard.gateway.ccxt.clients import AccountConfig, GatewaySettings
 from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE
 from guard.gateway.ccxt.snapshots import CcxtSnapshotReader
@@ -19,7 +20,7 @@ from guard.gateway.ccxt.structures import order_result
 from guard.gateway.ordermap import CcxtOrder, OrderMappingError, map_order
 
 
-class CcxtGateway(CcxtSnapshotReader):
+class CcxtGateway(CcxtSnapshotReader, CcxtCandleReader):
     """A Gateway for one or more accounts of one venue through ccxt (one client per account)."""
 
     async def _spec(self, plan: OrderPlan) -> MarketSpec:

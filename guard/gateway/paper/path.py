@@ -1,5 +1,5 @@
 """Price paths: PricePath (knots, linear interpolation), shifted and indexed copies (bisect lookups,
-exact threshold crossings), candles turned into knots visiting the adverse extreme first; pure."""
+exact threshold crossings), candles turned into knots visiting the adverse extreme first, and bars back out of a path; pure."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from guard.core.domain import Side
+from guard.core.volatility import Bar
 from guard.gateway.paper.data import Candle
 
 Knots = tuple[tuple[datetime, Decimal], ...]
@@ -173,3 +174,26 @@ def candles_path(
             for symbol, series in candles.items()
         }
     )
+
+
+def path_bars(
+    path: PricePath, symbol: str, timeframe: timedelta, end: datetime, count: int
+) -> tuple[Bar, ...]:
+    """The last `count` bars of `symbol`'s path up to `end` (bars aligned to the epoch, the one
+    still forming cut at `end`): open/close at the bar's edges, high/low over the knots inside.
+    Bars that would start before the path does are left out (no history is invented)."""
+    series = path.knots[symbol]
+    first = series[0][0]
+    epoch = datetime(1970, 1, 1, tzinfo=end.tzinfo)
+    start = epoch + timeframe * ((end - epoch) // timeframe)
+    if start == end:  # a bar that has not begun to form yet
+        start -= timeframe
+    bars: list[Bar] = []
+    while len(bars) < count and start >= first:
+        close_at = min(start + timeframe, end)
+        inside = [p for t, p in series if start < t < close_at]
+        opened, closed = path.price(symbol, start), path.price(symbol, close_at)
+        prices = [opened, closed, *inside]
+        bars.append(Bar(start, opened, max(prices), min(prices), closed))
+        start -= timeframe
+    return tuple(reversed(bars))

@@ -4,7 +4,7 @@ reduce-only refused on an account flagged so; deterministic, no I/O."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from guard.core.domain import (
@@ -17,14 +17,18 @@ from guard.core.domain import (
     OrderStatus,
 )
 from guard.core.funding_ledger import FundingPayment
-from guard.gateway.base import OrderRejected
+from guard.core.volatility import CandleSeries
+from guard.gateway.base import GatewayError, OrderRejected
 from guard.gateway.paper.book import Fill, PaperAccount
 from guard.gateway.paper.impact import volatility_scale
+from guard.gateway.paper.path import path_bars
 from guard.gateway.paper.settlement import PaperSettlement
 
 
 class PaperVenue(PaperSettlement):
     """A simulated venue; one instance serves many accounts in one virtual time line."""
+
+    candles_are_mark = True  # False when the path was built from last-trade candles
 
     # ----- gateway protocol ---------------------------------------------------------------
     async def fetch_snapshot(self, account: str) -> AccountSnapshot:
@@ -67,6 +71,18 @@ class PaperVenue(PaperSettlement):
         """Every funding settlement of `account` at or after `since` (the paper ledger)."""
         self.calls["fetch_funding_history"] += 1
         return [p for p in self._account(account).funding_ledger if p.at >= since]
+
+    async def fetch_mark_candles(
+        self, symbol: str, timeframe: timedelta, bars: int
+    ) -> CandleSeries:
+        """Bars of the path up to virtual now; the path is the mark unless it was built from
+        last-trade candles (`candles_are_mark` False: the replay's documented proxy)."""
+        self.calls["fetch_mark_candles"] += 1
+        if symbol not in self.path.knots:
+            raise GatewayError(f"paper: no price path for {symbol}")
+        found = path_bars(self.path, symbol, timeframe, self.now, bars)
+        source = "paper path" if self.candles_are_mark else "paper path from last-trade candles"
+        return CandleSeries(timeframe, found, self.candles_are_mark, source)
 
     async def close(self) -> None:
         return None

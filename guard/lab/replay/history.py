@@ -1,5 +1,6 @@
-"""Download candles and funding history through a ccxt exchange object into the replay CSV
-formats, page by page, pausing between requests and backing off on rate limits."""
+"""Download candles (last-trade, and mark-price where the venue offers them) and funding history
+through a ccxt exchange object into the replay CSV formats, page by page, pausing between requests
+and backing off on rate limits."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from guard.gateway.ccxt.candles import MARK_PRICE_PARAMS
 from guard.gateway.paper.data import CANDLE_COLUMNS, FUNDING_COLUMNS
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -42,6 +44,18 @@ class Download:
     candles: int
     funding: int
     requests: int
+    mark_path: Path | None = None  # mark-price candles, where the venue offers them
+    mark_candles: int = 0
+
+
+def mark_candles_path(candles: Path) -> Path:
+    """Where the mark-price twin of a last-trade candle file is written (and looked for):
+    binance_BTCUSDT_1h_2024-08-01_2024-08-11.csv -> binance_BTCUSDT_1h_mark_2024-08-01_....csv."""
+    parts = candles.stem.split("_")
+    stamp = next((i for i, p in enumerate(parts) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p)), None)
+    if stamp is None:
+        return candles.with_name(f"{candles.stem}_mark{candles.suffix}")
+    return candles.with_name("_".join([*parts[:stamp], "mark", *parts[stamp:]]) + candles.suffix)
 
 
 def timeframe_ms(timeframe: str) -> int:
@@ -137,19 +151,27 @@ def _args(args: Sequence[Any]) -> str:
 
 
 async def fetch_candles(
-    pager: _Pager, symbol: str, timeframe: str, since: int, until: int, limit: int
+    pager: _Pager,
+    symbol: str,
+    timeframe: str,
+    since: int,
+    until: int,
+    limit: int,
+    params: dict[str, str] | None = None,
 ) -> list[list[str]]:
-    """Rows in [since, until), each timestamp once, pages followed until past `until`."""
+    """Rows in [since, until), each timestamp once, pages followed until past `until`; `params`
+    go to fetch_ohlcv as they are (e.g. {"price": "mark"})."""
     step = timeframe_ms(timeframe)
     rows: dict[int, list[str]] = {}
     cursor = since
     while cursor < until:
-        page = await pager.call("fetch_ohlcv", symbol, timeframe, cursor, limit)
+        extra = () if params is None else (dict(params),)
+        page = await pager.call("fetch_ohlcv", symbol, timeframe, cursor, limit, *extra)
         if not page:
             break
         last = cursor - 1
         for index, candle in enumerate(page):
-            if not isinstance(candle, list | tuple) or len(candle) < 6:
+            if not isinstance(candle, list | tuple) or len(candle) < 5:
                 raise HistoryError(
                     f"fetch_ohlcv row {index}: expected [t, o, h, l, c, v], got {candle!r}"
                 )
@@ -157,7 +179,8 @@ async def fetch_candles(
             last = max(last, stamp)
             if since <= stamp < until:
                 where = f"fetch_ohlcv {symbol} at {stamp}"
-                rows[stamp] = [str(stamp), *(plain(v, where) for v in candle[1:6])]
+                volume = candle[5] if len(candle) > 5 and candle[5] is not None else 0
+                rows[stamp] = [str(stamp), *(plain(v, where) for v in [*candle[1:5], volume])]
         if last < cursor:
             break  # the venue did not move forward: nothing more to fetch
         cursor = last + step
@@ -241,6 +264,12 @@ async def download_history(
             + (f"; similar: {', '.join(near)}" if near else "")
         )
     candles = await fetch_candles(pager, symbol, timeframe, start, end, limit)
+    mark_params = MARK_PRICE_PARAMS.get(venue)
+    marks = (
+        await fetch_candles(pager, symbol, timeframe, start, end, limit, mark_params)
+        if mark_params is not None
+        else []
+    )
     funding = await fetch_funding(pager, symbol, start, end, funding_limit or limit)
     if not candles:
         raise HistoryError(
@@ -250,4 +279,13 @@ async def download_history(
     span = f"{since:%Y-%m-%d}_{until:%Y-%m-%d}"
     candles_path = write_csv(out / f"{stem}_{timeframe}_{span}.csv", CANDLE_COLUMNS, candles)
     funding_path = write_csv(out / f"{stem}_funding_{span}.csv", FUNDING_COLUMNS, funding)
-    return Download(candles_path, funding_path, len(candles), len(funding), pager.requests)
+    mark_path = write_csv(mark_candles_path(candles_path), CANDLE_COLUMNS, marks) if marks else None
+    return Download(
+        candles_path,
+        funding_path,
+        len(candles),
+        len(funding),
+        pager.requests,
+        mark_path,
+        len(marks),
+    )

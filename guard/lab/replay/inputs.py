@@ -1,5 +1,7 @@
 """Command-line inputs of a replay turned into a ReplaySetup: candle and funding files paired with
-symbols (explicit --symbol, in order, or read from the file names), the portfolio and its venue."""
+symbols (explicit --symbol, in order, or read from the file names), the portfolio and its venue.
+Where every candle file has its mark-price twin beside it (as `guard history download` writes
+them), the replay's path is the mark; otherwise the last-trade candles stand in for it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from guard.gateway.paper.data import (
     symbol_from_filename,
     unified_symbol,
 )
+from guard.lab.replay.history import mark_candles_path
 from guard.lab.replay.portfolio import load_portfolio, rules_for
 from guard.lab.replay.setup import ReplaySetup, from_candles
 
@@ -49,14 +52,20 @@ def load_setup(
         raise ValueError("give at least one --candles file (or --scenario NAME)")
     portfolio = load_portfolio(portfolio_file)
     candles: dict[str, tuple[Candle, ...]] = {}
-    for symbol, path in pair_symbols(candle_files, symbols, "--candles"):
+    paired = pair_symbols(candle_files, symbols, "--candles")
+    twins = [mark_candles_path(path) for _, path in paired]
+    marked = all(
+        twin.is_file() and twin != path for twin, (_, path) in zip(twins, paired, strict=True)
+    )
+    for (symbol, path), twin in zip(paired, twins, strict=True):
         if symbol in candles:
             raise DataError(path, None, "", f"a second candles file for {symbol}")
-        candles[symbol] = load_candles(path)
+        candles[symbol] = load_candles(twin if marked else path)
     funding: dict[str, FundingSeries] = {}
     for symbol, path in pair_symbols(funding_files, symbols, "--funding"):
         if symbol in funding:
             raise DataError(path, None, "", f"a second funding file for {symbol}")
         funding[symbol] = load_funding(path)
     name = ", ".join(path.name for path in candle_files)
-    return from_candles(name, portfolio, candles, funding, rules_for(portfolio.venue))
+    price = "mark" if marked else "last-trade"
+    return from_candles(name, portfolio, candles, funding, rules_for(portfolio.venue), price)

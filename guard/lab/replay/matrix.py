@@ -198,6 +198,7 @@ def setup_for(episode: Episode, position: Position) -> ReplaySetup:
         ),
         bars=len(knots),
         execution=REPLAY_EXECUTION,
+        price="last-trade" if episode.source == "real" else "mark",  # shared files: last trade
     )
 
 

@@ -77,6 +77,7 @@ def report_json(
             "start": setup.start.isoformat(),
             "end": setup.end.isoformat(),
             "bars": setup.bars,
+            "price": setup.price,
             "tick": tick,
             "stop_loss": f"{(stop_loss * 100).normalize():f}%",
             "policy": policy,

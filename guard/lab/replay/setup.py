@@ -34,6 +34,9 @@ class ReplaySetup:
     # how orders fill (latency, impact memory, volatility); history and scenarios use the
     # replay's honest default, a bare setup fills at once at the mark (the old behaviour)
     execution: ExecutionModel = NO_LATENCY
+    # what the price path is: "mark" (mark-price candles, or a scenario's path), or
+    # "last-trade" (last-trade candles standing in for the mark: the documented proxy)
+    price: str = "mark"
 
     @property
     def start(self) -> datetime:
@@ -52,6 +55,7 @@ class ReplaySetup:
             self.markets, self.path, self.funding, start=self.start, execution=self.execution
         )
         venue.rules = self.rules
+        venue.candles_are_mark = self.price == "mark"
         venue.open_account(account, self.collateral)
         for seed in self.positions:
             seed.place(venue, account)
@@ -74,8 +78,10 @@ def from_candles(
     candles: Mapping[str, tuple[Candle, ...]],
     funding: Mapping[str, FundingSeries],
     rules: VenueRules,
+    price: str = "last-trade",
 ) -> ReplaySetup:
-    """A setup from candle and funding series per symbol; every position needs candles."""
+    """A setup from candle and funding series per symbol; every position needs candles.
+    `price` says what the candles are: "mark" or "last-trade" (the mark's proxy)."""
     missing = [s for s in portfolio.symbols if s not in candles]
     if missing:
         raise ValueError(
@@ -108,6 +114,7 @@ def from_candles(
         rules=rules,
         bars=max(len(series) for series in candles.values()),
         execution=REPLAY_EXECUTION,
+        price=price,
     )
 
 

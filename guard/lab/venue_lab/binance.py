@@ -16,6 +16,7 @@ from typing import Any
 
 from guard.core.domain import MarketSpec
 from guard.lab.venue_lab import binance_trade as trade
+from guard.lab.venue_lab import candles
 from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected
@@ -83,6 +84,7 @@ class Binance:
             ("GET", "/fapi/v1/premiumIndex"): self.premium_index,
             ("GET", "/fapi/v1/depth"): self.depth,
             ("GET", "/fapi/v1/time"): self.server_time,
+            ("GET", "/fapi/v1/markPriceKlines"): self.mark_klines,
             ("GET", "/fapi/v1/fundingRate"): funding.binance_funding_rate,
         }
         if route in public:
@@ -117,6 +119,9 @@ class Binance:
 
     def server_time(self, call: Call) -> Any:
         return {"serverTime": call.now_ms}
+
+    def mark_klines(self, call: Call) -> Any:
+        return candles.binance_mark_klines(call, self.specs(call))
 
     def position_mode(self, call: Call, account: LabAccount, params: dict[str, str]) -> Any:
         return {"dualSidePosition": account.hedge_mode}  # GET /fapi/v1/positionSide/dual

@@ -16,6 +16,7 @@ from typing import Any
 
 from guard.core.domain import MarketSpec
 from guard.lab.venue_lab import bybit_trade as trade
+from guard.lab.venue_lab import candles
 from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount
 from guard.lab.venue_lab.server import Call, Rejected
@@ -59,6 +60,7 @@ class Bybit:
             "/v5/market/orderbook": self.orderbook,
             "/v5/market/risk-limit": self.risk_limit,
             "/v5/market/time": self.server_time,
+            "/v5/market/mark-price-kline": self.mark_kline,
         }
         if call.path in public:
             return envelope(public[call.path](call), call)
@@ -116,6 +118,9 @@ class Bybit:
         return account
 
     # ----- markets --------------------------------------------------------------------------
+    def mark_kline(self, call: Call) -> Any:
+        return candles.bybit_mark_kline(call, self.specs(call))
+
     def specs(self, call: Call) -> dict[str, MarketSpec]:
         return {spec.base + "USDT": spec for spec in call.book.paper.markets.values()}
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from guard.core.domain import INFINITY, MarginMode, MarketSpec, OrderSide, OrderStatus
+from guard.lab.venue_lab import candles
 from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab.book import LabAccount, LabOrder
 from guard.lab.venue_lab.hyperliquid_orders import exchange
@@ -73,6 +74,9 @@ class Hyperliquid:
             return [self.meta(call), self.contexts(call)]
         if kind == "meta":
             return self.meta(call)
+        if kind == "candleSnapshot":
+            markets = {b: call.book.paper.markets[s] for b, s in self.coins(call).items()}
+            return candles.hyperliquid_candles(call, markets, body.get("req") or {})
         if kind == "l2Book":
             return self.book(call, str(body.get("coin", "")))
         if kind in ("allMids",):

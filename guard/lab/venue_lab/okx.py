@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from guard.core.domain import MarketSpec
+from guard.lab.venue_lab import candles
 from guard.lab.venue_lab import funding_history as funding
 from guard.lab.venue_lab import okx_orders as orders
 from guard.lab.venue_lab import okx_trade as trade
@@ -60,6 +61,9 @@ class Okx:
             "/api/v5/public/position-tiers": trade.position_tiers,
             "/api/v5/public/time": lambda c: [{"ts": str(c.now_ms)}],
             "/api/v5/public/mark-price": trade.mark_prices,
+            "/api/v5/market/mark-price-candles": mark_candles,
+            # the same rows, for older bars (ccxt picks it when `since` is far from its clock)
+            "/api/v5/market/history-mark-price-candles": mark_candles,
             "/api/v5/public/funding-rate-history": funding.okx_funding_rate_history,
         }
         if call.path in public:
@@ -117,6 +121,10 @@ class Okx:
             if not hmac.compare_digest(base64.b64encode(digest).decode(), sign):
                 raise error("50113", "Invalid Sign", "signature", "HMAC mismatch", 401)
         return account
+
+
+def mark_candles(call: Call) -> Any:
+    return candles.okx_mark_candles(call, specs(call))
 
 
 def specs(call: Call) -> dict[str, MarketSpec]:

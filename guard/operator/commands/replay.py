@@ -215,7 +215,8 @@ def _table(report: dict[str, object]) -> None:
     assert isinstance(setup, dict)
     console.print(
         f"[bold]{setup['name']}[/]  {setup['start']} → {setup['end']}  venue {setup['venue']}, "
-        f"tick {setup['tick']}, stop-loss {setup['stop_loss']}, policy {setup['policy']}"
+        f"tick {setup['tick']}, stop-loss {setup['stop_loss']}, policy {setup['policy']}, "
+        f"price path: {setup['price']} candles"
     )
     runs = report["runs"]
     assert isinstance(runs, dict)

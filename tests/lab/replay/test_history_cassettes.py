@@ -1,6 +1,6 @@
 """History download through ccxt's real binanceusdm client (from guard.gateway.ccxt.public_client)
 replayed from vcrpy cassettes recorded against a local stub in Binance wire format by
-scripts/record_history_cassettes.py (one HTTP 429 included)."""
+scripts/record_history_cassettes.py (one HTTP 429 included; last-trade and mark-price klines)."""
 
 from __future__ import annotations
 
@@ -56,8 +56,17 @@ async def test_download_history_when_binance_pages_and_429_then_all_rows_written
     assert crash.low < candles[95].low - Decimal(4000) and crash.low < crash.open * Decimal("0.93")
     funding = load_funding(result.funding_path)
     assert len(funding) == 30 and funding[0][0] == SINCE
-    assert result.requests == 8  # markets + 4 kline calls (one answered 429, retried) + 3 funding
+    # markets + 4 kline calls (one answered 429, retried) + 3 mark-price kline calls + 3 funding
+    assert result.requests == 11
     assert result.candles_path.name == "binance_BTCUSDT_1h_2024-08-01_2024-08-11.csv"
+    # Binance offers mark-price klines (GET /fapi/v1/markPriceKlines, ccxt price: mark): written
+    # beside the last-trade file; the mark's crash wick is shallower than the last trade's
+    assert result.mark_path is not None
+    assert result.mark_path.name == "binance_BTCUSDT_1h_mark_2024-08-01_2024-08-11.csv"
+    marks = load_candles(result.mark_path)
+    assert result.mark_candles == len(marks) == 240
+    assert [m.at for m in marks] == [c.at for c in candles]
+    assert marks[96].low > crash.low and marks[96].close == crash.close
 
 
 async def test_download_history_when_symbol_not_listed_then_history_error(tmp_path: Path) -> None:
