@@ -108,6 +108,9 @@ class GatewaySettings:
     account_mode_ttl: timedelta = timedelta(minutes=10)
     # the executor's one-position re-read reuses the rest of a snapshot at most this old
     reread_base_max_age: timedelta = timedelta(seconds=30)
+    # the executor's re-read IS the account's last full snapshot when that was taken at most this
+    # long before and nothing was sent or cancelled for the account since (zero: always re-read)
+    reread_fresh: timedelta = timedelta(seconds=1)
 
 
 # --------------------------------------------------------------------------------------------
