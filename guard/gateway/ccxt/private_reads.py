@@ -43,7 +43,10 @@ def mode_age(account: str, settings: GatewaySettings) -> timedelta:
     return settings.account_mode_ttl * (1 - fraction / 2)
 
 
-SETTLE_COINS = ("USDT", "USDC")  # Bybit linear perps read, one position/list call per coin
+SETTLE_COINS: tuple[str, ...] = (
+    "USDT",
+    "USDC",
+)  # Bybit linear perps read, one position/list call per coin
 
 
 class CcxtPrivateReads(CcxtSession):
