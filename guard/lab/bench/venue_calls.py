@@ -29,7 +29,7 @@ from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewayS
 from guard.gateway.ccxt.clients import make_client
 from guard.gateway.ccxt.private_reads import mode_age
 from guard.gateway.paper.scenarios import crash
-from guard.lab.venue_lab import LabAccount, VenueLab, build_lab
+from guard.lab.venue_lab import LabAccount, VenueLab, build_lab, venue_portfolio
 from guard.lab.venue_lab.server import Call, Rejected
 
 VENUES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
@@ -254,6 +254,7 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> Ven
         spec = snapshot.markets[position.symbol]
         crash_ticks: list[tuple[int, int, int]] = []
         for late, count in ((False, 1), (True, 1), (False, 2)):
+            _reseed(lab, venue, position)
             await _tick(gateway, lab)
             if late:
                 lab.book.advance_to(
@@ -280,6 +281,17 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> Ven
         mode_ttl_s=ttl.total_seconds(),
         mode_share=share,
     )
+
+
+def _reseed(lab: VenueLab, venue: str, position: Position) -> None:
+    """The lab account's reduced position set back to the scenario's (every bench account of a
+    venue shares it: without this, the crash ticks' reductions close it and later ticks would
+    send nothing)."""
+    base = position.symbol.split("/")[0]
+    owner = next(a for a in lab.book.accounts if a.venue == venue)
+    for seed in venue_portfolio(crash(), owner).positions:
+        if seed.symbol.split("/")[0] == base:
+            seed.place(lab.book.paper, owner.paper)
 
 
 def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 2) -> list[VenueCalls]:
