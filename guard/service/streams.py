@@ -25,6 +25,7 @@ from guard.core.wake import (
 )
 from guard.gateway.ccxt.streams import StreamState, VenueStreams
 from guard.service.logs import logger
+from guard.service.metrics import Health
 from guard.service.notify import AlertKind, Notifier
 
 
@@ -61,8 +62,9 @@ class StreamWaker:
     """Routes stream updates to the pre-check and wakes accounts through `wake`."""
 
     wake: Callable[[str, str], None]  # (account, reason): the runner's coalescing wake-up
-    notifier: Notifier | None = None
+    notifier: Callable[[], Notifier | None] = lambda: None  # the service's (reloads replace it)
     metrics: StreamMetrics | None = None
+    health: Health | None = None  # a venue falling back degrades /health as @stream:<venue>
     move_fraction: Decimal = DEFAULT_MOVE_FRACTION
     venues: dict[str, VenueStreams] = field(default_factory=dict)  # key -> its streams
     accounts_of: dict[str, list[str]] = field(default_factory=dict)  # key -> account names
@@ -116,9 +118,14 @@ class StreamWaker:
                 if self.metrics is not None:
                     self.metrics.fallbacks.labels(key).inc()
                 self.log.warning("stream_fallback", venue=key, state=state.value, detail=detail)
-                if self.notifier is not None:
+                if self.health is not None:
+                    self.health.degrade(
+                        f"@stream:{key}", "stream", f"{title} {state.value}, polling only: {detail}"
+                    )
+                notifier = self.notifier()
+                if notifier is not None:
                     task = asyncio.get_running_loop().create_task(
-                        self.notifier.alert(
+                        notifier.alert(
                             AlertKind.STALE,
                             f"stream:{key}",
                             f"{title} {state.value}: polling alone protects",
@@ -131,8 +138,11 @@ class StreamWaker:
             elif state is StreamState.CONNECTED and key in self._fallback:
                 self._fallback.discard(key)
                 self.log.info("stream_recovered", venue=key)
-                if self.notifier is not None:
-                    self.notifier.forget(f"{AlertKind.STALE.value}:stream:{key}")
+                if self.health is not None:
+                    self.health.recover(f"@stream:{key}", "stream")
+                notifier = self.notifier()
+                if notifier is not None:
+                    notifier.forget(f"{AlertKind.STALE.value}:stream:{key}")
 
         return on_state
 

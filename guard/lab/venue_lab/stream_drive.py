@@ -46,7 +46,7 @@ class StreamRig:
         self.service = service
         self.gateways = gateways
         self.coalescer = TickCoalescer(self._woken)
-        self.waker = StreamWaker(self.coalescer.wake, notifier=service.notifier)
+        self.waker = StreamWaker(self.coalescer.wake, notifier=lambda: service.notifier)
         self.reports: list[TickReport] = []
         self.woken_ticks = 0
         self.streams: VenueStreams | None = None
