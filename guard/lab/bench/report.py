@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from guard.lab.bench.core import KINDS, LatencyResult
 from guard.lab.bench.profile import TickProfile
+from guard.lab.bench.reaction import ReactionResult, section
 from guard.lab.bench.replays import ReplayBench
 from guard.lab.bench.tick_cpu import TickCpu
 from guard.lab.bench.ticks import TickResult
@@ -66,6 +67,7 @@ class Run:
     latency_s: float
     notes: Sequence[str] = ()
     tick_cpu: Sequence[TickCpu] = ()
+    reaction: Sequence[ReactionResult] = ()  # (f) streams vs polling
 
 
 def _verdict(ok: bool | None) -> str:
@@ -333,6 +335,8 @@ def markdown(run: Run) -> str:
             f"| {r.bars:,} | {r.ticks:,} | {r.orders} | {r.guarded_s:.1f} s |"
             f" {r.bars_per_s:,.0f} | {r.ticks_per_s:,.0f} | {r.unguarded_s:.2f} s |",
         ]
+    if run.reaction:
+        out += ["", *section(run.reaction, run.load_after)]
     out += ["", "## What limits the tick rate (from the figures above)", ""]
     out += [f"* {note}" for note in run.notes] or ["* no tick run in this report"]
     out += ["", "## Changes made after profiling", ""]

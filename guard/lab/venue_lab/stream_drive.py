@@ -87,6 +87,8 @@ async def stream_rig(
     *,
     notifier: Notifier | None = None,
     shared_gateway: bool = True,
+    streams: bool = True,
+    max_concurrent: int | None = None,  # the venue gateway's requests in flight (default 4)
 ) -> StreamRig:
     """Started streams for `accounts` of `venue` on the lab (first ticks not yet run)."""
     names = list(accounts)
@@ -101,6 +103,8 @@ async def stream_rig(
         chosen = GatewaySettings(
             api_base=lab.base_url(venue), ccxt_rate_limit=False, read_attempts=2, backoff_base=0.01
         )
+        if max_concurrent is not None:
+            object.__setattr__(chosen, "max_concurrent", max_concurrent)
         gateway = CcxtGateway(venue, configs, settings=chosen, environ=env, clock=lab.book.now)
         gateways = dict.fromkeys(names, gateway)
     else:
@@ -114,6 +118,8 @@ async def stream_rig(
         notifier=notifier or Notifier(),
     )
     rig = StreamRig(service, list({id(g): g for g in gateways.values()}.values()))
+    if not streams:  # polled only (the bench's baseline)
+        return rig
     stream_configs = configs or [
         AccountConfig(n, venue, Credentials(env={k: f"LAB_S_{n}_{k.upper()}" for k in accounts[n]}))
         for n in names
