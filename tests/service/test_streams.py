@@ -114,6 +114,37 @@ async def test_stream_when_dropped_then_falls_back_alerts_once_and_recovers(
     assert rig.streams is not None and rig.streams.reconnects >= 1
 
 
+async def test_stream_when_silent_past_bound_then_stale_fallback_then_recovers_on_messages(
+    venue_lab: VenueLab, sqlite_store: Store
+) -> None:
+    lab, chosen = venue_lab, ACCOUNTS["binance"]
+    notifier = Notifier()
+    settings = StreamSettings(silence=timedelta(seconds=30), backoff_base=0.05, backoff_max=0.2)
+    rig = await stream_rig(
+        lab,
+        "binance",
+        {chosen.account: chosen.credentials},
+        price_ladder("BTC/*", Decimal(1000)),
+        sqlite_store,
+        settings,
+        notifier=notifier,
+    )
+    try:
+        await rig.tick(chosen.account)
+        await _until(lambda: rig.state is StreamState.CONNECTED, 5)
+        lab.streams.silenced.add("binance")  # sockets stay open, nothing is sent
+        lab.book.advance_to(lab.book.now() + timedelta(minutes=1))  # past the silence bound
+        await _until(lambda: rig.state is StreamState.STALE, 5)
+        assert rig.streams is not None and rig.streams.reconnects == 0  # silent, not dropped
+        lab.streams.silenced.discard("binance")
+        lab.book.advance_to(lab.book.now() + timedelta(seconds=1))
+        await _until(lambda: rig.state is StreamState.CONNECTED, 5)
+    finally:
+        await rig.close()
+    alerts = [a for a in notifier.sent if "stream" in a.title]
+    assert len(alerts) == 1 and "stale" in alerts[0].title
+
+
 async def test_flood_when_updates_burst_during_a_tick_then_at_most_one_pending_tick() -> None:
     started: list[str] = []
     release = asyncio.Event()

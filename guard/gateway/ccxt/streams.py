@@ -77,6 +77,7 @@ class VenueStreams:
     _symbol_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _clients: list[Any] = field(default_factory=list)
     _public: Any = None
+    _held: dict[str, set[str]] = field(default_factory=dict)  # hyperliquid: last symbols held
     _markets: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # ---------------------------------------------------------------- life cycle
@@ -164,7 +165,7 @@ class VenueStreams:
         bound = self.settings.silence
         started = self.clock()
         while True:
-            await self.sleep(max(bound.total_seconds() / 4, 0.01))
+            await self.sleep(min(max(bound.total_seconds() / 4, 0.01), 1.0))
             last = self.last_message or started
             if self.clock() - last > bound and self.state is not StreamState.STALE:
                 self._set(StreamState.STALE, f"no message for more than {bound}")
@@ -235,6 +236,12 @@ class VenueStreams:
             updates[symbol] = StreamUpdate(
                 symbol, self._at(p.get("timestamp")), account=account, quantity=total
             )
+        if self.venue == "hyperliquid":  # clearinghouseState is the whole state: gone means 0
+            for symbol in self._held.get(account, set()) - set(updates):
+                updates[symbol] = StreamUpdate(
+                    symbol, self.clock(), account=account, quantity=Decimal(0)
+                )
+            self._held[account] = {s for s, u in updates.items() if u.quantity}
         self._received(updates.values())
 
     async def _balance(self, client: Any, account: str) -> None:
