@@ -110,6 +110,8 @@ async def _run(
     trigger = (lab.book.mark(SYMBOL) * Decimal("0.97")).quantize(Decimal(1))
     crossing = _crossing(lab, trigger)
     work.mkdir(parents=True, exist_ok=True)
+    for old in work.glob("guard.db*"):  # a reused folder: no rule memory from an earlier run
+        old.unlink()
     store = Store(f"sqlite:///{work / 'guard.db'}")
     store.create_schema()
     settings = StreamSettings(silence=timedelta(seconds=60), staleness=timedelta(minutes=10))
