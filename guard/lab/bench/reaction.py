@@ -131,7 +131,12 @@ async def _run(
         names = list(creds)
         if interval is None:
             await asyncio.gather(*(rig.tick(n) for n in names))  # the first poll: facts
-            await _until(lambda: rig.state is StreamState.CONNECTED, timeout)
+            # steady state: every account's user stream and the shared mark stream are open at
+            # the lab (a move during the set-up is the open question in docs/streams.md)
+            await _until(
+                lambda: rig.state is StreamState.CONNECTED and len(lab.streams.open) > accounts,
+                timeout * 4,
+            )
         else:
             start = time.monotonic()
             polls = [asyncio.create_task(_poll(rig, n, interval, start)) for n in names]
