@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from guard.lab.bench.core import KINDS, LatencyResult
 from guard.lab.bench.outside import OutsideRun
 from guard.lab.bench.profile import TickProfile
+from guard.lab.bench.reaction import ReactionResult
+from guard.lab.bench.reaction import section as reaction_section
 from guard.lab.bench.replays import ReplayBench
 from guard.lab.bench.tick_cpu import TickCpu
 from guard.lab.bench.ticks import TickResult
@@ -81,6 +83,7 @@ class Run:
     tick_cpu: Sequence[TickCpu] = ()
     venue_calls: str = ""  # the (f) section, as venue_calls.section wrote it
     outside: Sequence[OutsideRun] = ()
+    reaction: Sequence[ReactionResult] = ()  # (h) streams vs polling
 
 
 def _verdict(ok: bool | None) -> str:
@@ -390,6 +393,8 @@ def markdown(run: Run) -> str:
         ]
     if run.venue_calls:
         out += ["", run.venue_calls.rstrip("\n")]
+    if run.reaction:
+        out += ["", *reaction_section(run.reaction, run.load_after)]
     out += ["", "## What limits the tick rate (from the figures above)", ""]
     out += [f"* {note}" for note in run.notes] or ["* no tick run in this report"]
     out += ["", "## Changes made after profiling", ""]
