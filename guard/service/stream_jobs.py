@@ -5,15 +5,15 @@ per account at a time; polling stays the backstop). Built at start; a reload kee
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from guard.gateway.ccxt import AccountConfig as GatewayAccount
-from guard.gateway.ccxt import Credentials, GatewaySettings
-from guard.gateway.ccxt.streams import StreamSettings, VenueStreams
 from guard.service.config import AccountConfig
 from guard.service.runner_base import RunnerBase
 from guard.service.runtime import TickReport
 from guard.service.streams import StreamMetrics, StreamWaker, TickCoalescer
+
+if TYPE_CHECKING:
+    from guard.gateway.ccxt import AccountConfig as GatewayAccount
 
 
 class StreamJobs(RunnerBase):
@@ -34,6 +34,10 @@ class StreamJobs(RunnerBase):
 
     async def start_streams(self) -> None:
         """Subscribe the venues of every account with `streams: true` (none: nothing starts)."""
+        # ccxt (and ccxt.pro) load here, not at import: `guard run` starts without them
+        from guard.gateway.ccxt import GatewaySettings
+        from guard.gateway.ccxt.streams import StreamSettings, VenueStreams
+
         options = self.config.service.streams
         settings = StreamSettings(
             silence=options.silence,
@@ -79,6 +83,9 @@ class StreamJobs(RunnerBase):
 
 
 def _gateway_account(account: AccountConfig) -> GatewayAccount:
+    from guard.gateway.ccxt import AccountConfig as GatewayAccount
+    from guard.gateway.ccxt import Credentials
+
     return GatewayAccount(
         account.name,
         account.venue,

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -23,10 +23,13 @@ from guard.core.wake import (
     facts_of,
     wake_reason,
 )
-from guard.gateway.ccxt.streams import StreamState, VenueStreams
+from guard.gateway.stream_state import StreamState
 from guard.service.logs import logger
 from guard.service.metrics import Health
 from guard.service.notify import AlertKind, Notifier
+
+if TYPE_CHECKING:  # ccxt is loaded only when a venue streams
+    from guard.gateway.ccxt.streams import VenueStreams
 
 
 class StreamMetrics:

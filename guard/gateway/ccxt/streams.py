@@ -14,30 +14,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Any
 
 from guard.core.venues.ccxt_options import ccxt_venue
 from guard.core.wake import StreamUpdate
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
+from guard.gateway.stream_state import StreamState as StreamState
 
 log = logging.getLogger("guard.gateway.ccxt.streams")
 
 # venues whose ccxt.pro streams guard subscribes to (the others are polled only: docs/streams.md)
 STREAM_VENUES = ("binance", "hyperliquid")
-
-
-class StreamState(StrEnum):
-    """A venue's stream as the service sees it."""
-
-    CONNECTING = "connecting"  # not yet a message since start
-    CONNECTED = "connected"  # messages arrive within the silence bound
-    STALE = "stale"  # silent past the bound: polling alone protects (fallback)
-    DOWN = "down"  # the connection failed; reconnecting with backoff (fallback)
-
-    @property
-    def fallback(self) -> bool:
-        return self in (StreamState.STALE, StreamState.DOWN)
 
 
 @dataclass(frozen=True, slots=True)
