@@ -11,6 +11,13 @@ from pathlib import Path
 import structlog
 
 from guard.core.yaml_model import ConfigError
+from guard.lab.replay.holdout import holdout_episodes
+from guard.lab.replay.holdout_table import (
+    HOLDOUT_HEADER,
+    holdout_row,
+    holdout_summary,
+    run_holdout,
+)
 from guard.lab.replay.matrix import Episode, calm_day, real_episodes, run_matrix, scenario_episodes
 from guard.lab.replay.matrix_table import HEADER, row, summary
 from guard.lab.replay.sweep import SWEEP_HEADER, parse_axis, sweep, variants
@@ -29,11 +36,19 @@ def episodes(market_dir: Path, only: Sequence[str]) -> list[Episode]:
 
 
 def run_matrix_command(
-    policy: Path, axes: Sequence[str], market_dir: Path, only: Sequence[str]
+    policy: Path,
+    axes: Sequence[str],
+    market_dir: Path,
+    only: Sequence[str],
+    *,
+    holdout: bool = False,
 ) -> None:
     previous = structlog.get_config()
     configure(stream=sys.stderr, level=logging.WARNING)
     try:
+        if holdout:
+            _holdout(policy, market_dir, only)
+            return
         chosen = episodes(market_dir, only)
         if axes:
             try:
@@ -55,3 +70,19 @@ def run_matrix_command(
         print(summary(cells))
     finally:
         structlog.configure(**previous)
+
+
+def _holdout(policy: Path, market_dir: Path, only: Sequence[str]) -> None:
+    """The acceptance table on the held-out episodes, with a plain 5 % stop as a fourth run."""
+    try:
+        policies = load_policies([policy])
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+    found = holdout_episodes(market_dir)
+    if not any(e.source == "real" for e in found):
+        print(f"no {market_dir}: the mirrored real episode is left out", file=sys.stderr)
+    chosen = [e for e in found if not only or any(word in e.name for word in only)]
+    print(HOLDOUT_HEADER, flush=True)
+    cells = run_holdout(chosen, policies, progress=lambda c: print(holdout_row(c), flush=True))
+    print(holdout_summary(cells))
