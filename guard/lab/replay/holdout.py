@@ -69,9 +69,9 @@ def v_rebound(seed: int) -> Knots:
 
 def clustered_grind(seed: int) -> Knots:
     """8 h falling 0.03 % a minute (about −13 %) with GARCH(1,1) volatility clustering: the
-    variance is ω + α·r² + β·σ² (α 0.1, β 0.85, long-run σ 0.1 % a minute)."""
+    variance is ω + α·r² + β·σ² (α 0.2, β 0.78, long-run σ 0.1 % a minute)."""
     rng = random.Random(seed)
-    alpha, beta, long_run = 0.1, 0.85, 0.001
+    alpha, beta, long_run = 0.2, 0.78, 0.001
     omega = long_run**2 * (1 - alpha - beta)
     variance, shock = long_run**2, 0.0
     price, prices = START_PRICE, [START_PRICE]
@@ -98,9 +98,7 @@ def gap_down(seed: int) -> Knots:
         after.append(after[-1] * math.exp(math.log(1.03) / 120 + rng.gauss(0.0, NOISE)))
     first = _knots(before)
     gap_at = first[-1][0] + timedelta(seconds=GAP_SECONDS)
-    second = tuple((t - timedelta(minutes=1), p) for t, p in _knots(after, gap_at))
-    second = ((gap_at, second[0][1]), *second[1:])
-    return (*first, *second)
+    return (*first, *_knots(after, gap_at))
 
 
 REGIMES: dict[str, tuple[Callable[[int], Knots], int]] = {  # name -> (generator, seed)
