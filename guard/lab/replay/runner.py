@@ -22,6 +22,7 @@ from guard.lab.replay.baselines import (
     standard_baselines,
     stop_levels,
 )
+from guard.lab.replay.pools import pool_distances
 from guard.lab.replay.setup import ReplaySetup
 from guard.service import AccountRuntime, GuardService
 from guard.service.config import Breakers, Sanity, ServiceSettings
@@ -39,6 +40,8 @@ class Trace:
     times: list[datetime] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
     margin_ratio: list[float] = field(default_factory=list)
+    # margin pool -> (time, distance to liquidation as a fraction of the mark) at every stop
+    distances: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class RunResult:
     first_order_at: datetime | None = None  # when the run's first order filled
     # guarded run: rule ids (joined by '+' when merged) -> (orders, notional reduced at fill)
     contributions: Mapping[str, tuple[int, Decimal]] = field(default_factory=dict)
+    order_rules: Mapping[str, str] = field(default_factory=dict)  # client order id -> rule ids
     warnings: tuple[str, ...] = ()  # e.g. a stop clamped inside its liquidation price
     description: str = ""
 
@@ -118,6 +122,8 @@ class _Recorder:
         self.trace.equity.append(float(equity))
         ratio = float(maintenance / equity) if equity > ZERO else (10.0 if maintenance else 0.0)
         self.trace.margin_ratio.append(ratio)
+        for pool, distance in pool_distances(venue, self.account).items():
+            self.trace.distances.setdefault(pool, []).append((venue.now, distance))
 
     def result(self, name: str, collateral: Decimal, orders: int) -> RunResult:
         venue, acct = self.venue, self.venue.accounts[self.account]
@@ -197,6 +203,7 @@ async def run_guarded(
         rails=PRODUCTION_RAILS,
     )
     contributions: dict[str, tuple[int, Decimal]] = {}
+    order_rules: dict[str, str] = {}
     ticks = setup.tick_times(tick)
     tick_set = set(ticks)
     recorder = _Recorder(venue, account)
@@ -207,7 +214,7 @@ async def run_guarded(
         report = await service.tick(account)
         if report.execution is not None:
             orders += report.execution.sent
-            _attribute(report.plan, report.execution.results, contributions)
+            _attribute(report.plan, report.execution.results, contributions, order_rules)
         recorder.sample()
 
     try:
@@ -223,15 +230,19 @@ async def run_guarded(
     finally:
         service.db.close()
     result = recorder.result("guarded", setup.collateral, orders)
-    return replace(result, contributions=dict(sorted(contributions.items())))
+    return replace(
+        result, contributions=dict(sorted(contributions.items())), order_rules=order_rules
+    )
 
 
 def _attribute(
     plan: Plan | None,
     results: tuple[OrderResult, ...],
     contributions: dict[str, tuple[int, Decimal]],
+    order_rules: dict[str, str],
 ) -> None:
-    """Add each filled order's notional to the rule(s) whose reduction it carried out."""
+    """Add each filled order's notional to the rule(s) whose reduction it carried out, and note
+    which rule(s) each order id carried out."""
     if plan is None:
         return
     rules = {order.client_order_id: "+".join(order.rule_ids) for order in plan.orders}
@@ -239,6 +250,7 @@ def _attribute(
         if filled.average_price is None or filled.filled_quantity <= ZERO:
             continue
         rule = rules.get(filled.client_order_id, "?")
+        order_rules[filled.client_order_id] = rule
         count, notional = contributions.get(rule, (0, ZERO))
         contributions[rule] = (count + 1, notional + filled.filled_quantity * filled.average_price)
 

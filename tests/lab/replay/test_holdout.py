@@ -96,9 +96,7 @@ def test_gap_down_when_generated_then_ten_pct_between_knots_a_second_apart() -> 
     times = [t for t, _ in knots]
     assert times == sorted(set(times))
     gaps = [
-        (a, b)
-        for a, b in itertools.pairwise(knots)
-        if (b[0] - a[0]).total_seconds() == GAP_SECONDS
+        (a, b) for a, b in itertools.pairwise(knots) if (b[0] - a[0]).total_seconds() == GAP_SECONDS
     ]
     assert len(gaps) == 1
     (_, before), (_, after) = gaps[0]
