@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -20,7 +21,8 @@ from guard.lab.replay.holdout_table import (
 )
 from guard.lab.replay.matrix import Episode, calm_day, real_episodes, run_matrix, scenario_episodes
 from guard.lab.replay.matrix_table import HEADER, row, summary
-from guard.lab.replay.sweep import SWEEP_HEADER, parse_axis, sweep, variants
+from guard.lab.replay.sweep import SWEEP_HEADER, Axis, SweepRow, parse_axis, sweep, variants
+from guard.lab.replay.sweep_grid import grids, text
 from guard.service.files import load_policies, read_config_text
 from guard.service.logs import configure
 
@@ -42,6 +44,7 @@ def run_matrix_command(
     only: Sequence[str],
     *,
     holdout: bool = False,
+    out: Path | None = None,
 ) -> None:
     previous = structlog.get_config()
     configure(stream=sys.stderr, level=logging.WARNING)
@@ -58,7 +61,8 @@ def run_matrix_command(
                 print(f"error: {error}", file=sys.stderr)
                 raise SystemExit(2) from error
             print(SWEEP_HEADER, flush=True)
-            sweep(chosen, candidates, each=lambda r: print(r.text(), flush=True))
+            rows = sweep(chosen, candidates, each=lambda r: print(r.text(), flush=True))
+            _heatmap(rows, parsed, out)
             return
         try:
             policies = load_policies([policy])
@@ -86,3 +90,17 @@ def _holdout(policy: Path, market_dir: Path, only: Sequence[str]) -> None:
     print(HOLDOUT_HEADER, flush=True)
     cells = run_holdout(chosen, policies, progress=lambda c: print(holdout_row(c), flush=True))
     print(holdout_summary(cells))
+
+
+def _heatmap(rows: Sequence[SweepRow], axes: Sequence[Axis], out: Path | None) -> None:
+    """The sweep's grids as text on stdout and as a PNG heatmap (in `out`, else var/replay)."""
+    found = grids(rows, axes)
+    for grid in found:
+        print(f"\n{text(grid)}")
+    try:
+        from guard.lab.replay.sweep_chart import draw_heatmap  # matplotlib: the lab extra
+    except ImportError as error:
+        print(f"no heatmap PNG ({error}): pip install 'guard[lab]'", file=sys.stderr)
+        return
+    folder = out or Path("var/replay") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    print(f"\nheatmap: {draw_heatmap(found, folder / 'sweep-heatmap.png')}")

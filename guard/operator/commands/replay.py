@@ -73,7 +73,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--stop-loss", help="stop-loss baseline distance from entry")
         ] = "5%",
         out: Annotated[
-            Path | None, typer.Option(help="folder for report.json, chart.png and audit.db")
+            Path | None,
+            typer.Option(
+                help="folder for report.json, chart.png and audit.db (--sweep: sweep-heatmap.png)"
+            ),
         ] = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
         table: Annotated[
@@ -107,7 +110,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history or a scenario unguarded, guarded by POLICY, and with plain stop-losses."""
         if table or sweep or holdout:
-            run_matrix_command(policy, sweep or [], market_dir, only or [], holdout=holdout)
+            run_matrix_command(
+                policy, sweep or [], market_dir, only or [], holdout=holdout, out=out
+            )
             return
         try:
             policies = load_policies([policy])
