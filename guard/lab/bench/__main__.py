@@ -18,6 +18,9 @@ import psycopg
 from guard.lab.bench.core import ALL_KINDS, LatencyResult, measure_latency, without
 from guard.lab.bench.outside import OutsideRun, measure_outside
 from guard.lab.bench.profile import TickProfile, profile_ticks
+from guard.lab.bench.reaction import ReactionResult, measure_reaction
+from guard.lab.bench.reaction import section as reaction_section
+from guard.lab.bench.reaction import splice as reaction_splice
 from guard.lab.bench.replays import ReplayBench, measure_replay
 from guard.lab.bench.report import LAG_TARGET_MS, Run, markdown
 from guard.lab.bench.stats import load_average, machine
@@ -43,6 +46,16 @@ def _counts(raw: str) -> tuple[int, ...]:
         ) from None
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"positive integers, got {raw!r}")
+    return values
+
+
+def _seconds(raw: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated seconds, got {raw!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"positive seconds, got {raw!r}")
     return values
 
 
@@ -100,6 +113,24 @@ def parser() -> argparse.ArgumentParser:
         "--outside-accounts", type=int, default=200, help="accounts of `guard run` in (g); 0: skip"
     )
     p.add_argument("--outside-interval", type=float, default=2.0, help="poll interval in (g)")
+    p.add_argument("--reaction-accounts", type=int, default=100, help="(h) accounts; 0: skip")
+    p.add_argument(
+        "--reaction-intervals",
+        type=_seconds,
+        default=(1.0, 5.0),
+        help="(h) poll intervals compared with streams, seconds (e.g. 1,5)",
+    )
+    p.add_argument(
+        "--reaction-gates",
+        type=_counts,
+        default=(4,),
+        help="(h) gateway requests in flight: the first for every mode, the rest streams only",
+    )
+    p.add_argument(
+        "--reaction-only",
+        action="store_true",
+        help="run only (h) and replace its section in --out, keeping the other sections",
+    )
     return p
 
 
@@ -120,6 +151,27 @@ def _venue_calls(args: argparse.Namespace, command: str) -> str:
             )
     found.sort(key=lambda r: (VENUES.index(r.venue), -r.accounts))
     return section(found, command, before, load_average())
+
+
+def _reaction(args: argparse.Namespace, work: Path) -> list[ReactionResult]:
+    if args.reaction_accounts <= 0:
+        return []
+    _say(f"(h) reaction time, {args.reaction_accounts} accounts, latency {args.latency:g} s")
+    with open(os.devnull, "w", encoding="utf-8") as sink, logging_to(sink, level=logging.WARNING):
+        results = measure_reaction(
+            work / "reaction",
+            args.reaction_accounts,
+            latency=args.latency,
+            intervals=args.reaction_intervals,
+            max_concurrent=args.reaction_gates,
+        )
+    for r in results:
+        _say(
+            f"    {r.mode} (gateway {r.max_concurrent}): {r.reacted}/{r.accounts} orders,"
+            f" p50 {r.p50_ms:.0f} ms p99 {r.p99_ms:.0f} ms max {r.max_ms:.0f} ms,"
+            f" {r.requests_per_tick:.1f} requests/tick"
+        )
+    return results
 
 
 def _say(message: str) -> None:
@@ -175,6 +227,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="guard-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     _say(f"work folder {work}")
+    if args.reaction_only:
+        reaction = _reaction(args, work)
+        document = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        args.out.write_text(
+            reaction_splice(document, reaction_section(reaction, load_average())),
+            encoding="utf-8",
+        )
+        _say(f"wrote section (h) of {args.out}")
+        return 0
 
     latency: list[LatencyResult] = []
     for positions in args.positions:
@@ -305,6 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             replay = measure_replay(work / "replay", ROOT, args.policy, timedelta(minutes=5), bars)
 
     calls = "" if args.no_venue_calls else _venue_calls(args, command.strip())
+    reaction = _reaction(args, work)
+    command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     run = Run(
         machine=described,
         command=command.strip(),
@@ -320,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tick_cpu=tick_cpu,
         venue_calls=calls,
         outside=outside,
+        reaction=reaction,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(run), encoding="utf-8")
