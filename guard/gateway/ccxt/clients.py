@@ -105,10 +105,13 @@ class GatewaySettings:
     ccxt_rate_limit: bool = True  # ccxt's own request spacing (off only for recorded replays)
     cooldown_max_wait: timedelta = timedelta(seconds=5)  # longer 429/418 cool-downs fail fast
     # account modes (Bybit account info, OKX config, Hyperliquid abstraction and HIP-3 DEXes) are
-    # re-read after this, or at once when the account's set of open positions changes
+    # re-read after this, or at once when a position opens (not when one closes)
     account_mode_ttl: timedelta = timedelta(minutes=10)
     # the executor's one-position re-read reuses the rest of a snapshot at most this old
     reread_base_max_age: timedelta = timedelta(seconds=30)
+    # the executor's re-read IS the account's last full snapshot when that was taken at most this
+    # long before and nothing was sent or cancelled for the account since (zero: always re-read)
+    reread_fresh: timedelta = timedelta(seconds=1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -143,9 +143,8 @@ def _venue_calls(args: argparse.Namespace, command: str) -> str:
             found.append(result)
             _say(
                 f"    {result.venue:<12} {result.accounts:>5} accounts: private/account/tick"
-                f" {result.steady_private:.2f} steady, {result.mode_private:.2f} mode re-read,"
-                f" crash reads {result.crash_reads:.2f} + order {result.crash_writes:.2f};"
-                f" public/venue/tick {result.steady_public:.2f}"
+                f" worst {result.worst_tick:.2f}, average {result.average:.3f}, crash reads"
+                f" {result.crash_reads:.2f}; public/venue/tick {result.steady_public:.2f}"
             )
     found.sort(key=lambda r: (VENUES.index(r.venue), -r.accounts))
     return section(found, command, before, load_average())
