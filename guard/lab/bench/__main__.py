@@ -206,6 +206,13 @@ def notes(
     return found
 
 
+def _say_latency(result: LatencyResult) -> None:
+    _say(
+        f"    p50 {result.p50_us / 1000:.2f} ms, p99 {result.p99_us / 1000:.2f} ms"
+        f" (targets: p99 <= 1 ms at 20 positions, <= 5 ms at 200)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
@@ -239,11 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = max(10, iterations // 10) if positions >= 100 else iterations
         _say(f"(a) evaluate + plan, {positions} position(s), {count} iterations")
         latency.append(measure_latency(positions, count))
+        _say_latency(latency[-1])
     if 20 in args.positions:  # the stress rule's share, at the target's size
         _say("(a) evaluate + plan, 20 positions, every kind except stress")
         latency.append(
             measure_latency(20, iterations, without(load_policies([ALL_KINDS]), "stress"))
         )
+        _say_latency(latency[-1])
 
     ticks: list[TickResult] = []
     for n in accounts:

@@ -62,6 +62,9 @@ CHANGES = (
     " `service.database_workers` threads (an account's calls in order on one, its tick routed by"
     " the account's name) with a connection pool of that size, so commits wait in parallel;"
     " section (b) runs each PostgreSQL size with 1 and 8 threads.",
+    "Tick CPU (issue 17): SQLite BEGIN as the dialect's begin (no per-transaction event statement);"
+    " spec validity once per spec object; paper fetch reuses its liquidation check's snapshot; pools"
+    " of ≤ 8 sum directly; summary JSON without a copy (hypothesis vs the former code, in tests/).",
 )
 
 
