@@ -12,9 +12,9 @@ from ccxt.base import errors as ccxt_errors
 
 from guard.core.domain import MarketSpec, OrderPlan, OrderResult
 from guard.gateway.base import OrderRejected
+from guard.gateway.ccxt.budget import PRIORITY_PROTECTIVE
 from guard.gateway.ccxt.candles import CcxtCandleReader
 from guard.gateway.ccxt.clients import AccountConfig, GatewaySettings
-from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE
 from guard.gateway.ccxt.snapshots import CcxtSnapshotReader
 from guard.gateway.ccxt.structures import order_result
 from guard.gateway.ordermap import CcxtOrder, OrderMappingError, map_order

@@ -25,14 +25,19 @@ from tenacity import (
 from guard.core.domain import MarketSpec
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import GatewayError, PermanentError, RateLimited, TemporaryError
+from guard.gateway.ccxt.budget import (
+    DEFAULT_IN_FLIGHT,
+    LIMITS,
+    PRIORITY,
+    PRIORITY_PROTECTIVE,
+    PRIORITY_ROUTINE,
+    WeightBudget,
+)
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
 from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
 
 log = logging.getLogger("guard.gateway.ccxt")
 T = TypeVar("T")
-
-PRIORITY_PROTECTIVE = 0  # reduce-only orders, cancels, and the lookups that resolve them
-PRIORITY_ROUTINE = 1  # snapshots and market data
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +165,16 @@ class CcxtSession:
         self._markets_loaded_at: datetime | None = None
         self._markets_lock = asyncio.Lock()
         self._client_markets: dict[str, datetime] = {}
-        self.gate = PriorityGate(self.settings.max_concurrent)
+        limits = LIMITS.get(venue)
+        in_flight = self.settings.max_concurrent
+        if in_flight is None:
+            in_flight = limits.in_flight if limits is not None else DEFAULT_IN_FLIGHT
+        self.in_flight = in_flight
+        self.gate = PriorityGate(in_flight)
+        # the venue's documented weight window replaces ccxt's request spacing (protective first)
+        self.budget = (
+            WeightBudget(limits) if limits is not None and self.settings.ccxt_rate_limit else None
+        )
         self.market_data = MarketDataCache(self.settings.market_data_ttl)
         self._sleep = sleep or asyncio.sleep
         self.cooldown_until: datetime | None = None  # venue-wide, after a 429/418
@@ -198,6 +212,8 @@ class CcxtSession:
     def public(self) -> Any:
         if self._public is None:
             self._public = self._factory(self.spec, None)
+            if self.budget is not None and hasattr(self._public, "throttler"):
+                self._public.throttler = self.budget  # shared by every account's client
         return self._public
 
     def secrets(self) -> list[str]:
@@ -248,16 +264,22 @@ class CcxtSession:
         async for attempt in retrying:
             with attempt:
                 self._check_cooldown(what)
-                async with self.gate.slot(priority):
-                    try:
-                        return await call()
-                    except Exception as error:
-                        translated = self._translate(error, what, write=False)
-                        if isinstance(translated, TemporaryError):
-                            log.warning(
-                                "%s (attempt %d)", translated, attempt.retry_state.attempt_number
-                            )
-                        raise translated from error
+                token = PRIORITY.set(priority)  # the weight budget serves protective first
+                try:
+                    async with self.gate.slot(priority):
+                        try:
+                            return await call()
+                        except Exception as error:
+                            translated = self._translate(error, what, write=False)
+                            if isinstance(translated, TemporaryError):
+                                log.warning(
+                                    "%s (attempt %d)",
+                                    translated,
+                                    attempt.retry_state.attempt_number,
+                                )
+                            raise translated from error
+                finally:
+                    PRIORITY.reset(token)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     def _retryable(self, error: BaseException) -> bool:
@@ -269,6 +291,13 @@ class CcxtSession:
     async def _write(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """A write: sent once, never retried; errors translated with write semantics."""
         self._check_cooldown(what)
+        token = PRIORITY.set(PRIORITY_PROTECTIVE)
+        try:
+            return await self._send(what, call)
+        finally:
+            PRIORITY.reset(token)
+
+    async def _send(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         async with self.gate.slot(PRIORITY_PROTECTIVE):
             self.write_calls += 1
             try:

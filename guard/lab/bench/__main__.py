@@ -18,7 +18,7 @@ import psycopg
 from guard.lab.bench.core import ALL_KINDS, LatencyResult, measure_latency, without
 from guard.lab.bench.outside import OutsideRun, measure_outside
 from guard.lab.bench.profile import TickProfile, profile_ticks
-from guard.lab.bench.reaction import ReactionResult, measure_reaction
+from guard.lab.bench.reaction import ReactionResult, gates, measure_reaction
 from guard.lab.bench.reaction import section as reaction_section
 from guard.lab.bench.reaction import splice as reaction_splice
 from guard.lab.bench.replays import ReplayBench, measure_replay
@@ -122,9 +122,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--reaction-gates",
-        type=_counts,
-        default=(4,),
-        help="(h) gateway requests in flight: the first for every mode, the rest streams only",
+        type=gates,
+        default=(None,),
+        help="(h) requests in flight ('venue': its budget), first for all modes, rest streams",
     )
     p.add_argument(
         "--reaction-only",
@@ -164,11 +164,7 @@ def _reaction(args: argparse.Namespace, work: Path) -> list[ReactionResult]:
             max_concurrent=args.reaction_gates,
         )
     for r in results:
-        _say(
-            f"    {r.mode} (gateway {r.max_concurrent}): {r.reacted}/{r.accounts} orders,"
-            f" p50 {r.p50_ms:.0f} ms p99 {r.p99_ms:.0f} ms max {r.max_ms:.0f} ms,"
-            f" {r.requests_per_tick:.1f} requests/tick"
-        )
+        _say(f"    {r.describe()}")
     return results
 
 

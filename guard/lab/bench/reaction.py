@@ -1,10 +1,12 @@
-"""Benchmark (h): reaction time, from the lab's price crossing a band to the lab seeing the
-reduce-only order arrive, for N Binance accounts on the venue lab with injected venue latency:
+"""Benchmark (h): reaction time, from the lab's price crossing a band to the guard sending the
+reduce-only order (its create-order request handed to the socket) and to the lab seeing it arrive,
+for N Binance accounts on the venue lab with injected venue latency:
 woken by the lab's streams, or polled every 1 s / 5 s (phases spread as the runner spreads them).
 Not pure (sockets, clocks, a SQLite database per run)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from collections.abc import Callable, Sequence
@@ -34,12 +36,27 @@ class ReactionResult:
     accounts: int
     latency_ms: float  # injected per REST answer
     reacted: int  # accounts whose order the lab saw
-    p50_ms: float
+    p50_ms: float  # move → the lab's receipt
     p99_ms: float
     max_ms: float
+    woken_p99_ms: float  # move → the pre-check wakes the account's tick (streams)
+    sent_p50_ms: float  # move → the guard hands the create-order request to the socket
+    sent_p99_ms: float
+    cpu_ms_per_tick: float  # the process's CPU (lab included) per tick while measured
     setup_s: float  # connecting the streams / warming the polls (not measured)
     requests_per_tick: float  # REST requests the lab served per tick while measured
     max_concurrent: int  # the shared gateway's requests in flight
+    budget: str  # the request budget: the venue's weight window, or ccxt's spacing
+    budget_waits: int  # requests that waited for the weight window while measured
+
+    def describe(self) -> str:
+        return (
+            f"{self.mode} (gateway {self.max_concurrent}, {self.budget}): {self.reacted}/"
+            f"{self.accounts} orders, woken p99 {self.woken_p99_ms:.0f} ms, sent p50 {self.sent_p50_ms:.0f} p99 {self.sent_p99_ms:.0f}"
+            f" ms, received p50 {self.p50_ms:.0f} p99 {self.p99_ms:.0f} max {self.max_ms:.0f} ms,"
+            f" {self.requests_per_tick:.1f} requests/tick, CPU {self.cpu_ms_per_tick:.1f} ms/tick,"
+            f" {self.budget_waits} budget waits"
+        )
 
 
 def _lab(accounts: int) -> tuple[VenueLab, dict[str, dict[str, str]]]:
@@ -102,7 +119,7 @@ async def _run(
     latency: float,
     interval: float | None,
     timeout: float,
-    max_concurrent: int,
+    max_concurrent: int | None,
 ) -> ReactionResult:
     lab, creds = _lab(accounts)
     await lab.start()
@@ -143,13 +160,21 @@ async def _run(
             await asyncio.sleep(interval * 1.5)  # every account has polled at least once
         setup = time.monotonic() - began
         seen = _arrivals(lab)
+        sent = _sends(rig)
+        woken = _wakes(rig)
+        session = rig.gateways[0]
+        waits = session.budget.waited if session.budget is not None else 0
         requests, ticks = len(lab.requests), len(rig.reports)
+        cpu = time.process_time()
         moved = time.monotonic()
         lab.book.advance_to(crossing)
         deadline = moved + timeout + (interval or 0)
         while len(seen) < accounts and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         requests, ticks = len(lab.requests) - requests, len(rig.reports) - ticks
+        cpu = time.process_time() - cpu
+        if session.budget is not None:
+            waits = session.budget.waited - waits
     finally:
         for task in polls:
             task.cancel()
@@ -158,6 +183,8 @@ async def _run(
         await lab.stop()
         store.dispose()
     times = [1000 * (at - moved) for at in seen.values()]
+    sends = [1000 * (at - moved) for at in sent.values()]
+    wakes = [1000 * (at - moved) for at in woken.values()]
     mode = "streams" if interval is None else f"poll {interval:g}s"
     return ReactionResult(
         mode,
@@ -167,10 +194,49 @@ async def _run(
         percentile(times, 0.5),
         percentile(times, 0.99),
         max(times, default=0.0),
+        percentile(wakes, 0.99),
+        percentile(sends, 0.5),
+        percentile(sends, 0.99),
+        1000 * cpu / ticks if ticks else 0.0,
         setup,
         requests / ticks if ticks else 0.0,
-        max_concurrent,
+        session.in_flight,
+        "weight window" if session.budget is not None else "ccxt spacing",
+        waits,
     )
+
+
+def _sends(rig: StreamRig) -> dict[str, float]:
+    """When (monotonic) each account's first create-order request from now was handed to the
+    socket: ccxt's `fetch` of the order endpoint, after the gate and the weight budget."""
+    sent: dict[str, float] = {}
+    for gateway in rig.gateways:
+        for name in gateway.accounts:
+            client = gateway.client(name)
+            client.fetch = _timed_fetch(client.fetch, name, sent)
+    return sent
+
+
+def _wakes(rig: StreamRig) -> dict[str, float]:
+    """When (monotonic) the pre-check first woke each account from now."""
+    woken: dict[str, float] = {}
+    wake = rig.waker.wake
+
+    def timed(account: str, reason: str) -> None:
+        woken.setdefault(account, time.monotonic())
+        wake(account, reason)
+
+    rig.waker.wake = timed
+    return woken
+
+
+def _timed_fetch(fetch: Any, name: str, sent: dict[str, float]) -> Any:
+    async def timed(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        if method == "POST" and url.split("?")[0].endswith("/order"):
+            sent.setdefault(name, time.monotonic())
+        return await fetch(url, method, headers, body)
+
+    return timed
 
 
 async def _poll(rig: StreamRig, name: str, interval: float, start: float) -> None:
@@ -191,6 +257,21 @@ async def _until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.01)
 
 
+def gates(raw: str) -> tuple[int | None, ...]:
+    """`--reaction-gates`: comma-separated in-flight caps; `venue` for the venue's own budget."""
+    values: list[int | None] = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        if part == "venue":
+            values.append(None)
+        elif part.isdigit() and int(part) > 0:
+            values.append(int(part))
+        else:
+            raise argparse.ArgumentTypeError(f"positive integers or 'venue', got {raw!r}")
+    if not values:
+        raise argparse.ArgumentTypeError(f"at least one value, got {raw!r}")
+    return tuple(values)
+
+
 def measure_reaction(
     work: Path,
     accounts: int,
@@ -198,12 +279,13 @@ def measure_reaction(
     latency: float,
     intervals: Sequence[float] = (1.0, 5.0),
     timeout: float = 30.0,
-    max_concurrent: Sequence[int] = (4,),
+    max_concurrent: Sequence[int | None] = (None,),
 ) -> list[ReactionResult]:
     """Streams, then each poll interval, each on a fresh lab and database; streams again for
-    every further gateway size in `max_concurrent` (the first is the default budget)."""
+    every further gateway size in `max_concurrent` (the first is used by every mode; None: the
+    venue's budget, its documented weight window)."""
     first, *more = max_concurrent
-    runs: list[tuple[str, float | None, int]] = [("streams", None, first)]
+    runs: list[tuple[str, float | None, int | None]] = [("streams", None, first)]
     runs += [(f"poll-{i:g}", i, first) for i in intervals]
     runs += [(f"streams-{m}", None, m) for m in more]
     return [

@@ -35,6 +35,7 @@ class Stream:
     socket: web.WebSocketResponse
     subscriptions: list[Any] = field(default_factory=list)
     listen_key: str | None = None
+    account: str | None = None  # the paper account behind a Binance listenKey
 
 
 @dataclass
@@ -108,11 +109,7 @@ class Streams:
                 not stream.subscriptions and not stream.listen_key
             ):
                 continue
-            state = (
-                self.book.now(),
-                sum(len(v) for v in self.book.orders.values()),
-                len(stream.subscriptions),
-            )
+            state = (self.book.now(), self._orders_seen(stream), len(stream.subscriptions))
             if state == seen:
                 continue
             seen = state
@@ -120,12 +117,22 @@ class Streams:
                 await stream.socket.send_json(message)
                 self.sent += 1
 
+    def _orders_seen(self, stream: Stream) -> int:
+        """The orders whose news the stream carries: a Binance user stream its account's only
+        (an order of one account re-renders no other account's stream: N streams, not N²)."""
+        if stream.venue == "binance":
+            if stream.account is None:
+                return 0  # market streams: mark prices only
+            return len(self.book.orders.get(("binance", stream.account), ()))
+        return sum(len(v) for v in self.book.orders.values())
+
     # ----- Binance ----------------------------------------------------------------------------
     async def _binance(self, request: web.Request) -> web.WebSocketResponse:
         key = request.match_info.get("listen_key") or request.query.get("listenKey")
         if key is not None and self.listen_key_account(key) is None:
             raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
         stream = Stream("binance", web.WebSocketResponse(heartbeat=None), listen_key=key)
+        stream.account = None if key is None else self.listen_key_account(key)
         return await self._serve(request, stream, self._binance_message, self._binance_render)
 
     def _binance_message(self, stream: Stream, data: Any) -> Any:
@@ -167,10 +174,8 @@ class Streams:
                     "T": int(next_time.timestamp() * 1000) if next_time else 0,
                 }
             )
-        if stream.listen_key is not None:
-            account = self.listen_key_account(stream.listen_key)
-            if account is not None:
-                messages.extend(binance_user_events(self.book, account))
+        if stream.account is not None:
+            messages.extend(binance_user_events(self.book, stream.account))
         return messages
 
     # ----- Hyperliquid ------------------------------------------------------------------------
