@@ -12,8 +12,9 @@ import contextvars
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 PRIORITY_PROTECTIVE = 0  # reduce-only orders, cancels, and the lookups that resolve them
 PRIORITY_ROUTINE = 1  # snapshots and market data
@@ -33,16 +34,26 @@ class VenueLimits:
     in_flight: int  # requests in flight through the gateway (sockets), not a venue limit
     reserve: float = 0.2  # share of the window that only protective work may spend
     source: str = ""
+    # documented weights of endpoints (by ccxt path) that ccxt's cost table undercounts
+    weights: Mapping[str, float] = field(default_factory=dict)
 
 
 # Only venues whose documented limit and ccxt's cost units were checked against each other:
 # Binance USDⓈ-M "General Info → Limits": REQUEST_WEIGHT 2400 per minute per IP; ccxt's binance
-# costs are the documented weights (GET /fapi/v2/positionRisk 5, /fapi/v2/balance 5, ...).
+# costs are the documented weights, except its v2/v3 account, balance and positionRisk (cost 1;
+# documented weight 5: "Account Information V3", "Futures Account Balance V3", "Position
+# Information V3"), charged here at 5.
 # Hyperliquid "Rate limits and user limits": 1200 weight per minute per IP aggregated over REST;
 # ccxt's hyperliquid costs are the documented weights (clearinghouseState 2, l2Book 2, exchange 1).
 # Other venues keep ccxt's own request spacing and the small in-flight cap.
 LIMITS: dict[str, VenueLimits] = {
-    "binance": VenueLimits(2400, 60.0, 64, source="Binance USDⓈ-M REQUEST_WEIGHT 2400/min/IP"),
+    "binance": VenueLimits(
+        2400,
+        60.0,
+        64,
+        source="Binance USDⓈ-M REQUEST_WEIGHT 2400/min/IP",
+        weights={"account": 5, "balance": 5, "positionRisk": 5},
+    ),
     "hyperliquid": VenueLimits(1200, 60.0, 64, source="Hyperliquid 1200 weight/min/IP (REST)"),
 }
 DEFAULT_IN_FLIGHT = 4  # venues without a checked weight budget
@@ -127,3 +138,15 @@ class WeightBudget:
         if self._waiting and self._spent:
             delay = max(0.0, self._spent[0][0] + self.limits.window - self.now())
             self._timer = asyncio.get_running_loop().call_later(delay + 1e-3, self._serve)
+
+
+def documented_cost(limits: VenueLimits, ccxt_cost: Callable[..., Any]) -> Callable[..., Any]:
+    """ccxt's `calculate_rate_limiter_cost`, raised to the venue's documented weight where
+    ccxt's table undercounts an endpoint (never lowered)."""
+
+    def cost(api: Any, method: Any, path: Any, params: Any, config: Any = None) -> Any:
+        found = ccxt_cost(api, method, path, params, config or {})
+        documented = limits.weights.get(str(path))
+        return found if documented is None else max(float(found), documented)
+
+    return cost

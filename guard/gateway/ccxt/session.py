@@ -32,6 +32,7 @@ from guard.gateway.ccxt.budget import (
     PRIORITY_PROTECTIVE,
     PRIORITY_ROUTINE,
     WeightBudget,
+    documented_cost,
 )
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
 from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
@@ -202,6 +203,7 @@ class CcxtSession:
             self._secrets[account] = [v for k, v in secrets.items() if k != "walletAddress"]
             SECRETS.update(self._secrets[account])
             client = self._factory(self.spec, secrets)
+            self._charge_documented(client)
             shared = getattr(self.public, "throttler", None)
             if shared is not None and hasattr(client, "throttler"):
                 client.throttler = shared  # one ccxt weight budget per venue (and egress IP)
@@ -214,7 +216,14 @@ class CcxtSession:
             self._public = self._factory(self.spec, None)
             if self.budget is not None and hasattr(self._public, "throttler"):
                 self._public.throttler = self.budget  # shared by every account's client
+                self._charge_documented(self._public)
         return self._public
+
+    def _charge_documented(self, client: Any) -> None:
+        if self.budget is not None and hasattr(client, "calculate_rate_limiter_cost"):
+            client.calculate_rate_limiter_cost = documented_cost(
+                self.budget.limits, client.calculate_rate_limiter_cost
+            )
 
     def secrets(self) -> list[str]:
         return [s for values in self._secrets.values() for s in values]

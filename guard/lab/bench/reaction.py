@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class ReactionResult:
     woken_p99_ms: float  # move → the pre-check wakes the account's tick (streams)
     sent_p50_ms: float  # move → the guard hands the create-order request to the socket
     sent_p99_ms: float
-    cpu_ms_per_tick: float  # the process's CPU (lab included) per tick while measured
+    cpu_ms_per_account: float  # the process's CPU (lab included) per account reacted
     setup_s: float  # connecting the streams / warming the polls (not measured)
     requests_per_tick: float  # REST requests the lab served per tick while measured
     max_concurrent: int  # the shared gateway's requests in flight
@@ -54,7 +55,7 @@ class ReactionResult:
             f"{self.mode} (gateway {self.max_concurrent}, {self.budget}): {self.reacted}/"
             f"{self.accounts} orders, woken p99 {self.woken_p99_ms:.0f} ms, sent p50 {self.sent_p50_ms:.0f} p99 {self.sent_p99_ms:.0f}"
             f" ms, received p50 {self.p50_ms:.0f} p99 {self.p99_ms:.0f} max {self.max_ms:.0f} ms,"
-            f" {self.requests_per_tick:.1f} requests/tick, CPU {self.cpu_ms_per_tick:.1f} ms/tick,"
+            f" {self.requests_per_tick:.1f} requests/tick, CPU {self.cpu_ms_per_account:.1f} ms/account,"
             f" {self.budget_waits} budget waits"
         )
 
@@ -154,6 +155,9 @@ async def _run(
                 lambda: rig.state is StreamState.CONNECTED and len(lab.streams.open) > accounts,
                 timeout * 4,
             )
+            budget = rig.gateways[0].budget
+            if budget is not None:  # and the set-up's reads have left the venue's weight window
+                await _until(lambda: budget.used() == 0, budget.limits.window + timeout)
         else:
             start = time.monotonic()
             polls = [asyncio.create_task(_poll(rig, n, interval, start)) for n in names]
@@ -171,8 +175,10 @@ async def _run(
         deadline = moved + timeout + (interval or 0)
         while len(seen) < accounts and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-        requests, ticks = len(lab.requests) - requests, len(rig.reports) - ticks
         cpu = time.process_time() - cpu
+        with contextlib.suppress(TimeoutError):  # the woken ticks finish (recorded)
+            await _until(lambda: not rig.coalescer.tasks, 10)
+        requests, ticks = len(lab.requests) - requests, len(rig.reports) - ticks
         if session.budget is not None:
             waits = session.budget.waited - waits
     finally:
@@ -197,7 +203,7 @@ async def _run(
         percentile(wakes, 0.99),
         percentile(sends, 0.5),
         percentile(sends, 0.99),
-        1000 * cpu / ticks if ticks else 0.0,
+        1000 * cpu / len(times) if times else 0.0,
         setup,
         requests / ticks if ticks else 0.0,
         session.in_flight,
@@ -253,7 +259,7 @@ async def _until(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError("streams did not connect")
+            raise TimeoutError("the steady state was not reached")
         await asyncio.sleep(0.01)
 
 

@@ -22,6 +22,7 @@ from guard.lab.venue_lab.stream_bodies import binance_user_events, hyperliquid_m
 from guard.lab.venue_lab.views import fmt
 
 PUSH_EVERY = 0.02  # seconds between checks of the book for news
+MARK_EVERY = 1.0  # Binance `<symbol>@markPrice@1s` pushes every second, news or not
 
 
 def listen_key(api_key: str) -> str:
@@ -45,6 +46,9 @@ class Streams:
     book: LabBook
     open: list[Stream] = field(default_factory=list)
     silenced: set[str] = field(default_factory=set)
+    # Binance market streams accepted (SUBSCRIBE answered) yet never served: a subscription
+    # that did not take while the user streams talk (docs/streams.md)
+    unserved_marks: bool = False
     sent: int = 0
 
     def routes(self, app: web.Application) -> None:
@@ -103,16 +107,21 @@ class Streams:
 
     async def _push(self, stream: Stream, render: Callable[[Stream], list[Any]]) -> None:
         seen: tuple[Any, ...] = ()
+        loop = asyncio.get_running_loop()
+        pushed = loop.time()
         while not stream.socket.closed:
             await asyncio.sleep(PUSH_EVERY)
             if stream.venue in self.silenced or (
                 not stream.subscriptions and not stream.listen_key
             ):
                 continue
-            state = (self.book.now(), self._orders_seen(stream), len(stream.subscriptions))
-            if state == seen:
+            market = stream.venue == "binance" and stream.account is None
+            if market and self.unserved_marks:
                 continue
-            seen = state
+            state = (self.book.now(), self._orders_seen(stream), len(stream.subscriptions))
+            if state == seen and not (market and loop.time() - pushed >= MARK_EVERY):
+                continue
+            seen, pushed = state, loop.time()
             for message in render(stream):
                 await stream.socket.send_json(message)
                 self.sent += 1
