@@ -51,6 +51,7 @@ class ReactionResult:
     max_concurrent: int  # the shared gateway's requests in flight
     budget: str  # the request budget: the venue's weight window, or ccxt's spacing
     budget_waits: int  # requests that waited for the weight window while measured
+    advance_ms: float  # the lab's own time to move its book (not counted in the times)
 
     def describe(self) -> str:
         return (
@@ -58,7 +59,7 @@ class ReactionResult:
             f"{self.accounts} orders, woken p99 {self.woken_p99_ms:.0f} ms, sent p50 {self.sent_p50_ms:.0f} p99 {self.sent_p99_ms:.0f}"
             f" ms, received p50 {self.p50_ms:.0f} p99 {self.p99_ms:.0f} max {self.max_ms:.0f} ms,"
             f" {self.requests_per_tick:.1f} requests/tick, CPU {self.cpu_ms_per_account:.1f} ms/account,"
-            f" {self.budget_waits} budget waits"
+            f" {self.budget_waits} budget waits, lab move {self.advance_ms:.0f} ms"
         )
 
 
@@ -177,8 +178,10 @@ async def _run(
         waits = session.budget.waited if session.budget is not None else 0
         requests, ticks = len(lab.requests), len(rig.reports)
         cpu = time.process_time()
-        moved = time.monotonic()
-        lab.book.advance_to(crossing)
+        before = time.monotonic()
+        lab.book.advance_to(crossing)  # the lab settles every account at the new prices (sync)
+        moved = time.monotonic()  # the venue's state has crossed: it may push from now
+        advance = moved - before
         deadline = moved + timeout + (interval or 0)
         while len(seen) < accounts and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
@@ -216,6 +219,7 @@ async def _run(
         session.in_flight,
         "weight window" if session.budget is not None else "ccxt spacing",
         waits,
+        1000 * advance,
     )
 
 
@@ -313,8 +317,9 @@ def section(results: Sequence[ReactionResult], load: str) -> list[str]:
         SECTION,
         "",
         "A BTC mark-price band is crossed on the lab's path (one `advance_to`); times are taken"
-        " from that move to: the pre-check waking the account's tick (streams), the guard"
-        " handing each account's reduce-only create-order request to the socket (`sent`,"
+        " from the moment the lab's book has moved (the lab's own time to settle every account"
+        " at the new prices, `lab move`, is not counted) to: the pre-check waking the account's"
+        " tick (streams), the guard handing each account's reduce-only create-order request to the socket (`sent`,"
         " what issue 20 measures), and the lab's book recording it (`received`). Every REST"
         " answer is delayed by the injected latency (the lab acts at once, answers late); the"
         " websocket pushes are not delayed. All accounts share one gateway as `guard run`"
@@ -326,14 +331,15 @@ def section(results: Sequence[ReactionResult], load: str) -> list[str]:
         "",
         "| mode | accounts | latency | in flight | budget | orders | woken p99 | sent p50 |"
         " sent p99 | received p50 | received p99 | REST requests per tick | CPU per account |"
-        " budget waits | p99 target |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        " budget waits | lab move | p99 target |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     rows += [
         f"| {r.mode} | {r.accounts} | {r.latency_ms:.0f} ms | {r.max_concurrent} | {r.budget} |"
         f" {r.reacted} | {_woken(r)} | {r.sent_p50_ms:.0f} ms | {r.sent_p99_ms:.0f} ms |"
         f" {r.p50_ms:.0f} ms | {r.p99_ms:.0f} ms | {r.requests_per_tick:.1f} |"
-        f" {r.cpu_ms_per_account:.0f} ms | {r.budget_waits} | {_target(r)} |"
+        f" {r.cpu_ms_per_account:.0f} ms | {r.budget_waits} | {r.advance_ms:.0f} ms |"
+        f" {_target(r)} |"
         for r in results
     ]
     rows += [
