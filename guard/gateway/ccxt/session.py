@@ -273,7 +273,9 @@ class CcxtSession:
         async for attempt in retrying:
             with attempt:
                 self._check_cooldown(what)
-                token = PRIORITY.set(priority)  # the weight budget serves protective first
+                # the weight budget serves protective work first (a protective caller's reads
+                # stay protective)
+                token = PRIORITY.set(min(priority, PRIORITY.get()))
                 try:
                     async with self.gate.slot(priority):
                         try:
