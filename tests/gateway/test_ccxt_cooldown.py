@@ -16,7 +16,7 @@ import pytest
 from guard.core.venues.registry import rules_for
 from guard.gateway.base import PermanentError, RateLimited
 from guard.gateway.ccxt import CcxtGateway, translate
-from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE, PRIORITY_ROUTINE
+from guard.gateway.ccxt.budget import PRIORITY_PROTECTIVE, PRIORITY_ROUTINE
 from guard.gateway.dryrun import DryRunGateway
 from guard.service import AccountRuntime, GuardService
 from guard.service.files import load_policies

@@ -198,3 +198,41 @@ async def test_order_when_stream_says_size_10_and_venue_says_1_then_order_at_mos
         await rig.close()
     orders = [o for o in lab.book.all_orders("binance", chosen.account) if o.symbol == symbol]
     assert orders and sum(o.quantity for o in orders) <= venue_size  # ... the venue's truth sizes
+
+
+async def test_mark_subscription_when_never_served_while_user_streams_talk_then_stale_alert_resubscribe(
+    venue_lab: VenueLab, sqlite_store: Store
+) -> None:
+    """docs/streams.md's open question: a move while connections were still opening woke
+    nothing; the user streams kept the venue `connected` while the shared mark subscription
+    never delivered. Now that subscription's own silence falls back, alerts and resubscribes."""
+    lab, chosen = venue_lab, ACCOUNTS["binance"]
+    notifier = Notifier()
+    lab.streams.unserved_marks = True  # SUBSCRIBE answered, no mark price ever pushed
+    rig = await stream_rig(
+        lab,
+        "binance",
+        {chosen.account: chosen.credentials},
+        price_ladder("BTC/*", Decimal(1000)),
+        sqlite_store,
+        FAST,
+        notifier=notifier,
+    )
+    try:
+        await rig.tick(chosen.account)
+        await _until(lambda: rig.state is StreamState.CONNECTED, 5)  # the user stream talks
+        # the mark subscription reached the lab (SUBSCRIBE answered), then nothing comes
+        await _until(lambda: any(s.subscriptions for s in lab.streams.open), 5)
+        lab.book.advance_to(lab.book.now() + timedelta(minutes=1))  # past the silence bound
+        await _until(lambda: rig.state is StreamState.STALE, 5)
+        streams = rig.streams
+        assert streams is not None
+        await _until(lambda: streams.resubscribes >= 1, 5)  # a new connection, subscribed again
+        await asyncio.sleep(0.3)  # user messages meanwhile do not make it connected again
+        assert rig.state is StreamState.STALE
+        lab.streams.unserved_marks = False
+        await _until(lambda: rig.state is StreamState.CONNECTED, 5)
+    finally:
+        await rig.close()
+    alerts = [a for a in notifier.sent if "stream" in a.title]
+    assert len(alerts) == 1 and "mark prices" in alerts[0].body

@@ -97,12 +97,15 @@ class GatewaySettings:
     read_attempts: int = 4
     backoff_base: float = 0.5  # seconds, exponential with full jitter
     backoff_max: float = 8.0
-    max_concurrent: int = 4  # per-venue budget of requests in flight
+    # requests in flight per venue (None: the venue's, guard.gateway.ccxt.budget.LIMITS)
+    max_concurrent: int | None = None
     market_data_ttl: timedelta = timedelta(seconds=2)  # one "tick epoch" of shared market data
     markets_max_age: timedelta = timedelta(hours=1)
     book_depth_levels: int = 5
     api_base: str | None = None  # e.g. a local stub or a proxy; every API url is rewritten
-    ccxt_rate_limit: bool = True  # ccxt's own request spacing (off only for recorded replays)
+    # rate limiting on (off only for recorded replays): the venue's weight window where
+    # guard.gateway.ccxt.budget knows it (Binance, Hyperliquid), else ccxt's request spacing
+    ccxt_rate_limit: bool = True
     cooldown_max_wait: timedelta = timedelta(seconds=5)  # longer 429/418 cool-downs fail fast
     # account modes (Bybit account info, OKX config, Hyperliquid abstraction and HIP-3 DEXes) are
     # re-read after this, or at once when a position opens (not when one closes)

@@ -10,11 +10,11 @@ from typing import Any
 
 from ccxt.base import errors as ccxt_errors
 
-from guard.core.domain import MarketSpec, OrderPlan, OrderResult
+from guard.core.domain import AccountSnapshot, MarketSpec, OrderPlan, OrderResult
 from guard.gateway.base import OrderRejected
+from guard.gateway.ccxt.budget import PRIORITY, PRIORITY_PROTECTIVE
 from guard.gateway.ccxt.candles import CcxtCandleReader
 from guard.gateway.ccxt.clients import AccountConfig, GatewaySettings
-from guard.gateway.ccxt.session import PRIORITY_PROTECTIVE
 from guard.gateway.ccxt.snapshots import CcxtSnapshotReader
 from guard.gateway.ccxt.structures import order_result
 from guard.gateway.ordermap import CcxtOrder, OrderMappingError, map_order
@@ -43,6 +43,15 @@ class CcxtGateway(CcxtSnapshotReader, CcxtCandleReader):
             )
         except OrderMappingError as error:
             raise OrderRejected(f"{self.venue} {plan.symbol}: {error}") from error
+
+    async def fetch_position(self, account: str, symbol: str) -> AccountSnapshot:
+        """The executor's re-read right before a send, as protective work in the venue's budget
+        (it goes before routine reads: a woken tick's order waits for no other account's poll)."""
+        token = PRIORITY.set(PRIORITY_PROTECTIVE)
+        try:
+            return await super().fetch_position(account, symbol)
+        finally:
+            PRIORITY.reset(token)
 
     async def create_order(self, plan: OrderPlan) -> OrderResult:
         spec = await self._spec(plan)

@@ -25,14 +25,20 @@ from tenacity import (
 from guard.core.domain import AccountSnapshot, MarketSpec
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import GatewayError, PermanentError, RateLimited, TemporaryError
+from guard.gateway.ccxt.budget import (
+    DEFAULT_IN_FLIGHT,
+    LIMITS,
+    PRIORITY,
+    PRIORITY_PROTECTIVE,
+    PRIORITY_ROUTINE,
+    WeightBudget,
+    documented_cost,
+)
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
 from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
 
 log = logging.getLogger("guard.gateway.ccxt")
 T = TypeVar("T")
-
-PRIORITY_PROTECTIVE = 0  # reduce-only orders, cancels, and the lookups that resolve them
-PRIORITY_ROUTINE = 1  # snapshots and market data
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +166,16 @@ class CcxtSession:
         self._markets_loaded_at: datetime | None = None
         self._markets_lock = asyncio.Lock()
         self._client_markets: dict[str, datetime] = {}
-        self.gate = PriorityGate(self.settings.max_concurrent)
+        limits = LIMITS.get(venue)
+        in_flight = self.settings.max_concurrent
+        if in_flight is None:
+            in_flight = limits.in_flight if limits is not None else DEFAULT_IN_FLIGHT
+        self.in_flight = in_flight
+        self.gate = PriorityGate(in_flight)
+        # the venue's documented weight window replaces ccxt's request spacing (protective first)
+        self.budget = (
+            WeightBudget(limits) if limits is not None and self.settings.ccxt_rate_limit else None
+        )
         self.market_data = MarketDataCache(self.settings.market_data_ttl)
         self._sleep = sleep or asyncio.sleep
         self.cooldown_until: datetime | None = None  # venue-wide, after a 429/418
@@ -191,6 +206,7 @@ class CcxtSession:
             self._secrets[account] = [v for k, v in secrets.items() if k != "walletAddress"]
             SECRETS.update(self._secrets[account])
             client = self._factory(self.spec, secrets)
+            self._charge_documented(client)
             shared = getattr(self.public, "throttler", None)
             if shared is not None and hasattr(client, "throttler"):
                 client.throttler = shared  # one ccxt weight budget per venue (and egress IP)
@@ -201,7 +217,16 @@ class CcxtSession:
     def public(self) -> Any:
         if self._public is None:
             self._public = self._factory(self.spec, None)
+            if self.budget is not None and hasattr(self._public, "throttler"):
+                self._public.throttler = self.budget  # shared by every account's client
+                self._charge_documented(self._public)
         return self._public
+
+    def _charge_documented(self, client: Any) -> None:
+        if self.budget is not None and hasattr(client, "calculate_rate_limiter_cost"):
+            client.calculate_rate_limiter_cost = documented_cost(
+                self.budget.limits, client.calculate_rate_limiter_cost
+            )
 
     def secrets(self) -> list[str]:
         return [s for values in self._secrets.values() for s in values]
@@ -251,16 +276,24 @@ class CcxtSession:
         async for attempt in retrying:
             with attempt:
                 self._check_cooldown(what)
-                async with self.gate.slot(priority):
-                    try:
-                        return await call()
-                    except Exception as error:
-                        translated = self._translate(error, what, write=False)
-                        if isinstance(translated, TemporaryError):
-                            log.warning(
-                                "%s (attempt %d)", translated, attempt.retry_state.attempt_number
-                            )
-                        raise translated from error
+                # the weight budget serves protective work first (a protective caller's reads
+                # stay protective)
+                token = PRIORITY.set(min(priority, PRIORITY.get()))
+                try:
+                    async with self.gate.slot(priority):
+                        try:
+                            return await call()
+                        except Exception as error:
+                            translated = self._translate(error, what, write=False)
+                            if isinstance(translated, TemporaryError):
+                                log.warning(
+                                    "%s (attempt %d)",
+                                    translated,
+                                    attempt.retry_state.attempt_number,
+                                )
+                            raise translated from error
+                finally:
+                    PRIORITY.reset(token)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     def _retryable(self, error: BaseException) -> bool:
@@ -278,6 +311,13 @@ class CcxtSession:
         if account is not None:
             self._sends[account] = self._sends.get(account, 0) + 1
         self._check_cooldown(what)
+        token = PRIORITY.set(PRIORITY_PROTECTIVE)
+        try:
+            return await self._send(what, call)
+        finally:
+            PRIORITY.reset(token)
+
+    async def _send(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         async with self.gate.slot(PRIORITY_PROTECTIVE):
             self.write_calls += 1
             try:

@@ -59,6 +59,7 @@ class VenueStreams:
     messages: int = 0
     dropped_stale: int = 0
     reconnects: int = 0
+    resubscribes: int = 0  # mark subscriptions renewed after they were silent
     symbols: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _symbol_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -66,6 +67,10 @@ class VenueStreams:
     _public: Any = None
     _held: dict[str, set[str]] = field(default_factory=dict)  # hyperliquid: last symbols held
     _markets: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _marks_since: datetime | None = None  # binance: the shared mark subscription asked for
+    _last_mark: datetime | None = None
+    _marks_task: asyncio.Task[None] | None = None
+    _resubscribed_at: datetime | None = None
 
     # ---------------------------------------------------------------- life cycle
 
@@ -75,7 +80,7 @@ class VenueStreams:
         self._public = self._client(None)
         self._tasks.append(asyncio.create_task(self._watchdog()))
         if self.venue == "binance":
-            self._tasks.append(asyncio.create_task(self._loop("marks", self._binance_marks)))
+            self._marks_task = asyncio.create_task(self._loop("marks", self._binance_marks))
         for account in self.accounts:
             client = self._client(account)
             for what, watch in (
@@ -90,7 +95,8 @@ class VenueStreams:
                 )
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *self._symbol_tasks.values()]
+        marks = [self._marks_task] if self._marks_task is not None else []
+        tasks = [*self._tasks, *self._symbol_tasks.values(), *marks]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -98,6 +104,7 @@ class VenueStreams:
                 await task
         self._tasks.clear()
         self._symbol_tasks.clear()
+        self._marks_task = None
         for client in self._clients:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -156,6 +163,35 @@ class VenueStreams:
             last = self.last_message or started
             if self.clock() - last > bound and self.state is not StreamState.STALE:
                 self._set(StreamState.STALE, f"no message for more than {bound}")
+            elif self._marks_silent():
+                # the user streams talk but the shared mark subscription never delivered (or
+                # stopped): the prices that wake ticks are missing; fall back and subscribe again
+                self._set(StreamState.STALE, f"mark prices: no message for more than {bound}")
+                again = self._resubscribed_at
+                if again is None or self.clock() - again > bound:  # once per bound at most
+                    self._resubscribed_at = self.clock()
+                    await self._resubscribe_marks()
+
+    def _marks_silent(self) -> bool:
+        """Binance's shared mark subscription silent past the bound (pushed every 1–3 s)."""
+        if self._marks_since is None:
+            return False
+        last = max(self._marks_since, self._last_mark or self._marks_since)
+        return self.clock() - last > self.settings.silence
+
+    async def _resubscribe_marks(self) -> None:
+        """A new public connection for the mark prices (ccxt subscribes on it afresh)."""
+        if self._marks_task is not None:
+            self._marks_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._marks_task
+        old, self._public = self._public, self._client(None)
+        if old.markets:
+            self._public.set_markets(old.markets, old.currencies)
+        with contextlib.suppress(Exception):
+            await old.close()
+        self.resubscribes += 1  # silent until a mark arrives: _marks_since is kept
+        self._marks_task = asyncio.create_task(self._loop("marks", self._binance_marks))
 
     def _set(self, state: StreamState, detail: str) -> None:
         if state is self.state:
@@ -170,8 +206,9 @@ class VenueStreams:
         )
         self.on_state(self.venue, state, detail)
 
-    def _received(self, updates: Iterable[StreamUpdate]) -> None:
-        """Count a message as life, drop what is older than the staleness bound, pass the rest."""
+    def _received(self, updates: Iterable[StreamUpdate], *, mark: bool = False) -> None:
+        """Count a message as life, drop what is older than the staleness bound, pass the rest;
+        while the mark prices are silent, other messages do not make the venue connected."""
         now = self.clock()
         fresh, dropped = [], 0
         for update in updates:
@@ -184,7 +221,10 @@ class VenueStreams:
             return  # only stale data: not a sign of a live stream
         self.messages += 1
         self.last_message = now
-        self._set(StreamState.CONNECTED, "messages arriving")
+        if mark:
+            self._last_mark = now
+        if not self._marks_silent():
+            self._set(StreamState.CONNECTED, "messages arriving")
         for update in fresh:
             self.on_update(update)
 
@@ -194,10 +234,15 @@ class VenueStreams:
         await self._ready(self._public)
         while not self.symbols:
             await self.sleep(0.05)
+        if self._marks_since is None:
+            self._marks_since = self.clock()
         tickers = await self._public.watch_mark_prices(sorted(self.symbols))
         self._received(
-            _mark(symbol, t, t.get("markPrice"), self._at(t.get("timestamp")))
-            for symbol, t in tickers.items()
+            (
+                _mark(symbol, t, t.get("markPrice"), self._at(t.get("timestamp")))
+                for symbol, t in tickers.items()
+            ),
+            mark=True,
         )
 
     async def _hl_mark(self, client: Any, symbol: str) -> None:

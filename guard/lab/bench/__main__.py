@@ -66,11 +66,7 @@ def _reaction(args: argparse.Namespace, work: Path) -> list[ReactionResult]:
             max_concurrent=args.reaction_gates,
         )
     for r in results:
-        _say(
-            f"    {r.mode} (gateway {r.max_concurrent}): {r.reacted}/{r.accounts} orders,"
-            f" p50 {r.p50_ms:.0f} ms p99 {r.p99_ms:.0f} ms max {r.max_ms:.0f} ms,"
-            f" {r.requests_per_tick:.1f} requests/tick"
-        )
+        _say(f"    {r.describe()}")
     return results
 
 

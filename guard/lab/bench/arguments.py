@@ -7,6 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
+from guard.lab.bench.reaction import gates
+
 ROOT = Path(__file__).resolve().parents[3]
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -96,9 +98,9 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--reaction-gates",
-        type=_counts,
-        default=(4,),
-        help="(h) gateway requests in flight: the first for every mode, the rest streams only",
+        type=gates,
+        default=(None,),
+        help="(h) requests in flight ('venue': its budget), first for all modes, rest streams",
     )
     p.add_argument(
         "--reaction-only",

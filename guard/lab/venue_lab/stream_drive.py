@@ -88,7 +88,7 @@ async def stream_rig(
     notifier: Notifier | None = None,
     shared_gateway: bool = True,
     streams: bool = True,
-    max_concurrent: int | None = None,  # the venue gateway's requests in flight (default 4)
+    max_concurrent: int | None = None,  # the venue gateway's requests in flight (None: venue's)
 ) -> StreamRig:
     """Started streams for `accounts` of `venue` on the lab (first ticks not yet run)."""
     names = list(accounts)
@@ -101,10 +101,11 @@ async def stream_rig(
             for n in names
         ]
         chosen = GatewaySettings(
-            api_base=lab.base_url(venue), ccxt_rate_limit=False, read_attempts=2, backoff_base=0.01
+            api_base=lab.base_url(venue),
+            read_attempts=2,
+            backoff_base=0.01,
+            max_concurrent=max_concurrent,  # None: the venue's (its weight budget on)
         )
-        if max_concurrent is not None:
-            object.__setattr__(chosen, "max_concurrent", max_concurrent)
         gateway = CcxtGateway(venue, configs, settings=chosen, environ=env, clock=lab.book.now)
         gateways = dict.fromkeys(names, gateway)
     else:

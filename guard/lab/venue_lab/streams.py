@@ -22,6 +22,7 @@ from guard.lab.venue_lab.stream_bodies import binance_user_events, hyperliquid_m
 from guard.lab.venue_lab.views import fmt
 
 PUSH_EVERY = 0.02  # seconds between checks of the book for news
+MARK_EVERY = 1.0  # Binance `<symbol>@markPrice@1s` pushes every second, news or not
 
 
 def listen_key(api_key: str) -> str:
@@ -35,6 +36,7 @@ class Stream:
     socket: web.WebSocketResponse
     subscriptions: list[Any] = field(default_factory=list)
     listen_key: str | None = None
+    account: str | None = None  # the paper account behind a Binance listenKey
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Streams:
     book: LabBook
     open: list[Stream] = field(default_factory=list)
     silenced: set[str] = field(default_factory=set)
+    # Binance market streams accepted (SUBSCRIBE answered) yet never served: a subscription
+    # that did not take while the user streams talk (docs/streams.md)
+    unserved_marks: bool = False
     sent: int = 0
 
     def routes(self, app: web.Application) -> None:
@@ -102,23 +107,33 @@ class Streams:
 
     async def _push(self, stream: Stream, render: Callable[[Stream], list[Any]]) -> None:
         seen: tuple[Any, ...] = ()
+        loop = asyncio.get_running_loop()
+        pushed = loop.time()
         while not stream.socket.closed:
             await asyncio.sleep(PUSH_EVERY)
             if stream.venue in self.silenced or (
                 not stream.subscriptions and not stream.listen_key
             ):
                 continue
-            state = (
-                self.book.now(),
-                sum(len(v) for v in self.book.orders.values()),
-                len(stream.subscriptions),
-            )
-            if state == seen:
+            market = stream.venue == "binance" and stream.account is None
+            if market and self.unserved_marks:
                 continue
-            seen = state
+            state = (self.book.now(), self._orders_seen(stream), len(stream.subscriptions))
+            if state == seen and not (market and loop.time() - pushed >= MARK_EVERY):
+                continue
+            seen, pushed = state, loop.time()
             for message in render(stream):
                 await stream.socket.send_json(message)
                 self.sent += 1
+
+    def _orders_seen(self, stream: Stream) -> int:
+        """The orders whose news the stream carries: a Binance user stream its account's only
+        (an order of one account re-renders no other account's stream: N streams, not N²)."""
+        if stream.venue == "binance":
+            if stream.account is None:
+                return 0  # market streams: mark prices only
+            return len(self.book.orders.get(("binance", stream.account), ()))
+        return sum(len(v) for v in self.book.orders.values())
 
     # ----- Binance ----------------------------------------------------------------------------
     async def _binance(self, request: web.Request) -> web.WebSocketResponse:
@@ -126,6 +141,7 @@ class Streams:
         if key is not None and self.listen_key_account(key) is None:
             raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
         stream = Stream("binance", web.WebSocketResponse(heartbeat=None), listen_key=key)
+        stream.account = None if key is None else self.listen_key_account(key)
         return await self._serve(request, stream, self._binance_message, self._binance_render)
 
     def _binance_message(self, stream: Stream, data: Any) -> Any:
@@ -167,10 +183,8 @@ class Streams:
                     "T": int(next_time.timestamp() * 1000) if next_time else 0,
                 }
             )
-        if stream.listen_key is not None:
-            account = self.listen_key_account(stream.listen_key)
-            if account is not None:
-                messages.extend(binance_user_events(self.book, account))
+        if stream.account is not None:
+            messages.extend(binance_user_events(self.book, stream.account))
         return messages
 
     # ----- Hyperliquid ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ never larger than the position as last read (clipped to a position that shrank).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from guard.core.domain import (
 from guard.core.venues.base import round_down
 from guard.core.venues.registry import rules_for
 from guard.gateway.ccxt import CcxtGateway
+from guard.gateway.ccxt.budget import PRIORITY, PRIORITY_ROUTINE
 from guard.lab.venue_lab import VenueLab
 from guard.service.executor import Executor
 from guard.store import Store
@@ -249,3 +251,28 @@ async def test_fetch_position_when_last_snapshot_too_old_then_a_full_snapshot(
     assert any(s.path.endswith("/v5/account/wallet-balance") for s in wire.sent)
     # stamped no later than the venue's own payload time (the lab's clock is not advanced)
     assert reread.taken_at >= taken
+
+
+@pytest.mark.parametrize("venue", ["binance"])
+async def test_reread_when_routine_budget_spent_then_served_from_the_protective_reserve(
+    venue_lab: VenueLab, venue: str
+) -> None:
+    """The re-read right before a send is protective work in the venue's weight budget: it
+    spends the reserve that routine reads (other accounts' polls) cannot (issue 20)."""
+    account = ACCOUNTS[venue].account
+    found = gateway(venue_lab, venue, ccxt_rate_limit=True)
+    try:
+        await found.fetch_snapshot(account)
+        budget = found.budget
+        assert budget is not None
+        limits = budget.limits
+        PRIORITY.set(PRIORITY_ROUTINE)
+        await budget(limits.weight * (1 - limits.reserve) - budget.used())  # routine share spent
+        routine = asyncio.create_task(found.fetch_snapshot(account))
+        await asyncio.sleep(0.05)
+        assert not routine.done()  # a routine snapshot waits for the window
+        reread = await asyncio.wait_for(found.fetch_position(account, BTC), 5)
+        assert reread.positions
+        routine.cancel()
+    finally:
+        await found.close()

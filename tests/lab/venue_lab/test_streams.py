@@ -130,3 +130,30 @@ async def test_stream_when_dropped_then_client_sees_close_and_silenced_sends_not
         aiohttp.WSMsgType.CLOSED,
         aiohttp.WSMsgType.CLOSING,
     )
+
+
+async def test_binance_market_stream_when_an_account_orders_then_nothing_re_sent(
+    venue_lab: VenueLab,
+) -> None:
+    """An order re-renders only its own account's user stream: with N accounts each order used
+    to re-send every stream (N² renders and messages, the lab's CPU in the reaction bench)."""
+    client = await ccxt_client(venue_lab, "binance")
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(_ws(venue_lab, "/binance/ws")) as socket,
+        ):
+            await socket.send_json(
+                {"method": "SUBSCRIBE", "params": ["btcusdt@markPrice"], "id": 1}
+            )
+            await _next(socket, e="markPriceUpdate")
+            sent = venue_lab.streams.sent
+            await client.create_order(
+                "BTC/USDT:USDT", "market", "sell", 0.2, None, {"reduceOnly": True}
+            )
+            await asyncio.sleep(0.2)  # ten push checks
+            assert venue_lab.streams.sent == sent  # time did not move: nothing new to say
+            venue_lab.book.advance_to(venue_lab.book.paper.path.end)
+            await _next(socket, e="markPriceUpdate")  # a move still pushes
+    finally:
+        await client.close()

@@ -1,0 +1,110 @@
+"""The venue's request-weight budget (issue 20): a rolling window of the weight the venue documents
+per IP (Binance USDⓈ-M "General Info → Limits": REQUEST_WEIGHT 2400 per minute; Hyperliquid "Rate
+limits and user limits": 1200 weight per minute), charged ccxt's per-endpoint cost, protective work
+first and with a reserve that routine reads cannot spend."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from guard.gateway.ccxt import CcxtGateway
+from guard.gateway.ccxt.budget import (
+    LIMITS,
+    PRIORITY,
+    PRIORITY_PROTECTIVE,
+    PRIORITY_ROUTINE,
+    VenueLimits,
+    WeightBudget,
+)
+from tests.gateway.cases import CASES, ENV, settings
+from tests.gateway.helpers import replay
+
+SMALL = VenueLimits(10, 0.2, 64, reserve=0.2)  # routine may start 8 per 0.2 s, protective 10
+
+
+async def _spend(
+    budget: WeightBudget, cost: float, priority: int, log: list[str], name: str
+) -> None:
+    PRIORITY.set(priority)  # in a task of its own: its own context, as each request's
+    await budget(cost)
+    log.append(name)
+
+
+async def test_budget_when_routine_spent_its_share_then_it_waits_and_protective_spends_the_reserve() -> (
+    None
+):
+    budget = WeightBudget(SMALL)
+    log: list[str] = []
+    await _spend(budget, 8, PRIORITY_ROUTINE, log, "poll")
+    routine = asyncio.create_task(_spend(budget, 1, PRIORITY_ROUTINE, log, "poll-2"))
+    await asyncio.sleep(0.01)
+    assert log == ["poll"]  # routine is held back at 8 of 10
+    await asyncio.wait_for(_spend(budget, 2, PRIORITY_PROTECTIVE, log, "reduce"), 0.05)
+    assert log == ["poll", "reduce"] and budget.used() == 10
+    await asyncio.wait_for(routine, 1.0)  # once the window has passed
+    assert log == ["poll", "reduce", "poll-2"]
+
+
+async def test_budget_when_both_wait_for_the_window_then_protective_goes_first() -> None:
+    budget = WeightBudget(SMALL)
+    log: list[str] = []
+    await _spend(budget, 10, PRIORITY_PROTECTIVE, log, "first")
+    routine = asyncio.create_task(_spend(budget, 5, PRIORITY_ROUTINE, log, "poll"))
+    await asyncio.sleep(0.01)
+    protective = asyncio.create_task(_spend(budget, 5, PRIORITY_PROTECTIVE, log, "reduce"))
+    await asyncio.wait_for(asyncio.gather(routine, protective), 1.0)
+    assert log == ["first", "reduce", "poll"]
+
+
+async def test_budget_when_many_callers_then_weight_started_in_any_window_within_the_limit() -> (
+    None
+):
+    limits = VenueLimits(20, 0.05, 64, reserve=0.25)
+    budget = WeightBudget(limits)
+    loop = asyncio.get_running_loop()
+    started: list[tuple[float, float]] = []
+    rng = random.Random(20)
+
+    async def one(cost: float, priority: int) -> None:
+        PRIORITY.set(priority)
+        await budget(cost)
+        started.append((loop.time(), cost))
+
+    await asyncio.wait_for(
+        asyncio.gather(*(one(rng.choice([1, 2, 5]), rng.choice([0, 1])) for _ in range(120))),
+        10,
+    )
+    assert len(started) == 120 and budget.waited > 0
+    for at, _ in started:
+        inside = sum(c for t, c in started if at <= t < at + limits.window)
+        assert inside <= limits.weight
+
+
+async def test_gateway_when_binance_then_documented_budget_shared_and_charged_ccxt_costs() -> None:
+    case = CASES["binance"]
+    gateway = CcxtGateway(
+        "binance", [case.config()], settings=settings(ccxt_rate_limit=True), environ=ENV
+    )
+    try:
+        assert gateway.budget is not None and gateway.budget.limits == LIMITS["binance"]
+        assert gateway.budget.limits.weight == 2400 and gateway.budget.limits.window == 60
+        assert gateway.in_flight == LIMITS["binance"].in_flight
+        client = gateway.client(case.account)
+        assert client.throttler is gateway.budget is gateway.public.throttler
+        with replay("binance", "snapshot"):
+            await gateway.raw_snapshot(case.account)
+        # v3 positionRisk and account at their documented weight 5 (ccxt's table says 1),
+        # exchangeInfo 1, premiumIndex 1, depth 2, leverageBracket 1 (twice): ccxt's costs
+        assert gateway.budget.used() == 5 + 5 + 1 + 1 + 2 + 1 + 1 and gateway.budget.waited == 0
+    finally:
+        await gateway.close()
+
+
+def test_gateway_when_venue_limits_unchecked_then_ccxt_spacing_and_small_in_flight_cap() -> None:
+    case = CASES["bybit"]
+    gateway = CcxtGateway(
+        "bybit", [case.config()], settings=settings("bybit", ccxt_rate_limit=True), environ=ENV
+    )
+    assert gateway.budget is None and gateway.in_flight == 4
+    assert not isinstance(gateway.public.throttler, WeightBudget)
