@@ -82,6 +82,11 @@ def parser() -> argparse.ArgumentParser:
         default=(1, 8),
         help="database threads of each PostgreSQL tick run (one run per value: before/after)",
     )
+    p.add_argument(
+        "--postgres-journal",
+        action="store_true",
+        help="configure an outage journal (service.journal) in each PostgreSQL tick run",
+    )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
     p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
     p.add_argument(
@@ -207,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in args.postgres_accounts or (() if quick else FULL_POSTGRES_ACCOUNTS):
         for workers in args.postgres_workers:
             _say(
-                f"(b) {n} accounts on PostgreSQL, {workers} db thread(s), {args.interval:g} s"
+                f"(b) {n} accounts on PostgreSQL, {workers} db thread(s),"
+                f" {'a' if args.postgres_journal else 'no'} journal, {args.interval:g} s"
                 f" interval, {duration:g} s"
             )
             with scratch_postgres(args.postgres_url) as url:
@@ -221,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         policy=args.policy,
                         database_url=url,
                         db_workers=workers,
+                        journal=args.postgres_journal,
                     )
                 )
             t = ticks[-1]
