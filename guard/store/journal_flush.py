@@ -80,6 +80,7 @@ class JournalFlush(Store):
         self._unreported = bool(self.journal.recovery.skipped)  # audited by the next flush
         self._prober: ThreadPoolExecutor | None = None
         self._flushing = False
+        self._holding = False  # a call runs under the journal lock (others may wait for it)
         self._progress_at = 0.0  # monotonic time a flush last started or applied an entry
         self._probe: Future[None] | None = None
         # what a start without the database left to do once it answers (schema check, account
@@ -154,8 +155,11 @@ class JournalFlush(Store):
         """Cut hung connections (Database.interrupt), unless a flush is running and applied an
         entry (or started) within FLUSH_STALL s: a long flush that progresses is not a hang. (The
         database thread asks every 10 ms past its bound; "an entry since the last call" cut a
-        moving flush under load, and the store stayed on the journal after the outage.)"""
-        if self._flushing and self.monotonic() - self._progress_at < FLUSH_STALL:
+        moving flush under load, and the store stayed on the journal after the outage.) Likewise
+        a call that took the journal lock less than FLUSH_STALL s ago: the workers waiting for
+        the lock are past their bound while it runs, not hung."""
+        busy = self._flushing or self._holding
+        if busy and self.monotonic() - self._progress_at < FLUSH_STALL:
             return 0
         return super().interrupt()
 
@@ -185,19 +189,23 @@ class JournalFlush(Store):
                 self._went_down(error)  # the journal lock: every later call is serialized
                 return False, None
         with self._serial:
-            if self._ready():
-                try:
-                    value = call()
-                except Exception as error:
-                    if not is_outage(error):
-                        raise
-                    self._went_down(error)
-                else:
-                    if self.down_since is not None:
-                        self._came_up()
-                    self._up = self._settled()
-                    return True, value
-            return False, None
+            self._holding, self._progress_at = True, self.monotonic()
+            try:
+                if self._ready():
+                    try:
+                        value = call()
+                    except Exception as error:
+                        if not is_outage(error):
+                            raise
+                        self._went_down(error)
+                    else:
+                        if self.down_since is not None:
+                            self._came_up()
+                        self._up = self._settled()
+                        return True, value
+                return False, None
+            finally:
+                self._holding = False
 
     def _came_up(self) -> None:
         with self._serial:

@@ -9,6 +9,7 @@ that overlaps an account's own read keeps that account's fresher lock (the offli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from guard.gateway.paper.book import SlippageModel
 from guard.gateway.paper.path import PricePath
 from guard.gateway.paper.venue import PaperVenue
 from guard.service import AccountRuntime, GuardService, RailSettings
-from guard.service.db_thread import DatabaseThread
+from guard.service.db_thread import DatabaseThread, routed, worker_of
 from guard.store import Store
 from guard.store.journal_codec import JOURNAL_KEY
 from guard.store.journal_file import Journal
@@ -201,6 +202,11 @@ def _event(message: str) -> AuditEvent:
     return AuditEvent(EventKind.ERROR, message, account="b")
 
 
+def routed_to(db: DatabaseThread, worker: int) -> contextlib.AbstractContextManager[None]:
+    """Calls made inside the block run on `worker` (an account name that maps to it)."""
+    return routed(next(a for a in ACCOUNTS if worker_of(a, db.workers) == worker))
+
+
 def test_all_locks_read_when_an_account_reads_a_new_lock_meanwhile_then_it_is_kept(
     pg: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,4 +238,44 @@ def test_all_locks_read_when_an_account_reads_a_new_lock_meanwhile_then_it_is_ke
         assert store.down_since is not None
         assert [lock.reason for lock in offline.locks] == ["hedging"]
     finally:
+        store.dispose()
+
+
+async def test_worker_waiting_for_journal_lock_when_past_bound_then_holder_not_cut(
+    pg: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = JournaledStore(pg.url, tmp_path / "journal.jsonl", probe_interval=0)
+    store.create_schema()
+    db = DatabaseThread(0.3, store.interrupt, workers=2)
+    try:
+        pg.stop()
+        store.audit([_event("down")], T0)  # on the journal: the next call takes the journal lock
+        pg.start()
+        original, marked = Store.audit, Journal.mark_applied
+
+        def slow_flush(journal: Journal, seq: int) -> None:
+            time.sleep(0.3)  # a flush that moves (the watchdog leaves it alone)
+            marked(journal, seq)
+
+        def slow(self: Store, events: list[AuditEvent], at: object) -> list[int]:
+            if events[0].message == "up 1":  # the call that flushed: slow, but answering
+                with self.engine.connect() as connection:
+                    connection.execute(text("SELECT pg_sleep(0.6)"))
+            return original(self, events, at)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Journal, "mark_applied", slow_flush)
+        monkeypatch.setattr(Store, "audit", slow)
+        late = T0 + timedelta(minutes=1)
+        holder = asyncio.ensure_future(asyncio.to_thread(store.audit, [_event("up 1")], late))
+        await asyncio.sleep(0.1)
+        # arrives during the flush, so waits for the journal lock past its 0.3 s bound while
+        # the flushing call's own write runs
+        with routed_to(db, 1):
+            await db.run(store.audit, [_event("up 2")], late)
+        await holder
+        assert store.outages == 1, store.problem  # the holder's call was not cut as a hang
+        assert [e.message for e in store.events()] == ["down", "up 1", "up 2"]
+        assert store.available
+    finally:
+        db.close()
         store.dispose()
