@@ -172,10 +172,8 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
 
 
 def _threads(t: TickResult) -> str:
-    threads = f"{t.db_workers} db threads" if t.db_workers > 1 else ""
-    journal = "journal" if t.journal else ""
-    said = ", ".join(x for x in (threads, journal) if x)
-    return f" ({said})" if said else ""
+    said = [f"{t.db_workers} db threads"] * (t.db_workers > 1) + ["journal"] * t.journal
+    return f" ({', '.join(said)})" if said else ""
 
 
 def markdown(run: Run) -> str:
