@@ -85,7 +85,7 @@ def fleet(pg: PgCluster, tmp_path: Path) -> Iterator[Fleet]:
     for account in ACCOUNTS:
         venue.open_account(account, D(6000))
         venue.seed_position(account, BTC, Side.LONG, D(1), D(60000), D(10))
-    gateway = FaultyGateway(venue)
+    gateway = FaultyGateway(venue, latency=0.05)  # ticks long enough to span a stop or start
     store = JournaledStore(
         pg.url, tmp_path / "journal.jsonl", probe_interval=0, pool_size=WORKERS + 2
     )
@@ -116,9 +116,9 @@ async def test_outage_mid_round_when_8_workers_tick_16_accounts_then_each_tick_o
     for _ in range(2):
         await fleet.round()
     await fleet.round(_later(pg.stop, 0.01))  # stopped while this round's ticks are running
-    assert fleet.store.down_since is not None
     for _ in range(4):  # minutes 3..6 on the journal (minute 6: the 9 % band for every account)
         await fleet.round()
+        assert fleet.store.down_since is not None
     journaled = len(fleet.store.journal.pending())
     assert journaled >= 4 * len(ACCOUNTS)
     await fleet.round(_later(pg.start, 0.01))  # back while this round's ticks are running
