@@ -31,7 +31,7 @@ from guard.gateway.paper.venue import PaperVenue
 from guard.service import AccountRuntime, GuardService, RailSettings
 from guard.service.db_thread import DatabaseThread, routed, worker_of
 from guard.store import Store
-from guard.store.journal_codec import JOURNAL_KEY
+from guard.store.journal_codec import JOURNAL_KEY, event_data
 from guard.store.journal_file import Journal
 from guard.store.journaled_store import JournaledStore
 from tests.builders import T0, D, spec
@@ -279,3 +279,57 @@ async def test_worker_waiting_for_journal_lock_when_past_bound_then_holder_not_c
     finally:
         db.close()
         store.dispose()
+
+
+def test_append_when_a_flush_runs_then_waits_and_is_flushed_after(
+    pg: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = JournaledStore(pg.url, tmp_path / "journal.jsonl", probe_interval=0)
+    store.create_schema()
+    try:
+        pg.stop()
+        for minute in range(3):
+            store.audit([_event(f"down {minute}")], T0 + timedelta(minutes=minute))
+        pg.start()
+        inside, release, appended = threading.Event(), threading.Event(), threading.Event()
+        original = Journal.mark_applied
+
+        def held_at_first(journal: Journal, seq: int) -> None:
+            original(journal, seq)
+            if not inside.is_set():
+                inside.set()
+                release.wait(10)
+
+        monkeypatch.setattr(Journal, "mark_applied", held_at_first)
+        late = T0 + timedelta(minutes=5)
+        flusher = threading.Thread(target=lambda: store.audit([_event("up")], late))
+        flusher.start()
+        assert inside.wait(10)
+
+        def journal_late_write() -> None:
+            # another worker's write that met the outage before the flush began (its
+            # `_attempt` failed), journaled now: it must not land in the file being flushed
+            store._journal("audit", late, {"events": [_event_data("late")]})
+            appended.set()
+
+        writer = threading.Thread(target=journal_late_write)
+        writer.start()
+        time.sleep(0.3)
+        appended_during_flush = appended.is_set()
+        release.set()
+        flusher.join(10)
+        writer.join(10)
+        assert not appended_during_flush  # it waited for the flush to replace the file
+        assert store.outages == 1 and store.problem is None  # the flush was not refused
+        store.audit([_event("next")], late)  # the next call flushes the late entry first
+        messages = [e.message for e in store.events()]
+        assert messages == ["down 0", "down 1", "down 2", "up", "late", "next"]
+        assert store.journal.pending() == []
+        ok, _, summary = store.verify_chain()
+        assert ok, summary
+    finally:
+        store.dispose()
+
+
+def _event_data(message: str) -> dict[str, object]:
+    return event_data(_event(message))
