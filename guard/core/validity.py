@@ -62,51 +62,89 @@ def _bounded(where: str, field: str, value: Decimal | None, limit: Decimal) -> I
         yield f"{where}: {field} = {value} (must be a finite number within ±{limit})"
 
 
-def _market_problems(venue: str, spec: MarketSpec, mark: Decimal | None) -> Iterator[str]:
-    where = f"{venue} market {spec.symbol}"
-    yield from _positive(where, "contract_size", spec.contract_size)
+def _spec_problems(where: str, spec: MarketSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The problems of `spec` alone: those listed before the mark price's, and its tiers'."""
+    head: list[str] = []
+    head.extend(_positive(where, "contract_size", spec.contract_size))
     for field, step in (("amount_step", spec.amount_step), ("price_tick", spec.price_tick)):
-        yield from _positive(where, field, step)
+        head.extend(_positive(where, field, step))
         if _finite(step) and ZERO < step < SMALLEST_INCREMENT:
-            yield f"{where}: {field} = {step} (must be at least {SMALLEST_INCREMENT})"
-    yield from _non_negative(where, "min_amount", spec.min_amount)
-    yield from _non_negative(where, "min_notional", spec.min_notional)
-    yield from _positive(where, "max_order_amount", spec.max_order_amount)
-    yield from _positive(where, "max_order_notional", spec.max_order_notional)
-    yield from _bounded(where, "taker_fee_rate", spec.taker_fee_rate, LARGEST_FEE_RATE)
+            head.append(f"{where}: {field} = {step} (must be at least {SMALLEST_INCREMENT})")
+    head.extend(_non_negative(where, "min_amount", spec.min_amount))
+    head.extend(_non_negative(where, "min_notional", spec.min_notional))
+    head.extend(_positive(where, "max_order_amount", spec.max_order_amount))
+    head.extend(_positive(where, "max_order_notional", spec.max_order_notional))
+    head.extend(_bounded(where, "taker_fee_rate", spec.taker_fee_rate, LARGEST_FEE_RATE))
     if spec.funding_interval <= timedelta(0):
-        yield f"{where}: funding_interval = {spec.funding_interval} (must be positive)"
-    if mark is not None and _finite(mark) and mark > ZERO:
-        if _finite(spec.price_tick) and spec.price_tick > mark:
-            yield (f"{where}: price_tick = {spec.price_tick} (must be below the mark price {mark})")
-        if _finite(spec.amount_step) and spec.amount_step * mark > LARGEST_STEP_NOTIONAL:
-            yield (
-                f"{where}: amount_step = {spec.amount_step} (one step is worth more than "
-                f"{LARGEST_STEP_NOTIONAL} at the mark price {mark})"
-            )
+        head.append(f"{where}: funding_interval = {spec.funding_interval} (must be positive)")
+    tail: list[str] = []
     previous_cap = ZERO
     for index, tier in enumerate(spec.tiers):
         tier_where = f"{where} tier {index}"
-        yield from _non_negative(tier_where, "notional_floor", tier.notional_floor)
+        tail.extend(_non_negative(tier_where, "notional_floor", tier.notional_floor))
         if tier.notional_cap.is_nan() or tier.notional_cap <= tier.notional_floor:
-            yield (
+            tail.append(
                 f"{tier_where}: notional_cap = {tier.notional_cap} (must be above the floor "
                 f"{tier.notional_floor})"
             )
         if not _finite(tier.maintenance_rate) or not ZERO <= tier.maintenance_rate < 1:
-            yield f"{tier_where}: maintenance_rate = {tier.maintenance_rate} (must be in [0, 1))"
-        yield from _non_negative(tier_where, "maintenance_deduction", tier.maintenance_deduction)
-        yield from _check(
-            tier_where,
-            "max_leverage",
-            tier.max_leverage,
-            floor=ZERO,
-            strict=True,
-            want="a finite number > 0",
+            tail.append(
+                f"{tier_where}: maintenance_rate = {tier.maintenance_rate} (must be in [0, 1))"
+            )
+        tail.extend(_non_negative(tier_where, "maintenance_deduction", tier.maintenance_deduction))
+        tail.extend(
+            _check(
+                tier_where,
+                "max_leverage",
+                tier.max_leverage,
+                floor=ZERO,
+                strict=True,
+                want="a finite number > 0",
+            )
         )
         if _finite(tier.notional_floor) and tier.notional_floor < previous_cap:
-            yield f"{tier_where}: notional_floor = {tier.notional_floor} (tiers overlap)"
+            tail.append(f"{tier_where}: notional_floor = {tier.notional_floor} (tiers overlap)")
         previous_cap = tier.notional_cap if _finite(tier.notional_cap) else previous_cap
+    return tuple(head), tuple(tail)
+
+
+# A spec's own verdict by (venue, the spec object): specs are immutable and a venue hands out the
+# same objects tick after tick, so each is checked once (the memo holds the spec, so its id is
+# never reused while remembered; at the limit it starts over). Only an identical object hits: an
+# equal spec written differently (1.0 vs 1.00) gets its own messages.
+_SPEC_VERDICTS: dict[tuple[str, int], tuple[MarketSpec, tuple[str, ...], tuple[str, ...]]] = {}
+SPEC_VERDICTS_LIMIT = 4096
+
+
+def _spec_verdict(venue: str, spec: MarketSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    key = (venue, id(spec))
+    found = _SPEC_VERDICTS.get(key)
+    if found is not None and found[0] is spec:
+        return found[1], found[2]
+    head, tail = _spec_problems(f"{venue} market {spec.symbol}", spec)
+    if len(_SPEC_VERDICTS) >= SPEC_VERDICTS_LIMIT:
+        _SPEC_VERDICTS.clear()
+    _SPEC_VERDICTS[key] = (spec, head, tail)
+    return head, tail
+
+
+def market_problems(venue: str, spec: MarketSpec, mark: Decimal | None) -> list[str]:
+    """The problems of one market: its spec's (remembered per spec object) and its mark's."""
+    head, tail = _spec_verdict(venue, spec)
+    problems = list(head)
+    if mark is not None and _finite(mark) and mark > ZERO:
+        where = f"{venue} market {spec.symbol}"
+        if _finite(spec.price_tick) and spec.price_tick > mark:
+            problems.append(
+                f"{where}: price_tick = {spec.price_tick} (must be below the mark price {mark})"
+            )
+        if _finite(spec.amount_step) and spec.amount_step * mark > LARGEST_STEP_NOTIONAL:
+            problems.append(
+                f"{where}: amount_step = {spec.amount_step} (one step is worth more than "
+                f"{LARGEST_STEP_NOTIONAL} at the mark price {mark})"
+            )
+    problems.extend(tail)
+    return problems
 
 
 def _data_problems(venue: str, data: MarketData) -> Iterator[str]:
@@ -177,6 +215,6 @@ def snapshot_problems(snapshot: AccountSnapshot) -> tuple[str, ...]:
         marks.setdefault(symbol, data.mark_price)
         problems.extend(_data_problems(venue, data))
     for spec in snapshot.markets.values():
-        problems.extend(_market_problems(venue, spec, marks.get(spec.symbol)))
+        problems.extend(market_problems(venue, spec, marks.get(spec.symbol)))
     problems.extend(_balance_problems(venue, snapshot.balance))
     return tuple(problems)

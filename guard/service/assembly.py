@@ -3,6 +3,7 @@ time, or resumed from its state file), ccxt and dry-run gateways, rail settings,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -114,7 +115,12 @@ def notifier_for(config: GuardConfig) -> Notifier:
     return Notifier(urls, alerts.dedup.total_seconds(), alerts.max_per_minute)
 
 
-def ccxt_gateway(venue: str, accounts: list[AccountConfig], base_url: str | None = None) -> Gateway:
+def ccxt_gateway(
+    venue: str,
+    accounts: list[AccountConfig],
+    base_url: str | None = None,
+    clock: Callable[[], datetime] = wall_clock,
+) -> Gateway:
     """One ccxt gateway for `accounts` of `venue`; with `base_url` every API url goes there."""
     from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
 
@@ -131,4 +137,5 @@ def ccxt_gateway(venue: str, accounts: list[AccountConfig], base_url: str | None
         )
         for a in accounts
     ]
-    return CcxtGateway(venue, configs, settings=GatewaySettings(api_base=base_url))
+    # the gateway's read times and shared-data ages run on the service's clock
+    return CcxtGateway(venue, configs, settings=GatewaySettings(api_base=base_url), clock=clock)

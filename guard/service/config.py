@@ -185,6 +185,16 @@ class Console(Strict):
     telegram: Telegram | None = None
 
 
+class StreamOptions(Strict):
+    """Stream wake-ups (accounts with `streams: true`): when a venue's stream counts as silent,
+    how far a mark may move (a fraction of its distance to liquidation at the last full
+    evaluation) before a full tick is woken, and the reconnect backoff's ceiling."""
+
+    silence: PositiveDuration = timedelta(seconds=15)
+    move_fraction: Annotated[Percent, Field(gt=0, le=1)] = Decimal("0.1")  # e.g. "10%"
+    backoff_max: PositiveDuration = timedelta(seconds=30)
+
+
 class ServiceSettings(Strict):
     database_url: str | SecretRef = SecretRef(env="GUARD_DATABASE_URL")
     create_schema: bool = False  # create missing tables directly (paper/dev runs only)
@@ -218,6 +228,7 @@ class ServiceSettings(Strict):
     # the operator's pause file (`guard pause`), watched by the service; default: beside the
     # journal, else beside a SQLite database, else beside this file (docs/reliability.md)
     pause_file: Path | None = None
+    streams: StreamOptions = StreamOptions()  # stream wake-ups (docs/streams.md)
 
     def database(self) -> str:
         return (
@@ -226,6 +237,7 @@ class ServiceSettings(Strict):
 
 
 VENUES = ("paper", "binance", "bybit", "okx", "hyperliquid", "dydx")
+STREAM_VENUES = ("binance", "hyperliquid")  # the venues with a stream subscriber
 PAPER_ONLY = ("scenario", "seed", "speed", "start", "until", "state_file", "latency")
 
 
@@ -251,6 +263,9 @@ class AccountConfig(Strict):
     # (the venue lab, `guard venue-lab`); loopback only unless allow_nonloopback_url is true
     base_url: str | None = None
     allow_nonloopback_url: bool = False
+    # venue accounts on binance or hyperliquid: wake a full tick from the venue's streams
+    # (polling stays the backstop and the truth; docs/streams.md). Off unless set.
+    streams: bool = False
 
     @model_validator(mode="after")
     def _venue_fields(self) -> AccountConfig:
@@ -262,6 +277,11 @@ class AccountConfig(Strict):
             problem = base_url_problem(self.base_url, self.allow_nonloopback_url)
             if problem:
                 raise ValueError(f"base_url: {problem}")
+        if self.streams and self.venue not in STREAM_VENUES:
+            raise ValueError(
+                f"streams: {self.venue} accounts are polled only; streams are subscribed on "
+                f"{', '.join(STREAM_VENUES)} (docs/streams.md)"
+            )
         if not self.is_paper:
             misplaced = sorted(set(PAPER_ONLY) & self.model_fields_set)
             if misplaced:

@@ -100,6 +100,7 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
         if self.install_signals:
             self._signals()
         self.scheduler.start()
+        await self.start_streams()  # accounts with `streams: true` (docs/streams.md)
         lag = asyncio.create_task(self._measure_loop_lag())
         try:
             await self.stop_event.wait()
@@ -121,6 +122,7 @@ class Runner(LeaseBeat, Reloading, Housekeeping):
         self.stopping = True
         if self.scheduler.running:
             self.scheduler.pause()
+        await self.stop_streams()  # no more wake-ups; a woken tick in flight is waited for below
         deadline = asyncio.get_running_loop().time() + (
             self.config.service.shutdown_grace.total_seconds()
         )

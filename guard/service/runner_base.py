@@ -161,7 +161,7 @@ class RunnerBase:
                 venues.setdefault((account.venue, account.base_url), []).append(account)
         gateways: dict[tuple[str, str | None], Gateway] = {}
         for (venue, base_url), accounts in venues.items():
-            gateways[(venue, base_url)] = ccxt_gateway(venue, accounts, base_url)
+            gateways[(venue, base_url)] = ccxt_gateway(venue, accounts, base_url, self.clock)
         parsed: dict[tuple[Path, ...], PolicySet] = {}  # many accounts share policy files
         for index, account in enumerate(config.accounts):
             policies = parsed.get(account.policies) or load_policies(account.policies)

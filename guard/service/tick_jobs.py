@@ -3,11 +3,12 @@ under this replica's lease (fenced), one at a time; resolves what a previous hol
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from datetime import UTC, datetime, timedelta
 
 from guard.core.audit import EventKind
-from guard.service.runner_base import RunnerBase
+from guard.service.stream_jobs import StreamJobs
 from guard.store.database import is_outage
 from guard.store.journaled_store import JournaledStore
 
@@ -19,7 +20,7 @@ def phase_offset(name: str, interval: timedelta) -> timedelta:
     return interval * (zlib.crc32(name.encode()) / 2**32)
 
 
-class TickJobs(RunnerBase):
+class TickJobs(StreamJobs):
     """The Runner's tick jobs (see guard.service.runner)."""
 
     def _schedule(self, name: str, *, spread: bool = False) -> None:
@@ -44,6 +45,15 @@ class TickJobs(RunnerBase):
         )
 
     async def _job(self, name: str) -> None:
+        """One tick of `name`, from the poll or a stream wake-up; never two at once per account
+        (a poll due while a woken tick runs waits for it, then reads the venue again)."""
+        if self.stopping or name not in self.service.accounts:
+            return
+        lock = self.tick_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            await self._locked_job(name)
+
+    async def _locked_job(self, name: str) -> None:
         if self.stopping or name not in self.service.accounts:
             return
         fence = self.leases.fence(name) if self.leases is not None else None
@@ -60,7 +70,8 @@ class TickJobs(RunnerBase):
             if name in self.taken_over:
                 self.taken_over.discard(name)
                 await self._resolve_taken_over(name)
-            await self.service.tick(name)
+            report = await self.service.tick(name)
+            self.after_tick(name, report)
         finally:
             self.inflight -= 1
             self.ticking.discard(name)

@@ -84,3 +84,19 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return value
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_text(value: Any) -> str:
+    """`json.dumps(to_jsonable(value), sort_keys=True)` without the converted copy, for a value
+    whose dicts have only str keys (to_jsonable's str(key) is then the key itself)."""
+    return json.dumps(value, sort_keys=True, default=_leaf)

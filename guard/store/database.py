@@ -118,13 +118,17 @@ class Database:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            # IMMEDIATE takes the write lock up front: the audit chain reads its tip and appends
-            # in one transaction, and a deferred upgrade could deadlock against another writer.
-            # A read-only transaction begins deferred: it never waits for (or blocks) a writer.
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # IMMEDIATE takes the write lock up front: the audit chain reads its tip and appends in
+        # one transaction, and a deferred upgrade could deadlock against another writer. A
+        # read-only transaction begins deferred: it never waits for (or blocks) a writer. Sent
+        # as the dialect's own BEGIN on the driver connection (SQLAlchemy's failure handling
+        # around it, not a whole statement execution per transaction as a "begin" event costs).
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
 
+        def _do_begin(dbapi_connection: Any) -> None:
+            dbapi_connection.execute(begin)
+
+        engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
         return engine
 
     def create_schema(self) -> None:

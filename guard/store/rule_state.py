@@ -3,7 +3,6 @@ flight: read, and saved inside the caller's transaction (Core statements; databa
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from guard.core.domain import GuardState
 from guard.store.audit_chain import AuditChain
-from guard.store.codec import state_to_json, to_jsonable
+from guard.store.codec import json_text, state_to_json
 from guard.store.database import Connectable
 from guard.store.prepared import Prepared
 from guard.store.tables import StateRow, table_of
@@ -42,7 +41,7 @@ class RuleState(AuditChain):
         `tick_id` also sets the last tick, a `summary` the status summary."""
         values: dict[str, Any] = {"state": state_to_json(state), "updated_at": at}
         if summary is not None:
-            values["summary"] = json.dumps(to_jsonable(summary), sort_keys=True)
+            values["summary"] = json_text(summary)  # str keys only: see tick_events.summary
         if tick_id is not None:
             values["last_tick_id"] = tick_id
             values["last_tick_at"] = at

@@ -1,5 +1,5 @@
 """Private calls per snapshot through the real ccxt clients on the recorded cassettes: the account
-mode is re-read every `account_mode_ttl` or when the open positions change, not every tick;
+mode is re-read every `account_mode_ttl` or when a position opens, not every tick;
 Binance's balance and mode come from one account read; a snapshot's reads run concurrently."""
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ async def test_bybit_when_ticks_within_mode_ttl_then_account_info_read_once() ->
     assert _mode_reads(wire, "bybit") == 2  # re-read once the ttl passed
 
 
-async def test_okx_when_open_positions_change_then_account_config_read_again() -> None:
+async def test_okx_when_a_position_opens_then_account_config_read_again_not_when_one_closes() -> (
+    None
+):
     gateway, wire, now = _gateway("okx")
     client = gateway.client(CASES["okx"].account)
     original = client.fetch
@@ -64,19 +66,19 @@ async def test_okx_when_open_positions_change_then_account_config_read_again() -
         return answer
 
     client.fetch = fetch
+    reads = []
     try:
         with replay("okx", "snapshot"):
-            await gateway.fetch_snapshot(CASES["okx"].account)
-            now[0] += timedelta(seconds=5)
-            await gateway.fetch_snapshot(CASES["okx"].account)
-            unchanged = _mode_reads(wire, "okx")
-            closed[0] = True
-            now[0] += timedelta(seconds=5)
-            await gateway.fetch_snapshot(CASES["okx"].account)
+            for flat in (False, False, True, True, False):
+                closed[0] = flat
+                await gateway.fetch_snapshot(CASES["okx"].account)
+                reads.append(_mode_reads(wire, "okx"))
+                now[0] += timedelta(seconds=5)
     finally:
         await gateway.close()
-    assert unchanged == 1
-    assert _mode_reads(wire, "okx") == 2
+    # first read; unchanged; closed (the remaining positions' mode is the cached one: no read);
+    # still flat; the positions open again (new to the cached keys): read at once
+    assert reads == [1, 1, 1, 1, 2]
 
 
 async def test_binance_when_snapshot_then_balance_and_mode_from_one_account_read() -> None:

@@ -15,7 +15,7 @@ from tests.operator.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "paper-snapshot.json"
-POLICY = ROOT / "policies" / "default.yaml"
+POLICY = ROOT / "policies" / "examples" / "wave1-default.yaml"  # sells at once: no confirmation
 LONG_DECIMAL = re.compile(r"\d\.\d{7,}")  # 7 or more decimals: noise, not a venue's precision
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import PermanentError
@@ -104,10 +105,13 @@ class GatewaySettings:
     ccxt_rate_limit: bool = True  # ccxt's own request spacing (off only for recorded replays)
     cooldown_max_wait: timedelta = timedelta(seconds=5)  # longer 429/418 cool-downs fail fast
     # account modes (Bybit account info, OKX config, Hyperliquid abstraction and HIP-3 DEXes) are
-    # re-read after this, or at once when the account's set of open positions changes
+    # re-read after this, or at once when a position opens (not when one closes)
     account_mode_ttl: timedelta = timedelta(minutes=10)
     # the executor's one-position re-read reuses the rest of a snapshot at most this old
     reread_base_max_age: timedelta = timedelta(seconds=30)
+    # the executor's re-read IS the account's last full snapshot when that was taken at most this
+    # long before and nothing was sent or cancelled for the account since (zero: always re-read)
+    reread_fresh: timedelta = timedelta(seconds=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,8 +171,11 @@ def make_client(
     venue: CcxtVenue,
     secrets: Mapping[str, str] | None = None,
     settings: GatewaySettings | None = None,
+    *,
+    streaming: bool = False,
 ) -> Any:
-    """A ccxt async exchange for `venue` with the project's options (unauthenticated if no secrets)."""
+    """A ccxt async exchange for `venue` with the project's options (unauthenticated if no secrets);
+    `streaming`: its ccxt.pro (websocket) client, whose ws urls follow `api_base` too."""
     settings = settings or GatewaySettings()
     config: dict[str, Any] = {
         key: dict(value) if isinstance(value, Mapping) else value
@@ -183,11 +190,23 @@ def make_client(
             options["privateKey"] = value  # the dYdX chain key (hex secp256k1)
         else:
             config[name] = value
-    cls = _CLASSES.get(venue.venue) or getattr(ccxt_async, venue.ccxt_id)
+    if streaming:
+        cls = getattr(ccxt_pro, venue.ccxt_id)
+    else:
+        cls = _CLASSES.get(venue.venue) or getattr(ccxt_async, venue.ccxt_id)
     client = cls(config)
     if settings.api_base:
         client.urls["api"] = redirect_urls(client.urls["api"], settings.api_base)
+        if streaming:  # the lab serves each venue's websocket at <base>/ws
+            ws = settings.api_base.rstrip("/").replace("http", "ws", 1) + "/ws"
+            client.urls["api"]["ws"] = _every_url(client.urls["api"].get("ws") or {}, ws)
     return client
+
+
+def _every_url(urls: Any, url: str) -> Any:
+    if isinstance(urls, dict):
+        return {key: _every_url(value, url) for key, value in urls.items()}
+    return url
 
 
 def _deep_copy(value: Any) -> Any:

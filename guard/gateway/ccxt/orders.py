@@ -56,6 +56,7 @@ class CcxtGateway(CcxtSnapshotReader, CcxtCandleReader):
             lambda: client.create_order(
                 order.symbol, order.type, order.side, order.amount, order.price, params
             ),
+            plan.account,
         )
         sent = Decimal(order.amount) * self._ccxt_unit(spec)
         return order_result(created, plan.client_order_id, self._ccxt_unit(spec), requested=sent)
@@ -154,7 +155,7 @@ class CcxtGateway(CcxtSnapshotReader, CcxtCandleReader):
         unit = self._ccxt_unit(self._specs.get(account, {}).get(symbol))
         try:
             cancelled = await self._write(
-                "cancel_order", lambda: client.cancel_order("", symbol, dict(params))
+                "cancel_order", lambda: client.cancel_order("", symbol, dict(params)), account
             )
         except OrderRejected as error:
             if not isinstance(error.__cause__, ccxt_errors.OrderNotFound):

@@ -1,6 +1,6 @@
 """The private (per-account) reads of a snapshot, per venue, run concurrently. Invariant: what
 rarely changes (the account mode) is re-read within `account_mode_ttl` (a stable per-account share
-of it) or at once when the account's open positions change; everything else is read every tick."""
+of it) or at once when a position opens; everything else is read every tick."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def mode_age(account: str, settings: GatewaySettings) -> timedelta:
     return settings.account_mode_ttl * (1 - fraction / 2)
 
 
+SETTLE_COINS: tuple[str, ...] = (
+    "USDT",
+    "USDC",
+)  # Bybit linear perps read, one position/list call per coin
+
+
 class CcxtPrivateReads(CcxtSession):
     """Positions, balance and the account-mode payload of one account (one tick's private calls)."""
 
@@ -60,8 +66,11 @@ class CcxtPrivateReads(CcxtSession):
             )
             return list(positions), balance, balance.get("info")
         cached = self._mode_cache(account)
+        coins = SETTLE_COINS
+        if cached is None and self.venue == "bybit":
+            coins = self._held_coins(account)
         reads: list[Awaitable[Any]] = [
-            self._positions(client, None),
+            self._positions(client, None, coins),
             self._read("fetch_balance", lambda: client.fetch_balance()),
         ]
         if cached is None:
@@ -72,9 +81,10 @@ class CcxtPrivateReads(CcxtSession):
         keys = open_keys(positions)
         if cached is None:
             info = found[2]
-        elif cached[0] != keys:  # the open positions changed: the mode is read again at once
+        elif not keys <= cached[0]:  # a position opened: the mode is read again at once
             info = await self._mode(client)
         else:
+            self._keep_mode(account, keys)
             return positions, balance, cached[1]
         self._modes[account] = (read_at, {"keys": keys, "info": info})
         return positions, balance, info
@@ -86,13 +96,33 @@ class CcxtPrivateReads(CcxtSession):
             return None
         return cached[1]["keys"], cached[1]["info"]
 
+    def _keep_mode(self, account: str, keys: frozenset[tuple[str, str]]) -> None:
+        """The cached mode still applies (no position opened): its keys become `keys`, so a
+        position closed now and opened again later triggers a read; its age is kept."""
+        read_at, cached = self._modes[account]
+        if cached["keys"] != keys:
+            self._modes[account] = (read_at, {**cached, "keys": keys})
+
+    def _held_coins(self, account: str) -> tuple[str, ...]:
+        """Bybit, on the tick its account mode is re-read: only the settle coin(s) its positions
+        were in at the last read (USDT when flat), so that tick stays at three private calls; a
+        position opened in the other coin since shows one tick later, and being new, triggers a
+        mode read then. Both coins on the first read."""
+        last = self._modes.get(account)
+        if last is None:
+            return SETTLE_COINS
+        held = {symbol.rpartition(":")[2] for symbol, _ in last[1]["keys"]}
+        return tuple(c for c in SETTLE_COINS if c in held) or SETTLE_COINS[:1]
+
     async def _mode(self, client: Any) -> Any:
         what, call = _MODE_CALLS[self.venue]
         return await self._read(what, functools.partial(call, client))
 
-    async def _positions(self, client: Any, symbol: str | None) -> list[Any]:
+    async def _positions(
+        self, client: Any, symbol: str | None, coins: tuple[str, ...] = SETTLE_COINS
+    ) -> list[Any]:
         """The account's positions (only `symbol`'s, with the venue's one-symbol filter, when
-        given): Bybit linear perps of both settle coins (ccxt defaults to USDT); OKX swaps only
+        given): Bybit linear perps of the settle `coins` (ccxt defaults to USDT); OKX swaps only
         (other instruments are ignored explicitly); Binance positionRisk."""
         if self.venue == "bybit":
             if symbol is not None:
@@ -107,7 +137,7 @@ class CcxtPrivateReads(CcxtSession):
                         "fetch_positions",
                         functools.partial(client.fetch_positions, None, {"settleCoin": coin}),
                     )
-                    for coin in ("USDT", "USDC")
+                    for coin in coins
                 )
             )
             return [p for found in lists for p in found]
@@ -163,8 +193,9 @@ class CcxtPrivateReads(CcxtSession):
         positions = [client.parse_position(row) for row in state.get("assetPositions") or []]
         keys = open_keys(positions)
         cached = self._mode_cache(account)
-        if cached is not None and cached[0] == keys:
+        if cached is not None and keys <= cached[0]:  # no position opened: the modes still apply
             modes = cached[1]
+            self._keep_mode(account, keys)
         else:
             modes = await self._hyperliquid_modes(client, user)
             self._modes[account] = (self.clock(), {"keys": keys, "info": modes})

@@ -22,7 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from guard.core.domain import MarketSpec
+from guard.core.domain import AccountSnapshot, MarketSpec
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import GatewayError, PermanentError, RateLimited, TemporaryError
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
@@ -171,6 +171,9 @@ class CcxtSession:
         self._subaccounts: dict[str, dict[str, int]] = {}  # dydx: account -> symbol -> number
         self._modes: dict[str, tuple[datetime, dict[str, Any]]] = {}  # account -> mode read
         self._last_raw: dict[str, tuple[datetime, dict[str, Any]]] = {}  # the last full snapshot
+        # the last full snapshot parsed: (taken at, the account's send count then, the snapshot)
+        self._fresh: dict[str, tuple[datetime, int, AccountSnapshot]] = {}
+        self._sends: dict[str, int] = {}  # account -> orders and cancels handed to the venue
         self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
         self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
         self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
@@ -266,8 +269,14 @@ class CcxtSession:
             return error.retry_after <= self.settings.cooldown_max_wait.total_seconds()
         return isinstance(error, TemporaryError)
 
-    async def _write(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """A write: sent once, never retried; errors translated with write semantics."""
+    async def _write(
+        self, what: str, call: Callable[[], Awaitable[T]], account: str | None = None
+    ) -> T:
+        """A write: sent once, never retried; errors translated with write semantics. A write
+        for `account` (counted before it is handed over, whatever its outcome) ends the reuse of
+        the account's last snapshot as the executor's re-read."""
+        if account is not None:
+            self._sends[account] = self._sends.get(account, 0) + 1
         self._check_cooldown(what)
         async with self.gate.slot(PRIORITY_PROTECTIVE):
             self.write_calls += 1

@@ -8,7 +8,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from guard.core.domain import ZERO, AccountSnapshot
@@ -64,10 +64,22 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
 
     async def fetch_snapshot(self, account: str) -> AccountSnapshot:
         taken_at = self.clock()
+        sends = self._sends.get(account, 0)  # counted before the reads: a send during them counts
         raw = await self.raw_snapshot(account)
         snapshot = self._snapshot_of(account, taken_at, raw)
         self._last_raw[account] = (taken_at, raw)
+        self._fresh[account] = (taken_at, sends, snapshot)
         return snapshot
+
+    def _fresh_snapshot(self, account: str, now: datetime) -> AccountSnapshot | None:
+        """The account's last full snapshot when it can stand for a re-read at `now`: its reads
+        began at most `reread_fresh` ago and no order or cancel was handed to the venue for the
+        account since they began (a later slice of the same tick re-reads)."""
+        fresh = self._fresh.get(account)
+        if fresh is None or fresh[1] != self._sends.get(account, 0):
+            return None
+        age = now - fresh[0]
+        return fresh[2] if timedelta(0) <= age <= self.settings.reread_fresh else None
 
     def _snapshot_of(
         self, account: str, taken_at: datetime, raw: dict[str, Any]
@@ -84,14 +96,20 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
 
     async def fetch_position(self, account: str, symbol: str) -> AccountSnapshot:
         """The account's snapshot with `symbol`'s positions re-read now, for the executor before
-        a send: ONE private call, the venue's one-symbol position endpoint (Binance positionRisk
-        `symbol`, Bybit position/list `symbol`, OKX positions `instId`); Hyperliquid's
-        clearinghouseState and dYdX's address read are already one call for the whole account,
-        so they take a full snapshot. The balance and other positions are those of the last full
-        snapshot (at most `reread_base_max_age` old, else a full snapshot is taken); the result
-        is parsed and checked as a whole, stamped with the re-read's time."""
-        last = self._last_raw.get(account)
+        a send. No call when the last full snapshot is fresh (`_fresh_snapshot`: taken within
+        `reread_fresh`, nothing sent for the account since): it is returned as it is, stamped
+        with its own time, so the gate checks its age. Otherwise ONE private call, the venue's
+        one-symbol position endpoint (Binance positionRisk `symbol`, Bybit position/list
+        `symbol`, OKX positions `instId`); Hyperliquid's clearinghouseState and dYdX's address
+        read are already one call for the whole account, so they take a full snapshot. The
+        balance and other positions are those of the last full snapshot (at most
+        `reread_base_max_age` old, else a full snapshot is taken); the result is parsed and
+        checked as a whole, stamped with the re-read's time."""
         now = self.clock()
+        fresh = self._fresh_snapshot(account, now)
+        if fresh is not None:
+            return fresh
+        last = self._last_raw.get(account)
         if (
             self.venue not in ("binance", "bybit", "okx")
             or last is None

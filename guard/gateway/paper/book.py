@@ -136,6 +136,9 @@ class PaperBook:
         self._marks: dict[str, Decimal] = {}  # symbol -> mark at _marks_at on _marks_path
         self._marks_at: datetime | None = None
         self._marks_path: PricePath | None = None
+        # account -> the snapshot the last liquidation check built, while the book has not
+        # moved since (see PaperSettlement.settled_snapshot)
+        self._checked: dict[str, AccountSnapshot] = {}
         self.accounts: dict[str, PaperAccount] = {}
         self.calls: Counter[str] = Counter()
         self.rules = paper_rules.RULES
@@ -197,7 +200,7 @@ class PaperBook:
             account=account,
             venue=self.venue,
             taken_at=self.now,
-            balance=Balance("USDT", acct.wallet, venue_equity=self.equity(account)),
+            balance=Balance("USDT", acct.wallet, venue_equity=_equity(acct, positions)),
             positions=positions,
             markets=frozen_map({s: self.markets[s] for s in symbols}),
             market_data=frozen_map({s: self._market_data(s) for s in symbols}),
@@ -205,20 +208,7 @@ class PaperBook:
 
     def equity(self, account: str) -> Decimal:
         acct = self._account(account)
-        snapshot_positions = [self._position(p) for p in acct.positions.values()]
-        upnl_cross = sum(
-            (p.unrealized_pnl for p in snapshot_positions if p.margin_mode is MarginMode.CROSS),
-            ZERO,
-        )
-        isolated = sum(
-            (
-                isolated_equity(p)
-                for p in snapshot_positions
-                if p.margin_mode is MarginMode.ISOLATED
-            ),
-            ZERO,
-        )
-        return acct.wallet + upnl_cross + isolated
+        return _equity(acct, [self._position(p) for p in acct.positions.values()])
 
     def _account(self, name: str) -> PaperAccount:
         try:
@@ -262,7 +252,23 @@ class PaperBook:
             return upcoming[0][1], upcoming[0][0]
         return (series[-1][1], None) if series else (None, None)
 
-    def _track_equity(self, acct: PaperAccount) -> None:
-        equity = self.equity(acct.name)
+    def _track_equity(self, acct: PaperAccount, equity: Decimal | None = None) -> None:
+        """Remember the account's lowest equity (`equity`: its equity now, when known)."""
+        if equity is None:
+            equity = self.equity(acct.name)
         if acct.min_equity is None or equity < acct.min_equity:
             acct.min_equity = equity
+
+
+def _equity(acct: PaperAccount, snapshot_positions: Sequence[Position]) -> Decimal:
+    """The account's equity: wallet + cross unrealized PnL + isolated pools' equity, from its
+    positions as a snapshot shows them now."""
+    upnl_cross = sum(
+        (p.unrealized_pnl for p in snapshot_positions if p.margin_mode is MarginMode.CROSS),
+        ZERO,
+    )
+    isolated = sum(
+        (isolated_equity(p) for p in snapshot_positions if p.margin_mode is MarginMode.ISOLATED),
+        ZERO,
+    )
+    return acct.wallet + upnl_cross + isolated

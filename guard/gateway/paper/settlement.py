@@ -3,11 +3,13 @@ equity meets maintenance (a bankrupt shortfall absorbed by the venue); determini
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 from guard.core.domain import (
     ZERO,
+    AccountSnapshot,
     MarginMode,
     PositionKey,
     require_utc,
@@ -60,31 +62,56 @@ class PaperSettlement(PaperBook):
                         else:
                             acct.wallet -= payment
 
-    def _liquidate_all(self) -> None:
-        for acct in self.accounts.values():
-            self._liquidate(acct)
-            self._record_bankruptcy(acct)
-            self._track_equity(acct)
+    def settled_snapshot(
+        self, moment: datetime, account: str, then: Callable[[], object] = lambda: None
+    ) -> AccountSnapshot:
+        """`advance_to(moment)`, `then()` (which must not move the book, e.g. saving it), and
+        the account's snapshot (counted as a fetch): the one the last liquidation check built,
+        when that check closed nothing and no bankruptcy followed (the book has not moved
+        since, so it is the snapshot `snapshot` would build again)."""
+        self.advance_to(moment)
+        checked, self._checked = self._checked, {}
+        then()
+        self.calls["fetch_snapshot"] += 1
+        found = checked.get(account)
+        return found if found is not None else self.snapshot(account)
 
-    def _record_bankruptcy(self, acct: PaperAccount) -> None:
+    def _liquidate_all(self) -> None:
+        checked = self._checked
+        checked.clear()  # only the last stop's snapshots are current
+        for acct in self.accounts.values():
+            snapshot = self._liquidate(acct)
+            if self._record_bankruptcy(acct):
+                snapshot = None
+            if snapshot is None:
+                self._track_equity(acct)
+            else:  # nothing moved since it was taken: its equity is the account's now
+                self._track_equity(acct, snapshot.balance.venue_equity)
+                checked[acct.name] = snapshot
+
+    def _record_bankruptcy(self, acct: PaperAccount) -> bool:
         """A wallet past zero with no cross position left to liquidate (e.g. after fills at a
-        gap) is bankrupt: the venue absorbs the shortfall and it counts as a liquidation."""
+        gap) is bankrupt: the venue absorbs the shortfall and it counts as a liquidation.
+        True when it did."""
         if acct.wallet >= ZERO or any(
             p.margin_mode is MarginMode.CROSS for p in acct.positions.values()
         ):
-            return
+            return False
         shortfall = -acct.wallet
         acct.shortfall_absorbed += shortfall
         acct.wallet = ZERO
         acct.liquidations.append(
             LiquidationEvent(self.now, acct.name, (), "bankrupt", -shortfall, ZERO, ZERO)
         )
+        return True
 
-    def _liquidate(self, acct: PaperAccount) -> None:
+    def _liquidate(self, acct: PaperAccount) -> AccountSnapshot | None:
+        """Close every pool that meets the liquidation condition; the snapshot checked when
+        none did (the book unchanged), else None."""
         snapshot = self.snapshot(acct.name)
         hit = liquidatable_pools(snapshot, self.rules)
         if not hit:
-            return
+            return snapshot
         cross_keys = tuple(k for k in hit if acct.positions[k].margin_mode is MarginMode.CROSS)
         if cross_keys:
             equity = cross_equity(snapshot)
@@ -112,6 +139,7 @@ class PaperSettlement(PaperBook):
                     self.now, acct.name, (key,), f"isolated:{key.symbol}", equity, mm, loss
                 )
             )
+        return None
 
     def _close_pool(
         self,

@@ -92,10 +92,9 @@ class WallClockPaper:
 
     async def fetch_snapshot(self, account: str) -> AccountSnapshot:
         self._check("fetch_snapshot")
-        if not self.frozen:
-            self.inner.advance_to(self.now())
-            self.save()
-        return await self.inner.fetch_snapshot(account)
+        if self.frozen:
+            return await self.inner.fetch_snapshot(account)
+        return self.inner.settled_snapshot(self.now(), account, then=self.save)
 
     async def create_order(self, plan: OrderPlan) -> OrderResult:
         self._check("create_order")

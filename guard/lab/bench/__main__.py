@@ -15,9 +15,13 @@ from pathlib import Path
 
 import psycopg
 
+from guard.lab.bench.arguments import parser
 from guard.lab.bench.core import ALL_KINDS, LatencyResult, measure_latency, without
 from guard.lab.bench.outside import OutsideRun, measure_outside
 from guard.lab.bench.profile import TickProfile, profile_ticks
+from guard.lab.bench.reaction import ReactionResult, measure_reaction
+from guard.lab.bench.reaction import section as reaction_section
+from guard.lab.bench.reaction import splice as reaction_splice
 from guard.lab.bench.replays import ReplayBench, measure_replay
 from guard.lab.bench.report import LAG_TARGET_MS, Run, markdown
 from guard.lab.bench.stats import load_average, machine
@@ -31,81 +35,6 @@ ROOT = Path(__file__).resolve().parents[3]
 FULL_ACCOUNTS = (100, 1000, 3000, 5000)
 QUICK_ACCOUNTS = (100, 1000)
 FULL_POSTGRES_ACCOUNTS = (2000,)
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _counts(raw: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in raw.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"a comma-separated list of integers, got {raw!r}"
-        ) from None
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"positive integers, got {raw!r}")
-    return values
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run: fewer accounts and samples")
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    p.add_argument("--accounts", type=_counts, help="tick run sizes, e.g. 100,1000,5000")
-    p.add_argument("--duration", type=float, help="measured seconds per tick run")
-    p.add_argument("--interval", type=float, default=5.0, help="poll interval in seconds")
-    p.add_argument("--latency", type=float, default=0.05, help="seconds added per venue call")
-    p.add_argument("--iterations", type=int, help="evaluations per position count")
-    p.add_argument("--positions", type=_counts, default=(1, 20, 200))
-    p.add_argument("--replay-bars", type=int, help="replay only the first N bars")
-    p.add_argument("--no-replay", action="store_true")
-    p.add_argument(
-        "--profile-accounts",
-        type=int,
-        default=200,
-        help="accounts in the profiled tick run (0: no profile)",
-    )
-    p.add_argument("--policy", type=Path, default=ROOT / "policies" / "default.yaml")
-    p.add_argument("--workdir", type=Path, help="where databases and logs go (default: a temp dir)")
-    p.add_argument(
-        "--postgres-accounts",
-        type=_counts,
-        help="tick run sizes on PostgreSQL (default: 2000, or none with --quick)",
-    )
-    p.add_argument(
-        "--postgres-url",
-        default=os.environ.get("GUARD_TEST_POSTGRES_URL", POSTGRES_ADMIN),
-        help="an admin URL of the server; each run gets a scratch database, dropped after",
-    )
-    p.add_argument(
-        "--postgres-workers",
-        type=_counts,
-        default=(1, 8),
-        help="database threads of each PostgreSQL tick run (one run per value: before/after)",
-    )
-    p.add_argument(
-        "--postgres-journal",
-        action="store_true",
-        help="configure an outage journal (service.journal) in each PostgreSQL tick run",
-    )
-    p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
-    p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
-    p.add_argument(
-        "--venue-calls",
-        type=_counts,
-        default=(1000, 100),
-        help="(f) accounts per venue gateway, e.g. 1000,100 (public calls at two sizes)",
-    )
-    p.add_argument("--no-venue-calls", action="store_true", help="skip (f)")
-    p.add_argument(
-        "--venue-calls-only",
-        action="store_true",
-        help="measure (f) alone and replace only its section of --out (others kept)",
-    )
-    p.add_argument(
-        "--outside-accounts", type=int, default=200, help="accounts of `guard run` in (g); 0: skip"
-    )
-    p.add_argument("--outside-interval", type=float, default=2.0, help="poll interval in (g)")
-    return p
 
 
 def _venue_calls(args: argparse.Namespace, command: str) -> str:
@@ -117,12 +46,32 @@ def _venue_calls(args: argparse.Namespace, command: str) -> str:
             found.append(result)
             _say(
                 f"    {result.venue:<12} {result.accounts:>5} accounts: private/account/tick"
-                f" {result.steady_private:.2f} steady, {result.mode_private:.2f} mode re-read,"
-                f" crash reads {result.crash_reads:.2f} + order {result.crash_writes:.2f};"
-                f" public/venue/tick {result.steady_public:.2f}"
+                f" worst {result.worst_tick:.2f}, average {result.average:.3f}, crash reads"
+                f" {result.crash_reads:.2f}; public/venue/tick {result.steady_public:.2f}"
             )
     found.sort(key=lambda r: (VENUES.index(r.venue), -r.accounts))
     return section(found, command, before, load_average())
+
+
+def _reaction(args: argparse.Namespace, work: Path) -> list[ReactionResult]:
+    if args.reaction_accounts <= 0:
+        return []
+    _say(f"(h) reaction time, {args.reaction_accounts} accounts, latency {args.latency:g} s")
+    with open(os.devnull, "w", encoding="utf-8") as sink, logging_to(sink, level=logging.WARNING):
+        results = measure_reaction(
+            work / "reaction",
+            args.reaction_accounts,
+            latency=args.latency,
+            intervals=args.reaction_intervals,
+            max_concurrent=args.reaction_gates,
+        )
+    for r in results:
+        _say(
+            f"    {r.mode} (gateway {r.max_concurrent}): {r.reacted}/{r.accounts} orders,"
+            f" p50 {r.p50_ms:.0f} ms p99 {r.p99_ms:.0f} ms max {r.max_ms:.0f} ms,"
+            f" {r.requests_per_tick:.1f} requests/tick"
+        )
+    return results
 
 
 def _say(message: str) -> None:
@@ -160,8 +109,15 @@ def notes(
     return found
 
 
+def _say_latency(result: LatencyResult) -> None:
+    _say(
+        f"    p50 {result.p50_us / 1000:.2f} ms, p99 {result.p99_us / 1000:.2f} ms"
+        f" (targets: p99 <= 1 ms at 20 positions, <= 5 ms at 200)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     if args.venue_calls_only:
         text = _venue_calls(args, command.strip())
@@ -178,17 +134,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="guard-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     _say(f"work folder {work}")
+    if args.reaction_only:
+        reaction = _reaction(args, work)
+        document = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        args.out.write_text(
+            reaction_splice(document, reaction_section(reaction, load_average())),
+            encoding="utf-8",
+        )
+        _say(f"wrote section (h) of {args.out}")
+        return 0
 
     latency: list[LatencyResult] = []
     for positions in args.positions:
         count = max(10, iterations // 10) if positions >= 100 else iterations
         _say(f"(a) evaluate + plan, {positions} position(s), {count} iterations")
         latency.append(measure_latency(positions, count))
+        _say_latency(latency[-1])
     if 20 in args.positions:  # the stress rule's share, at the target's size
         _say("(a) evaluate + plan, 20 positions, every kind except stress")
         latency.append(
             measure_latency(20, iterations, without(load_policies([ALL_KINDS]), "stress"))
         )
+        _say_latency(latency[-1])
 
     ticks: list[TickResult] = []
     for n in accounts:
@@ -310,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             replay = measure_replay(work / "replay", ROOT, args.policy, timedelta(minutes=5), bars)
 
     calls = "" if args.no_venue_calls else _venue_calls(args, command.strip())
+    reaction = _reaction(args, work)
+    command = "scripts/bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     run = Run(
         machine=described,
         command=command.strip(),
@@ -325,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tick_cpu=tick_cpu,
         venue_calls=calls,
         outside=outside,
+        reaction=reaction,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(run), encoding="utf-8")

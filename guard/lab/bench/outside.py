@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +114,30 @@ def measure_outside(
         log_bytes_per_tick=(bytes1 - bytes0) / ticks,
         rss_mb=rss,
     )
+
+
+def outside_section(runs: Sequence[OutsideRun]) -> list[str]:
+    """The markdown lines of section (g) (none when it did not run)."""
+    if not runs:
+        return []
+    out = [
+        "",
+        "## (g) `guard run` seen from outside",
+        "",
+        "The real command in its own process (`guard.lab.bench.outside`): scheduler, paper"
+        " venues, database thread and JSON log lines (to a file), N calm paper accounts on"
+        " SQLite, no injected latency. CPU = the process's user + system time (/proc) over the"
+        " window after a warm-up; ticks = its canonical tick lines in the window; audit rows"
+        " from its database.",
+        "",
+        "| accounts | interval | window | ticks | process CPU/tick | audit rows/tick |"
+        " log bytes/tick | RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {o.accounts:,} | {o.interval_s:g} s | {o.window_s:.0f} s | {o.ticks:,} |"
+        f" {o.cpu_ms:.2f} ms | {o.audit_rows_per_tick:.3f} | {o.log_bytes_per_tick:,.0f} |"
+        f" {o.rss_mb:.0f} MiB |"
+        for o in runs
+    ]
+    return out

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guard.lab.bench.core import KINDS, LatencyResult
-from guard.lab.bench.outside import OutsideRun
+from guard.lab.bench.outside import OutsideRun, outside_section
 from guard.lab.bench.profile import TickProfile
+from guard.lab.bench.reaction import ReactionResult
+from guard.lab.bench.reaction import section as reaction_section
 from guard.lab.bench.replays import ReplayBench
 from guard.lab.bench.tick_cpu import TickCpu
 from guard.lab.bench.ticks import TickResult
@@ -60,6 +62,9 @@ CHANGES = (
     " `service.database_workers` threads (an account's calls in order on one, its tick routed by"
     " the account's name) with a connection pool of that size, so commits wait in parallel;"
     " section (b) runs each PostgreSQL size with 1 and 8 threads.",
+    "Tick CPU (issue 17): SQLite BEGIN as the dialect's begin (no per-transaction event statement);"
+    " spec validity once per spec object; paper fetch reuses its liquidation check's snapshot; pools"
+    " of ≤ 8 sum directly; summary JSON without a copy (hypothesis vs the former code, in tests/).",
 )
 
 
@@ -81,6 +86,7 @@ class Run:
     tick_cpu: Sequence[TickCpu] = ()
     venue_calls: str = ""  # the (f) section, as venue_calls.section wrote it
     outside: Sequence[OutsideRun] = ()
+    reaction: Sequence[ReactionResult] = ()  # (h) streams vs polling
 
 
 def _verdict(ok: bool | None) -> str:
@@ -349,27 +355,7 @@ def markdown(run: Run) -> str:
                 " no cross-account lock (per-account audit chains), before disk commit rate;"
                 " docs/scale-out.md sizes a cluster from this figure.",
             ]
-    if run.outside:
-        out += [
-            "",
-            "## (g) `guard run` seen from outside",
-            "",
-            "The real command in its own process (`guard.lab.bench.outside`): scheduler, paper"
-            " venues, database thread and JSON log lines (to a file), N calm paper accounts on"
-            " SQLite, no injected latency. CPU = the process's user + system time (/proc) over the"
-            " window after a warm-up; ticks = its canonical tick lines in the window; audit rows"
-            " from its database.",
-            "",
-            "| accounts | interval | window | ticks | process CPU/tick | audit rows/tick |"
-            " log bytes/tick | RSS |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        out += [
-            f"| {o.accounts:,} | {o.interval_s:g} s | {o.window_s:.0f} s | {o.ticks:,} |"
-            f" {o.cpu_ms:.2f} ms | {o.audit_rows_per_tick:.3f} | {o.log_bytes_per_tick:,.0f} |"
-            f" {o.rss_mb:.0f} MiB |"
-            for o in run.outside
-        ]
+    out += outside_section(run.outside)
     out += ["", "## (d) Replay speed", ""]
     if run.replay is None:
         out.append("Not measured in this run.")
@@ -392,6 +378,8 @@ def markdown(run: Run) -> str:
         ]
     if run.venue_calls:
         out += ["", run.venue_calls.rstrip("\n")]
+    if run.reaction:
+        out += ["", *reaction_section(run.reaction, run.load_after)]
     out += ["", "## What limits the tick rate (from the figures above)", ""]
     out += [f"* {note}" for note in run.notes] or ["* no tick run in this report"]
     out += ["", "## Changes made after profiling", ""]

@@ -1,8 +1,8 @@
 """Venue calls per account per tick through the real ccxt gateways against the venue lab, N
-accounts per venue gateway: steady state, and a crash tick in which every account also re-reads
-the position it reduces and sends one reduction. Counts requests, not time: each request ccxt
-builds (and signs) goes to the lab's venue module in process, not over a socket, and its answer
-goes through ccxt's own error handling and parsing."""
+accounts per venue gateway: steady state, the account-mode re-read tick, and crash ticks in which
+every account also re-reads the position it reduces (the executor's re-read) and sends. Counts
+requests, not time: each request ccxt builds (and signs) goes to the lab's venue module in process,
+not over a socket, and its answer goes through ccxt's own error handling and parsing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,10 +24,12 @@ from guard.core.domain import AccountSnapshot, MarketSpec, OrderPlan, Position
 from guard.core.venues.base import round_down
 from guard.core.venues.ccxt_options import CcxtVenue
 from guard.core.venues.registry import rules_for
+from guard.gateway.base import GatewayError
 from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
 from guard.gateway.ccxt.clients import make_client
+from guard.gateway.ccxt.private_reads import mode_age
 from guard.gateway.paper.scenarios import crash
-from guard.lab.venue_lab import LabAccount, VenueLab, build_lab
+from guard.lab.venue_lab import LabAccount, VenueLab, build_lab, venue_portfolio
 from guard.lab.venue_lab.server import Call, Rejected
 
 VENUES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
@@ -50,7 +53,8 @@ WORST = Decimal("0.95")  # a long's reduction: sell no lower than 5 % under the 
 @dataclass(frozen=True, slots=True)
 class VenueCalls:
     """Requests per account per tick (private: the account's own client) and per tick for the
-    whole venue (public: the shared client), in steady state and on a crash tick."""
+    whole venue (public: the shared client), in steady state, on the mode re-read tick and on
+    crash ticks."""
 
     venue: str
     accounts: int
@@ -58,10 +62,25 @@ class VenueCalls:
     steady_private: float  # per account per tick
     steady_public: float  # per venue per tick
     mode_private: float  # per account, the tick its account mode is re-read (after the ttl)
-    crash_reads: float  # per account: snapshot + the re-read before the send
+    crash_reads: float  # per account: snapshot + re-read, the send within `reread_fresh`
+    crash_late_reads: float  # the same, the send later than `reread_fresh` after the snapshot
+    crash_two_slices: float  # two slices in the tick: the second re-reads after the first
     crash_writes: float  # per account: the reduction's requests (the order; dYdX adds its reads)
     crash_public: float  # per venue
     mode_ttl_s: float
+    mode_share: float  # mean over the accounts of 1 / (ticks between two mode re-reads)
+
+    @property
+    def worst_tick(self) -> float:
+        """The most private reads an account makes on one tick with at most one slice sent
+        within `reread_fresh` of its snapshot (steady, mode re-read or crash)."""
+        return max(self.steady_private, self.mode_private, self.crash_reads)
+
+    @property
+    def average(self) -> float:
+        """Private reads per account per tick averaged over a mode period in steady state: the
+        mode re-read tick's extra reads spread over the ticks between two re-reads."""
+        return self.steady_private + (self.mode_private - self.steady_private) * self.mode_share
 
 
 SENDING = contextvars.ContextVar("sending", default=False)  # inside create_order (per task)
@@ -172,9 +191,17 @@ async def _tick(gateway: CcxtGateway, lab: VenueLab) -> dict[str, AccountSnapsho
     return dict(zip(names, taken, strict=True))
 
 
-async def _reduce(gateway: CcxtGateway, account: str, position: Position, spec: MarketSpec) -> None:
-    """What the executor does per slice: re-read the one position, then send the reduction
-    (one step, market with a worst acceptable price 5 % through the mark)."""
+async def _reduce(
+    gateway: CcxtGateway,
+    account: str,
+    position: Position,
+    spec: MarketSpec,
+    name: str = "s0",
+) -> None:
+    """What the executor does per slice: re-read the one position (no call while the tick's
+    snapshot is fresh and nothing was sent since), then send the reduction (one step, market
+    with a worst acceptable price 5 % through the mark). A refusal (the shared lab position
+    reduced to nothing by the other accounts) is counted like any answer."""
     await gateway.fetch_position(account, position.symbol)
     venue = gateway.venue
     plan = OrderPlan(
@@ -184,21 +211,35 @@ async def _reduce(gateway: CcxtGateway, account: str, position: Position, spec: 
         quantity=max(spec.amount_step, spec.min_amount),
         position_side=position.side,
         margin_mode=position.margin_mode,
-        client_order_id=rules_for(venue).client_order_id(account, position.symbol, "bench", "s0"),
+        client_order_id=rules_for(venue).client_order_id(account, position.symbol, "bench", name),
         limit_price=round_down(position.mark_price * WORST, spec.price_tick),
     )
-    SENDING.set(True)  # the order's own requests (dYdX: block height, account sequence)
-    await gateway.create_order(plan)
+    token = SENDING.set(True)  # the order's own requests (dYdX: block height, account sequence)
+    try:
+        await gateway.create_order(plan)
+    except GatewayError:
+        pass
+    finally:
+        SENDING.reset(token)
+
+
+async def _slices(
+    gateway: CcxtGateway, account: str, position: Position, spec: MarketSpec, count: int
+) -> None:
+    for i in range(count):
+        await _reduce(gateway, account, position, spec, f"s{i}")
 
 
 async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> VenueCalls:
     """Counts for `accounts` accounts of `venue`: the first tick (markets, tables, account
     modes: first reads) is not counted; then `steady_ticks` ticks 5 s apart; then the clock
     jumps into the crash's cascade (past `account_mode_ttl`: the tick that re-reads the modes);
-    then one crash tick in which every account also reduces its largest position once."""
+    then three crash ticks, in each every account reduces its largest position: one slice sent
+    right after the snapshot; one slice sent later than `reread_fresh` after it; two slices."""
     lab = _lab()
     counter = _Counter(lab)
     gateway = _gateway(lab, venue, accounts, counter)
+    names = list(gateway.accounts)
     try:
         await _tick(gateway, lab)
         counter.take()
@@ -211,11 +252,20 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> Ven
         mode_private, _, _ = counter.take()
         position = max(snapshot.positions, key=lambda p: p.quantity * p.mark_price)
         spec = snapshot.markets[position.symbol]
-        await _tick(gateway, lab)
-        await asyncio.gather(*(_reduce(gateway, a, position, spec) for a in gateway.accounts))
-        crash_reads, crash_public, crash_writes = counter.take()
+        crash_ticks: list[tuple[int, int, int]] = []
+        for late, count in ((False, 1), (True, 1), (False, 2)):
+            _reseed(lab, venue, position)
+            await _tick(gateway, lab)
+            if late:
+                lab.book.advance_to(
+                    lab.book.now() + gateway.settings.reread_fresh + timedelta(milliseconds=1)
+                )
+            await asyncio.gather(*(_slices(gateway, a, position, spec, count) for a in names))
+            crash_ticks.append(counter.take())
     finally:
         await gateway.close()
+    (crash_reads, crash_public, crash_writes), late_tick, two_tick = crash_ticks
+    share = sum(1 / math.ceil(mode_age(a, gateway.settings) / TICK) for a in names) / len(names)
     return VenueCalls(
         venue=venue,
         accounts=accounts,
@@ -224,10 +274,24 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> Ven
         steady_public=public / steady_ticks,
         mode_private=mode_private / accounts,
         crash_reads=crash_reads / accounts,
+        crash_late_reads=late_tick[0] / accounts,
+        crash_two_slices=two_tick[0] / accounts,
         crash_writes=crash_writes / accounts,
         crash_public=float(crash_public),
         mode_ttl_s=ttl.total_seconds(),
+        mode_share=share,
     )
+
+
+def _reseed(lab: VenueLab, venue: str, position: Position) -> None:
+    """The lab account's reduced position set back to the scenario's (every bench account of a
+    venue shares it: without this, the crash ticks' reductions close it and later ticks would
+    send nothing)."""
+    base = position.symbol.split("/")[0]
+    owner = next(a for a in lab.book.accounts if a.venue == venue)
+    for seed in venue_portfolio(crash(), owner).positions:
+        if seed.symbol.split("/")[0] == base:
+            seed.place(lab.book.paper, owner.paper)
 
 
 def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 2) -> list[VenueCalls]:
@@ -248,20 +312,26 @@ def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 2) -> list[
 TARGETS = {"hyperliquid": 1.0, "dydx": 1.0}  # private calls per account per tick (else 3)
 
 
+def _verdict(value: float, target: float) -> str:
+    return "ok" if value <= target + 1e-9 else "MISSED"
+
+
 def table(found: list[VenueCalls]) -> list[str]:
     """The markdown table of the measured counts (one row per venue and account count)."""
     rows = [
-        "| venue | accounts | private / account / tick, steady (target) | on the mode re-read"
-        " tick | crash tick: reads (snapshot + re-read) | crash tick: order requests | public /"
+        "| venue | accounts | target | steady | mode re-read tick | worst tick | average over"
+        " the mode period | crash tick: reads, send ≤ `reread_fresh` after the snapshot | crash"
+        " tick: send later | crash tick: two slices | crash tick: order requests | public /"
         " venue / tick, steady | public, crash tick |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in found:
         target = TARGETS.get(r.venue, 3.0)
-        verdict = "ok" if r.steady_private <= target else "MISSED"
         rows.append(
-            f"| {r.venue} | {r.accounts:,} | {r.steady_private:.2f} (≤ {target:g}: {verdict}) |"
-            f" {r.mode_private:.2f} | {r.crash_reads:.2f} | {r.crash_writes:.2f} |"
+            f"| {r.venue} | {r.accounts:,} | ≤ {target:g} | {r.steady_private:.2f} |"
+            f" {r.mode_private:.2f} | {r.worst_tick:.2f} ({_verdict(r.worst_tick, target)}) |"
+            f" {r.average:.3f} ({_verdict(r.average, target)}) | {r.crash_reads:.2f} |"
+            f" {r.crash_late_reads:.2f} | {r.crash_two_slices:.2f} | {r.crash_writes:.2f} |"
             f" {r.steady_public:.2f} | {r.crash_public:.0f} |"
         )
     return rows
@@ -277,15 +347,22 @@ def section(found: list[VenueCalls], command: str, load_before: str, load_after:
         " depend on load). Each venue gateway holds N accounts (one ccxt client each, one"
         " shared public client); every request ccxt builds and signs is answered by the venue"
         " lab's module for that venue in process (no socket) over the crash scenario. Private:"
-        " the account's own client; public: the venue's shared client. Steady: ticks 5 s apart"
-        " after the first (which loads markets, tables and account modes). The mode re-read"
-        f" tick comes once per `account_mode_ttl` ({ttl:g} min; each account after a stable share"
-        " of it between half and all, so not all on one tick) or when an account's open"
-        " positions change; here the clock jumps past it, so every account re-reads on that"
-        " tick. The crash tick is ten minutes into the cascade: every account"
-        " takes its snapshot, then re-reads the position it reduces (the executor's one-"
-        "position re-read) and sends one reduction (dYdX's order requests include its block"
-        " height and account sequence reads).",
+        " the account's own client (reads; order requests counted apart); public: the venue's"
+        " shared client. Steady: ticks 5 s apart after the first (which loads markets, tables"
+        " and account modes). The mode re-read tick comes once per `account_mode_ttl`"
+        f" ({ttl:g} min; each account after a stable share of it between half and all, so not"
+        " all on one tick) or when a position opens; here the clock jumps past it, so every"
+        " account re-reads on that tick. Worst tick = the most of steady, mode re-read and"
+        " crash tick (one slice sent within `reread_fresh` of the snapshot); average = steady"
+        " plus the mode tick's extra reads times each account's share of mode ticks (1 / the"
+        " ticks between its re-reads, averaged over the accounts). Crash ticks are ten minutes"
+        " into the cascade, every account reducing its largest position: the executor's re-read"
+        " before the send is the tick's own snapshot when that was taken at most"
+        " `reread_fresh` (1 s) before and nothing was sent for the account since, else one read"
+        " (the one-symbol position call; Hyperliquid and dYdX: their whole-account read) —"
+        " 'send later' moves the clock past `reread_fresh` between snapshot and send; 'two"
+        " slices' sends two, the second re-reading. Order requests: dYdX's include its block"
+        " height and account sequence reads.",
         "",
         *table(found),
         "",

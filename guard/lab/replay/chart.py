@@ -1,17 +1,20 @@
-"""The replay chart (PNG, matplotlib Agg): price, equity per run, margin ratio, and markers at
-every order and liquidation."""
+"""The replay chart (PNG, matplotlib Agg): price, equity per run, margin ratio, each margin pool's
+distance to liquidation per run, markers at every order and liquidation, and every guard order
+labelled with its rule(s) and size."""
 
 from __future__ import annotations
 
 import bisect
 from datetime import datetime
 from pathlib import Path
+from typing import Any  # matplotlib's Axes stubs take no datetimes: axes as plt gives them
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from guard.lab.replay.runner import ReplayResult
 from guard.lab.replay.setup import ReplaySetup
@@ -29,8 +32,17 @@ PRICE_COLOURS = ("tab:purple", "tab:brown", "tab:gray", "tab:olive", "tab:cyan",
 
 def draw(setup: ReplaySetup, result: ReplayResult, out: Path) -> Path:
     """Write the chart to `out` and return it."""
-    figure, (price_ax, equity_ax, ratio_ax) = plt.subplots(
-        3, 1, figsize=(12, 9), sharex=True, gridspec_kw={"height_ratios": [2, 2, 1]}
+    figure = build(setup, result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return out
+
+
+def build(setup: ReplaySetup, result: ReplayResult) -> Figure:
+    """The chart as a matplotlib figure (the caller saves and closes it)."""
+    figure, (price_ax, equity_ax, ratio_ax, distance_ax) = plt.subplots(
+        4, 1, figsize=(12, 11), sharex=True, gridspec_kw={"height_ratios": [2, 2, 1, 1.5]}
     )
     times = result.unguarded.trace.times
     symbols = setup.symbols
@@ -96,12 +108,47 @@ def draw(setup: ReplaySetup, result: ReplayResult, out: Path) -> Path:
     price_ax.legend(loc="best", fontsize="small")
     equity_ax.legend(loc="best", fontsize="small")
     price_ax.set_title(f"guard replay: {setup.name} (X = liquidation, ▼ guard order, ■ stop-loss)")
+    _distances(distance_ax, result)
+    _label_orders(price_ax, setup, result, relative)
     figure.autofmt_xdate()
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
-    return out
+    return figure
+
+
+def _distances(axis: Any, result: ReplayResult) -> None:
+    """One line per run and margin pool: the pool's distance to liquidation, in % of the mark."""
+    for run in result.runs:
+        for pool, samples in sorted(run.trace.distances.items()):
+            axis.plot(
+                [t for t, _ in samples],
+                [100 * d for _, d in samples],
+                color=COLOURS[run.name],
+                linewidth=0.8,
+                linestyle="-" if pool == "cross" else "--",
+                label=f"{run.name} {pool}",
+            )
+    axis.axhline(0.0, color="black", linestyle="--", linewidth=0.8)
+    axis.set_ylabel("distance to liquidation (% of mark)")
+    axis.legend(loc="best", fontsize="x-small", ncol=2)
+
+
+def _label_orders(axis: Any, setup: ReplaySetup, result: ReplayResult, relative: bool) -> None:
+    """Each guard order's fill, labelled '<rule(s)> <size>' on the price panel."""
+    guarded = result.run("guarded")
+    for fill in guarded.fills:
+        price = float(fill.price)
+        if relative:
+            price = 100 * price / float(setup.path.price(fill.symbol, setup.start))
+        rule = guarded.order_rules.get(fill.client_order_id, "?")
+        axis.annotate(
+            f"{rule} {fill.quantity.normalize():f}",
+            (fill.at, price),
+            xytext=(4, -12),
+            textcoords="offset points",
+            fontsize=7,
+            rotation=-20,
+            color=COLOURS["guarded"],
+        )
 
 
 def _value_at(times: list[datetime], values: list[float], moment: datetime) -> float:

@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from guard.gateway.ccxt.candles import MARK_PRICE_PARAMS
 from guard.gateway.paper.data import CANDLE_COLUMNS, FUNDING_COLUMNS
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -264,6 +263,8 @@ async def download_history(
             + (f"; similar: {', '.join(near)}" if near else "")
         )
     candles = await fetch_candles(pager, symbol, timeframe, start, end, limit)
+    from guard.gateway.ccxt.candles import MARK_PRICE_PARAMS  # ccxt loads only to download
+
     mark_params = MARK_PRICE_PARAMS.get(venue)
     marks = (
         await fetch_candles(pager, symbol, timeframe, start, end, limit, mark_params)

@@ -22,6 +22,7 @@ from guard.lab.replay.baselines import (
     standard_baselines,
     stop_levels,
 )
+from guard.lab.replay.pools import pool_distances
 from guard.lab.replay.setup import ReplaySetup
 from guard.service import AccountRuntime, GuardService
 from guard.service.config import Breakers, Sanity, ServiceSettings
@@ -39,6 +40,9 @@ class Trace:
     times: list[datetime] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
     margin_ratio: list[float] = field(default_factory=list)
+    # margin pool -> (time, distance to liquidation, a fraction of the mark) at every stop when
+    # the run traces pools (replay, for the chart; the matrix does not: it costs a measure a stop)
+    distances: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class RunResult:
     first_order_at: datetime | None = None  # when the run's first order filled
     # guarded run: rule ids (joined by '+' when merged) -> (orders, notional reduced at fill)
     contributions: Mapping[str, tuple[int, Decimal]] = field(default_factory=dict)
+    order_rules: Mapping[str, str] = field(default_factory=dict)  # client order id -> rule ids
     warnings: tuple[str, ...] = ()  # e.g. a stop clamped inside its liquidation price
     description: str = ""
 
@@ -91,8 +96,9 @@ class RunResult:
 class _Recorder:
     """Samples one account after every stop; tracks the running peak and the drawdown."""
 
-    def __init__(self, venue: PaperVenue, account: str) -> None:
+    def __init__(self, venue: PaperVenue, account: str, pools: bool = False) -> None:
         self.venue = venue
+        self.pools = pools  # also trace each margin pool's distance to liquidation (the chart)
         self.account = account
         self.trace = Trace()
         self.peak = venue.equity(account)
@@ -118,6 +124,8 @@ class _Recorder:
         self.trace.equity.append(float(equity))
         ratio = float(maintenance / equity) if equity > ZERO else (10.0 if maintenance else 0.0)
         self.trace.margin_ratio.append(ratio)
+        for pool, distance in (pool_distances(venue, self.account) if self.pools else {}).items():
+            self.trace.distances.setdefault(pool, []).append((venue.now, distance))
 
     def result(self, name: str, collateral: Decimal, orders: int) -> RunResult:
         venue, acct = self.venue, self.venue.accounts[self.account]
@@ -166,10 +174,13 @@ def _report(progress: ProgressHook | None, name: str, done: int, total: int) -> 
 
 
 def run_unguarded(
-    setup: ReplaySetup, account: str = "unguarded", progress: ProgressHook | None = None
+    setup: ReplaySetup,
+    account: str = "unguarded",
+    progress: ProgressHook | None = None,
+    pools: bool = False,
 ) -> RunResult:
     venue = setup.venue(account)
-    recorder = _Recorder(venue, account)
+    recorder = _Recorder(venue, account, pools)
     moments = stops(setup)
     for done, moment in enumerate(moments, start=1):
         venue.advance_to(moment)
@@ -185,6 +196,7 @@ async def run_guarded(
     tick: timedelta,
     account: str = "guarded",
     progress: ProgressHook | None = None,
+    pools: bool = False,
 ) -> RunResult:
     """The real service tick (snapshot → evaluate → plan → execute → record) every `tick` of
     virtual time, starting at the replay's first moment."""
@@ -197,9 +209,10 @@ async def run_guarded(
         rails=PRODUCTION_RAILS,
     )
     contributions: dict[str, tuple[int, Decimal]] = {}
+    order_rules: dict[str, str] = {}
     ticks = setup.tick_times(tick)
     tick_set = set(ticks)
-    recorder = _Recorder(venue, account)
+    recorder = _Recorder(venue, account, pools)
     orders = 0
 
     async def tick_now() -> None:
@@ -207,7 +220,7 @@ async def run_guarded(
         report = await service.tick(account)
         if report.execution is not None:
             orders += report.execution.sent
-            _attribute(report.plan, report.execution.results, contributions)
+            _attribute(report.plan, report.execution.results, contributions, order_rules)
         recorder.sample()
 
     try:
@@ -223,15 +236,19 @@ async def run_guarded(
     finally:
         service.db.close()
     result = recorder.result("guarded", setup.collateral, orders)
-    return replace(result, contributions=dict(sorted(contributions.items())))
+    return replace(
+        result, contributions=dict(sorted(contributions.items())), order_rules=order_rules
+    )
 
 
 def _attribute(
     plan: Plan | None,
     results: tuple[OrderResult, ...],
     contributions: dict[str, tuple[int, Decimal]],
+    order_rules: dict[str, str],
 ) -> None:
-    """Add each filled order's notional to the rule(s) whose reduction it carried out."""
+    """Add each filled order's notional to the rule(s) whose reduction it carried out, and note
+    which rule(s) each order id carried out."""
     if plan is None:
         return
     rules = {order.client_order_id: "+".join(order.rule_ids) for order in plan.orders}
@@ -239,6 +256,7 @@ def _attribute(
         if filled.average_price is None or filled.filled_quantity <= ZERO:
             continue
         rule = rules.get(filled.client_order_id, "?")
+        order_rules[filled.client_order_id] = rule
         count, notional = contributions.get(rule, (0, ZERO))
         contributions[rule] = (count + 1, notional + filled.filled_quantity * filled.average_price)
 
@@ -262,6 +280,7 @@ async def run_stop_loss(
     baseline: Decimal | StopBaseline,
     account: str = "stop_loss",
     progress: ProgressHook | None = None,
+    pools: bool = False,
 ) -> RunResult:
     """Each position carries a reduce-only stop-market order for its whole size, placed by the
     baseline (a bare Decimal: that far from entry) and never beyond its liquidation price,
@@ -276,7 +295,7 @@ async def run_stop_loss(
     venue = setup.venue(account)
     acct = venue.accounts[account]
     levels, warnings = stop_levels(baseline, venue.snapshot(account), setup.rules)
-    recorder = _Recorder(venue, account)
+    recorder = _Recorder(venue, account, pools)
     orders = 0
 
     async def trigger_until(moment: datetime) -> None:
@@ -351,16 +370,17 @@ async def replay(
     stop_loss: Decimal,
     progress: ProgressHook | None = None,
 ) -> ReplayResult:
-    """Run the portfolio three ways on fresh paper venues, timing each run."""
+    """Run the portfolio three ways on fresh paper venues, timing each run; every run traces
+    each margin pool's distance to liquidation for the chart."""
     began = time.perf_counter()
-    unguarded = run_unguarded(setup, progress=progress)
+    unguarded = run_unguarded(setup, progress=progress, pools=True)
     unguarded = replace(unguarded, seconds=time.perf_counter() - began)
     began = time.perf_counter()
-    guarded = await run_guarded(setup, policies, store, tick, progress=progress)
+    guarded = await run_guarded(setup, policies, store, tick, progress=progress, pools=True)
     guarded = replace(guarded, seconds=time.perf_counter() - began)
     finished: list[RunResult] = []
     for baseline in standard_baselines(stop_loss):
         began = time.perf_counter()
-        stopped = await run_stop_loss(setup, baseline, baseline.name, progress=progress)
+        stopped = await run_stop_loss(setup, baseline, baseline.name, progress=progress, pools=True)
         finished.append(replace(stopped, seconds=time.perf_counter() - began))
     return ReplayResult(unguarded, guarded, finished[0], tuple(finished[1:]))

@@ -49,6 +49,11 @@ class Streams:
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/binance/ws", self._binance)
         app.router.add_get("/binance/ws/{listen_key}", self._binance)
+        # the routed endpoints (Binance USDⓈ-M "WebSocket Market Streams": /public, /market and
+        # /private ?listenKey=), the URLs ccxt.pro builds
+        app.router.add_get("/binance/market/ws/{stream}", self._binance)
+        app.router.add_get("/binance/public/ws/{stream}", self._binance)
+        app.router.add_get("/binance/private/ws", self._binance)
         app.router.add_get("/hyperliquid/ws", self._hyperliquid)
 
     def listen_key_account(self, key: str) -> str | None:
@@ -117,7 +122,7 @@ class Streams:
 
     # ----- Binance ----------------------------------------------------------------------------
     async def _binance(self, request: web.Request) -> web.WebSocketResponse:
-        key = request.match_info.get("listen_key")
+        key = request.match_info.get("listen_key") or request.query.get("listenKey")
         if key is not None and self.listen_key_account(key) is None:
             raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
         stream = Stream("binance", web.WebSocketResponse(heartbeat=None), listen_key=key)

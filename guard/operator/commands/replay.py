@@ -73,7 +73,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--stop-loss", help="stop-loss baseline distance from entry")
         ] = "5%",
         out: Annotated[
-            Path | None, typer.Option(help="folder for report.json, chart.png and audit.db")
+            Path | None,
+            typer.Option(
+                help="folder for report.json, chart.png and audit.db (--sweep: sweep-heatmap.png)"
+            ),
         ] = None,
         json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
         table: Annotated[
@@ -90,8 +93,15 @@ def register(app: typer.Typer) -> None:
                 help="vary a policy parameter over the matrix: RULE.FIELD=V1,V2 (repeat)",
             ),
         ] = None,
+        holdout: Annotated[
+            bool,
+            typer.Option(
+                "--holdout",
+                help="run POLICY over the held-out episodes it was not tuned on (vs two stops)",
+            ),
+        ] = False,
         market_dir: Annotated[
-            Path, typer.Option(help="folder of the real episodes for --table/--sweep")
+            Path, typer.Option(help="folder of the real episodes for --table/--sweep/--holdout")
         ] = Path("../shared/data/market"),
         only: Annotated[
             list[str] | None,
@@ -99,8 +109,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Replay history or a scenario unguarded, guarded by POLICY, and with plain stop-losses."""
-        if table or sweep:
-            run_matrix_command(policy, sweep or [], market_dir, only or [])
+        if table or sweep or holdout:
+            run_matrix_command(
+                policy, sweep or [], market_dir, only or [], holdout=holdout, out=out
+            )
             return
         try:
             policies = load_policies([policy])

@@ -76,6 +76,8 @@ def test_harness_when_tiny_run_then_writes_report_with_every_part(tmp_path: Path
             "3",
             "--outside-interval",
             "0.5",
+            "--reaction-accounts",
+            "0",
         ]
     )
     assert code == 0
@@ -93,3 +95,21 @@ def test_harness_when_tiny_run_then_writes_report_with_every_part(tmp_path: Path
     cpu = next(line for line in text.splitlines() if line.startswith("| SQLite | 2 | 4 |"))
     assert float(cpu.split("|")[4].strip().removesuffix(" ms")) > 0  # process CPU per tick
     assert "Where a tick's time goes" in text
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_reaction_only_when_tiny_run_then_section_f_written_and_other_sections_kept(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Benchmarks\n\n## (e) CPU\n\nkept\n\n## What limits\n\nkept too\n")
+    args = ["--out", str(out), "--workdir", str(tmp_path / "work"), "--latency", "0.01"]
+    args += ["--reaction-only", "--reaction-accounts", "2", "--reaction-intervals", "0.5"]
+    assert main(args) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.count("kept") == 2 and text.index("## (h) Reaction") > text.index("## What")
+    rows = [line for line in text.splitlines() if line.startswith(("| streams |", "| poll"))]
+    assert [row.split("|")[1].strip() for row in rows] == ["streams", "poll 0.5s"]
+    for row in rows:  # both accounts' orders reached the lab, after the move
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[4] == "2" and float(cells[5].removesuffix(" ms")) > 0

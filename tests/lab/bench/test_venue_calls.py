@@ -14,14 +14,18 @@ async def test_hyperliquid_when_measured_at_two_sizes_then_one_private_call_and_
     three = await measure_venue("hyperliquid", 3)
     assert one.steady_private == three.steady_private == 1.0  # clearinghouseState only
     assert one.steady_public == three.steady_public > 0
-    assert three.crash_reads == 2.0  # the tick's snapshot and the re-read before the send
+    # the send right after the snapshot: the snapshot is the re-read; later: one more read
+    assert three.crash_reads == 1.0
+    assert three.crash_late_reads == three.crash_two_slices == 2.0
     assert three.crash_writes == 1.0
 
 
-async def test_bybit_when_measured_then_three_calls_and_the_mode_on_its_own_tick() -> None:
+async def test_bybit_when_measured_then_three_calls_on_every_tick_with_one_slice() -> None:
     found = await measure_venue("bybit", 2)
     assert found.steady_private == 3.0  # USDT and USDC positions, wallet balance
-    assert found.mode_private == 4.0  # + /v5/account/info once per account_mode_ttl
+    assert found.mode_private == 3.0  # /v5/account/info in place of the settle coin not held
+    assert found.crash_reads == found.worst_tick == found.average == 3.0
+    assert found.crash_late_reads == 4.0  # + the one-symbol position read
 
 
 def test_splice_when_section_present_then_replaced_and_others_kept() -> None:

@@ -1,20 +1,33 @@
-"""The executor's re-read before each send is ONE position call (the venue's one-symbol position
-endpoint), not a snapshot: through the real ccxt gateway against the venue lab, per slice; the
-re-read position is the venue's, and the re-read snapshot is still checked whole by the gate."""
+"""The executor's re-read before each send, through the real ccxt gateway against the venue lab:
+no call when the tick's snapshot is fresh (taken within `reread_fresh`, nothing sent for the
+account since), else ONE position call (the venue's one-symbol position endpoint; Hyperliquid and
+dYdX: their one whole-account read); a later slice of the same tick re-reads, and an order is
+never larger than the position as last read (clipped to a position that shrank)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, PositionKey, Side
+from guard.core.domain import (
+    ZERO,
+    AccountSnapshot,
+    MarginMode,
+    OrderPlan,
+    OrderSide,
+    OrderStatus,
+    PositionKey,
+    Side,
+)
+from guard.core.venues.base import round_down
 from guard.core.venues.registry import rules_for
+from guard.gateway.ccxt import CcxtGateway
 from guard.lab.venue_lab import VenueLab
 from guard.service.executor import Executor
 from guard.store import Store
-from tests.gateway.helpers import Wire
+from tests.gateway.helpers import Sent, Wire
 from tests.venue_lab import ACCOUNTS, gateway
 
 BTC = "BTC/USDT:USDT"
@@ -25,21 +38,88 @@ POSITION_CALL = {
     "okx": ("/api/v5/account/positions", "instId", "BTC-USDT-SWAP"),  # [OKX]
 }
 
+VENUES = sorted([*POSITION_CALL, "hyperliquid", "dydx"])
 
-def _plan(venue: str, account: str, slice_name: str, quantity: str) -> OrderPlan:
+
+def _btc(venue: str) -> str:
+    """The lab's BTC perp as the venue's ccxt market names it (the book's is BTC)."""
+    return "BTC/USDC:USDC" if venue in ("hyperliquid", "dydx") else BTC
+
+
+def _is_order(venue: str, sent: Sent) -> bool:
+    """An order request (dYdX: the broadcast tx and the reads it makes for it)."""
+    if venue == "hyperliquid":
+        return sent.path.endswith("/exchange")
+    if venue == "dydx":
+        return "/v4/addresses/" not in sent.path
+    return sent.method != "GET"
+
+
+def _reread_call(venue: str, sent: Sent) -> bool:
+    """The executor's re-read: the one-symbol position call, or the whole-account read."""
+    if venue == "hyperliquid":
+        return sent.path.endswith("/info") and "clearinghouseState" in (sent.body or "")
+    if venue == "dydx":
+        return "/v4/addresses/" in sent.path
+    path, field, market = POSITION_CALL[venue]
+    return sent.path.endswith(path) and sent.query.get(field) == market
+
+
+async def _reduce_outside(lab: VenueLab, venue: str, quantity: Decimal) -> None:
+    """The account's BTC long reduced at the venue by someone else (the book, not the guard)."""
+    await lab.book.execute(
+        venue,
+        ACCOUNTS[venue].lab_account(),
+        client_id="outside",
+        symbol=BTC,
+        side=OrderSide.SELL,
+        quantity=quantity,
+        price=None,
+        order_type="market",
+        time_in_force="IOC",
+        reduce_only=True,
+        position_side="BOTH",
+        step=Decimal("0.001"),
+    )
+
+
+def _plan(
+    venue: str,
+    account: str,
+    slice_name: str,
+    quantity: str,
+    snapshot: AccountSnapshot | None = None,
+) -> OrderPlan:
+    """A slice selling the BTC long; with `snapshot`, limited 5 % under its mark (Hyperliquid and
+    dYdX market orders carry a worst price)."""
+    limit = None
+    if snapshot is not None:
+        held = snapshot.position(PositionKey(_btc(venue), Side.LONG))
+        assert held is not None
+        limit = round_down(
+            held.mark_price * Decimal("0.95"), snapshot.markets[_btc(venue)].price_tick
+        )
     return OrderPlan(
         account=account,
-        symbol=BTC,
+        symbol=_btc(venue),
         side=OrderSide.SELL,
         quantity=Decimal(quantity),
         position_side=Side.LONG,
         margin_mode=MarginMode.CROSS,
-        client_order_id=rules_for(venue).client_order_id(account, BTC, "band1", slice_name),
+        client_order_id=rules_for(venue).client_order_id(account, _btc(venue), "band1", slice_name),
+        limit_price=limit,
     )
 
 
+def _later(found: CcxtGateway, by: timedelta) -> datetime:
+    """Move the gateway's clock `by` past now (the lab's own clock, and so its book, stays)."""
+    taken = found.clock()
+    found.clock = lambda: taken + by
+    return taken
+
+
 @pytest.mark.parametrize("venue", sorted(POSITION_CALL))
-async def test_fetch_position_when_snapshot_taken_then_one_call_with_the_symbol(
+async def test_fetch_position_when_snapshot_older_than_reread_fresh_then_one_call_with_the_symbol(
     venue_lab: VenueLab, venue: str
 ) -> None:
     account = ACCOUNTS[venue].account
@@ -49,6 +129,7 @@ async def test_fetch_position_when_snapshot_taken_then_one_call_with_the_symbol(
     try:
         full = await found.fetch_snapshot(account)
         wire.sent.clear()
+        _later(found, found.settings.reread_fresh + timedelta(milliseconds=1))
         reread = await found.fetch_position(account, BTC)
     finally:
         await found.close()
@@ -61,8 +142,28 @@ async def test_fetch_position_when_snapshot_taken_then_one_call_with_the_symbol(
     assert {p.key for p in reread.positions} == {p.key for p in full.positions}
 
 
-@pytest.mark.parametrize("venue", sorted(POSITION_CALL))
-async def test_slices_when_sent_then_each_reread_is_one_position_call_not_a_snapshot(
+@pytest.mark.parametrize("venue", VENUES)
+async def test_fetch_position_when_snapshot_fresh_and_nothing_sent_then_no_call(
+    venue_lab: VenueLab, venue: str
+) -> None:
+    account = ACCOUNTS[venue].account
+    found = gateway(venue_lab, venue)
+    wire = Wire()
+    wire.attach(found.client(account))
+    try:
+        full = await found.fetch_snapshot(account)
+        wire.sent.clear()
+        _later(found, found.settings.reread_fresh)  # at the bound: still fresh
+        reread = await found.fetch_position(account, _btc(venue))
+    finally:
+        await found.close()
+    assert wire.sent == []
+    assert reread is full  # stamped with its own time: the gate checks its age
+    assert reread.taken_at < found.clock()
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_slices_when_second_sent_in_the_same_tick_then_it_re_reads_after_the_first(
     venue_lab: VenueLab, any_store: Store, venue: str
 ) -> None:
     account = ACCOUNTS[venue].account
@@ -71,20 +172,64 @@ async def test_slices_when_sent_then_each_reread_is_one_position_call_not_a_snap
     wire.attach(found.client(account))
     executor = Executor(any_store, found, found.clock)
     try:
-        await found.fetch_snapshot(account)  # the tick's snapshot
+        snapshot = await found.fetch_snapshot(account)  # the tick's snapshot
         wire.sent.clear()
-        plans = [_plan(venue, account, f"slice{i}", "0.1") for i in range(2)]
+        plans = [_plan(venue, account, f"slice{i}", "0.1", snapshot) for i in range(2)]
         report = await executor.execute(account, plans, tick_id="t", fingerprint="f", state=None)
     finally:
         await found.close()
     # Bybit's create answer is an acknowledgement; the lab's book shows both slices filled
     assert all(r.status in (OrderStatus.FILLED, OrderStatus.ACKNOWLEDGED) for r in report.results)
-    path = POSITION_CALL[venue][0]
-    reads = [s for s in wire.sent if s.method == "GET"]
-    writes = [s for s in wire.sent if s.method != "GET"]
-    assert len(writes) == 2
-    assert [s.path.endswith(path) for s in reads] == [True, True]  # no balance, no account
     assert venue_lab.book.signed_position(account, BTC) == Decimal("1.0")
+    first = next(i for i, s in enumerate(wire.sent) if _is_order(venue, s))
+    # the first slice goes on the fresh snapshot (no read before it); the second re-reads
+    assert [s for s in wire.sent[:first] if not _is_order(venue, s)] == []
+    reads = [s for s in wire.sent[first:] if not _is_order(venue, s)]
+    assert [_reread_call(venue, s) for s in reads] == [True]
+    sends = [s for s in wire.sent if venue != "dydx" or "broadcast_tx" in s.url]
+    assert sum(_is_order(venue, s) for s in sends) == 2
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_second_slice_when_first_filled_in_the_same_tick_then_clipped_to_what_is_left(
+    venue_lab: VenueLab, any_store: Store, venue: str
+) -> None:
+    account = ACCOUNTS[venue].account
+    found = gateway(venue_lab, venue)
+    executor = Executor(any_store, found, found.clock)
+    try:
+        snapshot = await found.fetch_snapshot(account)  # long 1.2
+        plans = [_plan(venue, account, f"slice{i}", "1.0", snapshot) for i in range(2)]
+        report = await executor.execute(account, plans, tick_id="t", fingerprint="f", state=None)
+    finally:
+        await found.close()
+    second = venue_lab.book.find(venue, account, plans[1].client_order_id)
+    assert second is not None and second.quantity == Decimal("0.2")  # not the snapshot's 1.2
+    assert report.results[1].message.startswith("clipped from 1.0")
+    assert venue_lab.book.signed_position(account, BTC) == ZERO
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_send_when_position_shrank_after_reread_fresh_then_order_clipped_to_the_venue_position(
+    venue_lab: VenueLab, any_store: Store, venue: str
+) -> None:
+    account = ACCOUNTS[venue].account
+    found = gateway(venue_lab, venue)
+    executor = Executor(any_store, found, found.clock)
+    try:
+        snapshot = await found.fetch_snapshot(account)
+        held = snapshot.position(PositionKey(_btc(venue), Side.LONG))
+        assert held is not None and held.quantity == Decimal("1.2")
+        await _reduce_outside(venue_lab, venue, Decimal("0.5"))  # e.g. the trader, by hand
+        _later(found, found.settings.reread_fresh + timedelta(milliseconds=1))
+        plan = _plan(venue, account, "all", str(held.quantity), snapshot)
+        report = await executor.execute(account, [plan], tick_id="t", fingerprint="f", state=None)
+    finally:
+        await found.close()
+    sent = venue_lab.book.find(venue, account, plan.client_order_id)
+    assert sent is not None and sent.quantity == Decimal("0.7")
+    assert report.results[0].message.startswith("clipped from 1.2")
+    assert venue_lab.book.signed_position(account, BTC) == ZERO
 
 
 async def test_fetch_position_when_last_snapshot_too_old_then_a_full_snapshot(
