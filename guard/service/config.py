@@ -222,8 +222,8 @@ class ServiceSettings(Strict):
     leases: Leases = Leases()  # scale-out across replicas (PostgreSQL only)
     # local write-ahead journal used while the database is down (relative: to this file)
     journal: Path | None = None
-    # database worker threads on PostgreSQL without a journal (an account's calls stay on one;
-    # SQLite, or with a journal: always 1)
+    # database worker threads on PostgreSQL, with or without a journal (an account's calls stay
+    # on one; on the journal the store runs one call at a time); SQLite: always 1
     database_workers: int = Field(default=8, ge=1, le=32)
     # the operator's pause file (`guard pause`), watched by the service; default: beside the
     # journal, else beside a SQLite database, else beside this file (docs/reliability.md)

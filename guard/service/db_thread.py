@@ -4,7 +4,7 @@ queue does not count): every store call of a tick is awaited through `DatabaseTh
 Each worker runs one call at a time, in order; an account's calls (those made inside
 `routed(account)`, i.e. its tick) always go to the same worker, so they stay in order; calls
 outside any account go to the first worker. One worker unless the runner asks for more
-(PostgreSQL without a journal: the journaled store's outage state is single-threaded)."""
+(PostgreSQL; the journaled store serializes its calls itself while on the journal)."""
 
 from __future__ import annotations
 

@@ -66,12 +66,12 @@ class RunnerBase:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         journal = self.config.service.journal
         bound = write_bound(self.config)
+        pool = max(5, database_workers(self.config, url) + 2)  # + the probe and housekeeping
         if journal is None:
-            workers = database_workers(self.config, url)
-            self.store = Store(url, write_timeout=bound, pool_size=max(5, workers + 2))
+            self.store = Store(url, write_timeout=bound, pool_size=pool)
         else:  # writes go to a local journal while the database is down (docs/reliability.md)
             where = journal if journal.is_absolute() else config_path.resolve().parent / journal
-            journaled = JournaledStore(url, where, write_timeout=bound)
+            journaled = JournaledStore(url, where, write_timeout=bound, pool_size=pool)
             for skipped in journaled.journal.recovery.messages():  # audited at the first flush
                 logger(service="guard").warning("journal_bytes_skipped", detail=skipped)
             self.store = journaled
@@ -291,10 +291,11 @@ def write_bound(config: GuardConfig) -> float:
 
 
 def database_workers(config: GuardConfig, url: str) -> int:
-    """The service's database workers: `service.database_workers` on PostgreSQL without a
-    journal; 1 on SQLite (one writer at a time) and with a journal (its outage state, the
-    journal's order and its flush are single-threaded: guard.store.journaled_store)."""
-    if url.startswith("sqlite") or config.service.journal is not None:
+    """The service's database workers: `service.database_workers` on PostgreSQL, with or
+    without a journal (the journaled store runs its calls side by side only while the database
+    answers, and one at a time on the journal: guard.store.journal_flush); 1 on SQLite (one
+    writer at a time)."""
+    if url.startswith("sqlite"):
         return 1
     return config.service.database_workers
 

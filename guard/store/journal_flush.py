@@ -11,10 +11,19 @@ its payload), checked inside the entry's transaction, so a crash during the flus
 entry twice; the first entry of an outage, whose original write may have committed just before
 the connection dropped, is instead matched by content. Bytes of the file that recovery skipped
 (torn or corrupt records) are audited by the first flush, one `error` event each.
+
+Threads (the service's database workers): while the database answers and nothing is journaled
+(`_up`), calls run side by side and no Python lock is held across a database call. Every other
+call, the switch to and from the journal, each append and the flush run one at a time under the
+journal lock (`_serial`): an outage is served as by one worker, so the flush stays exactly-once
+and in order, and no write reaches the database before the journaled entries it follows. The
+in-memory knowledge (guard.store.journal_reads) has its own short lock (`_memory`), never held
+across database or file I/O.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -53,11 +62,12 @@ class JournalFlush(Store):
         probe_interval: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
         write_timeout: float = 30.0,
+        pool_size: int = 5,
     ) -> None:
         if url.startswith("postgresql") and "connect_timeout" not in url:
             # a blackholed server must not stall the ticks for the OS's TCP timeout
             url += ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
-        super().__init__(url, write_timeout=write_timeout, pre_ping=False)
+        super().__init__(url, write_timeout=write_timeout, pre_ping=False, pool_size=pool_size)
         self.journal = Journal(journal)
         self.probe_interval = probe_interval
         self.monotonic = monotonic
@@ -70,25 +80,42 @@ class JournalFlush(Store):
         self._unreported = bool(self.journal.recovery.skipped)  # audited by the next flush
         self._prober: ThreadPoolExecutor | None = None
         self._flushing = False
+        self._holding = False  # a call runs under the journal lock (others may wait for it)
         self._progress_at = 0.0  # monotonic time a flush last started or applied an entry
         self._probe: Future[None] | None = None
         # what a start without the database left to do once it answers (schema check, account
         # registration), run before the flush
         self._before_flush: list[Callable[[], object]] = []
+        self._serial = threading.RLock()  # the journal lock: journal mode runs one call at a time
+        self._memory = threading.RLock()  # the in-memory knowledge (short; no I/O under it)
+        # the database answers and nothing waits to be flushed: calls run side by side, without
+        # the journal lock (set only under it; read without it)
+        self._up = self._settled()
 
     # ----- availability -------------------------------------------------------------------
     @property
     def available(self) -> bool:
         return self.down_since is None and not self.journal.pending()
 
+    def _settled(self) -> bool:
+        """Up, nothing journaled, nothing left to do before a flush (under the journal lock)."""
+        return (
+            self.down_since is None
+            and not self.journal.pending()
+            and not self._unreported
+            and not self._before_flush
+        )
+
     def _went_down(self, error: BaseException) -> None:
-        if self.down_since is None:
-            self.outages += 1
-        self.down_since = self._probed_at = self.monotonic()
-        cause = getattr(error, "orig", None) or error
-        first = (str(cause).strip().splitlines() or [""])[0][:200]
-        what = "database unreachable" if is_outage(error) else "journal flush refused"
-        self.problem = f"{what}: {type(cause).__name__}: {first}"
+        with self._serial:
+            self._up = False
+            if self.down_since is None:
+                self.outages += 1
+            self.down_since = self._probed_at = self.monotonic()
+            cause = getattr(error, "orig", None) or error
+            first = (str(cause).strip().splitlines() or [""])[0][:200]
+            what = "database unreachable" if is_outage(error) else "journal flush refused"
+            self.problem = f"{what}: {type(cause).__name__}: {first}"
 
     def _ready(self) -> bool:
         """Whether the database may be used now (flushing the journal first when needed)."""
@@ -128,8 +155,11 @@ class JournalFlush(Store):
         """Cut hung connections (Database.interrupt), unless a flush is running and applied an
         entry (or started) within FLUSH_STALL s: a long flush that progresses is not a hang. (The
         database thread asks every 10 ms past its bound; "an entry since the last call" cut a
-        moving flush under load, and the store stayed on the journal after the outage.)"""
-        if self._flushing and self.monotonic() - self._progress_at < FLUSH_STALL:
+        moving flush under load, and the store stayed on the journal after the outage.) Likewise
+        a call that took the journal lock less than FLUSH_STALL s ago: the workers waiting for
+        the lock are past their bound while it runs, not hung."""
+        busy = self._flushing or self._holding
+        if busy and self.monotonic() - self._progress_at < FLUSH_STALL:
             return 0
         return super().interrupt()
 
@@ -147,30 +177,51 @@ class JournalFlush(Store):
                 connection.execute(text("SELECT 1"))
 
     def _attempt(self, call: Callable[[], T]) -> tuple[bool, T | None]:
-        """(True, result) when `call` ran against the database; (False, None) when it is down."""
-        if self._ready():
+        """(True, result) when `call` ran against the database; (False, None) when it is down.
+        Up: run without the journal lock (other workers' calls go on meanwhile); otherwise under
+        it, probing and flushing first."""
+        if self._up:
             try:
-                value = call()
+                return True, call()
             except Exception as error:
                 if not is_outage(error):
                     raise
-                self._went_down(error)
-            else:
-                if self.down_since is not None:
-                    self._came_up()
-                return True, value
-        return False, None
+                self._went_down(error)  # the journal lock: every later call is serialized
+                return False, None
+        with self._serial:
+            self._holding, self._progress_at = True, self.monotonic()
+            try:
+                if self._ready():
+                    try:
+                        value = call()
+                    except Exception as error:
+                        if not is_outage(error):
+                            raise
+                        self._went_down(error)
+                    else:
+                        if self.down_since is not None:
+                            self._came_up()
+                        self._up = self._settled()
+                        return True, value
+                return False, None
+            finally:
+                self._holding = False
 
     def _came_up(self) -> None:
-        self.down_since = None
-        self.problem = None
+        with self._serial:
+            self.down_since = None
+            self.problem = None
 
     def _journal(self, op: str, at: datetime, data: Mapping[str, Any]) -> None:
         """Journal one write; raises JournalWriteFailed when it could not be made durable (the
-        caller's write then failed: nothing may act on it)."""
-        # the first entry after a failed write may duplicate a write that did commit
-        uncertain = not self.journal.pending()
-        self.journal.append(op, at, data, uncertain)
+        caller's write then failed: nothing may act on it). Under the journal lock: never while
+        a flush runs (it would restart the journal under the entry), and the next call flushes
+        it before any other write."""
+        with self._serial:
+            self._up = False
+            # the first entry after a failed write may duplicate a write that did commit
+            uncertain = not self.journal.pending()
+            self.journal.append(op, at, data, uncertain)
 
     # ----- flush ----------------------------------------------------------------------------
     def flush(self) -> int:
@@ -179,11 +230,12 @@ class JournalFlush(Store):
         One transaction per entry, each checked by its idempotency key first, so running the
         flush again after a crash skips what was already written. Raises on an outage.
         """
-        self._flushing, self._progress_at = True, self.monotonic()
-        try:
-            return self._flush()
-        finally:
-            self._flushing = False
+        with self._serial:
+            self._flushing, self._progress_at = True, self.monotonic()
+            try:
+                return self._flush()
+            finally:
+                self._flushing = False
 
     def _flush(self) -> int:
         written = 0
@@ -203,8 +255,10 @@ class JournalFlush(Store):
         if self.journal.entries or self.journal.recovery.skipped:
             self.journal.restart()
         self.flushed += written
-        self._journaled_intents = []
+        with self._memory:
+            self._journaled_intents = []
         self._came_up()
+        self._up = self._settled()
         return written
 
     def _report_recovery(self) -> None:

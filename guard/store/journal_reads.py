@@ -2,11 +2,14 @@
 remembered (and kept in the known file beside the journal, guard.store.journal_known); while it is
 down, the fallback is what this process last read or wrote (state, the locks as last read, its own
 unresolved intents and breaker totals; no operator requests). A start without the database begins
-from the known file plus the journal's pending entries."""
+from the known file plus the journal's pending entries. Thread-safe: the knowledge is kept under
+the store's memory lock (never across I/O); a read of every account's locks or intents replaces
+only the accounts no other worker re-read or wrote while it ran (no lost update)."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,6 +38,9 @@ class JournalReads(JournalFlush):
         self.known_file = known_path(self.journal.path)
         self._known_saved: float | None = None  # monotonic time of the last save
         self.blind = False  # started without the database and not reached it since
+        self._saving = threading.Lock()  # one writer of the known file at a time
+        self._generation = 0  # bumped whenever one account's knowledge is read or written
+        self._fresh: dict[str, int] = {}  # account -> generation of its last such change
 
     # ----- the known file -------------------------------------------------------------------
     def _note_known(self, *, now: bool = False) -> None:
@@ -42,26 +48,45 @@ class JournalReads(JournalFlush):
         the database answers: during an outage the journal holds what changed."""
         if self.blind or self.down_since is not None:
             return
-        moment = self.monotonic()
-        if not now and self._known_saved is not None and moment - self._known_saved < KNOWN_EVERY:
+        # one writer at a time, the snapshot taken under its lock, so the last file written
+        # holds the latest knowledge (`now`: waits for a save in progress, else skipped)
+        if not self._saving.acquire(blocking=now):
             return
-        self._known_saved = moment
-        with contextlib.suppress(OSError):  # a stale file only costs look-ups at the venue
-            save_known(self.known_file, self._known(), datetime.now(UTC))
+        try:
+            moment = self.monotonic()
+            saved = self._known_saved
+            if not now and saved is not None and moment - saved < KNOWN_EVERY:
+                return
+            self._known_saved = moment
+            with contextlib.suppress(OSError):  # a stale file only costs look-ups at the venue
+                save_known(self.known_file, self._known(), datetime.now(UTC))
+        finally:
+            self._saving.release()
 
     def _known(self) -> Known:
-        return Known(
-            list(self._locks or ()),
-            dict(self._states),
-            dict(self._window),
-            dict(self._open),
-            dict(self._markets),
-        )
+        with self._memory:
+            return Known(
+                list(self._locks or ()),
+                dict(self._states),
+                dict(self._window),
+                dict(self._open),
+                dict(self._markets),
+            )
+
+    def _touch(self, account: str) -> None:
+        """Note that `account`'s knowledge changed now (under the memory lock)."""
+        self._generation += 1
+        self._fresh[account] = self._generation
+
+    def _changed_since(self, began: int) -> set[str]:
+        """The accounts whose knowledge changed after generation `began` (memory lock)."""
+        return {account for account, seen in self._fresh.items() if seen > began}
 
     def _went_down(self, error: BaseException) -> None:
-        if self.down_since is None and not self.journal.pending():
-            self._note_known(now=True)  # the last knowledge before the journal takes over
-        super()._went_down(error)
+        with self._serial:  # lock order: journal lock, known file, memory
+            if self.down_since is None and not self.journal.pending():
+                self._note_known(now=True)  # the last knowledge before the journal takes over
+            super()._went_down(error)
 
     def _came_up(self) -> None:
         self.blind = False
@@ -74,16 +99,17 @@ class JournalReads(JournalFlush):
         known = load_known(self.known_file)
         if known is None:
             return False
-        self._journaled_intents = replay(known, self.journal.pending())
-        self._locks = known.locks
-        self._states = known.states
-        self._window = known.window
-        self._open = known.open
-        self._known_ids = set(known.open)
-        self._markets = known.markets
-        self._before_flush.extend(later)
-        self.blind = True
-        self._went_down(error)
+        with self._serial, self._memory:
+            self._journaled_intents = replay(known, self.journal.pending())
+            self._locks = known.locks
+            self._states = known.states
+            self._window = known.window
+            self._open = known.open
+            self._known_ids = set(known.open)
+            self._markets = known.markets
+            self._before_flush.extend(later)
+            self.blind = True
+            self._went_down(error)
         return True
 
     @property
@@ -93,22 +119,32 @@ class JournalReads(JournalFlush):
         return self.blind
 
     def record_markets(self, account: str, markets: Sequence[str]) -> None:
-        self._markets[account] = sorted(markets)
+        with self._memory:
+            self._markets[account] = sorted(markets)
         self._attempt(lambda: Store.record_markets(self, account, markets))
 
     def account_markets(self, account: str) -> list[str]:
         _, found = self._attempt(lambda: Store.account_markets(self, account))
-        return found if found is not None else list(self._markets.get(account, ()))
+        if found is not None:
+            return found
+        with self._memory:
+            return list(self._markets.get(account, ()))
 
     def locks(self, at: datetime, *, include_inactive: bool = False) -> list[StoredLock]:
         """Locks from the database; while it is down, the locks as last read (an operator can
         not set or clear one then anyway)."""
+        with self._memory:
+            began = self._generation
         _, found = self._attempt(lambda: Store.locks(self, at, include_inactive=True))
-        if found is not None:
-            self._locks = found
-        elif self._locks is None:
-            raise DatabaseDown(self.problem or "database unreachable and no lock read before")
-        every = list(self._locks)
+        with self._memory:
+            if found is not None:
+                # an account re-read by its tick meanwhile keeps its fresher locks
+                fresher = self._changed_since(began)
+                kept = [lock for lock in self._locks or () if lock.account in fresher]
+                self._locks = [lock for lock in found if lock.account not in fresher] + kept
+            elif self._locks is None:
+                raise DatabaseDown(self.problem or "database unreachable and no lock read before")
+            every = list(self._locks)
         return every if include_inactive else [lock for lock in every if lock.is_active(at)]
 
     def read_tick(self, account: str, at: datetime) -> TickInputs:
@@ -116,52 +152,64 @@ class JournalReads(JournalFlush):
         wrote: its state, the locks as last read, its own unresolved intents, no requests."""
         _, found = self._attempt(lambda: Store.read_tick(self, account, at))
         if found is not None:
-            self._states[account] = found.state
-            self._remember_open(account, found.intents)
-            self._locks = [
-                lock
-                for lock in self._locks or ()
-                if lock.account is not None and lock.account != account
-            ] + list(found.locks)
+            with self._memory:
+                self._states[account] = found.state
+                self._remember_open(account, found.intents)
+                self._locks = [
+                    lock
+                    for lock in self._locks or ()
+                    if lock.account is not None and lock.account != account
+                ] + list(found.locks)
             self._note_known()
             return found
-        if self._locks is None:
-            raise DatabaseDown(self.problem or "database unreachable and no lock read before")
-        intents = tuple(self._open_of(account))
-        base = self._states.get(account, GuardState())
-        return TickInputs(
-            base.with_in_flight(in_flight(self._open_of(account))),
-            tuple(lock for lock in self._locks if lock.is_active(at) and lock.covers(account)),
-            (),
-            intents,
-        )
+        with self._memory:
+            if self._locks is None:
+                raise DatabaseDown(self.problem or "database unreachable and no lock read before")
+            intents = tuple(self._open_of(account))
+            base = self._states.get(account, GuardState())
+            locks = tuple(x for x in self._locks if x.is_active(at) and x.covers(account))
+        return TickInputs(base.with_in_flight(in_flight(intents)), locks, (), intents)
 
     def load_state(self, account: str) -> GuardState:
         """The account's state; while down, the last state read or written by this process with
         the reductions this process knows to be in flight."""
         _, state = self._attempt(lambda: Store.load_state(self, account))
-        if state is not None:
-            self._states[account] = state
-            return state
-        base = self._states.get(account, GuardState())
-        return base.with_in_flight(in_flight(self._open_of(account)))
+        with self._memory:
+            if state is not None:
+                self._states[account] = state
+                return state
+            base = self._states.get(account, GuardState())
+            return base.with_in_flight(in_flight(self._open_of(account)))
 
     def unresolved_intents(self, account: str | None = None) -> list[StoredIntent]:
+        with self._memory:
+            began = self._generation
         _, found = self._attempt(lambda: Store.unresolved_intents(self, account))
-        if found is not None:
-            self._remember_open(account, found)
-            return found
-        return self._open_of(account)
+        with self._memory:
+            if found is not None:
+                self._remember_open(account, found, began)
+                return found
+            return self._open_of(account)
 
-    def _remember_open(self, account: str | None, found: Sequence[StoredIntent]) -> None:
-        """Replace what this process knows of the unresolved intents of `account` (or all)."""
+    def _remember_open(
+        self, account: str | None, found: Sequence[StoredIntent], began: int | None = None
+    ) -> None:
+        """Replace what this process knows of the unresolved intents of `account` (or all, but
+        those of an account whose knowledge changed after generation `began`); memory lock."""
+        fresher = set() if account is not None or began is None else self._changed_since(began)
         for client_id in [
-            c for c, i in self._open.items() if account is None or i.account == account
+            c
+            for c, i in self._open.items()
+            if (account is None or i.account == account) and i.account not in fresher
         ]:
             del self._open[client_id]
         for intent in found:
+            if intent.account in fresher:
+                continue
             self._open[intent.client_order_id] = intent
             self._known_ids.add(intent.client_order_id)
+        if account is not None:
+            self._touch(account)
 
     def _open_of(self, account: str | None) -> list[StoredIntent]:
         return sorted(
@@ -180,10 +228,13 @@ class JournalReads(JournalFlush):
         intents admitted since (counted whatever their outcome, so never under-counted)."""
         _, found = self._attempt(lambda: Store.window_totals(self, since))
         if found is not None:
-            self._window = dict(found)
+            with self._memory:
+                self._window = dict(found)
             return found
-        totals = dict(self._window)
-        for intent in self._journaled_intents:
+        with self._memory:
+            totals = dict(self._window)
+            journaled = list(self._journaled_intents)
+        for intent in journaled:
             if intent.created_at < since:
                 continue
             count, notional = totals.get(intent.account, (0, ZERO))

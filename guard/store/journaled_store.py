@@ -73,6 +73,7 @@ class JournaledStore(JournalReads):
         probe_interval: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
         write_timeout: float = 30.0,
+        pool_size: int = 5,
     ) -> None:
         super().__init__(
             url,
@@ -80,6 +81,7 @@ class JournaledStore(JournalReads):
             probe_interval=probe_interval,
             monotonic=monotonic,
             write_timeout=write_timeout,
+            pool_size=pool_size,
         )
 
     # ----- writes ---------------------------------------------------------------------------
@@ -87,7 +89,9 @@ class JournaledStore(JournalReads):
         """Registered now, or (database down) once it answers, before the journal's flush."""
         ok, _ = self._attempt(lambda: Store.register_accounts(self, accounts, at))
         if not ok:
-            self._before_flush.append(lambda: Store.register_accounts(self, accounts, at))
+            with self._serial:
+                self._up = False
+                self._before_flush.append(lambda: Store.register_accounts(self, accounts, at))
 
     def audit(self, events: Sequence[AuditEvent], at: datetime) -> list[int]:
         ok, ids = self._attempt(lambda: Store.audit(self, events, at))
@@ -107,7 +111,9 @@ class JournaledStore(JournalReads):
         events: Sequence[AuditEvent],
         fence: Fence | None = None,
     ) -> None:
-        self._states[account] = state
+        with self._memory:
+            self._states[account] = state
+            self._touch(account)
         ok, _ = self._attempt(
             lambda: Store.record_tick(self, account, tick_id, at, state, summary, events, fence)
         )
@@ -188,17 +194,19 @@ class JournaledStore(JournalReads):
         *,
         journaled: bool,
     ) -> None:
-        if state is not None:
-            self._states[account] = state
-        if dry_run:  # a dry-run record never blocks a live plan with the same client id
-            return
-        for plan in admission.admitted:  # a suppressed plan may be admitted later, same id
-            self._known_ids.add(plan.client_order_id)
-        for plan in admission.admitted:
-            intent = _open_intent(plan, OrderStatus.PENDING, at, dry_run, "")
-            self._open[plan.client_order_id] = intent
-            if journaled:
-                self._journaled_intents.append(intent)
+        with self._memory:
+            self._touch(account)
+            if state is not None:
+                self._states[account] = state
+            if dry_run:  # a dry-run record never blocks a live plan with the same client id
+                return
+            for plan in admission.admitted:  # a suppressed plan may be admitted later, same id
+                self._known_ids.add(plan.client_order_id)
+            for plan in admission.admitted:
+                intent = _open_intent(plan, OrderStatus.PENDING, at, dry_run, "")
+                self._open[plan.client_order_id] = intent
+                if journaled:
+                    self._journaled_intents.append(intent)
 
     def _admit_locally(
         self,
@@ -221,12 +229,14 @@ class JournaledStore(JournalReads):
         duplicates: list[OrderPlan] = []
         audit: list[AuditEvent] = list(events)
         intents: list[dict[str, Any]] = []
-        locks = sorted(
-            (lock for lock in self._locks or () if lock.is_active(locks_at)),
-            key=lambda lock: lock.id,
-        )
+        with self._memory:
+            locks = sorted(
+                (lock for lock in self._locks or () if lock.is_active(locks_at)),
+                key=lambda lock: lock.id,
+            )
+            known_ids = {p.client_order_id for p in plans} & self._known_ids
         for plan in plans:
-            if plan.client_order_id in self._known_ids:
+            if plan.client_order_id in known_ids:
                 duplicates.append(plan)
                 continue
             lock = next((lock for lock in locks if lock.covers(account, plan.symbol)), None)
@@ -282,9 +292,12 @@ class JournaledStore(JournalReads):
         if ok and verdict is not None:
             self._remember_result(self._gate_result(plan, verdict), check.at)
             return verdict
-        known = self._open.get(plan.client_order_id)
         since = check.at - check.breakers.window if check.breakers is not None else check.at
-        verdict = offline_verdict(plan, check, self._locks or (), self.window_totals(since), known)
+        totals = self.window_totals(since)
+        with self._memory:  # the locks and this intent as last known, one consistent view
+            known = self._open.get(plan.client_order_id)
+            locks = list(self._locks or ())
+        verdict = offline_verdict(plan, check, locks, totals, known)
         if verdict.rail is GateRail.FINAL:
             return verdict
         result = self._gate_result(plan, verdict)
@@ -316,15 +329,18 @@ class JournaledStore(JournalReads):
                 updated_at=at,
             )
 
-        if result.status is OrderStatus.SUPPRESSED:  # held, never sent: re-admitted later, same id
-            self._known_ids.discard(result.client_order_id)  # (as the database's admit does)
-        known = self._open.pop(result.client_order_id, None)
-        if known is not None and result.status.value in NOT_FINAL:
-            self._open[result.client_order_id] = updated(known)
-        self._journaled_intents = [
-            updated(i) if i.client_order_id == result.client_order_id else i
-            for i in self._journaled_intents
-        ]
+        with self._memory:
+            if result.status is OrderStatus.SUPPRESSED:  # held, never sent: admitted later, same id
+                self._known_ids.discard(result.client_order_id)  # (as the database's admit does)
+            known = self._open.pop(result.client_order_id, None)
+            if known is not None:
+                self._touch(known.account)
+                if result.status.value in NOT_FINAL:
+                    self._open[result.client_order_id] = updated(known)
+            self._journaled_intents = [
+                updated(i) if i.client_order_id == result.client_order_id else i
+                for i in self._journaled_intents
+            ]
 
 
 __all__ = ["DatabaseDown", "JournaledStore"]

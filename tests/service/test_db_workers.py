@@ -72,14 +72,15 @@ async def test_run_when_one_account_blocks_its_worker_then_an_account_on_another
     assert answer == "committed"
 
 
-def test_database_workers_when_sqlite_or_journal_then_one_else_the_setting() -> None:
+def test_database_workers_when_sqlite_then_one_else_the_setting_journal_or_not() -> None:
     config = load_config(ROOT / "examples" / "guard.paper.yaml")
     pg = "postgresql+psycopg://postgres@127.0.0.1:5432/guard"
     service = config.service.model_copy(update={"database_workers": 6})
     assert database_workers(config.model_copy(update={"service": service}), pg) == 6
     assert database_workers(config.model_copy(update={"service": service}), "sqlite:///x.db") == 1
     journaled = service.model_copy(update={"journal": ROOT / "guard.journal.jsonl"})
-    assert database_workers(config.model_copy(update={"service": journaled}), pg) == 1
+    assert database_workers(config.model_copy(update={"service": journaled}), pg) == 6
+    assert database_workers(config.model_copy(update={"service": journaled}), "sqlite:///x") == 1
 
 
 async def test_tick_when_service_ticks_then_every_store_call_is_routed_to_its_account(

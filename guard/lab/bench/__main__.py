@@ -175,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in args.postgres_accounts or (() if quick else FULL_POSTGRES_ACCOUNTS):
         for workers in args.postgres_workers:
             _say(
-                f"(b) {n} accounts on PostgreSQL, {workers} db thread(s), {args.interval:g} s"
+                f"(b) {n} accounts on PostgreSQL, {workers} db thread(s),"
+                f" {'a' if args.postgres_journal else 'no'} journal, {args.interval:g} s"
                 f" interval, {duration:g} s"
             )
             with scratch_postgres(args.postgres_url) as url:
@@ -189,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         policy=args.policy,
                         database_url=url,
                         db_workers=workers,
+                        journal=args.postgres_journal,
                     )
                 )
             t = ticks[-1]

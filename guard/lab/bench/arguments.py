@@ -71,6 +71,11 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
         default=(1, 8),
         help="database threads of each PostgreSQL tick run (one run per value: before/after)",
     )
+    p.add_argument(
+        "--postgres-journal",
+        action="store_true",
+        help="configure an outage journal (service.journal) in each PostgreSQL tick run",
+    )
     p.add_argument("--tick-cpu-accounts", type=int, default=200, help="0: skip (e)")
     p.add_argument("--tick-cpu-rounds", type=int, help="ticks per account in (e)")
     p.add_argument(

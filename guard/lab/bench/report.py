@@ -58,7 +58,7 @@ CHANGES = (
     " shock is built once. Rules: one selection per selector per evaluation; buffer_floor reads"
     " the cross sums from the metrics. Same digits (hypothesis against the former code in"
     " tests/core/margin/test_cross_pool_reference.py).",
-    "Database threads (issue 17): on PostgreSQL without a journal the service runs"
+    "Database threads (issue 17): on PostgreSQL (with or without a journal) the service runs"
     " `service.database_workers` threads (an account's calls in order on one, its tick routed by"
     " the account's name) with a connection pool of that size, so commits wait in parallel;"
     " section (b) runs each PostgreSQL size with 1 and 8 threads.",
@@ -178,7 +178,8 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
 
 
 def _threads(t: TickResult) -> str:
-    return f" ({t.db_workers} db threads)" if t.db_workers > 1 else ""
+    said = [f"{t.db_workers} db threads"] * (t.db_workers > 1) + ["journal"] * t.journal
+    return f" ({', '.join(said)})" if said else ""
 
 
 def markdown(run: Run) -> str:
@@ -275,8 +276,9 @@ def markdown(run: Run) -> str:
         " user + system time of the process (`resource.getrusage`) over the window, as % of one"
         " core. Calls per tick = `FaultyGateway.calls` ÷ ticks (the paper venue has no shared"
         " market-data call; the snapshot is one call). Database threads: an account's store"
-        " calls run on one of them, in order (`service.database_workers` on PostgreSQL without"
-        " a journal; one on SQLite).",
+        " calls run on one of them, in order (`service.database_workers` on PostgreSQL, with or"
+        " without a journal; one on SQLite). `journal`: an outage journal configured"
+        " (`--postgres-journal`).",
         "",
         "| database | accounts | interval | window | ticks | ticks/s | expected | lag p50 |"
         " lag p99 | lag max | missed | CPU | RSS | calls/tick | setup |",

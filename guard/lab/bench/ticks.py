@@ -61,6 +61,7 @@ class TickResult:
     served: int  # ticks run inside the window, whenever they were scheduled
     database: str = "SQLite"
     db_workers: int = 1  # the service's database worker threads (guard.service.db_thread)
+    journal: bool = False  # an outage journal configured (the production set-up)
 
 
 class BenchRunner(Runner):
@@ -133,10 +134,12 @@ def write_config(
     policy: Path,
     database_url: str | None = None,
     db_workers: int | None = None,
+    journal: bool = False,
 ) -> Path:
     """A guard.yaml with `accounts` paper accounts (the built-in crash scenario in real time,
     seeds varied, starting in its calm first hour) on `database_url` or a SQLite file in
-    `folder`; `db_workers`: service.database_workers (None: the default)."""
+    `folder`; `db_workers`: service.database_workers (None: the default); `journal`: an outage
+    journal in `folder` (service.journal, as in production)."""
     config: dict[str, Any] = {
         "version": 1,
         "service": {
@@ -146,6 +149,7 @@ def write_config(
             "housekeeping": "30s",
             "alerts": {"urls": []},
             **({} if db_workers is None else {"database_workers": db_workers}),
+            **({"journal": str(folder / "guard.journal.jsonl")} if journal else {}),
         },
         "accounts": [
             {
@@ -197,11 +201,12 @@ def measure_ticks(
     log_file: Path | None = None,
     database_url: str | None = None,
     db_workers: int | None = None,
+    journal: bool = False,
 ) -> TickResult:
     """Run the real service for `warmup` + `duration` seconds and measure the window (on
     `database_url`, else a SQLite file in `folder`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder, accounts, interval, policy, database_url, db_workers)
+    config = write_config(folder, accounts, interval, policy, database_url, db_workers, journal)
     cleanup = ExitStack()  # the log file closes and the previous log set-up returns at the end
     log = cleanup.enter_context((log_file or folder / "guard.log").open("w", encoding="utf-8"))
     cleanup.enter_context(logging_to(log))
@@ -283,6 +288,7 @@ def measure_ticks(
         calls_by_method=calls,
         database="SQLite" if database_url is None else "PostgreSQL",
         db_workers=runner.service.db.workers,
+        journal=runner.config.service.journal is not None,
     )
 
 
