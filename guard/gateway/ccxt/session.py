@@ -10,7 +10,6 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -36,6 +35,7 @@ from guard.gateway.ccxt.budget import (
 )
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
 from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
+from guard.gateway.ccxt.market_data import MarketDataCache
 
 log = logging.getLogger("guard.gateway.ccxt")
 T = TypeVar("T")
@@ -95,34 +95,6 @@ class PriorityGate:
                 future.set_result(None)
                 return
         self._free += 1
-
-
-# --------------------------------------------------------------------------------------------
-# shared market data
-
-
-@dataclass(slots=True)
-class MarketDataCache:
-    """Venue-wide market data (funding, mark/index, top of book) kept for one epoch.
-
-    Every account on the venue reads from the same cache; a lock makes concurrent snapshots of
-    one epoch share a single fetch.
-    """
-
-    ttl: timedelta
-    fetched_at: datetime | None = None
-    funding_rates: dict[str, Any] = field(default_factory=dict)
-    order_books: dict[str, Any] = field(default_factory=dict)
-    markets: dict[str, Any] = field(default_factory=dict)  # venues that carry prices in markets
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    fetches: int = 0
-
-    def fresh(self, now: datetime, symbols: Sequence[str]) -> bool:
-        return (
-            self.fetched_at is not None
-            and now - self.fetched_at < self.ttl
-            and all(symbol in self.order_books for symbol in symbols)
-        )
 
 
 Parse = Callable[[str, str, datetime, dict[str, Any]], Any]
