@@ -169,35 +169,46 @@ def _browser() -> Any:
 async def test_page_when_opened_in_a_headless_browser_then_accounts_render_and_lock_is_audited(
     live: Live,
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = await asyncio.to_thread(_browser)
+    # the page re-renders its tables every 3 s: an element found just before may be replaced
+    stale = (StaleElementReferenceException,)
+
+    def click_in_row(button: str) -> None:
+        WebDriverWait(driver, 20, ignored_exceptions=stale).until(
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, f"tr[data-account='sim'] button.{button}").click()
+                is None
+            )
+        )
 
     def render_and_lock() -> tuple[str, str]:
         driver.get(f"{live.base}/#token={live.secret}")
-        wait = WebDriverWait(driver, 20)
+        wait = WebDriverWait(driver, 20, ignored_exceptions=stale)
         wait.until(
             expected_conditions.presence_of_element_located(
                 (By.CSS_SELECTOR, "tr[data-account='sim'] .position")
             )
         )
         assert live.secret not in driver.current_url  # the token leaves the address bar
-        row = driver.find_element(By.CSS_SELECTOR, "tr[data-account='sim']")
-        before = row.text
+        before = wait.until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-account='sim']").text
+        )
         driver.execute_script("window.confirm = () => true;")
-        row.find_element(By.CSS_SELECTOR, "button.lock").click()
+        click_in_row("lock")
         wait.until(
             lambda d: "locked" in d.find_element(By.CSS_SELECTOR, "tr[data-account='sim']").text
         )
         shot = os.environ.get("GUARD_CONSOLE_SCREENSHOT")
         if shot:
             driver.save_screenshot(shot)
-        locks = driver.find_element(By.ID, "locks").text
+        locks = wait.until(lambda d: d.find_element(By.ID, "locks").text)
         driver.execute_script("window.prompt = () => 'flatten from the page';")
-        row = driver.find_element(By.CSS_SELECTOR, "tr[data-account='sim']")
-        row.find_element(By.CSS_SELECTOR, "button.flatten").click()
+        click_in_row("flatten")
         wait.until(lambda d: "requested" in d.find_element(By.ID, "msg").text)
         return before, locks
 
