@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.service.db_thread import DatabaseThread
 from guard.store.journaled_store import JournaledStore
 from tests.reliability.db_fault_rig import Blackhole
-from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    started = start_private_cluster()
-    yield started
-    remove_cluster(started)
+from tests.reliability.pgcluster import PgCluster
 
 
 def event(n: int) -> list[AuditEvent]:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.domain import MarginMode, OrderPlan, OrderSide, OrderStatus, Side
@@ -31,7 +30,7 @@ from guard.store.journal_codec import JOURNAL_KEY
 from guard.store.journal_file import Journal, JournalCorrupt
 from guard.store.journaled_store import JournaledStore
 from tests.builders import T0, D, spec
-from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
+from tests.reliability.pgcluster import PgCluster
 
 BTC = "BTC/USDT:USDT"
 ACCOUNT = "acct"
@@ -70,25 +69,6 @@ BREAKERS = BreakerLimits(
     max_orders_global=100,
     max_notional_global=D(10_000_000),
 )
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    started = start_private_cluster()
-    yield started
-    remove_cluster(started)
-
-
-@pytest.fixture
-def pg(cluster: PgCluster) -> PgCluster:
-    if not cluster.running():
-        cluster.start()
-    engine = create_engine(cluster.url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return cluster
 
 
 @dataclass

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from guard.store import Store
 from tests.reliability.db_fault_rig import POLL, Blackhole, Outcome, Trial, now
-from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
+from tests.reliability.pgcluster import PgCluster
 
 SOAK = os.environ.get("GUARD_DB_FAULT_SOAK") == "1"
 HOLD = (
@@ -65,13 +65,6 @@ ROWS = (
     Row("lock set just before a PostgreSQL outage", "postgres", 8, fast=True),
     Row("lock set 3 s before a PostgreSQL outage", "postgres", 8),
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    started = start_private_cluster()
-    yield started
-    remove_cluster(started)
 
 
 def fresh_database(cluster: PgCluster, name: str) -> str:

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from guard.core.audit import AuditEvent, EventKind
 from guard.core.domain import OrderStatus, Side
@@ -35,31 +35,12 @@ from guard.store.journal_codec import JOURNAL_KEY, event_data
 from guard.store.journal_file import Journal
 from guard.store.journaled_store import JournaledStore
 from tests.builders import T0, D, spec
-from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
+from tests.reliability.pgcluster import PgCluster
 from tests.reliability.test_database_outage import BREAKERS, BTC, POLICY, PRICES
 
 ACCOUNTS = [f"acct-{i:02d}" for i in range(16)]
 WORKERS = 8
 ROUNDS = 12  # minute 0 (12 % band) and minute 6 (9 % band) breach; the outage spans minute 6
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    started = start_private_cluster()
-    yield started
-    remove_cluster(started)
-
-
-@pytest.fixture
-def pg(cluster: PgCluster) -> PgCluster:
-    if not cluster.running():
-        cluster.start()
-    engine = create_engine(cluster.url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return cluster
 
 
 @dataclass

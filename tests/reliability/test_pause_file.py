@@ -11,31 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from guard.core.pause import Pause
 from guard.service.pause_file import PauseReader, write_pauses
-from tests.reliability.pgcluster import PgCluster, remove_cluster, start_private_cluster
+from tests.reliability.pgcluster import PgCluster
 from tests.reliability.test_database_outage import ACCOUNT, BTC, Rig, make_rig
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    started = start_private_cluster()
-    yield started
-    remove_cluster(started)
-
-
-@pytest.fixture
-def pg(cluster: PgCluster) -> PgCluster:
-    if not cluster.running():
-        cluster.start()
-    engine = create_engine(cluster.url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return cluster
 
 
 @pytest.fixture

@@ -23,9 +23,7 @@ from tests.reliability.test_database_outage import (
     BREAKERS,
     POLICY,
     Rig,
-    cluster,  # noqa: F401  (the module's private cluster fixture)
     make_rig,
-    pg,  # noqa: F401
 )
 from tests.service.test_runner import _config
 
@@ -59,7 +57,7 @@ def journal(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def rig(pg: PgCluster, journal: Path) -> Iterator[Rig]:  # noqa: F811
+def rig(pg: PgCluster, journal: Path) -> Iterator[Rig]:
     made = make_rig(pg.url, journal)
     yield made
     made.store.dispose()
@@ -67,7 +65,7 @@ def rig(pg: PgCluster, journal: Path) -> Iterator[Rig]:  # noqa: F811
 
 async def test_database_down_at_start_when_known_file_then_protects_from_journal_and_flushes_once(
     rig: Rig,
-    pg: PgCluster,  # noqa: F811  (the fixture imported above)
+    pg: PgCluster,
     journal: Path,
 ) -> None:
     await rig.tick()  # the 12 % band fires with the database up: its memory reaches the file
@@ -95,7 +93,7 @@ async def test_database_down_at_start_when_known_file_then_protects_from_journal
 
 async def test_known_file_older_than_a_send_when_started_without_database_then_found_not_resent(
     rig: Rig,
-    pg: PgCluster,  # noqa: F811  (the fixture imported above)
+    pg: PgCluster,
     journal: Path,
 ) -> None:
     await rig.tick()
@@ -157,7 +155,7 @@ def test_runner_when_database_down_and_known_file_then_starts_else_exits(tmp_pat
 
 async def test_killed_during_outage_when_started_again_then_journal_replayed_nothing_replanned(
     rig: Rig,
-    pg: PgCluster,  # noqa: F811  (the fixture imported above)
+    pg: PgCluster,
     journal: Path,
 ) -> None:
     await rig.tick()
