@@ -18,7 +18,7 @@ from guard.gateway.ccxt.budget import (
     WeightBudget,
 )
 from tests.gateway.cases import CASES, ENV, settings
-from tests.gateway.helpers import replay
+from tests.gateway.helpers import gateway_for, replay
 
 SMALL = VenueLimits(10, 0.2, 64, reserve=0.2)  # routine may start 8 per 0.2 s, protective 10
 
@@ -108,3 +108,63 @@ def test_gateway_when_venue_limits_unchecked_then_ccxt_spacing_and_small_in_flig
     )
     assert gateway.budget is None and gateway.in_flight == 4
     assert not isinstance(gateway.public.throttler, WeightBudget)
+
+
+# Hyperliquid "Rate limits and user limits" (hyperliquid.gitbook.io/hyperliquid-docs/for-developers/
+# api/rate-limits-and-user-limits, mirror dzmbs/hyperliquid-docs 14ba3d4): "The following `info`
+# requests have weight 2: l2Book, allMids, clearinghouseState, orderStatus, spotClearinghouseState,
+# exchangeStatus. ... userRole 60. All other documented info requests have weight 20"; "exchange
+# API requests have a weight of 1 + floor(batch_length / 40) ... a batched order request of length
+# 79 has weight 2".
+HL_DOC_WEIGHT = {"clearinghouseState": 2, "l2Book": 2, "userAbstraction": 20, "perpDexs": 20}
+HL_DOC_WEIGHT |= {"meta": 20, "metaAndAssetCtxs": 20}
+
+
+async def test_gateway_when_hyperliquid_snapshot_then_each_info_request_charged_its_documented_type_weight() -> (
+    None
+):
+    gateway, wire = gateway_for("hyperliquid", ccxt_rate_limit=True)
+    try:
+        assert gateway.budget is not None and gateway.budget.limits == LIMITS["hyperliquid"]
+        with replay("hyperliquid", "snapshot"):
+            await gateway.raw_snapshot(CASES["hyperliquid"].account)
+        types = [sent.json()["type"] for sent in wire.sent]
+        assert types == [
+            "metaAndAssetCtxs",  # markets
+            "clearinghouseState",
+            "userAbstraction",
+            "perpDexs",
+            "meta",  # margin tables
+            "metaAndAssetCtxs",  # funding
+            "l2Book",
+        ]
+        # ccxt's own table charges 10 for every info type but the weight-2 ones (54 here)
+        assert gateway.budget.used() == sum(HL_DOC_WEIGHT[t] for t in types) == 104
+    finally:
+        await gateway.close()
+
+
+async def test_gateway_when_hyperliquid_batch_of_79_cancels_then_charged_1_plus_floor_79_over_40() -> (
+    None
+):
+    gateway, _ = gateway_for("hyperliquid", ccxt_rate_limit=True)
+    try:
+        with replay("hyperliquid", "snapshot"):
+            await gateway.markets()
+        client = gateway.client(CASES["hyperliquid"].account)
+        client.set_markets(gateway.public.markets, gateway.public.currencies)
+        symbol = CASES["hyperliquid"].symbol
+        found = []
+        for batch in (1, 39, 40, 79, 80):
+            request = client.cancel_orders_request([str(i) for i in range(batch)], symbol)
+            assert len(request["action"]["cancels"]) == batch  # the body ccxt signs and sends
+            found.append(
+                client.calculate_rate_limiter_cost(["private"], "POST", "exchange", request)
+            )
+        assert found == [1, 1, 2, 2, 3]
+        info = client.calculate_rate_limiter_cost(
+            ["public"], "POST", "info", {"type": "userRole", "user": "0x" + "0" * 40}
+        )
+        assert info == 60
+    finally:
+        await gateway.close()
