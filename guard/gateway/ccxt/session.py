@@ -21,7 +21,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from guard.core.domain import AccountSnapshot, MarketSpec
+from guard.core.domain import AccountSnapshot, MarketSpec, PositionKey
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import GatewayError, PermanentError, RateLimited, TemporaryError
 from guard.gateway.ccxt.budget import (
@@ -161,6 +161,8 @@ class CcxtSession:
         # the last full snapshot parsed: (taken at, the account's send count then, the snapshot)
         self._fresh: dict[str, tuple[datetime, int, AccountSnapshot]] = {}
         self._sends: dict[str, int] = {}  # account -> orders and cancels handed to the venue
+        # hyperliquid: account -> send number -> (position, size) the order's answer says filled
+        self._own_fills: dict[str, dict[int, tuple[PositionKey, Decimal]]] = {}
         self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
         self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
         self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
