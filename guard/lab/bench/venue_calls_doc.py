@@ -61,8 +61,13 @@ def section(found: list[VenueCalls], command: str, load_before: str, load_after:
         " `reread_fresh` (1 s) before and nothing was sent for the account since, else one read"
         " (the one-symbol position call; Hyperliquid and dYdX: their whole-account read) —"
         " 'send later' moves the clock past `reread_fresh` between snapshot and send; 'two"
-        " slices' sends two, the second re-reading. Order requests: dYdX's include its block"
-        " height and account sequence reads.",
+        " slices' sends two: the second re-reads, except on Hyperliquid when the first slice's"
+        ' order answer stated its fill (`{"filled": {"totalSz": …}}`: the snapshot less that'
+        " fill stands for the re-read). Every bench account of a venue reduces the lab's one"
+        " shared position, so with many accounts the lab refuses the slices sent once it is"
+        " used up; an account whose first slice was refused re-reads (the Hyperliquid rows"
+        " with many accounts). Order requests: dYdX's include its block height and account"
+        " sequence reads.",
         "",
         *table(found),
         "",
