@@ -6,7 +6,9 @@ first and with a reserve that routine reads cannot spend."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+from typing import Any
 
 from guard.gateway.ccxt import CcxtGateway
 from guard.gateway.ccxt.budget import (
@@ -17,6 +19,7 @@ from guard.gateway.ccxt.budget import (
     VenueLimits,
     WeightBudget,
 )
+from guard.gateway.ccxt.clients import make_client
 from tests.gateway.cases import CASES, ENV, settings
 from tests.gateway.helpers import gateway_for, replay
 
@@ -166,5 +169,51 @@ async def test_gateway_when_hyperliquid_batch_of_79_cancels_then_charged_1_plus_
             ["public"], "POST", "info", {"type": "userRole", "user": "0x" + "0" * 40}
         )
         assert info == 60
+    finally:
+        await gateway.close()
+
+
+# Hyperliquid "Rate limits and user limits": "The following info endpoints have an additional
+# rate limit weight per 20 items returned in the response: ... fundingHistory ..."; the answer's
+# shape is the docs' "Retrieve historical funding rates" (info-endpoint/perpetuals.md).
+FUNDING_ROW = {"coin": "SOL", "fundingRate": "-0.00022196", "premium": "-0.00052196"}
+
+
+async def test_gateway_when_hyperliquid_funding_history_returns_45_rows_then_3_more_weight_charged() -> (
+    None
+):
+    case = CASES["hyperliquid"]
+
+    def factory(spec: Any, secrets: Any) -> Any:
+        client = make_client(spec, secrets, settings("hyperliquid", ccxt_rate_limit=True))
+        recorded = client.fetch
+
+        async def fetch(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            if '"fundingHistory"' in str(body):
+                start = json.loads(body)["startTime"]
+                return [{**FUNDING_ROW, "time": start + i * 3_600_000} for i in range(45)]
+            return await recorded(url, method, headers, body)
+
+        client.fetch = fetch
+        return client
+
+    gateway = CcxtGateway(
+        "hyperliquid",
+        [case.config()],
+        settings=settings("hyperliquid", ccxt_rate_limit=True),
+        environ=ENV,
+        client_factory=factory,
+    )
+    try:
+        with replay("hyperliquid", "snapshot"):
+            await gateway.markets()
+        assert gateway.budget is not None
+        before = gateway.budget.used()
+        rows = await gateway.public.fetch_funding_rate_history(case.symbol, 1_700_000_000_000)
+        assert len(rows) == 45
+        # the request's own 20 (ccxt: 10) and one per started 20 rows returned
+        assert gateway.budget.used() - before == 20 + 3
     finally:
         await gateway.close()

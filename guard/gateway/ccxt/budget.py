@@ -11,6 +11,8 @@ import asyncio
 import contextvars
 import heapq
 import itertools
+import json
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +41,8 @@ class VenueLimits:
     # a venue whose documented weight depends on the request body: (ccxt path, params) -> the
     # weight, None where the venue documents none for that path
     body_weight: Callable[[str, Mapping[str, Any]], float | None] | None = None
+    # what the venue adds for an answer: (request body, parsed answer) -> extra weight
+    answer_weight: Callable[[Any, Any], float] | None = None
 
 
 # Hyperliquid "Rate limits and user limits" (hyperliquid.gitbook.io/hyperliquid-docs/for-developers/
@@ -52,12 +56,31 @@ HL_INFO_LIGHT = frozenset(
 HL_INFO_HEAVY: Mapping[str, float] = {"userRole": 60}
 HL_INFO_DEFAULT = 20.0
 HL_BATCH_STEP = 40
+# "additional rate limit weight per 20 items returned in the response" (candleSnapshot: per 60),
+# read as one more for every started 20 (60): never less than the venue counts
+HL_PER_ITEMS: Mapping[str, int] = {
+    kind: 20
+    for kind in (
+        "recentTrades",
+        "historicalOrders",
+        "userFills",
+        "userFillsByTime",
+        "fundingHistory",
+        "userFunding",
+        "nonUserFundingUpdates",
+        "twapHistory",
+        "userTwapSliceFills",
+        "userTwapSliceFillsByTime",
+        "delegatorHistory",
+        "delegatorRewards",
+        "validatorStats",
+    )
+} | {"candleSnapshot": 60}
 
 
 def hyperliquid_weight(path: str, params: Mapping[str, Any]) -> float | None:
-    """The documented weight of one Hyperliquid REST request from its ccxt path and body. Not
-    charged (they depend on the answer): the extra weight per 20 items returned by
-    userFills/fundingHistory/historicalOrders/... and per 60 candles of candleSnapshot."""
+    """The documented weight of one Hyperliquid REST request from its ccxt path and body, before
+    it is sent (the extra weight per items returned: `hyperliquid_answer_weight`)."""
     if path == "info":
         kind = str(params.get("type"))
         if kind in HL_INFO_LIGHT:
@@ -72,6 +95,19 @@ def hyperliquid_weight(path: str, params: Mapping[str, Any]) -> float | None:
         )
         return float(1 + max(arrays, default=0) // HL_BATCH_STEP)
     return None
+
+
+def hyperliquid_answer_weight(body: Any, answer: Any) -> float:
+    """The extra weight Hyperliquid counts for the items an info request returned (0 for other
+    requests): one per started 20 items (60 candles) of the answer's list."""
+    try:
+        kind = json.loads(body).get("type") if isinstance(body, str | bytes) else None
+    except (ValueError, AttributeError):
+        return 0.0
+    per = HL_PER_ITEMS.get(str(kind))
+    if per is None or not isinstance(answer, list):
+        return 0.0
+    return float(math.ceil(len(answer) / per))
 
 
 # Only venues whose documented limit and ccxt's cost units were checked against each other:
@@ -98,9 +134,25 @@ LIMITS: dict[str, VenueLimits] = {
         64,
         source="Hyperliquid 1200 weight/min/IP (REST), weights by info type and batch length",
         body_weight=hyperliquid_weight,
+        answer_weight=hyperliquid_answer_weight,
     ),
 }
 DEFAULT_IN_FLIGHT = 4  # venues without a checked weight budget
+
+
+def charge_answers(client: Any, budget: WeightBudget, weight: Callable[[Any, Any], float]) -> None:
+    """`client`'s transport wrapped so that what the venue charges for an answer (`weight` of
+    the request body and the parsed answer) is spent in `budget` when the answer arrives."""
+    original = client.fetch
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        answer = await original(url, method, headers, body)
+        extra = weight(body, answer)
+        if extra > 0:
+            budget.charge(extra)
+        return answer
+
+    client.fetch = fetch
 
 
 class WeightBudget:
@@ -126,6 +178,11 @@ class WeightBudget:
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def charge(self, weight: float) -> None:
+        """Spend `weight` now without waiting: what the venue charged for an answer already
+        received (later requests wait for it to leave the window)."""
+        self._spend(float(weight))
 
     def used(self) -> float:
         """The weight started within the last window."""

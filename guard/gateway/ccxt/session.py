@@ -31,6 +31,7 @@ from guard.gateway.ccxt.budget import (
     PRIORITY_PROTECTIVE,
     PRIORITY_ROUTINE,
     WeightBudget,
+    charge_answers,
     documented_cost,
 )
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
@@ -201,6 +202,8 @@ class CcxtSession:
             client.calculate_rate_limiter_cost = documented_cost(
                 self.budget.limits, client.calculate_rate_limiter_cost
             )
+            if self.budget.limits.answer_weight is not None:  # e.g. per items returned
+                charge_answers(client, self.budget, self.budget.limits.answer_weight)
 
     def secrets(self) -> list[str]:
         return [s for values in self._secrets.values() for s in values]
