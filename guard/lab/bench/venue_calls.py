@@ -65,9 +65,7 @@ class VenueCalls:
     mode_private: float  # per account, the tick its account mode is re-read (after the ttl)
     crash_reads: float  # per account: snapshot + re-read, the send within `reread_fresh`
     crash_late_reads: float  # the same, the send later than `reread_fresh` after the snapshot
-    crash_two_slices: (
-        float  # two slices: the second re-reads (Hyperliquid: not after a stated fill)
-    )
+    crash_two_slices: float  # two slices: the second re-reads (HL: not after a stated fill)
     crash_writes: float  # per account: the reduction's requests (the order; dYdX adds its reads)
     crash_public: float  # per venue
     mode_ttl_s: float
