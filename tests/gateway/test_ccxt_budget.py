@@ -6,7 +6,9 @@ first and with a reserve that routine reads cannot spend."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+from typing import Any
 
 from guard.gateway.ccxt import CcxtGateway
 from guard.gateway.ccxt.budget import (
@@ -17,8 +19,9 @@ from guard.gateway.ccxt.budget import (
     VenueLimits,
     WeightBudget,
 )
+from guard.gateway.ccxt.clients import make_client
 from tests.gateway.cases import CASES, ENV, settings
-from tests.gateway.helpers import replay
+from tests.gateway.helpers import gateway_for, replay
 
 SMALL = VenueLimits(10, 0.2, 64, reserve=0.2)  # routine may start 8 per 0.2 s, protective 10
 
@@ -108,3 +111,109 @@ def test_gateway_when_venue_limits_unchecked_then_ccxt_spacing_and_small_in_flig
     )
     assert gateway.budget is None and gateway.in_flight == 4
     assert not isinstance(gateway.public.throttler, WeightBudget)
+
+
+# Hyperliquid "Rate limits and user limits" (hyperliquid.gitbook.io/hyperliquid-docs/for-developers/
+# api/rate-limits-and-user-limits, mirror dzmbs/hyperliquid-docs 14ba3d4): "The following `info`
+# requests have weight 2: l2Book, allMids, clearinghouseState, orderStatus, spotClearinghouseState,
+# exchangeStatus. ... userRole 60. All other documented info requests have weight 20"; "exchange
+# API requests have a weight of 1 + floor(batch_length / 40) ... a batched order request of length
+# 79 has weight 2".
+HL_DOC_WEIGHT = {"clearinghouseState": 2, "l2Book": 2, "userAbstraction": 20, "perpDexs": 20}
+HL_DOC_WEIGHT |= {"meta": 20, "metaAndAssetCtxs": 20}
+
+
+async def test_gateway_when_hyperliquid_snapshot_then_each_info_request_charged_its_documented_type_weight() -> (
+    None
+):
+    gateway, wire = gateway_for("hyperliquid", ccxt_rate_limit=True)
+    try:
+        assert gateway.budget is not None and gateway.budget.limits == LIMITS["hyperliquid"]
+        with replay("hyperliquid", "snapshot"):
+            await gateway.raw_snapshot(CASES["hyperliquid"].account)
+        types = [sent.json()["type"] for sent in wire.sent]
+        assert types == [
+            "metaAndAssetCtxs",  # markets
+            "clearinghouseState",
+            "userAbstraction",
+            "perpDexs",
+            "meta",  # margin tables
+            "metaAndAssetCtxs",  # funding
+            "l2Book",
+        ]
+        # ccxt's own table charges 10 for every info type but the weight-2 ones (54 here)
+        assert gateway.budget.used() == sum(HL_DOC_WEIGHT[t] for t in types) == 104
+    finally:
+        await gateway.close()
+
+
+async def test_gateway_when_hyperliquid_batch_of_79_cancels_then_charged_1_plus_floor_79_over_40() -> (
+    None
+):
+    gateway, _ = gateway_for("hyperliquid", ccxt_rate_limit=True)
+    try:
+        with replay("hyperliquid", "snapshot"):
+            await gateway.markets()
+        client = gateway.client(CASES["hyperliquid"].account)
+        client.set_markets(gateway.public.markets, gateway.public.currencies)
+        symbol = CASES["hyperliquid"].symbol
+        found = []
+        for batch in (1, 39, 40, 79, 80):
+            request = client.cancel_orders_request([str(i) for i in range(batch)], symbol)
+            assert len(request["action"]["cancels"]) == batch  # the body ccxt signs and sends
+            found.append(
+                client.calculate_rate_limiter_cost(["private"], "POST", "exchange", request)
+            )
+        assert found == [1, 1, 2, 2, 3]
+        info = client.calculate_rate_limiter_cost(
+            ["public"], "POST", "info", {"type": "userRole", "user": "0x" + "0" * 40}
+        )
+        assert info == 60
+    finally:
+        await gateway.close()
+
+
+# Hyperliquid "Rate limits and user limits": "The following info endpoints have an additional
+# rate limit weight per 20 items returned in the response: ... fundingHistory ..."; the answer's
+# shape is the docs' "Retrieve historical funding rates" (info-endpoint/perpetuals.md).
+FUNDING_ROW = {"coin": "SOL", "fundingRate": "-0.00022196", "premium": "-0.00052196"}
+
+
+async def test_gateway_when_hyperliquid_funding_history_returns_45_rows_then_3_more_weight_charged() -> (
+    None
+):
+    case = CASES["hyperliquid"]
+
+    def factory(spec: Any, secrets: Any) -> Any:
+        client = make_client(spec, secrets, settings("hyperliquid", ccxt_rate_limit=True))
+        recorded = client.fetch
+
+        async def fetch(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            if '"fundingHistory"' in str(body):
+                start = json.loads(body)["startTime"]
+                return [{**FUNDING_ROW, "time": start + i * 3_600_000} for i in range(45)]
+            return await recorded(url, method, headers, body)
+
+        client.fetch = fetch
+        return client
+
+    gateway = CcxtGateway(
+        "hyperliquid",
+        [case.config()],
+        settings=settings("hyperliquid", ccxt_rate_limit=True),
+        environ=ENV,
+        client_factory=factory,
+    )
+    try:
+        with replay("hyperliquid", "snapshot"):
+            await gateway.markets()
+        assert gateway.budget is not None
+        before = gateway.budget.used()
+        rows = await gateway.public.fetch_funding_rate_history(case.symbol, 1_700_000_000_000)
+        assert len(rows) == 45
+        # the request's own 20 (ccxt: 10) and one per started 20 rows returned
+        assert gateway.budget.used() - before == 20 + 3
+    finally:
+        await gateway.close()

@@ -11,6 +11,8 @@ import asyncio
 import contextvars
 import heapq
 import itertools
+import json
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +38,76 @@ class VenueLimits:
     source: str = ""
     # documented weights of endpoints (by ccxt path) that ccxt's cost table undercounts
     weights: Mapping[str, float] = field(default_factory=dict)
+    # a venue whose documented weight depends on the request body: (ccxt path, params) -> the
+    # weight, None where the venue documents none for that path
+    body_weight: Callable[[str, Mapping[str, Any]], float | None] | None = None
+    # what the venue adds for an answer: (request body, parsed answer) -> extra weight
+    answer_weight: Callable[[Any, Any], float] | None = None
+
+
+# Hyperliquid "Rate limits and user limits" (hyperliquid.gitbook.io/hyperliquid-docs/for-developers/
+# api/rate-limits-and-user-limits): info requests weigh 2 for the types below, 60 for userRole, 20
+# for every other documented type; exchange actions 1 + floor(batch_length / 40), batch_length
+# being the length of the array in the action (orders, cancels, modifies).
+HL_INFO_LIGHT = frozenset(
+    {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState"}
+    | {"exchangeStatus"}
+)
+HL_INFO_HEAVY: Mapping[str, float] = {"userRole": 60}
+HL_INFO_DEFAULT = 20.0
+HL_BATCH_STEP = 40
+# "additional rate limit weight per 20 items returned in the response" (candleSnapshot: per 60),
+# read as one more for every started 20 (60): never less than the venue counts
+HL_PER_ITEMS: Mapping[str, int] = {
+    kind: 20
+    for kind in (
+        "recentTrades",
+        "historicalOrders",
+        "userFills",
+        "userFillsByTime",
+        "fundingHistory",
+        "userFunding",
+        "nonUserFundingUpdates",
+        "twapHistory",
+        "userTwapSliceFills",
+        "userTwapSliceFillsByTime",
+        "delegatorHistory",
+        "delegatorRewards",
+        "validatorStats",
+    )
+} | {"candleSnapshot": 60}
+
+
+def hyperliquid_weight(path: str, params: Mapping[str, Any]) -> float | None:
+    """The documented weight of one Hyperliquid REST request from its ccxt path and body, before
+    it is sent (the extra weight per items returned: `hyperliquid_answer_weight`)."""
+    if path == "info":
+        kind = str(params.get("type"))
+        if kind in HL_INFO_LIGHT:
+            return 2.0
+        return HL_INFO_HEAVY.get(kind, HL_INFO_DEFAULT)
+    if path == "exchange":
+        action = params.get("action")
+        arrays = (
+            [len(v) for v in action.values() if isinstance(v, list)]
+            if isinstance(action, Mapping)
+            else []
+        )
+        return float(1 + max(arrays, default=0) // HL_BATCH_STEP)
+    return None
+
+
+def hyperliquid_answer_weight(body: Any, answer: Any) -> float:
+    """The extra weight Hyperliquid counts for the items an info request returned (0 for other
+    requests): one per started 20 items (60 candles) of the answer's list."""
+    try:
+        kind = json.loads(body).get("type") if isinstance(body, str | bytes) else None
+    except (ValueError, AttributeError):
+        return 0.0
+    per = HL_PER_ITEMS.get(str(kind))
+    if per is None or not isinstance(answer, list):
+        return 0.0
+    return float(math.ceil(len(answer) / per))
 
 
 # Only venues whose documented limit and ccxt's cost units were checked against each other:
@@ -43,8 +115,10 @@ class VenueLimits:
 # costs are the documented weights, except its v2/v3 account, balance and positionRisk (cost 1;
 # documented weight 5: "Account Information V3", "Futures Account Balance V3", "Position
 # Information V3"), charged here at 5.
-# Hyperliquid "Rate limits and user limits": 1200 weight per minute per IP aggregated over REST;
-# ccxt's hyperliquid costs are the documented weights (clearinghouseState 2, l2Book 2, exchange 1).
+# Hyperliquid "Rate limits and user limits": 1200 weight per minute per IP aggregated over REST
+# (ccxt's cost unit, rateLimit 50 ms, is one weight); ccxt charges every info request 10 but the
+# types of HL_INFO_LIGHT (2) and candleSnapshot (4), and every exchange action 1: the documented
+# weight by info type and batch length is charged instead (hyperliquid_weight, never lower).
 # Other venues keep ccxt's own request spacing and the small in-flight cap.
 LIMITS: dict[str, VenueLimits] = {
     "binance": VenueLimits(
@@ -54,9 +128,31 @@ LIMITS: dict[str, VenueLimits] = {
         source="Binance USDⓈ-M REQUEST_WEIGHT 2400/min/IP",
         weights={"account": 5, "balance": 5, "positionRisk": 5},
     ),
-    "hyperliquid": VenueLimits(1200, 60.0, 64, source="Hyperliquid 1200 weight/min/IP (REST)"),
+    "hyperliquid": VenueLimits(
+        1200,
+        60.0,
+        64,
+        source="Hyperliquid 1200 weight/min/IP (REST), weights by info type and batch length",
+        body_weight=hyperliquid_weight,
+        answer_weight=hyperliquid_answer_weight,
+    ),
 }
 DEFAULT_IN_FLIGHT = 4  # venues without a checked weight budget
+
+
+def charge_answers(client: Any, budget: WeightBudget, weight: Callable[[Any, Any], float]) -> None:
+    """`client`'s transport wrapped so that what the venue charges for an answer (`weight` of
+    the request body and the parsed answer) is spent in `budget` when the answer arrives."""
+    original = client.fetch
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        answer = await original(url, method, headers, body)
+        extra = weight(body, answer)
+        if extra > 0:
+            budget.charge(extra)
+        return answer
+
+    client.fetch = fetch
 
 
 class WeightBudget:
@@ -82,6 +178,11 @@ class WeightBudget:
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def charge(self, weight: float) -> None:
+        """Spend `weight` now without waiting: what the venue charged for an answer already
+        received (later requests wait for it to leave the window)."""
+        self._spend(float(weight))
 
     def used(self) -> float:
         """The weight started within the last window."""
@@ -142,11 +243,13 @@ class WeightBudget:
 
 def documented_cost(limits: VenueLimits, ccxt_cost: Callable[..., Any]) -> Callable[..., Any]:
     """ccxt's `calculate_rate_limiter_cost`, raised to the venue's documented weight where
-    ccxt's table undercounts an endpoint (never lowered)."""
+    ccxt's table undercounts an endpoint or a request body (never lowered)."""
 
     def cost(api: Any, method: Any, path: Any, params: Any, config: Any = None) -> Any:
         found = ccxt_cost(api, method, path, params, config or {})
         documented = limits.weights.get(str(path))
+        if documented is None and limits.body_weight is not None and isinstance(params, Mapping):
+            documented = limits.body_weight(str(path), params)
         return found if documented is None else max(float(found), documented)
 
     return cost

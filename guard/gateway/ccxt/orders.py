@@ -3,20 +3,20 @@ creation is sent once, never retried; a timeout is an unknown outcome, resolved 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from ccxt.base import errors as ccxt_errors
 
-from guard.core.domain import AccountSnapshot, MarketSpec, OrderPlan, OrderResult
+from guard.core.domain import ZERO, AccountSnapshot, MarketSpec, OrderPlan, OrderResult
 from guard.gateway.base import OrderRejected
 from guard.gateway.ccxt.budget import PRIORITY, PRIORITY_PROTECTIVE
 from guard.gateway.ccxt.candles import CcxtCandleReader
 from guard.gateway.ccxt.clients import AccountConfig, GatewaySettings
 from guard.gateway.ccxt.snapshots import CcxtSnapshotReader
-from guard.gateway.ccxt.structures import order_result
+from guard.gateway.ccxt.structures import dec, order_result
 from guard.gateway.ordermap import CcxtOrder, OrderMappingError, map_order
 
 
@@ -60,6 +60,7 @@ class CcxtGateway(CcxtSnapshotReader, CcxtCandleReader):
         params = dict(order.params)
         if self.venue == "dydx":  # sent from the subaccount holding the position (children >= 128)
             params["subAccountId"] = self._subaccounts.get(plan.account, {}).get(plan.symbol, 0)
+        number = self._sends.get(plan.account, 0) + 1  # `_write` counts it before any await
         created = await self._write(
             "create_order",
             lambda: client.create_order(
@@ -67,8 +68,21 @@ class CcxtGateway(CcxtSnapshotReader, CcxtCandleReader):
             ),
             plan.account,
         )
+        if self.venue == "hyperliquid":
+            self._note_fill(plan, number, created)
         sent = Decimal(order.amount) * self._ccxt_unit(spec)
         return order_result(created, plan.client_order_id, self._ccxt_unit(spec), requested=sent)
+
+    def _note_fill(self, plan: OrderPlan, number: int, created: Any) -> None:
+        """Hyperliquid: a reduce-only order whose answer is `{"filled": {"totalSz": ...}}` (the
+        exchange endpoint's documented status of an order that filled; an IOC's unfilled rest is
+        cancelled, never rests) has reduced `plan.key` by exactly that size; any other answer
+        (resting, error, no answer) leaves the send's effect unknown: the next slice re-reads."""
+        info = created.get("info") if isinstance(created, Mapping) else None
+        filled = info.get("filled") if isinstance(info, Mapping) else None
+        size = dec(filled.get("totalSz")) if isinstance(filled, Mapping) else None
+        if plan.reduce_only and size is not None and size >= ZERO:
+            self._own_fills.setdefault(plan.account, {})[number] = (plan.key, size)
 
     def _ccxt_unit(self, spec: MarketSpec | None) -> Decimal:
         if self.spec.amounts_in_contracts and spec is not None:

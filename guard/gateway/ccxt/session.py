@@ -21,7 +21,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from guard.core.domain import AccountSnapshot, MarketSpec
+from guard.core.domain import AccountSnapshot, MarketSpec, PositionKey
 from guard.core.venues.ccxt_options import CcxtVenue, ccxt_venue
 from guard.gateway.base import GatewayError, PermanentError, RateLimited, TemporaryError
 from guard.gateway.ccxt.budget import (
@@ -31,6 +31,7 @@ from guard.gateway.ccxt.budget import (
     PRIORITY_PROTECTIVE,
     PRIORITY_ROUTINE,
     WeightBudget,
+    charge_answers,
     documented_cost,
 )
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
@@ -161,6 +162,8 @@ class CcxtSession:
         # the last full snapshot parsed: (taken at, the account's send count then, the snapshot)
         self._fresh: dict[str, tuple[datetime, int, AccountSnapshot]] = {}
         self._sends: dict[str, int] = {}  # account -> orders and cancels handed to the venue
+        # hyperliquid: account -> send number -> (position, size) the order's answer says filled
+        self._own_fills: dict[str, dict[int, tuple[PositionKey, Decimal]]] = {}
         self._dexes: tuple[datetime, list[str]] | None = None  # hyperliquid HIP-3 DEX names
         self._margin_tables: dict[int, list[Any]] = {}  # hyperliquid meta marginTables
         self._tier_tables: dict[tuple[int, str], tuple[datetime, list[Any] | None]] = {}
@@ -199,6 +202,8 @@ class CcxtSession:
             client.calculate_rate_limiter_cost = documented_cost(
                 self.budget.limits, client.calculate_rate_limiter_cost
             )
+            if self.budget.limits.answer_weight is not None:  # e.g. per items returned
+                charge_answers(client, self.budget, self.budget.limits.answer_weight)
 
     def secrets(self) -> list[str]:
         return [s for values in self._secrets.values() for s in values]

@@ -8,10 +8,12 @@ import asyncio
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from guard.core.domain import ZERO, AccountSnapshot
+from guard.core.domain import ZERO, AccountSnapshot, PositionKey
 from guard.gateway.ccxt.funding_history import CcxtFundingHistory
 from guard.gateway.ccxt.private_reads import CcxtPrivateReads
 from guard.gateway.ccxt.structures import dec, with_top_of_book
@@ -69,17 +71,58 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
         snapshot = self._snapshot_of(account, taken_at, raw)
         self._last_raw[account] = (taken_at, raw)
         self._fresh[account] = (taken_at, sends, snapshot)
+        fills = self._own_fills.get(account)
+        if fills:  # only sends counted after this snapshot's reads began can still apply
+            self._own_fills[account] = {n: f for n, f in fills.items() if n > sends}
         return snapshot
 
     def _fresh_snapshot(self, account: str, now: datetime) -> AccountSnapshot | None:
         """The account's last full snapshot when it can stand for a re-read at `now`: its reads
         began at most `reread_fresh` ago and no order or cancel was handed to the venue for the
-        account since they began (a later slice of the same tick re-reads)."""
+        account since they began, or (Hyperliquid) every one since was an order whose answer
+        stated its fill: the snapshot less those fills (`_less_own_fills`). Else None (a later
+        slice of the same tick re-reads)."""
         fresh = self._fresh.get(account)
-        if fresh is None or fresh[1] != self._sends.get(account, 0):
+        if fresh is None:
             return None
         age = now - fresh[0]
-        return fresh[2] if timedelta(0) <= age <= self.settings.reread_fresh else None
+        if not timedelta(0) <= age <= self.settings.reread_fresh:
+            return None
+        sent = self._sends.get(account, 0)
+        if fresh[1] == sent:
+            return fresh[2]
+        return self._less_own_fills(account, fresh[2], range(fresh[1] + 1, sent + 1))
+
+    def _less_own_fills(
+        self, account: str, snapshot: AccountSnapshot, sends: range
+    ) -> AccountSnapshot | None:
+        """`snapshot` with each position reduced by what the venue's order answers of `sends`
+        say filled (its venue liquidation price and maintenance dropped: unknown after the fill);
+        None unless every send has such an answer and reduced a position the snapshot holds.
+        A send answered while the snapshot was being read may already show in it: subtracted
+        again, the position is read smaller, never larger, than the venue's."""
+        fills = self._own_fills.get(account, {})
+        if any(n not in fills for n in sends):
+            return None
+        cut: dict[PositionKey, Decimal] = {}
+        for n in sends:
+            key, size = fills[n]
+            cut[key] = cut.get(key, ZERO) + size
+        positions = []
+        for position in snapshot.positions:
+            less = cut.pop(position.key, ZERO)
+            if less == ZERO:
+                positions.append(position)
+            elif position.quantity > less:
+                positions.append(
+                    replace(
+                        position,
+                        quantity=position.quantity - less,
+                        venue_liquidation_price=None,
+                        venue_maintenance_margin=None,
+                    )
+                )
+        return None if cut else replace(snapshot, positions=tuple(positions))
 
     def _snapshot_of(
         self, account: str, taken_at: datetime, raw: dict[str, Any]
@@ -97,8 +140,9 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
     async def fetch_position(self, account: str, symbol: str) -> AccountSnapshot:
         """The account's snapshot with `symbol`'s positions re-read now, for the executor before
         a send. No call when the last full snapshot is fresh (`_fresh_snapshot`: taken within
-        `reread_fresh`, nothing sent for the account since): it is returned as it is, stamped
-        with its own time, so the gate checks its age. Otherwise ONE private call, the venue's
+        `reread_fresh`, nothing sent for the account since, or on Hyperliquid only orders whose
+        answers stated their fills, subtracted): it is returned stamped with its own time, so
+        the gate checks its age. Otherwise ONE private call, the venue's
         one-symbol position endpoint (Binance positionRisk `symbol`, Bybit position/list
         `symbol`, OKX positions `instId`); Hyperliquid's clearinghouseState and dYdX's address
         read are already one call for the whole account, so they take a full snapshot. The

@@ -27,7 +27,8 @@ from guard.lab.bench.report import LAG_TARGET_MS, Run, markdown
 from guard.lab.bench.stats import load_average, machine
 from guard.lab.bench.tick_cpu import TickCpu, measure_tick_cpu, scratch_postgres
 from guard.lab.bench.ticks import TickResult, measure_ticks
-from guard.lab.bench.venue_calls import VENUES, measure_venue_calls, section, splice
+from guard.lab.bench.venue_calls import VENUES, measure_venue_calls
+from guard.lab.bench.venue_calls_doc import section, splice
 from guard.service.files import load_policies
 from guard.service.logs import logging_to
 

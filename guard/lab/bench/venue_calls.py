@@ -26,6 +26,7 @@ from guard.core.venues.ccxt_options import CcxtVenue
 from guard.core.venues.registry import rules_for
 from guard.gateway.base import GatewayError
 from guard.gateway.ccxt import AccountConfig, CcxtGateway, Credentials, GatewaySettings
+from guard.gateway.ccxt.budget import hyperliquid_weight
 from guard.gateway.ccxt.clients import make_client
 from guard.gateway.ccxt.private_reads import mode_age
 from guard.gateway.paper.scenarios import crash
@@ -64,11 +65,16 @@ class VenueCalls:
     mode_private: float  # per account, the tick its account mode is re-read (after the ttl)
     crash_reads: float  # per account: snapshot + re-read, the send within `reread_fresh`
     crash_late_reads: float  # the same, the send later than `reread_fresh` after the snapshot
-    crash_two_slices: float  # two slices in the tick: the second re-reads after the first
+    crash_two_slices: float  # two slices: the second re-reads (HL: not after a stated fill)
     crash_writes: float  # per account: the reduction's requests (the order; dYdX adds its reads)
     crash_public: float  # per venue
     mode_ttl_s: float
     mode_share: float  # mean over the accounts of 1 / (ticks between two mode re-reads)
+    # Hyperliquid: the documented weight (budget.hyperliquid_weight) of the private reads per
+    # account per tick, steady and on the mode tick, and of the public reads per tick
+    steady_weight: float = 0.0
+    mode_weight: float = 0.0
+    public_weight: float = 0.0
 
     @property
     def worst_tick(self) -> float:
@@ -92,6 +98,7 @@ class _Counter:
         self.private = 0
         self.public = 0
         self.writes = 0
+        self.weights = [0.0, 0.0]  # Hyperliquid documented weight: private reads, public
 
     def wrap(self, client: Any, private: bool) -> Any:
         """`client` with its transport replaced by the lab's venue module, every request
@@ -102,10 +109,12 @@ class _Counter:
         ) -> Any:
             if not private:
                 self.public += 1
+                self.weights[1] += _weight(url, body)
             elif SENDING.get() or _is_write(url, method):
                 self.writes += 1
             else:
                 self.private += 1
+                self.weights[0] += _weight(url, body)
             return await _serve(self.lab, client, url, method, headers, body)
 
         client.fetch = fetch
@@ -115,6 +124,20 @@ class _Counter:
         found = (self.private, self.public, self.writes)
         self.private = self.public = self.writes = 0
         return found
+
+    def take_weight(self) -> tuple[float, float]:
+        found = (self.weights[0], self.weights[1])
+        self.weights = [0.0, 0.0]
+        return found
+
+
+def _weight(url: str, body: Any) -> float:
+    """A Hyperliquid request's documented weight (0 for other venues' requests)."""
+    if "/hyperliquid/" not in url:
+        return 0.0
+    text = body.decode() if isinstance(body, bytes) else str(body or "{}")
+    found = hyperliquid_weight(url.rstrip("/").rsplit("/", 1)[-1], json.loads(text))
+    return found or 0.0
 
 
 async def _serve(lab: VenueLab, client: Any, url: str, method: str, headers: Any, body: Any) -> Any:
@@ -243,13 +266,16 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> Ven
     try:
         await _tick(gateway, lab)
         counter.take()
+        counter.take_weight()
         for _ in range(steady_ticks):
             await _tick(gateway, lab)
         private, public, _ = counter.take()
+        steady_weight, public_weight = counter.take_weight()
         ttl = gateway.settings.account_mode_ttl
         lab.book.advance_to(max(lab.book.now() + ttl, crash().start + CRASH_AT))
         snapshot = (await _tick(gateway, lab))[f"{venue}-0"]
         mode_private, _, _ = counter.take()
+        mode_weight, _ = counter.take_weight()
         position = max(snapshot.positions, key=lambda p: p.quantity * p.mark_price)
         spec = snapshot.markets[position.symbol]
         crash_ticks: list[tuple[int, int, int]] = []
@@ -280,6 +306,9 @@ async def measure_venue(venue: str, accounts: int, steady_ticks: int = 2) -> Ven
         crash_public=float(crash_public),
         mode_ttl_s=ttl.total_seconds(),
         mode_share=share,
+        steady_weight=steady_weight / accounts / steady_ticks,
+        mode_weight=mode_weight / accounts,
+        public_weight=public_weight / steady_ticks,
     )
 
 
@@ -307,83 +336,3 @@ def measure_venue_calls(counts: tuple[int, ...], steady_ticks: int = 2) -> list[
     finally:
         for q, level in zip(quiet, levels, strict=True):
             q.setLevel(level)
-
-
-TARGETS = {"hyperliquid": 1.0, "dydx": 1.0}  # private calls per account per tick (else 3)
-
-
-def _verdict(value: float, target: float) -> str:
-    return "ok" if value <= target + 1e-9 else "MISSED"
-
-
-def table(found: list[VenueCalls]) -> list[str]:
-    """The markdown table of the measured counts (one row per venue and account count)."""
-    rows = [
-        "| venue | accounts | target | steady | mode re-read tick | worst tick | average over"
-        " the mode period | crash tick: reads, send ≤ `reread_fresh` after the snapshot | crash"
-        " tick: send later | crash tick: two slices | crash tick: order requests | public /"
-        " venue / tick, steady | public, crash tick |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in found:
-        target = TARGETS.get(r.venue, 3.0)
-        rows.append(
-            f"| {r.venue} | {r.accounts:,} | ≤ {target:g} | {r.steady_private:.2f} |"
-            f" {r.mode_private:.2f} | {r.worst_tick:.2f} ({_verdict(r.worst_tick, target)}) |"
-            f" {r.average:.3f} ({_verdict(r.average, target)}) | {r.crash_reads:.2f} |"
-            f" {r.crash_late_reads:.2f} | {r.crash_two_slices:.2f} | {r.crash_writes:.2f} |"
-            f" {r.steady_public:.2f} | {r.crash_public:.0f} |"
-        )
-    return rows
-
-
-def section(found: list[VenueCalls], command: str, load_before: str, load_after: str) -> str:
-    """The '(f) Venue calls' section of docs/benchmarks.md."""
-    ttl = found[0].mode_ttl_s / 60 if found else 0.0
-    lines = [
-        "## (f) Venue calls per account per tick (ccxt gateways, venue lab)",
-        "",
-        f"`{command}`; load average before {load_before}, after {load_after} (counts do not"
-        " depend on load). Each venue gateway holds N accounts (one ccxt client each, one"
-        " shared public client); every request ccxt builds and signs is answered by the venue"
-        " lab's module for that venue in process (no socket) over the crash scenario. Private:"
-        " the account's own client (reads; order requests counted apart); public: the venue's"
-        " shared client. Steady: ticks 5 s apart after the first (which loads markets, tables"
-        " and account modes). The mode re-read tick comes once per `account_mode_ttl`"
-        f" ({ttl:g} min; each account after a stable share of it between half and all, so not"
-        " all on one tick) or when a position opens; here the clock jumps past it, so every"
-        " account re-reads on that tick. Worst tick = the most of steady, mode re-read and"
-        " crash tick (one slice sent within `reread_fresh` of the snapshot); average = steady"
-        " plus the mode tick's extra reads times each account's share of mode ticks (1 / the"
-        " ticks between its re-reads, averaged over the accounts). Crash ticks are ten minutes"
-        " into the cascade, every account reducing its largest position: the executor's re-read"
-        " before the send is the tick's own snapshot when that was taken at most"
-        " `reread_fresh` (1 s) before and nothing was sent for the account since, else one read"
-        " (the one-symbol position call; Hyperliquid and dYdX: their whole-account read) —"
-        " 'send later' moves the clock past `reread_fresh` between snapshot and send; 'two"
-        " slices' sends two, the second re-reading. Order requests: dYdX's include its block"
-        " height and account sequence reads.",
-        "",
-        *table(found),
-        "",
-    ]
-    return "\n".join(lines)
-
-
-HEADING = "## (f) Venue calls per account per tick"
-
-
-def splice(document: str, new_section: str) -> str:
-    """`document` (docs/benchmarks.md) with its (f) section replaced by `new_section` (added
-    before the closing notes when it has none); the other sections keep their figures."""
-    lines = document.split("\n")
-    start = next((i for i, line in enumerate(lines) if line.startswith(HEADING)), None)
-    if start is None:
-        anchor = next(
-            (i for i, line in enumerate(lines) if line.startswith("## What limits")), len(lines)
-        )
-        return "\n".join(
-            [*lines[:anchor], *new_section.rstrip("\n").split("\n"), "", *lines[anchor:]]
-        )
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join([*lines[:start], *new_section.rstrip("\n").split("\n"), "", *lines[end:]])

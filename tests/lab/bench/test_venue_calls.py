@@ -4,7 +4,8 @@ spliced into docs/benchmarks.md without touching the others."""
 
 from __future__ import annotations
 
-from guard.lab.bench.venue_calls import HEADING, measure_venue, splice
+from guard.lab.bench.venue_calls import measure_venue
+from guard.lab.bench.venue_calls_doc import HEADING, hyperliquid_weight_lines, splice
 
 
 async def test_hyperliquid_when_measured_at_two_sizes_then_one_private_call_and_same_public() -> (
@@ -14,10 +15,24 @@ async def test_hyperliquid_when_measured_at_two_sizes_then_one_private_call_and_
     three = await measure_venue("hyperliquid", 3)
     assert one.steady_private == three.steady_private == 1.0  # clearinghouseState only
     assert one.steady_public == three.steady_public > 0
-    # the send right after the snapshot: the snapshot is the re-read; later: one more read
-    assert three.crash_reads == 1.0
-    assert three.crash_late_reads == three.crash_two_slices == 2.0
+    # the send right after the snapshot: the snapshot is the re-read; later: one more read; a
+    # second slice: the snapshot less the fill the first slice's answer states, no read
+    assert three.crash_reads == three.crash_two_slices == 1.0
+    assert three.crash_late_reads == 2.0
     assert three.crash_writes == 1.0
+
+
+async def test_hyperliquid_when_measured_then_private_weight_as_the_rate_limit_page_counts() -> (
+    None
+):
+    """Hyperliquid "Rate limits and user limits": clearinghouseState weighs 2, every other
+    documented info request (userAbstraction) 20; the section states what one IP carries."""
+    found = await measure_venue("hyperliquid", 2)
+    assert found.steady_weight == 2.0  # clearinghouseState
+    assert found.mode_weight == 2.0 + 20.0  # + userAbstraction (the lab lists no HIP-3 DEX)
+    assert found.public_weight > 0
+    line = hyperliquid_weight_lines([found])[0]
+    assert "2 per account per steady tick, 22 on the mode re-read tick" in line
 
 
 async def test_bybit_when_measured_then_three_calls_on_every_tick_with_one_slice() -> None:

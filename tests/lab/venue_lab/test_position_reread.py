@@ -7,6 +7,7 @@ never larger than the position as last read (clipped to a position that shrank).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -164,7 +165,7 @@ async def test_fetch_position_when_snapshot_fresh_and_nothing_sent_then_no_call(
     assert reread.taken_at < found.clock()
 
 
-@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("venue", [v for v in VENUES if v != "hyperliquid"])
 async def test_slices_when_second_sent_in_the_same_tick_then_it_re_reads_after_the_first(
     venue_lab: VenueLab, any_store: Store, venue: str
 ) -> None:
@@ -190,6 +191,62 @@ async def test_slices_when_second_sent_in_the_same_tick_then_it_re_reads_after_t
     assert [_reread_call(venue, s) for s in reads] == [True]
     sends = [s for s in wire.sent if venue != "dydx" or "broadcast_tx" in s.url]
     assert sum(_is_order(venue, s) for s in sends) == 2
+
+
+async def test_second_slice_when_hyperliquid_answer_states_the_fill_then_no_read_and_sized_from_it(
+    venue_lab: VenueLab, any_store: Store
+) -> None:
+    """Hyperliquid's order answer states what filled (exchange endpoint, "Place an order":
+    `{"filled": {"totalSz": "0.02", "avgPx": "1891.4", "oid": 77747314}}`; an IOC's unfilled
+    rest is cancelled, never rests): the second slice of the tick goes on the fresh snapshot
+    less that fill, without a read, and is never larger than what the venue says is left."""
+    account = ACCOUNTS["hyperliquid"].account
+    found = gateway(venue_lab, "hyperliquid")
+    wire = Wire()
+    wire.attach(found.client(account))
+    executor = Executor(any_store, found, found.clock)
+    try:
+        snapshot = await found.fetch_snapshot(account)  # long 1.2
+        wire.sent.clear()
+        plans = [_plan("hyperliquid", account, f"slice{i}", "1.0", snapshot) for i in range(2)]
+        report = await executor.execute(account, plans, tick_id="t", fingerprint="f", state=None)
+    finally:
+        await found.close()
+    assert [_is_order("hyperliquid", s) for s in wire.sent] == [True, True]  # no read at all
+    second = venue_lab.book.find("hyperliquid", account, plans[1].client_order_id)
+    assert second is not None and second.quantity == Decimal("0.2")
+    assert report.results[1].message.startswith("clipped from 1.0 to 0.2")
+    assert venue_lab.book.signed_position(account, BTC) == ZERO
+
+
+async def test_second_slice_when_hyperliquid_first_answer_states_no_fill_then_it_re_reads(
+    venue_lab: VenueLab, any_store: Store
+) -> None:
+    """An answer that states no fill (here the IOC could not match: an error status) leaves the
+    send's effect unknown to the gateway: the next slice re-reads the account."""
+    account = ACCOUNTS["hyperliquid"].account
+    found = gateway(venue_lab, "hyperliquid")
+    wire = Wire()
+    wire.attach(found.client(account))
+    executor = Executor(any_store, found, found.clock)
+    try:
+        snapshot = await found.fetch_snapshot(account)
+        wire.sent.clear()
+        plans = [_plan("hyperliquid", account, f"slice{i}", "0.1", snapshot) for i in range(2)]
+        held = snapshot.position(PositionKey(_btc("hyperliquid"), Side.LONG))
+        assert held is not None
+        unmatched = round_down(
+            held.mark_price * 2, snapshot.markets[_btc("hyperliquid")].price_tick
+        )
+        plans[0] = replace(plans[0], limit_price=unmatched)  # a sell IOC far above the book
+        report = await executor.execute(account, plans, tick_id="t", fingerprint="f", state=None)
+    finally:
+        await found.close()
+    assert report.results[0].filled_quantity == ZERO
+    first = next(i for i, s in enumerate(wire.sent) if _is_order("hyperliquid", s))
+    reads = [s for s in wire.sent[first:] if not _is_order("hyperliquid", s)]
+    assert [_reread_call("hyperliquid", s) for s in reads] == [True]
+    assert venue_lab.book.signed_position(account, BTC) == Decimal("1.1")
 
 
 @pytest.mark.parametrize("venue", VENUES)
