@@ -19,10 +19,12 @@ from guard.core.domain import (
     Finding,
     GuardState,
     LadderEpisode,
+    MarginMode,
     PositionKey,
     ReduceRequest,
     Reduction,
     Severity,
+    Side,
     frozen_map,
     require_utc,
 )
@@ -52,6 +54,8 @@ PEAK_HISTORY = timedelta(days=30)
 POSITION_MEMORY = ("room", "seen", "confirm")  # counters "<rule>|<symbol>|<side>|<what>"
 # Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
 LIQUIDATION_TOLERANCE = Decimal("0.01")
+# an enum's .value without the enum property's call (per position, every tick)
+_TEXT: dict[Side | MarginMode, str] = {e: e.value for e in (*Side, *MarginMode)}
 
 
 def evaluate(
@@ -100,8 +104,8 @@ def evaluate(
         positions=tuple(
             PositionRisk(
                 m.key.symbol,
-                m.key.side.value,
-                m.margin_mode.value,
+                _TEXT[m.key.side],
+                _TEXT[m.margin_mode],
                 m.quantity,
                 m.mark_price,
                 m.leverage,
@@ -246,7 +250,7 @@ def _next_state(
                 plain.pop(name, None)
             else:
                 plain[name] = count
-    open_keys = {f"{p.symbol}|{p.side.value}" for p in snapshot.positions}
+    open_keys = {f"{p.symbol}|{_TEXT[p.side]}" for p in snapshot.positions}
     for key in list(episodes):
         suffix = key.split("|", 1)[1]
         if not suffix.startswith("@") and suffix not in open_keys:

@@ -21,6 +21,7 @@ from guard.core.domain import (
     MarginMode,
     Position,
     PositionKey,
+    Side,
     frozen_map,
 )
 from guard.core.margin import cross_equity, isolated_equity
@@ -142,19 +143,27 @@ def _shocked_pools(
     is identical; it is the hot path of the stress rule on a healthy account. (Inlined: the
     shocked mark, PnL and tiered maintenance as in shocked, unrealized_pnl and maintenance_at.)"""
     factor = ONE + margin_of_safety
-    factor_of = shock.factor_of
+    factors = shock._factors  # factor_of's memory, read directly (a method call per position)
     markets = snapshot.markets
     cross_pnl = ZERO
     cross_mm = ZERO
     cross_keys: list[PositionKey] = []
     isolated: list[PoolOutcome] = []
     for p in snapshot.positions:
-        mark = max(p.mark_price * factor_of(p.symbol), ZERO)
+        symbol = p.symbol
+        moved = factors.get(symbol)
+        if moved is None:
+            moved = shock.factor_of(symbol)
+        mark = max(p.mark_price * moved, ZERO)
         quantity = p.quantity
-        pnl = p.side.sign * (mark - p.entry_price) * quantity
-        market = markets.get(p.symbol) or snapshot.market(p.symbol)
+        pnl = (1 if p.side is Side.LONG else -1) * (mark - p.entry_price) * quantity
+        market = markets.get(symbol) or snapshot.market(symbol)
         notional = quantity * mark
-        tier = market.tier_for(notional)
+        for tier in market.tiers:  # market.tier_for, inlined
+            if notional < tier.notional_cap:
+                break
+        else:  # above every cap: the last tier (no tiers: tier_for raises)
+            tier = market.tier_for(notional)
         mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
         if p.margin_mode is MarginMode.CROSS:
             cross_pnl += pnl
