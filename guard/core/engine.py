@@ -5,10 +5,11 @@ size; level-triggered requests are net of reductions already in flight."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from guard.core.domain import (
     ZERO,
@@ -118,7 +119,10 @@ def evaluate(
 
 
 def _run(rule: RuleBase, ctx: RuleContext, age: Decimal) -> RuleOutcome:
-    match rule:
+    evaluator = _EVALUATORS.get(type(rule))  # the kinds themselves, by one lookup
+    if evaluator is not None:
+        return evaluator(rule, ctx)
+    match rule:  # subclasses of the kinds, and stale_data (it needs the age)
         case ExitLadderRule():
             return exit_ladder(rule, ctx)
         case StaleDataRule():
@@ -138,6 +142,15 @@ def _run(rule: RuleBase, ctx: RuleContext, age: Decimal) -> RuleOutcome:
     raise TypeError(f"no evaluator for rule kind {type(rule).__name__}")
 
 
+_EVALUATORS: dict[type, Callable[[Any, RuleContext], RuleOutcome]] = {
+    ExitLadderRule: exit_ladder,
+    BufferFloorRule: buffer_floor,
+    FundingThresholdRule: funding_threshold,
+    LeverageCapRule: leverage_cap,
+    ExposureCapRule: exposure_cap,
+    StressRule: stress_rule,
+    DrawdownRule: drawdown,
+}
 _SELF_COOLING = (ExitLadderRule, DrawdownRule, StaleDataRule)
 
 

@@ -154,7 +154,9 @@ def _shocked_pools(
         moved = factors.get(symbol)
         if moved is None:
             moved = shock.factor_of(symbol)
-        mark = max(p.mark_price * moved, ZERO)
+        mark = p.mark_price * moved
+        if mark < ZERO:  # max(mark, ZERO) without the call
+            mark = ZERO
         quantity = p.quantity
         pnl = (1 if p.side is Side.LONG else -1) * (mark - p.entry_price) * quantity
         market = markets.get(symbol) or snapshot.market(symbol)
@@ -164,7 +166,9 @@ def _shocked_pools(
                 break
         else:  # above every cap: the last tier (no tiers: tier_for raises)
             tier = market.tier_for(notional)
-        mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
+        mm = notional * tier.maintenance_rate - tier.maintenance_deduction
+        if mm < ZERO:
+            mm = ZERO
         if p.margin_mode is MarginMode.CROSS:
             cross_pnl += pnl
             cross_mm += mm

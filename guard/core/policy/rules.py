@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from guard.core.domain import (
     ZERO,
@@ -52,16 +53,20 @@ class RuleContext:
     )
 
 
+# one empty read-only mapping shared by every outcome that remembers nothing (most of them)
+_EMPTY: Mapping[Any, Any] = frozen_map()
+
+
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
     """Findings of one rule plus the state it wants remembered (None removes an episode)."""
 
     findings: tuple[Finding, ...] = ()
     alerts: tuple[Alert, ...] = ()
-    episodes: Mapping[str, LadderEpisode | None] = field(default_factory=frozen_map)
-    episode_counters: Mapping[str, int] = field(default_factory=frozen_map)
-    fired_at: Mapping[str, datetime] = field(default_factory=frozen_map)
-    counters: Mapping[str, int | None] = field(default_factory=frozen_map)  # None removes
+    episodes: Mapping[str, LadderEpisode | None] = field(default_factory=lambda: _EMPTY)
+    episode_counters: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    fired_at: Mapping[str, datetime] = field(default_factory=lambda: _EMPTY)
+    counters: Mapping[str, int | None] = field(default_factory=lambda: _EMPTY)  # None removes
 
 
 def episode_key(rule_id: str, position: Position) -> str:
