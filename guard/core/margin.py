@@ -227,118 +227,89 @@ def _intervals_a_year(interval: timedelta) -> Decimal:
     return found
 
 
-@dataclass(slots=True)  # not frozen: it never leaves measure (frozen: a setattr call per field)
-class _Base:
-    """What measure needs of one position, computed once: its market, the tier its notional is
-    in, its side's sign, notional, unrealized PnL, maintenance and initial margin (the same
-    Decimal operations as notional, unrealized_pnl, maintenance_margin and initial_margin, in
-    the same order)."""
-
-    position: Position
-    market: MarketSpec
-    tier: MarginTier
-    sign: int
-    notional: Decimal
-    pnl: Decimal
-    mm: Decimal
-    im: Decimal
-
-    @staticmethod
-    def of(position: Position, market: MarketSpec) -> _Base:
-        quantity, mark = position.quantity, position.mark_price
-        notional = quantity * mark
-        sign = 1 if position.side is Side.LONG else -1  # Side.sign without the property call
-        pnl = sign * (mark - position.entry_price) * quantity
-        tier = market.tier_for(notional)
-        mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
-        leverage = position.leverage or tier.max_leverage
-        im = mm if leverage is None or leverage <= ZERO else notional / leverage
-        return _Base(position, market, tier, sign, notional, pnl, mm, im)
+# What measure needs of one position, computed once (the same Decimal operations as notional,
+# unrealized_pnl, maintenance_margin and initial_margin, in the same order): the position, its
+# market, the tier of its notional, its side's sign, notional, PnL, maintenance, initial margin.
+_Terms = tuple[Position, MarketSpec, MarginTier, int, Decimal, Decimal, Decimal, Decimal]
 
 
-def _position_metrics(
-    base: _Base,
-    rules: VenueRules,
-    snapshot: AccountSnapshot,
-    pool_equity: Decimal,
-    pool_ratio: Decimal,
-    pool: CrossPool | None = None,
-) -> PositionMetrics:
-    """One position's metrics; pool_ratio: its pool's maintenance ÷ equity (see ratio), whose
-    zero and infinity cases leverage and loss below inline."""
-    position, market, notional, sign = base.position, base.market, base.notional, base.sign
-    if pool is not None and position.margin_mode is MarginMode.CROSS:
-        liq = liquidation_price_for(cross_fixed(position, pool), position, market, base.tier)
-    else:
-        liq = liquidation_price(position, snapshot, rules)
-    data = snapshot.market_data.get(position.symbol)
-    if data is None:
-        rate = funding_price = None
-    else:
-        rate = data.funding_rate
-        funding_price = data.index_price if rules.funding_price_basis == "oracle" else None
+def _terms(position: Position, market: MarketSpec) -> _Terms:
     quantity, mark = position.quantity, position.mark_price
-    entry_notional = quantity * position.entry_price
-    loss = max(-base.pnl, ZERO)
-    return PositionMetrics(  # positionally, in field order (the hot path: 18 fields)
-        position.key,
-        quantity,
-        position.entry_price,
-        mark,
-        position.margin_mode,
-        notional,
-        base.pnl,
-        base.mm,
-        base.im,
-        pool_equity,
-        pool_ratio,
-        liq,
-        None if liq is None or mark <= ZERO else sign * (mark - liq) / mark,
-        notional / pool_equity
-        if pool_equity > ZERO
-        else (INFINITY if notional > ZERO else ZERO),  # ratio(notional, pool_equity)
-        loss / entry_notional
-        if entry_notional > ZERO
-        else (INFINITY if loss > ZERO else ZERO),  # ratio(loss, entry_notional)
-        ZERO
-        if rate is None
-        else sign * (notional if funding_price is None else quantity * funding_price) * rate,
-        sign * (rate or ZERO) * _intervals_a_year(market.funding_interval),
-        position.venue_liquidation_price,
-    )
+    notional = quantity * mark
+    sign = 1 if position.side is Side.LONG else -1  # Side.sign without the property call
+    pnl = sign * (mark - position.entry_price) * quantity
+    tier = market.tier_for(notional)
+    mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
+    leverage = position.leverage or tier.max_leverage
+    im = mm if leverage is None or leverage <= ZERO else notional / leverage
+    return position, market, tier, sign, notional, pnl, mm, im
 
 
 def measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMetrics:
     """Every account and position metric of `snapshot` under `rules`; each position's notional,
-    PnL, tier and margins are computed once and shared by the pool sums and its own metrics."""
+    PnL, tier and margins are computed once and shared by the pool sums and its own metrics
+    (ratio's zero and infinity cases inlined for leverage and loss)."""
     market = snapshot.market
-    bases = [_Base.of(p, market(p.symbol)) for p in snapshot.positions]
-    cross = [b for b in bases if b.position.margin_mode is MarginMode.CROSS]
-    isolated = [b for b in bases if b.position.margin_mode is MarginMode.ISOLATED]
+    terms = [_terms(p, market(p.symbol)) for p in snapshot.positions]
+    cross = [t for t in terms if t[0].margin_mode is MarginMode.CROSS]
+    isolated = [t for t in terms if t[0].margin_mode is MarginMode.ISOLATED]
     wallet = snapshot.balance.wallet_balance
-    pnls = [b.pnl for b in cross]
-    mms = [b.mm for b in cross]
+    pnls, mms = [t[5] for t in cross], [t[6] for t in cross]
     c_equity = wallet + _sum(pnls)
     c_mm = _sum(mms)
-    c_im = _sum([b.im for b in cross])
-    pool = CrossPool.from_terms(
-        wallet, [(b.position.symbol, b.position.side) for b in cross], pnls, mms
-    )
+    c_im = _sum([t[7] for t in cross])
+    pool = CrossPool.from_terms(wallet, [(t[0].symbol, t[0].side) for t in cross], pnls, mms)
     c_ratio = ratio(c_mm, c_equity)
+    by_oracle = rules.funding_price_basis == "oracle"
+    data_of = snapshot.market_data.get
     per_position: list[PositionMetrics] = []
-    for base in bases:
-        if base.position.margin_mode is MarginMode.CROSS:
-            per_position.append(_position_metrics(base, rules, snapshot, c_equity, c_ratio, pool))
+    for position, spec, tier, sign, notional, pnl, mm, im in terms:
+        if position.margin_mode is MarginMode.CROSS:
+            equity, pool_ratio = c_equity, c_ratio
+            liq = liquidation_price_for(cross_fixed(position, pool), position, spec, tier)
         else:
-            equity = (base.position.isolated_margin or ZERO) + base.pnl
-            per_position.append(
-                _position_metrics(base, rules, snapshot, equity, ratio(base.mm, equity))
+            equity = (position.isolated_margin or ZERO) + pnl
+            pool_ratio = ratio(mm, equity)
+            liq = liquidation_price(position, snapshot, rules)
+        data = data_of(position.symbol)
+        rate = None if data is None else data.funding_rate
+        funding_price = data.index_price if by_oracle and data is not None else None
+        quantity, mark = position.quantity, position.mark_price
+        entry_notional = quantity * position.entry_price
+        loss = max(-pnl, ZERO)
+        per_position.append(
+            PositionMetrics(  # positionally, in field order (the hot path: 18 fields)
+                position.key,
+                quantity,
+                position.entry_price,
+                mark,
+                position.margin_mode,
+                notional,
+                pnl,
+                mm,
+                im,
+                equity,
+                pool_ratio,
+                liq,
+                None if liq is None or mark <= ZERO else sign * (mark - liq) / mark,
+                notional / equity if equity > ZERO else (INFINITY if notional > ZERO else ZERO),
+                loss / entry_notional
+                if entry_notional > ZERO
+                else (INFINITY if loss > ZERO else ZERO),
+                ZERO
+                if rate is None
+                else sign
+                * (notional if funding_price is None else quantity * funding_price)
+                * rate,
+                sign * (rate or ZERO) * _intervals_a_year(spec.funding_interval),
+                position.venue_liquidation_price,
             )
-    i_equity = _sum([(b.position.isolated_margin or ZERO) + b.pnl for b in isolated])
-    i_mm = _sum([b.mm for b in isolated])
+        )
+    i_equity = _sum([(t[0].isolated_margin or ZERO) + t[5] for t in isolated])
+    i_mm = _sum([t[6] for t in isolated])
     equity = c_equity + i_equity
-    gross = _sum([b.notional for b in bases])
-    net = _sum([b.sign * b.notional for b in bases])
+    gross = _sum([t[4] for t in terms])
+    net = _sum([t[3] * t[4] for t in terms])
     return AccountMetrics(
         equity=equity,
         cross_equity=c_equity,
