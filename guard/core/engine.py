@@ -5,10 +5,11 @@ size; level-triggered requests are net of reductions already in flight."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from guard.core.domain import (
     ZERO,
@@ -19,10 +20,12 @@ from guard.core.domain import (
     Finding,
     GuardState,
     LadderEpisode,
+    MarginMode,
     PositionKey,
     ReduceRequest,
     Reduction,
     Severity,
+    Side,
     frozen_map,
     require_utc,
 )
@@ -52,6 +55,8 @@ PEAK_HISTORY = timedelta(days=30)
 POSITION_MEMORY = ("room", "seen", "confirm")  # counters "<rule>|<symbol>|<side>|<what>"
 # Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
 LIQUIDATION_TOLERANCE = Decimal("0.01")
+# an enum's .value without the enum property's call (per position, every tick)
+_TEXT: dict[Side | MarginMode, str] = {e: e.value for e in (*Side, *MarginMode)}
 
 
 def evaluate(
@@ -100,8 +105,8 @@ def evaluate(
         positions=tuple(
             PositionRisk(
                 m.key.symbol,
-                m.key.side.value,
-                m.margin_mode.value,
+                _TEXT[m.key.side],
+                _TEXT[m.margin_mode],
                 m.quantity,
                 m.mark_price,
                 m.leverage,
@@ -114,7 +119,10 @@ def evaluate(
 
 
 def _run(rule: RuleBase, ctx: RuleContext, age: Decimal) -> RuleOutcome:
-    match rule:
+    evaluator = _EVALUATORS.get(type(rule))  # the kinds themselves, by one lookup
+    if evaluator is not None:
+        return evaluator(rule, ctx)
+    match rule:  # subclasses of the kinds, and stale_data (it needs the age)
         case ExitLadderRule():
             return exit_ladder(rule, ctx)
         case StaleDataRule():
@@ -134,6 +142,15 @@ def _run(rule: RuleBase, ctx: RuleContext, age: Decimal) -> RuleOutcome:
     raise TypeError(f"no evaluator for rule kind {type(rule).__name__}")
 
 
+_EVALUATORS: dict[type, Callable[[Any, RuleContext], RuleOutcome]] = {
+    ExitLadderRule: exit_ladder,
+    BufferFloorRule: buffer_floor,
+    FundingThresholdRule: funding_threshold,
+    LeverageCapRule: leverage_cap,
+    ExposureCapRule: exposure_cap,
+    StressRule: stress_rule,
+    DrawdownRule: drawdown,
+}
 _SELF_COOLING = (ExitLadderRule, DrawdownRule, StaleDataRule)
 
 
@@ -246,7 +263,7 @@ def _next_state(
                 plain.pop(name, None)
             else:
                 plain[name] = count
-    open_keys = {f"{p.symbol}|{p.side.value}" for p in snapshot.positions}
+    open_keys = {f"{p.symbol}|{_TEXT[p.side]}" for p in snapshot.positions}
     for key in list(episodes):
         suffix = key.split("|", 1)[1]
         if not suffix.startswith("@") and suffix not in open_keys:

@@ -36,11 +36,13 @@ from guard.core.domain import (
     MarketSpec,
     Position,
     PositionKey,
+    Side,
 )
 from guard.core.margin_pool import CrossPool, cross_fixed
 from guard.core.venues.base import VenueRules, maintenance_margin
 
 YEAR = timedelta(days=365)
+_MINUS_ONE = Decimal(-1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +131,6 @@ def cross_equity(snapshot: AccountSnapshot) -> Decimal:
     return snapshot.balance.wallet_balance + upnl
 
 
-def _solve_price(
-    fixed: Decimal, q: Decimal, sq: Decimal, sqe: Decimal, tier: MarginTier
-) -> Decimal:
-    """Price p at which fixed + s·q·(p − e) = q·p·m − d, i.e. pool equity meets maintenance
-    (sq = s·q, sqe = s·q·e, computed once per position)."""
-    denominator = q * tier.maintenance_rate - sq
-    if denominator == ZERO:
-        return INFINITY
-    return (fixed + tier.maintenance_deduction - sqe) / denominator
-
-
 def liquidation_price_for(
     fixed: Decimal, position: Position, market: MarketSpec, current: MarginTier | None = None
 ) -> Decimal | None:
@@ -149,23 +140,42 @@ def liquidation_price_for(
     of the maintenance of the pool's other positions (held constant). Returns None when no
     positive price reaches the condition. `current`: the tier of the position's notional, when
     the caller has it.
+
+    Per tier: the price p at which fixed + s·q·(p − e) = q·p·m − d, i.e. (fixed + d − s·q·e) ÷
+    (q·m − s·q); a quotient whose terms have opposite signs (or a zero numerator) is not
+    positive, so it is not divided out (the division could only confirm that).
     """
     q = position.quantity
     if q <= ZERO:
         return None
     if current is None:
         current = market.tier_for(position.notional)
-    sq = Decimal(position.side.sign) * q
+    sq = (ONE if position.side is Side.LONG else _MINUS_ONE) * q
     sqe = sq * position.entry_price
-    candidate = _solve_price(fixed, q, sq, sqe, current)
-    if candidate > ZERO and market.tier_for(q * candidate) == current:
-        return candidate
+    denominator = q * current.maintenance_rate - sq
+    if denominator == ZERO:
+        candidate = INFINITY
+    else:
+        candidate = (fixed + current.maintenance_deduction - sqe) / denominator
+    if candidate > ZERO:
+        found = market.tier_for(q * candidate)
+        if found is current or found == current:
+            return candidate
     for tier in market.tiers:
         if tier is current:  # solved above, and it did not hold
             continue
-        price = _solve_price(fixed, q, sq, sqe, tier)
-        if price > ZERO and market.tier_for(q * price) == tier:
-            return price
+        denominator = q * tier.maintenance_rate - sq
+        if denominator == ZERO:
+            price = INFINITY
+        else:
+            numerator = fixed + tier.maintenance_deduction - sqe
+            if numerator == ZERO or (numerator > ZERO) is not (denominator > ZERO):
+                continue  # the quotient is not positive
+            price = numerator / denominator
+        if price > ZERO:
+            found = market.tier_for(q * price)
+            if found is tier or found == tier:
+                return price
     return candidate if candidate > ZERO else None
 
 
@@ -217,111 +227,89 @@ def _intervals_a_year(interval: timedelta) -> Decimal:
     return found
 
 
-@dataclass(slots=True)  # not frozen: it never leaves measure (frozen: a setattr call per field)
-class _Base:
-    """What measure needs of one position, computed once: its market, the tier its notional is
-    in, notional, unrealized PnL, maintenance and initial margin (the same Decimal operations
-    as notional, unrealized_pnl, maintenance_margin and initial_margin, in the same order)."""
-
-    position: Position
-    market: MarketSpec
-    tier: MarginTier
-    notional: Decimal
-    pnl: Decimal
-    mm: Decimal
-    im: Decimal
-
-    @staticmethod
-    def of(position: Position, market: MarketSpec) -> _Base:
-        notional = position.quantity * position.mark_price
-        pnl = position.side.sign * (position.mark_price - position.entry_price) * position.quantity
-        tier = market.tier_for(notional)
-        mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
-        leverage = position.leverage or tier.max_leverage
-        im = mm if leverage is None or leverage <= ZERO else notional / leverage
-        return _Base(position, market, tier, notional, pnl, mm, im)
+# What measure needs of one position, computed once (the same Decimal operations as notional,
+# unrealized_pnl, maintenance_margin and initial_margin, in the same order): the position, its
+# market, the tier of its notional, its side's sign, notional, PnL, maintenance, initial margin.
+_Terms = tuple[Position, MarketSpec, MarginTier, int, Decimal, Decimal, Decimal, Decimal]
 
 
-def _position_metrics(
-    base: _Base,
-    rules: VenueRules,
-    snapshot: AccountSnapshot,
-    pool_equity: Decimal,
-    pool_ratio: Decimal,
-    pool: CrossPool | None = None,
-) -> PositionMetrics:
-    """One position's metrics; pool_ratio: its pool's maintenance ÷ equity (see ratio)."""
-    position, market = base.position, base.market
-    if pool is not None and position.margin_mode is MarginMode.CROSS:
-        liq = liquidation_price_for(cross_fixed(position, pool), position, market, base.tier)
-    else:
-        liq = liquidation_price(position, snapshot, rules)
-    data = snapshot.market_data.get(position.symbol)
-    rate = data.funding_rate if data is not None else None
-    funding_price = None
-    if rules.funding_price_basis == "oracle" and data is not None:
-        funding_price = data.index_price
-    entry_notional = position.quantity * position.entry_price
-    loss = max(-base.pnl, ZERO)
-    sign = position.side.sign
-    funding = (
-        ZERO
-        if rate is None
-        else sign
-        * (base.notional if funding_price is None else position.quantity * funding_price)
-        * rate
-    )
-    mark = position.mark_price
-    return PositionMetrics(  # positionally, in field order (the hot path: 18 fields)
-        position.key,
-        position.quantity,
-        position.entry_price,
-        mark,
-        position.margin_mode,
-        base.notional,
-        base.pnl,
-        base.mm,
-        base.im,
-        pool_equity,
-        pool_ratio,
-        liq,
-        None if liq is None or mark <= ZERO else sign * (mark - liq) / mark,
-        ratio(base.notional, pool_equity),
-        ratio(loss, entry_notional),
-        funding,
-        sign * (rate or ZERO) * _intervals_a_year(market.funding_interval),
-        position.venue_liquidation_price,
-    )
+def _terms(position: Position, market: MarketSpec) -> _Terms:
+    quantity, mark = position.quantity, position.mark_price
+    notional = quantity * mark
+    sign = 1 if position.side is Side.LONG else -1  # Side.sign without the property call
+    pnl = sign * (mark - position.entry_price) * quantity
+    tier = market.tier_for(notional)
+    mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
+    leverage = position.leverage or tier.max_leverage
+    im = mm if leverage is None or leverage <= ZERO else notional / leverage
+    return position, market, tier, sign, notional, pnl, mm, im
 
 
 def measure(snapshot: AccountSnapshot, rules: VenueRules) -> AccountMetrics:
     """Every account and position metric of `snapshot` under `rules`; each position's notional,
-    PnL, tier and margins are computed once and shared by the pool sums and its own metrics."""
-    bases = [_Base.of(p, snapshot.market(p.symbol)) for p in snapshot.positions]
-    cross = [b for b in bases if b.position.margin_mode is MarginMode.CROSS]
-    isolated = [b for b in bases if b.position.margin_mode is MarginMode.ISOLATED]
-    c_equity = snapshot.balance.wallet_balance + _sum(b.pnl for b in cross)
-    c_mm = _sum(b.mm for b in cross)
-    c_im = _sum(b.im for b in cross)
-    keys = [(b.position.symbol, b.position.side) for b in cross]
-    pool = CrossPool.from_terms(
-        snapshot.balance.wallet_balance, keys, [b.pnl for b in cross], [b.mm for b in cross]
-    )
+    PnL, tier and margins are computed once and shared by the pool sums and its own metrics
+    (ratio's zero and infinity cases inlined for leverage and loss)."""
+    market = snapshot.market
+    terms = [_terms(p, market(p.symbol)) for p in snapshot.positions]
+    cross = [t for t in terms if t[0].margin_mode is MarginMode.CROSS]
+    isolated = [t for t in terms if t[0].margin_mode is MarginMode.ISOLATED]
+    wallet = snapshot.balance.wallet_balance
+    pnls, mms = [t[5] for t in cross], [t[6] for t in cross]
+    c_equity = wallet + _sum(pnls)
+    c_mm = _sum(mms)
+    c_im = _sum([t[7] for t in cross])
+    pool = CrossPool.from_terms(wallet, [(t[0].symbol, t[0].side) for t in cross], pnls, mms)
     c_ratio = ratio(c_mm, c_equity)
+    by_oracle = rules.funding_price_basis == "oracle"
+    data_of = snapshot.market_data.get
     per_position: list[PositionMetrics] = []
-    for base in bases:
-        if base.position.margin_mode is MarginMode.CROSS:
-            per_position.append(_position_metrics(base, rules, snapshot, c_equity, c_ratio, pool))
+    for position, spec, tier, sign, notional, pnl, mm, im in terms:
+        if position.margin_mode is MarginMode.CROSS:
+            equity, pool_ratio = c_equity, c_ratio
+            liq = liquidation_price_for(cross_fixed(position, pool), position, spec, tier)
         else:
-            equity = (base.position.isolated_margin or ZERO) + base.pnl
-            per_position.append(
-                _position_metrics(base, rules, snapshot, equity, ratio(base.mm, equity))
+            equity = (position.isolated_margin or ZERO) + pnl
+            pool_ratio = ratio(mm, equity)
+            liq = liquidation_price(position, snapshot, rules)
+        data = data_of(position.symbol)
+        rate = None if data is None else data.funding_rate
+        funding_price = data.index_price if by_oracle and data is not None else None
+        quantity, mark = position.quantity, position.mark_price
+        entry_notional = quantity * position.entry_price
+        loss = max(-pnl, ZERO)
+        per_position.append(
+            PositionMetrics(  # positionally, in field order (the hot path: 18 fields)
+                position.key,
+                quantity,
+                position.entry_price,
+                mark,
+                position.margin_mode,
+                notional,
+                pnl,
+                mm,
+                im,
+                equity,
+                pool_ratio,
+                liq,
+                None if liq is None or mark <= ZERO else sign * (mark - liq) / mark,
+                notional / equity if equity > ZERO else (INFINITY if notional > ZERO else ZERO),
+                loss / entry_notional
+                if entry_notional > ZERO
+                else (INFINITY if loss > ZERO else ZERO),
+                ZERO
+                if rate is None
+                else sign
+                * (notional if funding_price is None else quantity * funding_price)
+                * rate,
+                sign * (rate or ZERO) * _intervals_a_year(spec.funding_interval),
+                position.venue_liquidation_price,
             )
-    i_equity = _sum((b.position.isolated_margin or ZERO) + b.pnl for b in isolated)
-    i_mm = _sum(b.mm for b in isolated)
+        )
+    i_equity = _sum([(t[0].isolated_margin or ZERO) + t[5] for t in isolated])
+    i_mm = _sum([t[6] for t in isolated])
     equity = c_equity + i_equity
-    gross = _sum(b.notional for b in bases)
-    net = _sum(b.position.side.sign * b.notional for b in bases)
+    gross = _sum([t[4] for t in terms])
+    net = _sum([t[3] * t[4] for t in terms])
     return AccountMetrics(
         equity=equity,
         cross_equity=c_equity,

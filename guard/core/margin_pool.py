@@ -4,7 +4,6 @@ Decimal: the same digits as summing the others left to right (see _sums_without)
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, Rounded, localcontext
@@ -73,28 +72,31 @@ def _sums_direct(keys: list[_Key], values: list[Decimal]) -> dict[_Key, Decimal]
 def _sums_linear(keys: list[_Key], values: list[Decimal]) -> dict[_Key, Decimal]:
     """_sums_direct's result, in O(n) when no partial sum can round: the total minus the key's own
     values, quantized to the exponent the left-to-right sum has (the finest of 0 and the
-    others'), hence the same Decimal; else _sums_direct."""
+    others'), hence the same Decimal; else _sums_direct.
+
+    Exact sums take the finest exponent of their terms, so the total has the finest of all and
+    each key's own sum the finest of its values (and 0): total − own already has the exponent
+    of the left-to-right sum unless the key alone holds the finest one (then it is quantized to
+    the finest of the others)."""
     if not _sums_exactly(values):
         return _sums_direct(keys, values)
     own: dict[_Key, Decimal] = {}
-    finest: dict[_Key, int] = {}  # each key's finest exponent (0 at most, as ZERO's)
+    mine = own.get
     for key, value in zip(keys, values, strict=True):
-        own[key] = own.get(key, ZERO) + value
-        finest[key] = min(finest.get(key, 0), int(value.as_tuple().exponent))
+        own[key] = mine(key, ZERO) + value
     if not own:
         return {}
     total = _sum(values)
-    ranked = heapq.nsmallest(2, finest.items(), key=lambda item: item[1])
-    first, lowest = ranked[0]
-    runner_up = ranked[1][1] if len(ranked) > 1 else 0  # the finest of every key but `first`
-    sums: dict[_Key, Decimal] = {}
-    quanta: dict[int, Decimal] = {}
-    for key, mine in own.items():
-        exponent = runner_up if key == first else lowest
-        if exponent not in quanta:
-            quanta[exponent] = Decimal((0, (1,), exponent))
-        sums[key] = (total - mine).quantize(quanta[exponent])
-    return sums
+    finest = [key for key, value in own.items() if value.same_quantum(total)]
+    if len(finest) != 1:  # two keys or more hold the finest exponent: no key is alone with it
+        return {key: total - value for key, value in own.items()}
+    alone = finest[0]
+    others = [int(value.as_tuple().exponent) for key, value in own.items() if key != alone]
+    quantum = Decimal((0, (1,), min(others, default=0)))
+    return {
+        key: (total - value).quantize(quantum) if key == alone else total - value
+        for key, value in own.items()
+    }
 
 
 def _sums_exactly(values: list[Decimal]) -> bool:

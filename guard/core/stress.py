@@ -19,8 +19,10 @@ from guard.core.domain import (
     AccountSnapshot,
     Balance,
     MarginMode,
+    MarketSpec,
     Position,
     PositionKey,
+    Side,
     frozen_map,
 )
 from guard.core.margin import cross_equity, isolated_equity
@@ -134,39 +136,64 @@ def shocked(snapshot: AccountSnapshot, shock: Shock) -> AccountSnapshot:
     return replace(snapshot, positions=positions, market_data=frozen_map(data))
 
 
+# what the stress pass reads of each position, read once for every shock of an evaluation: its
+# symbol, mark, quantity, side's sign, entry, market, whether it is cross, key, isolated margin
+_Row = tuple[str, Decimal, Decimal, int, Decimal, MarketSpec, bool, PositionKey, Decimal]
+
+
+def _rows(snapshot: AccountSnapshot) -> list[_Row]:
+    market = snapshot.markets.get  # Side.sign and the rest without a property call per shock
+    # fmt: off
+    return [
+        (p.symbol, p.mark_price, p.quantity, 1 if p.side is Side.LONG else -1, p.entry_price,
+         market(p.symbol) or snapshot.market(p.symbol), p.margin_mode is MarginMode.CROSS, p.key,
+         p.isolated_margin or ZERO)
+        for p in snapshot.positions
+    ]
+    # fmt: on
+
+
 def _shocked_pools(
-    snapshot: AccountSnapshot, shock: Shock, venue: VenueRules, margin_of_safety: Decimal
+    rows: list[_Row], wallet: Decimal, shock: Shock, venue: VenueRules, margin_of_safety: Decimal
 ) -> tuple[PoolOutcome, ...]:
     """`assess(shocked(snapshot, shock))` computed in one pass without rebuilding positions: the
     same sums in the same order (cross pool first, then each isolated position), so the outcome
     is identical; it is the hot path of the stress rule on a healthy account. (Inlined: the
     shocked mark, PnL and tiered maintenance as in shocked, unrealized_pnl and maintenance_at.)"""
     factor = ONE + margin_of_safety
-    factor_of = shock.factor_of
-    markets = snapshot.markets
+    factors = shock._factors  # factor_of's memory, read directly (a method call per position)
     cross_pnl = ZERO
     cross_mm = ZERO
     cross_keys: list[PositionKey] = []
     isolated: list[PoolOutcome] = []
-    for p in snapshot.positions:
-        mark = max(p.mark_price * factor_of(p.symbol), ZERO)
-        quantity = p.quantity
-        pnl = p.side.sign * (mark - p.entry_price) * quantity
-        market = markets.get(p.symbol) or snapshot.market(p.symbol)
+    for symbol, mark, quantity, sign, entry, market, cross, key, margin in rows:
+        moved = factors.get(symbol)
+        if moved is None:
+            moved = shock.factor_of(symbol)
+        mark = mark * moved
+        if mark < ZERO:  # max(mark, ZERO) without the call
+            mark = ZERO
+        pnl = sign * (mark - entry) * quantity
         notional = quantity * mark
-        tier = market.tier_for(notional)
-        mm = max(notional * tier.maintenance_rate - tier.maintenance_deduction, ZERO)
-        if p.margin_mode is MarginMode.CROSS:
+        for tier in market.tiers:  # market.tier_for, inlined
+            if notional < tier.notional_cap:
+                break
+        else:  # above every cap: the last tier (no tiers: tier_for raises)
+            tier = market.tier_for(notional)
+        mm = notional * tier.maintenance_rate - tier.maintenance_deduction
+        if mm < ZERO:
+            mm = ZERO
+        if cross:
             cross_pnl += pnl
             cross_mm += mm
-            cross_keys.append(p.key)
+            cross_keys.append(key)
         else:
-            equity = (p.isolated_margin or ZERO) + pnl
+            equity = margin + pnl
             liquidated = venue.is_liquidatable(equity, mm * factor)
-            isolated.append(PoolOutcome(str(p.key), equity, mm, liquidated, (p.key,)))
+            isolated.append(PoolOutcome(str(key), equity, mm, liquidated, (key,)))
     pools: list[PoolOutcome] = []
     if cross_keys:
-        equity = snapshot.balance.wallet_balance + cross_pnl
+        equity = wallet + cross_pnl
         liquidated = venue.is_liquidatable(equity, cross_mm * factor)
         pools.append(PoolOutcome(CROSS_POOL, equity, cross_mm, liquidated, tuple(cross_keys)))
     return (*pools, *isolated)
@@ -212,13 +239,21 @@ def stress(
     snapshot: AccountSnapshot, shock: Shock, venue: VenueRules, margin_of_safety: Decimal = ZERO
 ) -> StressResult:
     """Post-shock equity, maintenance requirement and which pools would be liquidated."""
-    pools = _shocked_pools(snapshot, shock, venue, margin_of_safety)
-    return StressResult(
-        shock,
-        sum((p.equity for p in pools), ZERO),
-        sum((p.maintenance_margin for p in pools), ZERO),
-        pools,
-    )
+    return stress_each(snapshot, (shock,), venue, margin_of_safety)[0]
+
+
+def stress_each(
+    snapshot: AccountSnapshot, shocks: Sequence[Shock], venue: VenueRules, safety: Decimal = ZERO
+) -> tuple[StressResult, ...]:
+    """stress() of every shock in turn, the positions read once for all of them."""
+    rows, wallet = _rows(snapshot), snapshot.balance.wallet_balance
+    found: list[StressResult] = []
+    for shock in shocks:
+        pools = _shocked_pools(rows, wallet, shock, venue, safety)
+        equity = sum((p.equity for p in pools), ZERO)
+        mm = sum((p.maintenance_margin for p in pools), ZERO)
+        found.append(StressResult(shock, equity, mm, pools))
+    return tuple(found)
 
 
 def reduced(
@@ -311,6 +346,7 @@ def survive(
     margin_of_safety: Decimal,
     keys: Sequence[PositionKey] | None = None,
     order: Order = "pro_rata",
+    before: StressResult | None = None,
 ) -> Solution:
     """The minimal reduction after which `shock` liquidates no pool, with the margin of safety.
 
@@ -319,7 +355,8 @@ def survive(
     scales its margin, maintenance and PnL alike, so an isolated pool that fails is closed.
     """
     allowed = list(keys) if keys is not None else [p.key for p in snapshot.positions]
-    before = stress(snapshot, shock, venue, margin_of_safety)
+    if before is None:  # `before`: this stress, when the caller has it (see stress_each)
+        before = stress(snapshot, shock, venue, margin_of_safety)
     reductions: dict[PositionKey, Decimal] = {}
     ok = True
     for pool in before.pools:
@@ -357,5 +394,6 @@ __all__ = [
     "reduced",
     "shocked",
     "stress",
+    "stress_each",
     "survive",
 ]

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from guard.core.domain import ONE, Finding, Position, Severity, frozen_map
+from guard.core.domain import ONE, Finding, Position, Severity, Side, frozen_map
 from guard.core.policy.reductions import ceil_step, findings_for, pct, selected
 from guard.core.policy.rules import RuleContext, RuleOutcome, rule_kind
 from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_levels import FundingAction, FundingThresholdRule, RateSource
 
 YEAR = timedelta(days=365)
+_SIDE_TEXT = {side: side.value for side in Side}  # Side.value without the enum property call
 
 
 def funding_interval_index(moment: datetime, interval: timedelta) -> int:
@@ -26,27 +27,36 @@ def funding_threshold(rule: FundingThresholdRule, ctx: RuleContext) -> RuleOutco
     counters: dict[str, int | None] = {}
     fired: dict[str, datetime] = {}
     now = ctx.snapshot.taken_at
+    snapshot = ctx.snapshot
+    current = rule.rate is RateSource.CURRENT
+    per_year: dict[timedelta, Decimal] = {}  # Decimal(YEAR / interval), once per interval
+    indices: dict[timedelta, int] = {}  # funding_interval_index(now, interval), once per interval
     for position in selected(rule, ctx):
-        data = ctx.snapshot.market_data.get(position.symbol)
+        data = snapshot.market_data.get(position.symbol)
         rate = None
         if data is not None:
-            rate = (
-                data.funding_rate
-                if rule.rate is RateSource.CURRENT
-                else data.predicted_funding_rate
-            )
-        key = f"{rule.id}|{position.symbol}|{position.side.value}"
+            rate = data.funding_rate if current else data.predicted_funding_rate
+        side = position.side
+        key = f"{rule.id}|{position.symbol}|{_SIDE_TEXT[side]}"
         if rate is None:
             continue
-        interval = ctx.snapshot.market(position.symbol).funding_interval
-        paid = position.side.sign * rate  # per interval; positive: this position pays
-        value = paid * Decimal(YEAR / interval) if rule.annualised else paid
-        basis = "a year" if rule.annualised else f"per {interval}"
-        index = funding_interval_index(now, interval)
+        interval = snapshot.market(position.symbol).funding_interval
+        paid = (1 if side is Side.LONG else -1) * rate  # per interval; positive: this one pays
+        if rule.annualised:
+            year = per_year.get(interval)
+            if year is None:
+                year = per_year[interval] = Decimal(YEAR / interval)
+            value = paid * year
+        else:
+            value = paid
+        index = indices.get(interval)
+        if index is None:
+            index = indices[interval] = funding_interval_index(now, interval)
         if value <= rule.threshold:
             counters[f"{key}|streak"] = None
             counters[f"{key}|last"] = None
             continue
+        basis = "a year" if rule.annualised else f"per {interval}"
         streak = ctx.state.counters.get(f"{key}|streak", 0)
         last = ctx.state.counters.get(f"{key}|last")
         if last != index:

@@ -14,6 +14,7 @@ from guard.core.domain import (
     MarginMode,
     Position,
     PositionKey,
+    Side,
 )
 from guard.core.margin import cross_equity, initial_margin, isolated_equity, ratio
 from guard.core.policy.reductions import (
@@ -151,7 +152,6 @@ def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
     """Reduce back under the account gross leverage cap and each position's leverage cap; each
     position's finding names the cap(s) it serves and its request is the larger of them."""
     metrics = ctx.metrics
-    chosen = ordered(selected(rule, ctx), ctx, rule.order, rule.priority)
     wanted: dict[PositionKey, tuple[Decimal, list[str], Decimal, Decimal]] = {}
 
     def want(key: PositionKey, quantity: Decimal, why: str, value: Decimal, cap: Decimal) -> None:
@@ -172,11 +172,14 @@ def leverage_cap(rule: LeverageCapRule, ctx: RuleContext) -> RuleOutcome:
             + _restoring(rule.restore_to, rule.account)
         )
         pro_rata = rule.order is ReductionOrder.PRO_RATA
+        chosen = ordered(selected(rule, ctx), ctx, rule.order, rule.priority)
         for key, quantity in allocate_notional(chosen, ctx, excess, pro_rata).items():
             want(key, quantity, why, metrics.leverage, rule.account)
     if rule.position is not None:
-        for position in chosen:
-            m = ctx.metrics.position(position.key)
+        # each position's cap stands alone and the findings go out in key order: the order of
+        # reduction does not matter here, so the positions are not ranked (a sort per tick)
+        for position in selected(rule, ctx):
+            m = metrics.position(position.key)
             if m is None or m.leverage <= rule.position:
                 continue
             allowed_notional = max(m.pool_equity, ZERO) * rule.position * rule.restore_to
@@ -225,28 +228,35 @@ def exposure_cap(rule: ExposureCapRule, ctx: RuleContext) -> RuleOutcome:
         cap = max(ctx.metrics.equity, ZERO) * rule.limit_pct_of_equity
         cap_text = f"{pct(rule.limit_pct_of_equity)} of equity = {cap.quantize(Decimal('0.01'))}"
     groups: dict[str, list[Position]] = {}
+    per_asset = rule.scope is ExposureScope.PER_ASSET
+    markets = ctx.snapshot.markets
     for position in chosen:
-        group = (
-            ctx.snapshot.market(position.symbol).base
-            if rule.scope is ExposureScope.PER_ASSET
-            else "total"
-        )
+        if per_asset:
+            symbol = position.symbol
+            group = (markets.get(symbol) or ctx.snapshot.market(symbol)).base
+        else:
+            group = "total"
         groups.setdefault(group, []).append(position)
     findings: list[Finding] = []
     pro_rata = rule.order is ReductionOrder.PRO_RATA
+    gross = rule.measure is ExposureMeasure.GROSS
     for group in sorted(groups):
         members = groups[group]
-        if rule.measure is ExposureMeasure.GROSS:
+        if gross:
             value = sum((p.notional for p in members), ZERO)
-            candidates = members
             excess = value - cap
+            if excess <= ZERO:
+                continue
+            candidates = members
         else:
-            value = sum((p.side.sign * p.notional for p in members), ZERO)
-            heavy = 1 if value > 0 else -1
-            candidates = [p for p in members if p.side.sign == heavy]
+            value = ZERO
+            for p in members:  # sum(side.sign × notional) from ZERO, without the enum property
+                value += (1 if p.side is Side.LONG else -1) * (p.quantity * p.mark_price)
             excess = abs(value) - cap
-        if excess <= ZERO:
-            continue
+            if excess <= ZERO:
+                continue
+            heavy = Side.LONG if value > 0 else Side.SHORT
+            candidates = [p for p in members if p.side is heavy]
         excess += cap * (1 - rule.restore_to)  # hysteresis: down to restore_to of the cap
         found = allocate_notional(
             ordered(candidates, ctx, rule.order, rule.priority), ctx, excess, pro_rata

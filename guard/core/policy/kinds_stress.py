@@ -10,7 +10,7 @@ from guard.core.policy.reductions import findings_for, ordered, pct, selected
 from guard.core.policy.rules import RuleContext, RuleOutcome, rule_kind
 from guard.core.policy.schema_levels import ReductionOrder
 from guard.core.policy.schema_stress import StressOrder, StressRule
-from guard.core.stress import Order, reduced, stress, survive
+from guard.core.stress import Order, reduced, stress_each, survive
 
 
 def stress_rule(rule: StressRule, ctx: RuleContext) -> RuleOutcome:
@@ -24,9 +24,13 @@ def stress_rule(rule: StressRule, ctx: RuleContext) -> RuleOutcome:
     findings: list[Finding] = []
     wanted: dict[PositionKey, Decimal] = {}
     reasons: list[str] = []
-    for spec in rule.shocks:
-        shock = spec.to_shock()
-        solution = survive(ctx.snapshot, shock, ctx.venue, rule.margin_of_safety, keys, mode)
+    shocks = [spec.to_shock() for spec in rule.shocks]
+    # every shock's stress before any reduction, the positions read once for all of them
+    befores = stress_each(ctx.snapshot, shocks, ctx.venue, rule.margin_of_safety)
+    for shock, before in zip(shocks, befores, strict=True):
+        solution = survive(
+            ctx.snapshot, shock, ctx.venue, rule.margin_of_safety, keys, mode, before
+        )
         if solution.before.survives:
             continue
         failing = [p for p in solution.before.pools if p.liquidated]
@@ -60,9 +64,9 @@ def stress_rule(rule: StressRule, ctx: RuleContext) -> RuleOutcome:
         # A reduction good for one shock may not be enough for another: check the union.
         after = reduced(ctx.snapshot, wanted)
         still = [
-            spec.to_shock().name
-            for spec in rule.shocks
-            if not stress(after, spec.to_shock(), ctx.venue, rule.margin_of_safety).survives
+            result.shock.name
+            for result in stress_each(after, shocks, ctx.venue, rule.margin_of_safety)
+            if not result.survives
         ]
         why = "; ".join(reasons) + (
             f"; still failing together: {', '.join(still)}" if still else ""

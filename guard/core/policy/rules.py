@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from guard.core.domain import (
     ZERO,
@@ -18,12 +19,13 @@ from guard.core.domain import (
     Position,
     ReduceRequest,
     Severity,
+    Side,
     frozen_map,
 )
 from guard.core.margin import AccountMetrics, PositionMetrics
 from guard.core.numbers import market_quantity
 from guard.core.policy.progress import progress, room_key
-from guard.core.policy.schema_fields import RuleBase
+from guard.core.policy.schema_fields import RuleBase, SelectorMode, SelectorSide
 from guard.core.policy.schema_ladders import AtStart, Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
 from guard.core.policy.units import format_percent
@@ -51,16 +53,20 @@ class RuleContext:
     )
 
 
+# one empty read-only mapping shared by every outcome that remembers nothing (most of them)
+_EMPTY: Mapping[Any, Any] = frozen_map()
+
+
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
     """Findings of one rule plus the state it wants remembered (None removes an episode)."""
 
     findings: tuple[Finding, ...] = ()
     alerts: tuple[Alert, ...] = ()
-    episodes: Mapping[str, LadderEpisode | None] = field(default_factory=frozen_map)
-    episode_counters: Mapping[str, int] = field(default_factory=frozen_map)
-    fired_at: Mapping[str, datetime] = field(default_factory=frozen_map)
-    counters: Mapping[str, int | None] = field(default_factory=frozen_map)  # None removes
+    episodes: Mapping[str, LadderEpisode | None] = field(default_factory=lambda: _EMPTY)
+    episode_counters: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    fired_at: Mapping[str, datetime] = field(default_factory=lambda: _EMPTY)
+    counters: Mapping[str, int | None] = field(default_factory=lambda: _EMPTY)  # None removes
 
 
 def episode_key(rule_id: str, position: Position) -> str:
@@ -71,6 +77,27 @@ def describe_metric(metric: LadderMetric, value: Decimal) -> str:
     if metric.is_percentage:
         return format_percent(value.quantize(Decimal("0.0001")))
     return f"{value}"
+
+
+# metrics read straight from a position's PositionMetrics (the others: see _ladder_value)
+_METRIC_FIELDS = {
+    LadderMetric.LIQUIDATION_DISTANCE: "liquidation_distance",
+    LadderMetric.MARGIN_RATIO: "margin_ratio",
+    LadderMetric.UNREALIZED_LOSS_PCT: "unrealized_loss_pct",
+    LadderMetric.MARK_PRICE: "mark_price",
+}
+_SIDE_TEXT = {side: side.value for side in Side}  # Side.value without the enum property call
+_NONE: frozenset[int] = frozenset()
+
+
+def _selects_every_position(rule: RuleBase) -> bool:
+    """The default selector (every symbol, mode and side): matches_position is True for all."""
+    select = rule.select
+    return (
+        select.symbols == ("*",)
+        and select.margin_mode is SelectorMode.ANY
+        and select.side is SelectorSide.ANY
+    )
 
 
 def _ladder_value(
@@ -103,6 +130,7 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
     A breach must hold `confirm_ticks` evaluations in a row; bands a position is already inside
     when the rule first sees it are reported, not acted on, unless `at_start: act`."""
     direction = rule.effective_direction
+    below = direction is Direction.BELOW
     findings: list[Finding] = []
     alerts: list[Alert] = []
     episodes: dict[str, LadderEpisode | None] = {}
@@ -110,21 +138,32 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
     plain: dict[str, int | None] = {}
     fired_at: dict[str, datetime] = {}
     now = ctx.snapshot.taken_at
+    # the same for every position: read once (the selector, the metric's field, the triggers)
+    selects_all = _selects_every_position(rule)
+    by_progress = rule.metric is LadderMetric.LIQUIDATION_PROGRESS
+    field_name = _METRIC_FIELDS.get(rule.metric)
+    needs_candles = rule.needs_candles
+    warn_at_start = rule.at_start is AtStart.WARN
+    triggers = [band.trigger for band in rule.bands]
+    metrics_of = ctx.metrics.position
+    remembered_counters = ctx.state.counters
     for position in ctx.snapshot.positions:
-        if not rule.select.matches_position(position):
+        if not selects_all and not rule.select.matches_position(position):
             continue
-        metrics = ctx.metrics.position(position.key)
+        metrics = metrics_of(position.key)
         if metrics is None:
             continue
-        key = episode_key(rule.id, position)
-        if rule.metric is LadderMetric.LIQUIDATION_PROGRESS:
-            remembered = ctx.state.counters.get(room_key(key))
+        key = f"{rule.id}|{position.symbol}|{_SIDE_TEXT[position.side]}"  # episode_key
+        if by_progress:
+            remembered = remembered_counters.get(room_key(key))
             value, room = progress(position, metrics, remembered)
             if room is not None and room != remembered:
                 plain[room_key(key)] = room
+        elif field_name is not None:
+            value = getattr(metrics, field_name)
         else:
             value = _ladder_value(rule, metrics, ctx)
-        if rule.needs_candles:
+        if needs_candles:
             value, why = candle_value(rule, position, metrics, ctx.candles, now, value)
             if value is None and why:  # never act on absent data: hold, memory unchanged
                 findings.append(
@@ -144,11 +183,10 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         if value is None:
             continue
         first_sight = False
-        if rule.at_start is AtStart.WARN:
-            first_sight = ctx.state.counters.get(f"{key}|seen") is None
+        if warn_at_start:
+            first_sight = remembered_counters.get(f"{key}|seen") is None
             plain[f"{key}|seen"] = 1
         confirm_key = f"{key}|confirm"
-        shown = describe(rule, value)
         if (
             episode is not None
             and not _is_worse_or_equal(direction, value, rule.rearm)
@@ -160,8 +198,8 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
                     rule.id,
                     rule_kind(rule),
                     Severity.INFO,
-                    f"{rule.metric.value} {shown} recovered past the re-arm level "
-                    f"{describe(rule, rule.rearm)}: episode {episode.number} ends",
+                    f"{rule.metric.value} {describe(rule, value)} recovered past the re-arm "
+                    f"level {describe(rule, rule.rearm)}: episode {episode.number} ends",
                     position.symbol,
                     position.side,
                     rule.metric.value,
@@ -170,16 +208,21 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
                 )
             )
             continue
-        breached = frozenset(
+        breached = [
             index
-            for index, band in enumerate(rule.bands)
-            if _is_worse_or_equal(direction, value, band.trigger)
+            for index, trigger in enumerate(triggers)
+            if (value <= trigger if below else value >= trigger)  # _is_worse_or_equal
+        ]
+        new = (
+            frozenset(breached) - (episode.fired_bands if episode is not None else frozenset())
+            if breached
+            else _NONE
         )
-        new = breached - (episode.fired_bands if episode is not None else frozenset())
         if not new:
             if confirm_key in ctx.state.counters:
                 plain[confirm_key] = None  # the breach did not hold: confirmation starts over
             continue
+        shown = describe(rule, value)  # only now: most positions end above without a message
         if rule.confirm_ticks > 1:
             held = ctx.state.counters.get(confirm_key, 0) + 1
             if held < rule.confirm_ticks:

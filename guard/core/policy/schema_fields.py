@@ -43,6 +43,8 @@ class Selector(Strict):
     side: SelectorSide = SelectorSide.ANY
 
     def matches_account(self, account: str) -> bool:
+        if self.accounts == ("*",):  # the default: "*" matches every name
+            return True
         return any(fnmatchcase(account, pattern) for pattern in self.accounts)
 
     def matches_position(self, position: Position) -> bool:

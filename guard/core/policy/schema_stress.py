@@ -37,9 +37,12 @@ class ShockSpec(Strict):
         return value
 
     def to_shock(self) -> Shock:
-        if self._shock is None:
-            self._shock = self._built()
-        return self._shock
+        # read from pydantic's dict of private attributes (self._shock: a __getattr__ call)
+        private = self.__pydantic_private__
+        shock = private.get("_shock") if private is not None else None
+        if shock is None:
+            shock = self._shock = self._built()
+        return shock
 
     def _built(self) -> Shock:
         label = (

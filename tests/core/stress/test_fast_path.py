@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guard.core.domain import MarginMode, Side
-from guard.core.stress import Shock, assess, shocked, stress
+from guard.core.stress import Shock, assess, shocked, stress, stress_each
 from guard.core.venues.dydx import RULES as DYDX
 from guard.core.venues.paper import RULES as PAPER
 from tests.builders import D, position, snapshot
@@ -62,3 +62,18 @@ def test_stress_when_fast_path_then_identical_to_assessing_the_shocked_snapshot(
     fast = stress(snap, shock, venue, safety)  # type: ignore[arg-type]
     slow = assess(shocked(snap, shock), venue, safety)  # type: ignore[arg-type]
     assert fast.pools == slow
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), cases())
+def test_stress_each_when_several_shocks_then_each_as_assessing_its_shocked_snapshot(
+    case: tuple[object, Shock, object, Decimal], other: tuple[object, Shock, object, Decimal]
+) -> None:
+    """The stress rule reads the positions once for all its shocks (issue 17)."""
+    snap, shock, venue, safety = case
+    second = other[1]
+    results = stress_each(snap, [shock, second, shock], venue, safety)  # type: ignore[arg-type]
+    assert [r.shock for r in results] == [shock, second, shock]
+    for result in results:
+        assert result.pools == assess(shocked(snap, result.shock), venue, safety)  # type: ignore[arg-type]
+        assert result == stress(snap, result.shock, venue, safety)  # type: ignore[arg-type]
