@@ -54,7 +54,12 @@ def candle_value(
 
 
 def describe_level(rule: ExitLadderRule, value: Decimal) -> str:
-    """A metric value or trigger as the policy writes it: '2.5 atr', '12%' or a price."""
+    """A metric value or trigger as the policy writes it: '2.5 atr', '12%' or a price; an infinite
+    value (a margin ratio once the pool's equity is gone) as 'infinite'."""
+    if value.is_nan():
+        return "not a number"
+    if value.is_infinite():
+        return "-infinite" if value.is_signed() else "infinite"
     if rule.units is TriggerUnits.VOLATILITY and rule.volatility is not None:
         unit = "atr" if rule.volatility.measure.value == "atr" else "vol"
         return f"{value.quantize(Decimal('0.01')).normalize():f} {unit}"

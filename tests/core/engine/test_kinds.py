@@ -123,6 +123,25 @@ def test_evaluate_when_margin_ratio_buffer_breached_then_restored_after_reductio
     assert measure(apply(snap, cut), RULES).cross_margin_ratio <= D("0.03")
 
 
+def test_evaluate_when_cross_equity_gone_then_margin_ratio_ladder_closes_instead_of_raising() -> (
+    None
+):
+    # wallet 5000, loss 10000 (1 BTC 60000 -> 50000): cross equity -5000, margin ratio infinite.
+    # The ladder must fire every band (the whole position), not fail describing "infinite".
+    snap = snapshot(
+        [position(quantity="1", entry="60000", mark="50000", leverage="20")], wallet="5000"
+    )
+    rule = {
+        "kind": "exit_ladder",
+        "metric": "margin_ratio",
+        "rearm": "40%",
+        "bands": [{"trigger": "50%", "reduce": "50%"}, {"trigger": "80%", "reduce": "100%"}],
+    }
+    decision = run(snap, rule)
+    assert reduced(decision) == {BTC: D("1")}
+    assert "margin_ratio infinite" in decision.findings[0].reason
+
+
 def test_evaluate_when_isolated_position_breaches_own_margin_then_cut_by_isolated_fraction() -> (
     None
 ):
