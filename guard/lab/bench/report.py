@@ -65,6 +65,10 @@ CHANGES = (
     "Tick CPU (issue 17): SQLite BEGIN as the dialect's begin (no per-transaction event statement);"
     " spec validity once per spec object; paper fetch reuses its liquidation check's snapshot; pools"
     " of ≤ 8 sum directly; summary JSON without a copy (hypothesis vs the former code, in tests/).",
+    "Evaluation (issue 17, session 4): pool sums without a per-value as_tuple, the liquidation"
+    " solver skips quotients of opposite signs, stress reads the positions once per rule, rules"
+    " read their settings once and describe values only for a message; same digits (hypothesis"
+    " against the former rules kept verbatim in tests/core/engine/test_*_reference.py).",
 )
 
 
