@@ -163,18 +163,30 @@ class StreamWaker:
 
 class TickCoalescer:
     """Wake-ups to ticks: an account's woken tick starts at once; wake-ups while it is due or
-    running leave at most one pending tick, run right after it (a burst never queues more)."""
+    running leave at most one pending tick, run right after it (a burst never queues more).
 
-    def __init__(self, run: Callable[[str], Awaitable[Any]]) -> None:
+    A pending (follow-up) tick waits, at most `defer_max`, while other accounts' first ticks of
+    their wake-up are still running: when one move wakes many accounts, those that have not
+    acted yet get the event loop, the venue's request slots and its weight window before the
+    re-checks of those that have (their own fill is what usually wakes them again)."""
+
+    def __init__(self, run: Callable[[str], Awaitable[Any]], defer_max: float = 1.0) -> None:
         self.run = run
+        self.defer_max = defer_max
         self.pending: set[str] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.first: set[str] = set()  # accounts whose first tick of a wake-up is running
+        self._firsts_done = asyncio.Event()
+        self._firsts_done.set()
         self.started = 0
+        self.deferred = 0  # follow-up ticks that waited for other accounts' first ticks
 
     def wake(self, account: str, reason: str = "") -> None:
         if account in self.tasks:
             self.pending.add(account)  # a set: one pending tick per account at most
             return
+        self.first.add(account)
+        self._firsts_done.clear()
         self.tasks[account] = asyncio.get_running_loop().create_task(self._drive(account))
 
     async def _drive(self, account: str) -> None:
@@ -182,11 +194,24 @@ class TickCoalescer:
             while True:
                 self.pending.discard(account)
                 self.started += 1
-                await self.run(account)
+                try:
+                    await self.run(account)
+                finally:
+                    self._first_done(account)
                 if account not in self.pending:
                     return
+                if self.first:  # others have not acted yet: they go first, for a bounded time
+                    self.deferred += 1
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._firsts_done.wait(), self.defer_max)
         finally:
+            self._first_done(account)
             self.tasks.pop(account, None)
+
+    def _first_done(self, account: str) -> None:
+        self.first.discard(account)
+        if not self.first:
+            self._firsts_done.set()
 
     async def stop(self) -> None:
         tasks = list(self.tasks.values())

@@ -118,6 +118,44 @@ async def test_snapshot_when_taken_then_private_reads_in_flight_together() -> No
     assert most[0] == 4
 
 
+async def test_snapshot_when_markets_known_then_market_data_read_with_the_private_reads() -> None:
+    gateway, _, now = _gateway("binance")
+    account = CASES["binance"].account
+    private, public = gateway.client(account), gateway.public
+    flying: dict[str, int] = {"private": 0, "public": 0}
+    together = [0]  # public requests started while a private read was in flight
+
+    def watch(client: Any, kind: str) -> None:
+        original = client.fetch
+
+        async def fetch(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            flying[kind] += 1
+            if kind == "public" and flying["private"]:
+                together[0] += 1
+            try:
+                await asyncio.sleep(0.01)  # one round trip
+                return await original(url, method, headers, body)
+            finally:
+                flying[kind] -= 1
+
+        client.fetch = fetch
+
+    watch(private, "private")
+    watch(public, "public")
+    try:
+        with replay("binance", "snapshot"):
+            await gateway.fetch_snapshot(account)  # the first: its markets are not known yet
+            first = together[0]
+            now[0] += gateway.settings.market_data_ttl  # a new market-data epoch
+            await gateway.fetch_snapshot(account)
+    finally:
+        await gateway.close()
+    assert first == 0  # the symbols come from the positions read
+    assert together[0] >= 2  # funding and a book alongside positions and account: one round trip
+
+
 async def test_close_when_many_accounts_then_clients_closed_together() -> None:
     closing, most = [0], [0]
 

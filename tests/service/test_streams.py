@@ -167,6 +167,50 @@ async def test_flood_when_updates_burst_during_a_tick_then_at_most_one_pending_t
     assert sorted(started) == ["a", "a", "b", "b"]  # the running tick + one follow-up each
 
 
+async def test_follow_up_when_other_accounts_first_ticks_run_then_it_waits_for_them() -> None:
+    started: list[str] = []
+    release = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    async def tick(name: str) -> None:
+        started.append(name)
+        await release[name].wait()
+
+    coalescer = TickCoalescer(tick, defer_max=5.0)
+    coalescer.wake("a")
+    coalescer.wake("b")
+    await asyncio.sleep(0.01)
+    coalescer.wake("a")  # e.g. a's own fill, while its first tick runs: one pending
+    release["a"].set()
+    await asyncio.sleep(0.05)
+    assert started == ["a", "b"]  # b has not acted yet: a's re-check waits
+    release["b"].set()
+    await _until(lambda: not coalescer.tasks, 2)
+    assert started == ["a", "b", "a"] and coalescer.deferred == 1
+
+
+async def test_follow_up_when_another_first_tick_hangs_then_it_runs_after_defer_max() -> None:
+    started: list[str] = []
+    hang, first_a = asyncio.Event(), asyncio.Event()
+
+    async def tick(name: str) -> None:
+        started.append(name)
+        if name == "b":
+            await hang.wait()
+        elif started.count("a") == 1:
+            await first_a.wait()
+
+    coalescer = TickCoalescer(tick, defer_max=0.05)
+    coalescer.wake("b")
+    coalescer.wake("a")
+    await asyncio.sleep(0.01)
+    coalescer.wake("a")  # pending while a's first tick runs
+    first_a.set()
+    await _until(lambda: started.count("a") == 2, 2)  # b hangs: a is not held back for ever
+    assert coalescer.deferred == 1
+    hang.set()
+    await _until(lambda: not coalescer.tasks, 2)
+
+
 async def test_order_when_stream_says_size_10_and_venue_says_1_then_order_at_most_1(
     venue_lab: VenueLab, sqlite_store: Store
 ) -> None:

@@ -1,10 +1,12 @@
-"""Snapshot reading through ccxt: the raw payloads the parsers read, fetched concurrently, and the
+"""Snapshot reading through ccxt: the raw payloads the parsers read, fetched concurrently (the
+private reads and the shared market data of the account's known markets together), and the
 executor's one-position re-read. Invariant: venue-wide market data is fetched once per venue per
 epoch, shared by accounts (only symbols missing from a fresh epoch are added)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Sequence
@@ -27,7 +29,21 @@ class CcxtSnapshotReader(CcxtPrivateReads, CcxtFundingHistory):
     async def raw_snapshot(self, account: str) -> dict[str, Any]:
         """The raw snapshot-file dict of `account` (what `guard snapshot` saves)."""
         client = await self._ready(account)
-        positions, balance, account_info = await self._private(account, client)
+        # the shared market data of the account's markets at its last snapshot is read alongside
+        # its private reads: one round trip, not two (a market new since is added after them;
+        # sizes come from this read of the venue's private endpoints, never from the cache)
+        expected = set(self._specs.get(account, {})) | set(self.accounts[account].watch_symbols)
+        early = asyncio.ensure_future(self._market_data(sorted(expected))) if expected else None
+        try:
+            positions, balance, account_info = await self._private(account, client)
+        except BaseException:
+            if early is not None:
+                early.cancel()
+                with contextlib.suppress(BaseException):
+                    await early
+            raise
+        if early is not None:
+            await early
         positions = [p for p in positions if (dec(p.get("contracts")) or ZERO) != ZERO]
         if self.venue == "dydx":
             # merged, not replaced: an order is still found after its position closed

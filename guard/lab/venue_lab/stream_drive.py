@@ -5,7 +5,9 @@ lab's websocket streams (ccxt.pro) → pre-check → coalesced full tick through
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from guard.core.policy.loading import parse_policy
 from guard.core.policy.schema import PolicySet
@@ -19,6 +21,14 @@ from guard.service.notify import Notifier
 from guard.service.runtime import TickReport
 from guard.service.streams import StreamWaker, TickCoalescer
 from guard.store import Store
+
+
+class LabSite(Protocol):
+    """Where a lab serves and its clock: a VenueLab here, or one in another process."""
+
+    def base_url(self, venue: str) -> str: ...
+
+    def now(self) -> datetime: ...
 
 
 def price_ladder(symbols: str, trigger: Decimal, reduce: str = "25%") -> PolicySet:
@@ -78,7 +88,7 @@ class StreamRig:
 
 
 async def stream_rig(
-    lab: VenueLab,
+    lab: VenueLab | LabSite,
     venue: str,
     accounts: Mapping[str, Mapping[str, str]],  # paper account -> its lab credentials
     policies: PolicySet,
@@ -92,6 +102,7 @@ async def stream_rig(
 ) -> StreamRig:
     """Started streams for `accounts` of `venue` on the lab (first ticks not yet run)."""
     names = list(accounts)
+    clock = lab.book.now if isinstance(lab, VenueLab) else lab.now
     if shared_gateway:  # one gateway (one request budget) for the venue, as `guard run` builds
         env = {f"LAB_{n}_{k.upper()}": v for n, creds in accounts.items() for k, v in creds.items()}
         configs = [
@@ -106,16 +117,18 @@ async def stream_rig(
             backoff_base=0.01,
             max_concurrent=max_concurrent,  # None: the venue's (its weight budget on)
         )
-        gateway = CcxtGateway(venue, configs, settings=chosen, environ=env, clock=lab.book.now)
+        gateway = CcxtGateway(venue, configs, settings=chosen, environ=env, clock=clock)
         gateways = dict.fromkeys(names, gateway)
     else:
+        if not isinstance(lab, VenueLab):
+            raise TypeError("one gateway per account: the lab must run in this process")
         env = {}
         configs = []
         gateways = {n: lab_gateway(lab, venue, n, c) for n, c in accounts.items()}
     service = GuardService(
         store=store,
         accounts={n: AccountRuntime(n, rules_for(venue), gateways[n], policies) for n in names},
-        clock=lab.book.now,
+        clock=clock,
         notifier=notifier or Notifier(),
     )
     rig = StreamRig(service, list({id(g): g for g in gateways.values()}.values()))
@@ -137,7 +150,7 @@ async def stream_rig(
         settings=settings,
         gateway=GatewaySettings(api_base=lab.base_url(venue), ccxt_rate_limit=False),
         environ=stream_env,
-        clock=lab.book.now,
+        clock=clock,
     )
     rig.waker.add(key, rig.streams, names)
     await rig.waker.start()
