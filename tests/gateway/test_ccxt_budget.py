@@ -20,6 +20,7 @@ from guard.gateway.ccxt.budget import (
     WeightBudget,
 )
 from guard.gateway.ccxt.clients import make_client
+from guard.gateway.ccxt.slots import PriorityGate, protective_reserve
 from tests.gateway.cases import CASES, ENV, settings
 from tests.gateway.helpers import gateway_for, replay
 
@@ -217,3 +218,61 @@ async def test_gateway_when_hyperliquid_funding_history_returns_45_rows_then_3_m
         assert gateway.budget.used() - before == 20 + 3
     finally:
         await gateway.close()
+
+
+async def test_gate_when_routine_reads_hold_every_slot_waiting_for_the_window_then_protective_order_still_goes() -> (
+    None
+):
+    # ccxt's throttle waits inside the request, so a routine read waiting for the weight window
+    # holds its in-flight slot: with every slot held that way, a reduce-only order must still get
+    # a slot (the protective reserve) and the window's reserve, not wait for the window to roll.
+    budget = WeightBudget(VenueLimits(10, 5.0, 2, reserve=0.2))
+    gate = PriorityGate(2, protective_reserve(2))
+    log: list[str] = []
+
+    async def request(cost: float, priority: int, name: str) -> None:
+        PRIORITY.set(priority)
+        async with gate.slot(priority):
+            await budget(cost)
+            log.append(name)
+
+    await request(8, PRIORITY_ROUTINE, "poll")  # the routine share of the window is spent
+    polls = [asyncio.create_task(request(1, PRIORITY_ROUTINE, f"poll-{i}")) for i in range(3)]
+    await asyncio.sleep(0.01)
+    assert log == ["poll"]  # two polls hold both slots waiting for the window, one waits for a slot
+    await asyncio.wait_for(request(1, PRIORITY_PROTECTIVE, "reduce"), 0.5)
+    assert log == ["poll", "reduce"]
+    for poll in polls:
+        poll.cancel()
+    await asyncio.gather(*polls, return_exceptions=True)
+
+
+async def test_gate_when_reserved_slot_freed_then_routine_waiter_keeps_waiting_for_a_shared_one() -> (
+    None
+):
+    gate = PriorityGate(1, 1)
+    log: list[str] = []
+    release_shared, release_reserved = asyncio.Event(), asyncio.Event()
+
+    async def hold(priority: int, until: asyncio.Event, name: str) -> None:
+        async with gate.slot(priority):
+            log.append(name)
+            await until.wait()
+
+    shared = asyncio.create_task(hold(PRIORITY_ROUTINE, release_shared, "poll"))
+    await asyncio.sleep(0)
+    reserved = asyncio.create_task(hold(PRIORITY_PROTECTIVE, release_reserved, "reduce"))
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(hold(PRIORITY_ROUTINE, asyncio.Event(), "poll-2"))
+    await asyncio.sleep(0)
+    assert log == ["poll", "reduce"]
+    release_reserved.set()
+    await reserved
+    await asyncio.sleep(0)
+    assert log == ["poll", "reduce"]  # the reserved slot went back to the reserve
+    release_shared.set()
+    await shared
+    await asyncio.sleep(0)
+    assert log == ["poll", "reduce", "poll-2"]
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)

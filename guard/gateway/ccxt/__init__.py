@@ -11,7 +11,7 @@ from guard.gateway.ccxt.clients import (
 )
 from guard.gateway.ccxt.errors import translate
 from guard.gateway.ccxt.orders import CcxtGateway, build_gateways
-from guard.gateway.ccxt.session import PriorityGate
+from guard.gateway.ccxt.slots import PriorityGate
 from guard.gateway.ccxt.structures import with_top_of_book
 
 __all__ = [

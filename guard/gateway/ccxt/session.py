@@ -4,12 +4,9 @@ cache, a priority gate (protective first); reads retried with jittered backoff, 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import importlib
-import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -37,65 +34,10 @@ from guard.gateway.ccxt.budget import (
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
 from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
 from guard.gateway.ccxt.market_data import MarketDataCache
+from guard.gateway.ccxt.slots import PriorityGate, protective_reserve
 
 log = logging.getLogger("guard.gateway.ccxt")
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------------------------
-# rate budget with priorities
-
-
-class PriorityGate:
-    """At most `capacity` requests in flight; waiting protective work goes before routine work."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity}")
-        self._free = capacity
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self.closed = False  # a venue-wide cool-down: nothing starts until reopen()
-
-    def close(self) -> None:
-        """Start nothing more until `reopen` (requests in flight finish; waiters keep waiting)."""
-        self.closed = True
-
-    def reopen(self) -> None:
-        """Hand the free slots to the waiters, protective work first."""
-        self.closed = False
-        free, self._free = self._free, 0
-        for _ in range(free):
-            self._release()
-
-    @asynccontextmanager
-    async def slot(self, priority: int) -> AsyncIterator[None]:
-        await self._acquire(priority)
-        try:
-            yield
-        finally:
-            self._release()
-
-    async def _acquire(self, priority: int) -> None:
-        if self._free > 0 and not self._waiting and not self.closed:
-            self._free -= 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (priority, next(self._order), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._release()  # the slot was handed over just as we were cancelled
-            raise
-
-    def _release(self) -> None:
-        while self._waiting and not self.closed:
-            _, _, future = heapq.heappop(self._waiting)
-            if not future.done():
-                future.set_result(None)
-                return
-        self._free += 1
 
 
 Parse = Callable[[str, str, datetime, dict[str, Any]], Any]
@@ -144,7 +86,7 @@ class CcxtSession:
         if in_flight is None:
             in_flight = limits.in_flight if limits is not None else DEFAULT_IN_FLIGHT
         self.in_flight = in_flight
-        self.gate = PriorityGate(in_flight)
+        self.gate = PriorityGate(in_flight, protective_reserve(in_flight))
         # the venue's documented weight window replaces ccxt's request spacing (protective first)
         self.budget = (
             WeightBudget(limits) if limits is not None and self.settings.ccxt_rate_limit else None
