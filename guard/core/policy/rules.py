@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from guard.core.domain import (
@@ -22,11 +22,11 @@ from guard.core.domain import (
 )
 from guard.core.margin import AccountMetrics, PositionMetrics
 from guard.core.numbers import market_quantity
-from guard.core.policy.progress import progress, room_key
+from guard.core.policy.progress import equity_key, equity_loss, progress, room_key
 from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_ladders import AtStart, Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
-from guard.core.policy.units import format_percent
+from guard.core.policy.units import format_duration, format_percent
 from guard.core.policy.vol_metrics import candle_value
 from guard.core.policy.vol_metrics import describe_level as describe
 from guard.core.venues.base import VenueRules
@@ -87,8 +87,8 @@ def _ladder_value(
             return ctx.drawdown
         case LadderMetric.MARK_PRICE:
             return metrics.mark_price
-        case LadderMetric.LIQUIDATION_PROGRESS:
-            raise ValueError("liquidation_progress needs the remembered room: see exit_ladder")
+        case LadderMetric.LIQUIDATION_PROGRESS | LadderMetric.EQUITY_LOSS_PCT:
+            raise ValueError(f"{rule.metric.value} needs the remembered start: see exit_ladder")
         case LadderMetric.VOLATILITY | LadderMetric.PULLBACK:
             return None  # from the candles: see candle_value
 
@@ -122,6 +122,11 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
             value, room = progress(position, metrics, remembered)
             if room is not None and room != remembered:
                 plain[room_key(key)] = room
+        elif rule.metric is LadderMetric.EQUITY_LOSS_PCT:
+            remembered = ctx.state.counters.get(equity_key(key))
+            value, start = equity_loss(ctx.metrics.equity, remembered)
+            if start is not None and start != remembered:
+                plain[equity_key(key)] = start
         else:
             value = _ladder_value(rule, metrics, ctx)
         if rule.needs_candles:
@@ -149,11 +154,32 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
             plain[f"{key}|seen"] = 1
         confirm_key = f"{key}|confirm"
         shown = describe(rule, value)
-        if (
+        recovered = (
             episode is not None
             and not _is_worse_or_equal(direction, value, rule.rearm)
             and (value != rule.rearm)
-        ):
+        )
+        calm_key = f"{key}|calm"
+        if episode is not None and recovered and _still_settling(rule, ctx, calm_key, plain):
+            if calm_key in plain:  # the first tick past the re-arm level: say so once
+                findings.append(
+                    Finding(
+                        rule.id,
+                        rule_kind(rule),
+                        Severity.INFO,
+                        f"{rule.metric.value} {shown} recovered past the re-arm level "
+                        f"{describe(rule, rule.rearm)}: episode {episode.number} ends if it "
+                        f"stays there for {format_duration(rule.rearm_after)}",
+                        position.symbol,
+                        position.side,
+                        rule.metric.value,
+                        value,
+                        rule.rearm,
+                    )
+                )
+        elif episode is not None and recovered:
+            if calm_key in ctx.state.counters:
+                plain[calm_key] = None
             episodes[key] = None
             findings.append(
                 Finding(
@@ -170,6 +196,8 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
                 )
             )
             continue
+        elif calm_key in ctx.state.counters:  # turned back before re-arming: same episode
+            plain[calm_key] = None
         breached = frozenset(
             index
             for index, band in enumerate(rule.bands)
@@ -304,6 +332,21 @@ def stale_data(rule: StaleDataRule, ctx: RuleContext, age: Decimal | None) -> Ru
     finding = Finding(rule.id, rule_kind(rule), Severity.CRITICAL, message)
     alert = Alert("stale_data", Severity.CRITICAL, message, ctx.snapshot.account)
     return RuleOutcome((finding,), (alert,))
+
+
+def _still_settling(
+    rule: ExitLadderRule, ctx: RuleContext, calm_key: str, plain: dict[str, int | None]
+) -> bool:
+    """Whether a recovered episode must wait out `rearm_after` before it ends; starts the clock
+    (epoch seconds in `plain`) on the first tick past the re-arm level."""
+    if rule.rearm_after <= timedelta(0):
+        return False
+    now = ctx.snapshot.taken_at
+    since = ctx.state.counters.get(calm_key)
+    if since is None:
+        plain[calm_key] = int(now.timestamp())
+        return True
+    return now - datetime.fromtimestamp(since, UTC) < rule.rearm_after
 
 
 def _band_list(indices: frozenset[int]) -> str:
