@@ -49,7 +49,8 @@ from guard.core.venues.base import VenueRules
 from guard.core.volatility import CandleSeries
 
 PEAK_HISTORY = timedelta(days=30)
-POSITION_MEMORY = ("room", "seen", "confirm", "calm", "equity")  # counters "<rule>|<symbol>|<side>|<what>"
+# a ladder's per-position memory, counters "<rule>|<symbol>|<side>|<what>", dropped on close
+POSITION_MEMORY = ("room", "seen", "confirm", "calm", "equity")
 # Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
 LIQUIDATION_TOLERANCE = Decimal("0.01")
 

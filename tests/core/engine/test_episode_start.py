@@ -117,3 +117,19 @@ def test_equity_loss_when_winner_gives_back_gains_then_no_order_unlike_drawdown_
 def test_equity_loss_when_equity_falls_below_its_start_by_trigger_then_band_fires() -> None:
     sold = one_btc(LOSS, [*RALLY_THEN_PULLBACK, (3, "57500"), (4, "56900")])
     assert sold == [0, 0, 0, 0, D("0.25")]  # 25 % then 31 % below the 10,000 it started with
+
+
+def test_memory_when_position_closes_then_start_equity_and_rearm_clock_forgotten() -> None:
+    rule = {**LOSS, "rearm_after": "1h"}
+    state = GuardState()
+    for minute, mark in [(0, "60000"), (1, "56900"), (2, "59500")]:  # fire, then settling
+        snap = snapshot(
+            [position(quantity="1", entry="60000", mark=mark)],
+            wallet="10000",
+            at=T0 + timedelta(minutes=minute),
+        )
+        state = run(snap, rule, state=state).next_state
+    kept = {name.rsplit("|", 1)[1] for name in state.counters}
+    assert {"equity", "calm"} <= kept
+    closed = run(snapshot([], wallet="9000", at=T0 + timedelta(minutes=3)), rule, state=state)
+    assert not any(name.endswith(("|equity", "|calm")) for name in closed.next_state.counters)
