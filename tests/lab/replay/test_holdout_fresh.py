@@ -18,6 +18,8 @@ from guard.lab.replay.holdout_fresh import (
     staircase,
 )
 from guard.operator.cli import app
+from tests.conftest import shared_path
+from tests.lab.replay.test_holdout import ROOT, documented_block
 
 
 def _prices(knots: tuple[tuple[object, Decimal], ...]) -> list[float]:
@@ -61,6 +63,32 @@ def test_rally_then_slide_when_generated_then_up_about_8_pct_then_down_about_15(
 
 
 def test_holdout_command_when_set_unknown_then_exit_2_naming_the_choices() -> None:
-    result = CliRunner().invoke(app, ["replay", "--holdout", "--holdout-set", "old"])
+    result = CliRunner().invoke(
+        app, ["replay", "--holdout", "--holdout-set", "old", "--only", "no such episode"]
+    )
     assert result.exit_code == 2
     assert "--holdout-set must be fresh or seen" in result.stderr
+
+
+def test_holdout_command_when_fresh_set_run_on_v_rebound_then_prints_the_documented_rows() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            "--holdout",
+            "--only",
+            "V rebound",
+            "--market-dir",
+            str(shared_path("data", "market")),
+            "--policy",
+            str(ROOT / "policies" / "default.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    printed = result.stdout.splitlines()
+    documented = documented_block("### The fresh set")
+    assert printed[0] == documented[0]  # the header
+    rows = [line for line in printed if line.startswith("fresh V rebound")]
+    assert len(rows) == 4
+    assert rows == [line for line in documented if line.startswith("fresh V rebound")]
+    assert "out-of-sample verdict: target met" in printed
