@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from guard.core.domain import OrderType
@@ -91,6 +92,12 @@ def describe(rule: RuleBase) -> str:
     return f"{head}: {body}{_scope(rule)}.{tail}"
 
 
+def _settle(rule: ExitLadderRule) -> str:
+    if rule.rearm_after <= timedelta(0):
+        return ""
+    return f" and stays there for {format_duration(rule.rearm_after)}"
+
+
 def _body(rule: RuleBase) -> str:
     match rule:
         case ExitLadderRule():
@@ -103,7 +110,7 @@ def _body(rule: RuleBase) -> str:
             return (
                 f"exit ladder per position — {bands}; fractions are of the size when the episode "
                 f"began, each band fires once per episode, re-armed when {rule.metric.value} "
-                f"recovers past {_level(rule, rule.rearm)}{_candles(rule)}"
+                f"recovers past {_level(rule, rule.rearm)}{_settle(rule)}{_candles(rule)}"
             )
         case StaleDataRule():
             return (

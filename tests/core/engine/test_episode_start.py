@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guard.core.domain import GuardState, PositionKey, Side
+from guard.core.policy.describe import describe
 from tests.builders import T0, position, snapshot
-from tests.core.engine.helpers import reduced, run
+from tests.core.engine.helpers import policies, reduced, run
 
 D = Decimal
 BTC = PositionKey("BTC/USDT:USDT", Side.LONG)
@@ -133,3 +134,10 @@ def test_memory_when_position_closes_then_start_equity_and_rearm_clock_forgotten
     assert {"equity", "calm"} <= kept
     closed = run(snapshot([], wallet="9000", at=T0 + timedelta(minutes=3)), rule, state=state)
     assert not any(name.endswith(("|equity", "|calm")) for name in closed.next_state.counters)
+
+
+def test_describe_when_ladder_has_rearm_after_then_says_how_long_it_must_stay_recovered() -> None:
+    [rule] = policies({**STEP, "rearm_after": "1h"}).rules
+    assert "recovers past 15% and stays there for 1h" in describe(rule)
+    [plain] = policies(STEP).rules
+    assert "stays there" not in describe(plain)
