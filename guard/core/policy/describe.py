@@ -12,6 +12,7 @@ from guard.core.policy.schema_ladders import (
     DrawdownAction,
     DrawdownRule,
     ExitLadderRule,
+    LadderMetric,
     TriggerUnits,
 )
 from guard.core.policy.schema_levels import (
@@ -78,10 +79,20 @@ def _candles(rule: ExitLadderRule) -> str:
     spec = rule.volatility
     if spec is None or not rule.needs_candles:
         return ""
-    return (
-        f" ({spec.measure.value} over {spec.bars} closed {format_duration(spec.timeframe)} bars "
-        f"of the mark; holds without enough candles)"
-    )
+    over = f"{spec.measure.value} over {spec.bars} closed {format_duration(spec.timeframe)} bars"
+    gate = ""
+    if rule.act_within is not None:
+        unit = "atr" if spec.measure.value == "atr" else "vol"
+        gate = (
+            f"; a band acts only while the liquidation distance is within "
+            f"{rule.act_within.normalize():f} {unit} (open without enough candles)"
+        )
+    if rule.units is TriggerUnits.PERCENT and rule.metric not in (
+        LadderMetric.VOLATILITY,
+        LadderMetric.PULLBACK,
+    ):
+        return f" ({over} of the mark{gate})"
+    return f" ({over} of the mark; holds without enough candles{gate})"
 
 
 def describe(rule: RuleBase) -> str:

@@ -27,7 +27,7 @@ from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_ladders import AtStart, Direction, ExitLadderRule, LadderMetric
 from guard.core.policy.schema_levels import StaleDataRule
 from guard.core.policy.units import format_duration, format_percent
-from guard.core.policy.vol_metrics import candle_value
+from guard.core.policy.vol_metrics import candle_value, gate_reason
 from guard.core.policy.vol_metrics import describe_level as describe
 from guard.core.venues.base import VenueRules
 from guard.core.volatility import CandleSeries
@@ -207,6 +207,24 @@ def exit_ladder(rule: ExitLadderRule, ctx: RuleContext) -> RuleOutcome:
         if not new:
             if confirm_key in ctx.state.counters:
                 plain[confirm_key] = None  # the breach did not hold: confirmation starts over
+            continue
+        held_back = "" if first_sight else gate_reason(rule, position, metrics, ctx.candles, now)
+        if held_back:  # act_within: a slow move for the mark's volatility does not count
+            if confirm_key in ctx.state.counters:
+                plain[confirm_key] = None
+            findings.append(
+                Finding(
+                    rule.id,
+                    rule_kind(rule),
+                    Severity.INFO,
+                    f"{rule.metric.value} {shown} reached band(s) {_band_list(new)} but "
+                    f"{held_back}; holding",
+                    position.symbol,
+                    position.side,
+                    rule.metric.value,
+                    value,
+                )
+            )
             continue
         if rule.confirm_ticks > 1:
             held = ctx.state.counters.get(confirm_key, 0) + 1

@@ -145,12 +145,19 @@ class ExitLadderRule(RuleBase):
     at_start: AtStart = AtStart.ACT
     volatility: VolatilitySpec | None = None
     units: TriggerUnits = TriggerUnits.PERCENT
+    # a volatility gate on the bands ("8 atr"): a band fires only while the position's
+    # liquidation distance is at most this many units of the rule's `volatility` measure, so a
+    # slow calm drift that uses up progress with many ATRs of room left does not sell, while a
+    # crash (whose ATR grows as the room shrinks) does. Without a reading the gate is open: it
+    # only ever holds a band back, never makes one fire.
+    act_within: Level | None = None
 
     @property
     def needs_candles(self) -> bool:
-        return self.units is TriggerUnits.VOLATILITY or self.metric in (
-            LadderMetric.VOLATILITY,
-            LadderMetric.PULLBACK,
+        return (
+            self.units is TriggerUnits.VOLATILITY
+            or self.act_within is not None
+            or self.metric in (LadderMetric.VOLATILITY, LadderMetric.PULLBACK)
         )
 
     @field_validator("rearm_after")
@@ -169,7 +176,12 @@ class ExitLadderRule(RuleBase):
         if self.needs_candles and self.volatility is None:
             raise ValueError(
                 "this ladder needs `volatility: {measure: atr, timeframe: 1h, bars: 14}` "
-                "(the candles behind its metric or units)"
+                "(the candles behind its metric, units or act_within)"
+            )
+        if self.act_within is not None and self.act_within <= 0:
+            raise ValueError(
+                f"act_within must be a positive multiple of the volatility measure, e.g. "
+                f"'8 atr'; got {self.act_within}"
             )
         if self.units is TriggerUnits.VOLATILITY:
             if not self.metric.is_price_move:
@@ -220,6 +232,12 @@ class ExitLadderRule(RuleBase):
     @model_validator(mode="before")
     @classmethod
     def _direction_for_price(cls, data: Any) -> Any:
+        within = data.get("act_within") if isinstance(data, dict) else None
+        if isinstance(within, str) and within.strip().endswith("%"):
+            raise ValueError(
+                f"act_within counts units of the rule's volatility measure, not a percentage: "
+                f"write e.g. '8 atr' (got {within!r})"
+            )
         if isinstance(data, dict) and data.get("units") != "volatility":
             levels = [data.get("rearm")] + [
                 b.get("trigger") for b in data.get("bands") or () if isinstance(b, dict)
