@@ -20,6 +20,7 @@ from guard.lab.replay.holdout_table import (
     holdout_summary,
     run_holdout,
 )
+from guard.lab.replay.holdout_third import third_episodes
 from guard.lab.replay.matrix import Episode, calm_day, real_episodes, run_matrix, scenario_episodes
 from guard.lab.replay.matrix_table import HEADER, row, summary
 from guard.lab.replay.sweep import SWEEP_HEADER, Axis, SweepRow, parse_axis, sweep, variants
@@ -51,7 +52,7 @@ def run_matrix_command(
     configure(stream=sys.stderr, level=logging.WARNING)
     try:
         if holdout is not None:
-            _holdout(policy, market_dir, only, seen=holdout == "seen")
+            _holdout(policy, market_dir, only, holdout)
             return
         chosen = episodes(market_dir, only)
         if axes:
@@ -77,15 +78,20 @@ def run_matrix_command(
         structlog.configure(**previous)
 
 
-def _holdout(policy: Path, market_dir: Path, only: Sequence[str], *, seen: bool) -> None:
-    """The acceptance table on the held-out episodes (the fresh set, or the seen one), with a
-    plain 5 % stop as a fourth run."""
+def _holdout(policy: Path, market_dir: Path, only: Sequence[str], which: str) -> None:
+    """The acceptance table on a held-out set (`third`, the default; `second` and `first` were
+    tuned on, so they are seen), with a plain 5 % stop as a fourth run."""
     try:
         policies = load_policies([policy])
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from error
-    found = holdout_episodes(market_dir) if seen else fresh_episodes()
+    seen = which == "first"
+    found = (
+        holdout_episodes(market_dir)
+        if seen
+        else (fresh_episodes() if which == "second" else third_episodes())
+    )
     if seen and not any(e.source == "real" for e in found):
         print(f"no {market_dir}: the mirrored real episode is left out", file=sys.stderr)
     chosen = [e for e in found if not only or any(word in e.name for word in only)]

@@ -104,10 +104,11 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--holdout-set",
-                help="--holdout: 'fresh' (seeds 1701-1707, never tuned on or looked at before "
-                "the policy was chosen) or 'seen' (seeds 1601-1605 and the mirrored 2020 crash)",
+                help="--holdout: 'third' (seeds 1801-1808, never tuned on or looked at before "
+                "the policy was chosen), or a set the policy was tuned on (seen): 'second' "
+                "(seeds 1701-1707) or 'first' (seeds 1601-1605 and the mirrored 2020 crash)",
             ),
-        ] = "fresh",
+        ] = "third",
         market_dir: Annotated[
             Path, typer.Option(help="folder of the real episodes for --table/--sweep/--holdout")
         ] = Path("../shared/data/market"),
@@ -118,9 +119,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history or a scenario unguarded, guarded by POLICY, and with plain stop-losses."""
         if table or sweep or holdout:
-            if holdout_set not in ("fresh", "seen"):
+            if holdout_set not in ("third", "second", "first"):
                 typer.echo(
-                    f"error: --holdout-set must be fresh or seen, got {holdout_set}", err=True
+                    f"error: --holdout-set must be third, second or first, got {holdout_set}",
+                    err=True,
                 )
                 raise typer.Exit(2)
             run_matrix_command(

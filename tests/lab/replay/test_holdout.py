@@ -132,7 +132,7 @@ def test_holdout_command_when_seen_set_run_on_v_rebound_then_prints_the_document
             "replay",
             "--holdout",
             "--holdout-set",
-            "seen",
+            "first",
             "--only",
             "V rebound",
             "--market-dir",

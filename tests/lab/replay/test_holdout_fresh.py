@@ -67,7 +67,7 @@ def test_holdout_command_when_set_unknown_then_exit_2_naming_the_choices() -> No
         app, ["replay", "--holdout", "--holdout-set", "old", "--only", "no such episode"]
     )
     assert result.exit_code == 2
-    assert "--holdout-set must be fresh or seen" in result.stderr
+    assert "--holdout-set must be third, second or first" in result.stderr
 
 
 def test_holdout_command_when_fresh_set_run_on_v_rebound_then_prints_the_documented_rows() -> None:
@@ -76,6 +76,8 @@ def test_holdout_command_when_fresh_set_run_on_v_rebound_then_prints_the_documen
         [
             "replay",
             "--holdout",
+            "--holdout-set",
+            "second",
             "--only",
             "V rebound",
             "--market-dir",
