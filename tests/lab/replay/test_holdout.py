@@ -143,7 +143,7 @@ def test_holdout_command_when_seen_set_run_on_v_rebound_then_prints_the_document
     )
     assert result.exit_code == 0, result.stderr
     printed = result.stdout.splitlines()
-    documented = documented_block("### The seen set")
+    documented = documented_block("### The first set (seen)")
     assert printed[0] == documented[0]  # the header
     rows = [line for line in printed if line.startswith("holdout V rebound")]
     assert len(rows) == 4

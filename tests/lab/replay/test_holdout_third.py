@@ -6,6 +6,8 @@ from __future__ import annotations
 import inspect
 from decimal import Decimal
 
+from typer.testing import CliRunner
+
 from guard.lab.replay import matrix
 from guard.lab.replay.holdout import HOLDOUT_SEEDS, synthetic_episodes
 from guard.lab.replay.holdout_fresh import FRESH_SEEDS, fresh_episodes
@@ -16,6 +18,9 @@ from guard.lab.replay.holdout_third import (
     third_episodes,
     volatility_switch,
 )
+from guard.operator.cli import app
+from tests.conftest import shared_path
+from tests.lab.replay.test_holdout import ROOT, documented_block
 
 
 def _prices(knots: tuple[tuple[object, Decimal], ...]) -> list[float]:
@@ -59,3 +64,26 @@ def test_volatility_switch_when_generated_then_calm_then_ten_times_the_swings_th
 
     assert mean_move(120, 240) > 5 * mean_move(0, 120)  # the regime switch
     assert 0.88 < prices[330] / prices[240] < 0.98  # about −7 % over the last 90 minutes
+
+
+def test_holdout_command_when_third_set_run_on_v_rebound_then_prints_the_documented_rows() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            "--holdout",
+            "--only",
+            "V rebound",
+            "--market-dir",
+            str(shared_path("data", "market")),
+            "--policy",
+            str(ROOT / "policies" / "default.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    printed = result.stdout.splitlines()
+    documented = documented_block("### The third set")
+    assert printed[0] == documented[0]  # the header
+    rows = [line for line in printed if line.startswith("third V rebound")]
+    assert len(rows) == 4
+    assert rows == [line for line in documented if line.startswith("third V rebound")]
