@@ -79,8 +79,8 @@ def run_matrix_command(
 
 
 def _holdout(policy: Path, market_dir: Path, only: Sequence[str], which: str) -> None:
-    """The acceptance table on a held-out set (`third`, the default; `second` and `first` were
-    tuned on, so they are seen), with a plain 5 % stop as a fourth run."""
+    """The acceptance table on a held-out set (`third`, the default; `second`; `first`, seen:
+    docs/replay.md says which policy was tuned on which), with a plain 5 % stop as a fourth run."""
     try:
         policies = load_policies([policy])
     except ConfigError as error:

@@ -88,7 +88,7 @@ def test_holdout_command_when_fresh_set_run_on_v_rebound_then_prints_the_documen
     )
     assert result.exit_code == 0, result.stderr
     printed = result.stdout.splitlines()
-    documented = documented_block("### The second set (seen)")
+    documented = documented_block("### The second set (run once when fresh)")
     assert printed[0] == documented[0]  # the header
     rows = [line for line in printed if line.startswith("fresh V rebound")]
     assert len(rows) == 4
