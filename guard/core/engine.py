@@ -33,9 +33,10 @@ from guard.core.liquidation_check import cross_check_liquidation
 from guard.core.margin import AccountMetrics, measure
 from guard.core.policy.kinds_drawdown import drawdown
 from guard.core.policy.kinds_funding import funding_threshold
+from guard.core.policy.kinds_ladder import exit_ladder
 from guard.core.policy.kinds_levels import buffer_floor, exposure_cap, leverage_cap
 from guard.core.policy.kinds_stress import stress_rule
-from guard.core.policy.rules import RuleContext, RuleOutcome, exit_ladder, stale_data
+from guard.core.policy.rules import RuleContext, RuleOutcome, stale_data
 from guard.core.policy.schema import PolicySet
 from guard.core.policy.schema_fields import RuleBase
 from guard.core.policy.schema_ladders import DrawdownRule, ExitLadderRule
@@ -52,7 +53,8 @@ from guard.core.venues.base import VenueRules
 from guard.core.volatility import CandleSeries
 
 PEAK_HISTORY = timedelta(days=30)
-POSITION_MEMORY = ("room", "seen", "confirm")  # counters "<rule>|<symbol>|<side>|<what>"
+# a ladder's per-position memory, counters "<rule>|<symbol>|<side>|<what>", dropped on close
+POSITION_MEMORY = ("room", "seen", "confirm", "calm", "equity")
 # Computed vs venue-reported liquidation price: a relative divergence above this is an alert.
 LIQUIDATION_TOLERANCE = Decimal("0.01")
 # an enum's .value without the enum property's call (per position, every tick)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from guard.core.domain import OrderType
@@ -11,6 +12,7 @@ from guard.core.policy.schema_ladders import (
     DrawdownAction,
     DrawdownRule,
     ExitLadderRule,
+    LadderMetric,
     TriggerUnits,
 )
 from guard.core.policy.schema_levels import (
@@ -77,10 +79,20 @@ def _candles(rule: ExitLadderRule) -> str:
     spec = rule.volatility
     if spec is None or not rule.needs_candles:
         return ""
-    return (
-        f" ({spec.measure.value} over {spec.bars} closed {format_duration(spec.timeframe)} bars "
-        f"of the mark; holds without enough candles)"
-    )
+    over = f"{spec.measure.value} over {spec.bars} closed {format_duration(spec.timeframe)} bars"
+    gate = ""
+    if rule.act_within is not None:
+        unit = "atr" if spec.measure.value == "atr" else "vol"
+        gate = (
+            f"; a band acts only while the liquidation distance is within "
+            f"{rule.act_within.normalize():f} {unit} (open without enough candles)"
+        )
+    if rule.units is TriggerUnits.PERCENT and rule.metric not in (
+        LadderMetric.VOLATILITY,
+        LadderMetric.PULLBACK,
+    ):
+        return f" ({over} of the mark{gate})"
+    return f" ({over} of the mark; holds without enough candles{gate})"
 
 
 def describe(rule: RuleBase) -> str:
@@ -89,6 +101,12 @@ def describe(rule: RuleBase) -> str:
     body = _body(rule)
     tail = "" if isinstance(rule, StaleDataRule) else f" Orders: {_execution(rule)}."
     return f"{head}: {body}{_scope(rule)}.{tail}"
+
+
+def _settle(rule: ExitLadderRule) -> str:
+    if rule.rearm_after <= timedelta(0):
+        return ""
+    return f" and stays there for {format_duration(rule.rearm_after)}"
 
 
 def _body(rule: RuleBase) -> str:
@@ -103,7 +121,7 @@ def _body(rule: RuleBase) -> str:
             return (
                 f"exit ladder per position — {bands}; fractions are of the size when the episode "
                 f"began, each band fires once per episode, re-armed when {rule.metric.value} "
-                f"recovers past {_level(rule, rule.rearm)}{_candles(rule)}"
+                f"recovers past {_level(rule, rule.rearm)}{_settle(rule)}{_candles(rule)}"
             )
         case StaleDataRule():
             return (

@@ -1,7 +1,9 @@
-"""The liquidation_progress ladder metric: how much of the liquidation distance a position had when
-the guard first saw it (usually its entry) the mark has used up since its entry price; pure.
-The starting distance is remembered in the rule's counters (parts per billion), so the guard's own
-reductions, which move the liquidation price away, do not push the later bands further out."""
+"""The ladder metrics measured from the position's start, both pure. liquidation_progress: how much
+of the liquidation distance a position had when the guard first saw it (usually its entry) the
+mark has used up since its entry price; the starting distance is remembered in the rule's counters
+(parts per billion), so the guard's own reductions, which move the liquidation price away, do not
+push the later bands further out. equity_loss_pct: the account equity below the equity when the
+rule first saw the position (remembered in millionths), never counting gains made since."""
 
 from __future__ import annotations
 
@@ -44,3 +46,25 @@ def progress(
         keep = max(int(found * SCALE), 1)
     move = position.side.sign * (position.entry_price - position.mark_price) / position.entry_price
     return move / room, keep
+
+
+EQUITY_SCALE = Decimal(1_000_000)  # the starting equity is kept as an int in millionths
+
+
+def equity_key(episode_key: str) -> str:
+    return f"{episode_key}|equity"
+
+
+def equity_loss(equity: Decimal, remembered: int | None) -> tuple[Decimal | None, int | None]:
+    """(loss, the starting equity to remember): the account equity below the equity the rule saw
+    when it first saw the position, as a share of that starting equity; 0 in profit (gains are
+    never counted, so a winner giving back its gains is not in loss until below its start).
+    None while the account has no positive equity to start from."""
+    if remembered is not None and remembered > 0:
+        start = Decimal(remembered) / EQUITY_SCALE
+        keep: int | None = remembered
+    else:
+        if equity <= ZERO:
+            return None, None
+        start, keep = equity, max(int(equity * EQUITY_SCALE), 1)
+    return max((start - equity) / start, ZERO), keep

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from guard.core.policy.schema_fields import Fraction, RuleBase, Strict, in_range, show_percent
 from guard.core.policy.units import (
@@ -39,6 +39,10 @@ class LadderMetric(StrEnum):
     # highest high for a long, the lowest low for a short): a drawdown of the underlying, not of
     # leveraged equity; higher is worse
     PULLBACK = "pullback"
+    # account equity below the equity when the rule first saw the position (its start), as a
+    # share of that start; gains made since are never counted, so a winner giving back its gains
+    # is at 0 % until it is below where it started; higher is worse
+    EQUITY_LOSS_PCT = "equity_loss_pct"
 
     @property
     def is_percentage(self) -> bool:
@@ -67,7 +71,9 @@ DEFAULT_DIRECTION = {
     LadderMetric.LIQUIDATION_PROGRESS: Direction.ABOVE,
     LadderMetric.VOLATILITY: Direction.ABOVE,
     LadderMetric.PULLBACK: Direction.ABOVE,
+    LadderMetric.EQUITY_LOSS_PCT: Direction.ABOVE,
 }
+MAX_REARM_AFTER = timedelta(days=7)
 
 TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 
@@ -132,17 +138,37 @@ class ExitLadderRule(RuleBase):
     direction: Direction | None = None
     bands: tuple[LadderBand, ...] = Field(min_length=1)
     rearm: Level
+    # the episode ends only once the metric has stayed past `rearm` this long: a partial recovery
+    # that turns back sooner continues the same episode, so its fired bands do not fire again
+    rearm_after: Duration = timedelta(0)
     confirm_ticks: int = Field(default=1, ge=1, le=100)  # a breach must hold this many ticks
     at_start: AtStart = AtStart.ACT
     volatility: VolatilitySpec | None = None
     units: TriggerUnits = TriggerUnits.PERCENT
+    # a volatility gate on the bands ("8 atr"): a band fires only while the position's
+    # liquidation distance is at most this many units of the rule's `volatility` measure, so a
+    # slow calm drift that uses up progress with many ATRs of room left does not sell, while a
+    # crash (whose ATR grows as the room shrinks) does. Without a reading the gate is open: it
+    # only ever holds a band back, never makes one fire.
+    act_within: Level | None = None
 
     @property
     def needs_candles(self) -> bool:
-        return self.units is TriggerUnits.VOLATILITY or self.metric in (
-            LadderMetric.VOLATILITY,
-            LadderMetric.PULLBACK,
+        return (
+            self.units is TriggerUnits.VOLATILITY
+            or self.act_within is not None
+            or self.metric in (LadderMetric.VOLATILITY, LadderMetric.PULLBACK)
         )
+
+    @field_validator("rearm_after")
+    @classmethod
+    def _rearm_after_in_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) <= value <= MAX_REARM_AFTER:
+            raise ValueError(
+                f"must be between 0s and {format_duration(MAX_REARM_AFTER)} (how long the metric "
+                f"stays past rearm before the episode ends); got {format_duration(value)}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _coherent(self) -> ExitLadderRule:
@@ -150,7 +176,12 @@ class ExitLadderRule(RuleBase):
         if self.needs_candles and self.volatility is None:
             raise ValueError(
                 "this ladder needs `volatility: {measure: atr, timeframe: 1h, bars: 14}` "
-                "(the candles behind its metric or units)"
+                "(the candles behind its metric, units or act_within)"
+            )
+        if self.act_within is not None and self.act_within <= 0:
+            raise ValueError(
+                f"act_within must be a positive multiple of the volatility measure, e.g. "
+                f"'8 atr'; got {self.act_within}"
             )
         if self.units is TriggerUnits.VOLATILITY:
             if not self.metric.is_price_move:
@@ -201,6 +232,12 @@ class ExitLadderRule(RuleBase):
     @model_validator(mode="before")
     @classmethod
     def _direction_for_price(cls, data: Any) -> Any:
+        within = data.get("act_within") if isinstance(data, dict) else None
+        if isinstance(within, str) and within.strip().endswith("%"):
+            raise ValueError(
+                f"act_within counts units of the rule's volatility measure, not a percentage: "
+                f"write e.g. '8 atr' (got {within!r})"
+            )
         if isinstance(data, dict) and data.get("units") != "volatility":
             levels = [data.get("rearm")] + [
                 b.get("trigger") for b in data.get("bands") or () if isinstance(b, dict)

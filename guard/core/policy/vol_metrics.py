@@ -85,3 +85,32 @@ def candle_needs(
                 key = (position.symbol, spec.timeframe)
                 needs[key] = max(needs.get(key, 0), spec.bars + 1)
     return needs
+
+
+def gate_reason(
+    rule: ExitLadderRule,
+    position: Position,
+    metrics: PositionMetrics,
+    candles: Mapping[str, CandleSeries],
+    now: datetime,
+) -> str:
+    """Why the rule's `act_within` gate holds its bands back ("" when the gate is open): the
+    liquidation distance is more than `act_within` units of the volatility measure. Absent
+    candles, a zero measure or an unknown distance leave the gate open (it only ever holds back)."""
+    spec = rule.volatility
+    distance = metrics.liquidation_distance
+    if rule.act_within is None or spec is None or distance is None:
+        return ""
+    mark = metrics.mark_price
+    reading = read(candles, position.symbol, spec.timeframe, spec.bars, spec.measure, mark, now)
+    if reading.value is None or reading.value <= ZERO:
+        return ""
+    units = distance / reading.value
+    if units <= rule.act_within:
+        return ""
+    unit = "atr" if spec.measure.value == "atr" else "vol"
+    shown = units.quantize(Decimal("0.01")).normalize()
+    return (
+        f"the liquidation distance is {shown:f} {unit}, more than act_within "
+        f"{rule.act_within.normalize():f} {unit}: the move is slow for the mark's volatility"
+    )

@@ -13,12 +13,14 @@ import structlog
 
 from guard.core.yaml_model import ConfigError
 from guard.lab.replay.holdout import holdout_episodes
+from guard.lab.replay.holdout_fresh import fresh_episodes
 from guard.lab.replay.holdout_table import (
     HOLDOUT_HEADER,
     holdout_row,
     holdout_summary,
     run_holdout,
 )
+from guard.lab.replay.holdout_third import third_episodes
 from guard.lab.replay.matrix import Episode, calm_day, real_episodes, run_matrix, scenario_episodes
 from guard.lab.replay.matrix_table import HEADER, row, summary
 from guard.lab.replay.sweep import SWEEP_HEADER, Axis, SweepRow, parse_axis, sweep, variants
@@ -43,14 +45,14 @@ def run_matrix_command(
     market_dir: Path,
     only: Sequence[str],
     *,
-    holdout: bool = False,
+    holdout: str | None = None,
     out: Path | None = None,
 ) -> None:
     previous = structlog.get_config()
     configure(stream=sys.stderr, level=logging.WARNING)
     try:
-        if holdout:
-            _holdout(policy, market_dir, only)
+        if holdout is not None:
+            _holdout(policy, market_dir, only, holdout)
             return
         chosen = episodes(market_dir, only)
         if axes:
@@ -76,15 +78,21 @@ def run_matrix_command(
         structlog.configure(**previous)
 
 
-def _holdout(policy: Path, market_dir: Path, only: Sequence[str]) -> None:
-    """The acceptance table on the held-out episodes, with a plain 5 % stop as a fourth run."""
+def _holdout(policy: Path, market_dir: Path, only: Sequence[str], which: str) -> None:
+    """The acceptance table on a held-out set (`third`, the default; `second`; `first`, seen:
+    docs/replay.md says which policy was tuned on which), with a plain 5 % stop as a fourth run."""
     try:
         policies = load_policies([policy])
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from error
-    found = holdout_episodes(market_dir)
-    if not any(e.source == "real" for e in found):
+    seen = which == "first"
+    found = (
+        holdout_episodes(market_dir)
+        if seen
+        else (fresh_episodes() if which == "second" else third_episodes())
+    )
+    if seen and not any(e.source == "real" for e in found):
         print(f"no {market_dir}: the mirrored real episode is left out", file=sys.stderr)
     chosen = [e for e in found if not only or any(word in e.name for word in only)]
     print(HOLDOUT_HEADER, flush=True)

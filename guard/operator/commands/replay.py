@@ -100,6 +100,16 @@ def register(app: typer.Typer) -> None:
                 help="run POLICY over the held-out episodes it was not tuned on (vs two stops)",
             ),
         ] = False,
+        holdout_set: Annotated[
+            str,
+            typer.Option(
+                "--holdout-set",
+                help="--holdout: 'third' (seeds 1801-1808, fixed before the shipped policies "
+                "were chosen), 'second' (seeds 1701-1707: held out for the default, tuned on for "
+                "the volatility-gated example) or 'first' (seeds 1601-1605 and the mirrored 2020 "
+                "crash: seen, it shaped the default's rules)",
+            ),
+        ] = "third",
         market_dir: Annotated[
             Path, typer.Option(help="folder of the real episodes for --table/--sweep/--holdout")
         ] = Path("../shared/data/market"),
@@ -110,8 +120,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history or a scenario unguarded, guarded by POLICY, and with plain stop-losses."""
         if table or sweep or holdout:
+            if holdout_set not in ("third", "second", "first"):
+                typer.echo(
+                    f"error: --holdout-set must be third, second or first, got {holdout_set}",
+                    err=True,
+                )
+                raise typer.Exit(2)
             run_matrix_command(
-                policy, sweep or [], market_dir, only or [], holdout=holdout, out=out
+                policy,
+                sweep or [],
+                market_dir,
+                only or [],
+                holdout=holdout_set if holdout else None,
+                out=out,
             )
             return
         try:

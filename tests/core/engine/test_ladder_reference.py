@@ -25,17 +25,15 @@ from guard.core.domain import (
 from guard.core.engine import evaluate
 from guard.core.margin import measure
 from guard.core.numbers import market_quantity
-from guard.core.policy.progress import progress, room_key
-from guard.core.policy.rules import (
-    RuleContext,
-    RuleOutcome,
+from guard.core.policy.kinds_ladder import (
     _band_list,
     _is_worse_or_equal,
     _ladder_value,
     episode_key,
     exit_ladder,
-    rule_kind,
 )
+from guard.core.policy.progress import progress, room_key
+from guard.core.policy.rules import RuleContext, RuleOutcome, rule_kind
 from guard.core.policy.schema_ladders import AtStart, ExitLadderRule, LadderMetric
 from guard.core.policy.units import format_percent
 from guard.core.policy.vol_metrics import candle_value

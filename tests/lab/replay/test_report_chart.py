@@ -52,12 +52,11 @@ def test_report_when_guard_acted_then_first_order_given_up_and_rule_contribution
     shares = report["rule_contributions"]
     assert sum(share["orders"] for share in shares.values()) == len(guarded.fills)
     reduced = sum((f.quantity * f.price for f in guarded.fills), Decimal(0))
-    assert sum(Decimal(share["notional"]) for share in shares.values()) == money_value(reduced)
+    # each share is rounded to the cent on its own: the sum may differ from the rounded total by
+    # half a cent per share
+    summed = sum(Decimal(share["notional"]) for share in shares.values())
+    assert abs(summed - reduced) <= Decimal("0.005") * len(shares)
     assert set(shares) == set(guarded.order_rules.values())
-
-
-def money_value(value: Decimal) -> Decimal:
-    return Decimal(money(value))
 
 
 def test_chart_when_drawn_then_pool_distance_per_run_and_guard_orders_labelled(
