@@ -23,3 +23,16 @@ def test_import_when_cli_and_runner_loaded_then_ccxt_and_charts_not_loaded() -> 
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert found.stdout.strip() == "", f"loaded at start-up: {found.stdout.strip()}"
+
+
+def test_python_m_guard_when_run_then_same_cli_as_the_entry_point(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "guard", "check", str(ROOT / "policies" / "default.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fingerprint" in done.stdout
