@@ -4,18 +4,26 @@ queue does not count): every store call of a tick is awaited through `DatabaseTh
 Each worker runs one call at a time, in order; an account's calls (those made inside
 `routed(account)`, i.e. its tick) always go to the same worker, so they stay in order; calls
 outside any account go to the first worker. One worker unless the runner asks for more
-(PostgreSQL; the journaled store serializes its calls itself while on the journal)."""
+(PostgreSQL; the journaled store serializes its calls itself while on the journal).
+
+Hand-off (issue 17): a call is queued to its worker as it is made, and the answers a worker has
+ready reach the loop together, with one wake-up per batch (not one executor future, one
+loop future and one wake-up per call): under load the worker answers many calls per wake-up,
+and it never waits for the event loop's GIL to post each answer. A call whose awaiting task
+was cancelled before the worker started it is not run (as with an executor)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
+from queue import SimpleQueue
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -23,6 +31,9 @@ T = TypeVar("T")
 
 # the account whose calls are being made (set by GuardService.tick for its task), else None
 ROUTE: ContextVar[str | None] = ContextVar("guard_db_route", default=None)
+
+# a queued call: the loop and future to answer, and the call; None stops the worker
+_Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]] | None
 
 
 @contextmanager
@@ -42,12 +53,77 @@ def worker_of(account: str | None, workers: int) -> int:
     return zlib.crc32(account.encode()) % workers
 
 
+class _Worker:
+    """One thread running its queued calls in order; answers are posted to their loop in
+    batches (the first answer of a batch schedules the delivery, later ones join it)."""
+
+    __slots__ = ("_lock", "_outbox", "jobs", "started", "thread")
+
+    def __init__(self, name: str) -> None:
+        self.jobs: SimpleQueue[_Job] = SimpleQueue()
+        self.started: float | None = None  # monotonic start of the call running now
+        self._lock = threading.Lock()
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool, Any]]] = {}
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        jobs = self.jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            loop, future, call = job
+            if future.cancelled():  # its task was cancelled while it was queued: not run
+                continue
+            self.started = time.monotonic()
+            try:
+                answer: tuple[Any, bool, Any] = (future, True, call())
+            except BaseException as error:  # delivered to the awaiting task
+                answer = (future, False, error)
+            finally:
+                self.started = None
+            del job, call
+            self._post(loop, answer)
+
+    def _post(self, loop: asyncio.AbstractEventLoop, answer: tuple[Any, bool, Any]) -> None:
+        with self._lock:
+            waiting = self._outbox.get(loop)
+            if waiting is not None:  # a delivery is already scheduled: it takes this one too
+                waiting.append(answer)
+                return
+            self._outbox[loop] = [answer]
+        try:
+            loop.call_soon_threadsafe(self._deliver, loop)
+        except RuntimeError:  # the loop is closed: nobody awaits the answer any more
+            with self._lock:
+                self._outbox.pop(loop, None)
+
+    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: answer every future whose call has finished."""
+        with self._lock:
+            answers = self._outbox.pop(loop, ())
+        for future, ok, value in answers:
+            if future.done():  # cancelled meanwhile
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def stop(self) -> None:
+        """Stop after the calls queued so far, and wait for them."""
+        self.jobs.put(None)
+        if self.thread is not threading.current_thread():
+            self.thread.join()
+
+
 class DatabaseThread:
     """`workers` single-thread workers for store calls, each started on first use. With `bound`
     and `interrupt`, a call still running after `bound` seconds is interrupted (the store cuts
     its hung connections, so the call fails as an outage and the journaled store journals it)."""
 
-    __slots__ = ("_pools", "bound", "interrupt")
+    __slots__ = ("__weakref__", "_pending", "_watching", "_workers", "bound", "interrupt")
 
     def __init__(
         self,
@@ -57,56 +133,65 @@ class DatabaseThread:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
-        self._pools: list[ThreadPoolExecutor | None] = [None] * workers
+        self._workers: list[_Worker | None] = [None] * workers
+        self._pending = 0  # calls queued or running, awaited through `run` (the loop's count)
+        self._watching = False  # a hang check is scheduled on the loop
         self.bound = bound
         self.interrupt = interrupt
 
     @property
     def workers(self) -> int:
-        return len(self._pools)
+        return len(self._workers)
 
-    def _pool(self) -> ThreadPoolExecutor:
-        index = worker_of(ROUTE.get(), len(self._pools))
-        pool = self._pools[index]
-        if pool is None:
-            pool = self._pools[index] = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"guard-db-{index}"
-            )
-        return pool
+    def _worker(self) -> _Worker:
+        index = worker_of(ROUTE.get(), len(self._workers))
+        worker = self._workers[index]
+        if worker is None:
+            worker = self._workers[index] = _Worker(f"guard-db-{index}_0")
+            weakref.finalize(self, worker.jobs.put, None)  # forgotten unclosed: the thread ends
+        return worker
 
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`call(*args, **kwargs)` on the database worker of the account being ticked (see
         `routed`); the loop goes on meanwhile."""
-        pool = self._pool()
+        worker = self._worker()
         loop = asyncio.get_running_loop()
-        bound: Callable[[], Any] = partial(call, *args, **kwargs)
-        if self.bound is None or self.interrupt is None:
-            result: T = await loop.run_in_executor(pool, bound)
-            return result
-        began: list[float] = []  # when the worker started THIS call (not when it was queued)
+        future: asyncio.Future[T] = loop.create_future()
+        bound: Callable[[], Any] = partial(call, *args, **kwargs) if args or kwargs else call
+        worker.jobs.put((loop, future, bound))
+        self._pending += 1
+        if self.bound is not None and self.interrupt is not None and not self._watching:
+            self._watching = True
+            loop.call_later(self._every(), self._watch, loop)
+        try:
+            return await future
+        finally:
+            self._pending -= 1
 
-        def timed() -> Any:
-            began.append(time.monotonic())
-            return bound()
+    def _every(self) -> float:
+        assert self.bound is not None
+        return max(0.01, min(0.1, self.bound / 10))
 
-        future = loop.run_in_executor(pool, timed)
-        limit = self.bound
-        while True:
-            wait = limit if not began else max(0.01, began[0] + limit - time.monotonic())
-            done, _ = await asyncio.wait({future}, timeout=wait)
-            if done:
-                break
-            if began and time.monotonic() - began[0] >= limit:
-                # this call itself has run past the bound (a blackholed server): cut the
-                # connections so it fails as an outage; a call still queued behind others
-                # is never a reason to cut the one running
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop while calls are outstanding: interrupt when a call has itself RUN past
+        the bound (a blackholed server); a call still queued behind others is never a reason to
+        cut the one running."""
+        assert self.bound is not None and self.interrupt is not None
+        now = time.monotonic()
+        for worker in self._workers:
+            started = worker.started if worker is not None else None
+            if started is not None and now - started >= self.bound:
                 self.interrupt()
-        answer: T = future.result()
-        return answer
+                break
+        running = any(w is not None and w.started is not None for w in self._workers)
+        if self._pending > 0 or running:  # (a cancelled awaiter leaves its call running)
+            loop.call_later(self._every(), self._watch, loop)
+        else:
+            self._watching = False
 
     def close(self) -> None:
         """Wait for the calls in progress, then stop the threads."""
-        for index, pool in enumerate(self._pools):
-            if pool is not None:
-                pool.shutdown(wait=True)
-                self._pools[index] = None
+        for index, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.stop()
+                self._workers[index] = None

@@ -66,7 +66,9 @@ class RunnerBase:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         journal = self.config.service.journal
         bound = write_bound(self.config)
-        pool = max(5, database_workers(self.config, url) + 2)  # + the probe and housekeeping
+        # each worker keeps one connection for the tick's read and write (Database.kept) and
+        # checks one out for its other calls; + the probe and housekeeping
+        pool = max(5, 2 * database_workers(self.config, url) + 2)
         if journal is None:
             self.store = Store(url, write_timeout=bound, pool_size=pool)
         else:  # writes go to a local journal while the database is down (docs/reliability.md)

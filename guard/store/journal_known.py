@@ -1,7 +1,8 @@
 """What the journaled store last read from the database, kept in a file beside the journal so that
 the service can start and protect while the database is unreachable (file I/O, no database).
 
-The file (`<journal>.known.json`, written whole by an atomic rename) holds the locks as last read,
+The file (`<journal>.known.json`, written whole by an atomic rename, each state encoded again
+only when its account's state object changed since the last save) holds the locks as last read,
 each account's rule memory, the breaker window totals, the unresolved intents and the markets each
 account listed. A start without the database rebuilds its knowledge from this file and then
 replays the journal's pending entries on top (intents admitted, outcomes, rule memory). The file
@@ -48,20 +49,34 @@ def known_path(journal: Path) -> Path:
     return journal.with_name(journal.name + ".known.json")
 
 
-def save_known(path: Path, known: Known, at: datetime) -> None:
-    """Write the file whole (temporary file, fsync, rename); an OSError is the caller's."""
+def save_known(
+    path: Path, known: Known, at: datetime, encoded: dict[str, tuple[GuardState, str]] | None = None
+) -> None:
+    """Write the file whole (temporary file, fsync, rename); an OSError is the caller's.
+    `encoded`: the caller's cache of each account's state as last encoded here (the same state
+    object is not encoded again: between two saves most accounts did not tick), kept up to date
+    for the next save."""
+    cache: dict[str, tuple[GuardState, str]] = {} if encoded is None else encoded
+    states: dict[str, str] = {}
+    for name, state in sorted(known.states.items()):
+        cached = cache.get(name)
+        if cached is None or cached[0] is not state:
+            cached = cache[name] = (state, state_to_json(state))
+        states[name] = cached[1]
+    for gone in cache.keys() - known.states.keys():
+        del cache[gone]
     data = {
         "format": FORMAT,
         "saved_at": at.isoformat(),
         "locks": [_lock_data(lock) for lock in known.locks],
-        "states": {name: state_to_json(state) for name, state in sorted(known.states.items())},
+        "states": states,
         "window": {name: [c, str(n)] for name, (c, n) in sorted(known.window.items())},
         "open": [_intent_data(i) for i in known.open.values()],
         "markets": {name: sorted(m) for name, m in sorted(known.markets.items())},
     }
     fresh = path.with_name(path.name + ".new")
     with fresh.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, sort_keys=True)
+        handle.write(json.dumps(data, sort_keys=True))  # one C encoding, not json.dump's chunks
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(fresh, path)

@@ -39,6 +39,7 @@ class JournalReads(JournalFlush):
         self._known_saved: float | None = None  # monotonic time of the last save
         self.blind = False  # started without the database and not reached it since
         self._saving = threading.Lock()  # one writer of the known file at a time
+        self._encoded: dict[str, tuple[GuardState, str]] = {}  # states as last saved (_saving)
         self._generation = 0  # bumped whenever one account's knowledge is read or written
         self._fresh: dict[str, int] = {}  # account -> generation of its last such change
 
@@ -59,7 +60,7 @@ class JournalReads(JournalFlush):
                 return
             self._known_saved = moment
             with contextlib.suppress(OSError):  # a stale file only costs look-ups at the venue
-                save_known(self.known_file, self._known(), datetime.now(UTC))
+                save_known(self.known_file, self._known(), datetime.now(UTC), self._encoded)
         finally:
             self._saving.release()
 

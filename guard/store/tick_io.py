@@ -85,7 +85,7 @@ class TickIO(RuleState):
         intents: tuple[StoredIntent, ...] = ()
         locks: tuple[StoredLock, ...] = ()
         requests: tuple[StoredRequest, ...] = ()
-        with self.read_engine.connect() as conn, conn.begin():
+        with self.kept(write=False) as conn:
             (head,) = _READ_HEAD.rows(conn, params)
             if head.intents:
                 intents = tuple(
@@ -126,7 +126,7 @@ class TickIO(RuleState):
 
         With a `fence` (scale-out), LeaseLost is raised and nothing is written unless this
         replica still holds the account's lease with that token."""
-        with self.engine.connect() as conn, conn.begin():
+        with self.kept(write=True) as conn:
             if fence is not None:
                 self._serialize(conn, account)
                 check_fence(conn, account, fence)
