@@ -82,7 +82,9 @@ def _spec_problems(where: str, spec: MarketSpec) -> tuple[tuple[str, ...], tuple
     for index, tier in enumerate(spec.tiers):
         tier_where = f"{where} tier {index}"
         tail.extend(_non_negative(tier_where, "notional_floor", tier.notional_floor))
-        if tier.notional_cap.is_nan() or tier.notional_cap <= tier.notional_floor:
+        if tier.notional_cap.is_nan() or (
+            not tier.notional_floor.is_nan() and tier.notional_cap <= tier.notional_floor
+        ):
             tail.append(
                 f"{tier_where}: notional_cap = {tier.notional_cap} (must be above the floor "
                 f"{tier.notional_floor})"

@@ -130,3 +130,27 @@ def test_problems_when_positive_field_not_positive_then_refused(
         else with_position(base, **{position_field: bad})
     )
     assert snapshot_problems(poisoned) != ()
+
+
+TIER_FIELDS = [
+    "notional_floor",
+    "notional_cap",
+    "maintenance_rate",
+    "maintenance_deduction",
+    "max_leverage",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(TIER_FIELDS), index=st.sampled_from([0, 1]), bad=BAD_NUMBERS)
+def test_problems_when_tier_field_not_a_number_then_named_not_raised(
+    field: str, index: int, bad: Decimal
+) -> None:
+    tiers = list(spec().tiers)
+    if field in ("notional_cap", "max_leverage") and bad.is_infinite() and not bad.is_signed():
+        bad = D("NaN")  # an open-ended top tier and no leverage cap are legitimate infinities
+    if bad.is_zero() and field in ("notional_floor", "maintenance_rate", "maintenance_deduction"):
+        bad = D("-1")  # zero is a real floor, rate and deduction
+    tiers[index] = replace(tiers[index], **{field: bad})
+    problems = snapshot_problems(with_spec(clean(), tiers=tuple(tiers)))
+    assert any(f"tier {index}" in problem for problem in problems), problems
