@@ -19,9 +19,11 @@ from guard.gateway.ccxt import (
     GatewaySettings,
     make_client,
 )
-from guard.lab.venue_lab import VenueLab
+from guard.gateway.ccxt.slots import protective_reserve
+from guard.lab.venue_lab import Fault, FaultKind, VenueLab
 from tests.venue_lab import ACCOUNTS
 
+BTC = "BTC/USDT:USDT"
 NAMES = ("binance", "binance-hedge")  # two accounts of one venue, their own API keys
 
 
@@ -131,3 +133,22 @@ async def test_client_when_account_needs_its_own_proxy_environment_then_keeps_ow
     finally:
         await found.close()
     assert own.closed  # ccxt closed the session it opened itself
+
+
+async def test_lookups_when_protective_work_fills_cap_and_reserve_then_each_on_its_own_connection(
+    venue_lab: VenueLab,
+) -> None:
+    found = _gateway(venue_lab, max_concurrent=1)  # one slot, and the protective reserve of 2
+    slots = 1 + protective_reserve(1)
+    try:
+        await found.fetch_snapshot("bn")  # markets loaded: only the lookups below go out
+        venue_lab.arm(Fault(FaultKind.LATENCY, "binance", "fetch_order", slots, seconds=0.3))
+        venue_lab.peers.clear()
+        cids = [f"h20b-{n}" for n in range(slots)]
+        found_orders = await asyncio.gather(*(found.fetch_order("bn", BTC, cid) for cid in cids))
+        lookups = list(venue_lab.peers)
+    finally:
+        await found.close()
+    assert found_orders == [None] * slots  # never placed
+    # all in flight at once (the gate let them): the pool did not queue any behind another
+    assert len(lookups) == slots and len(set(lookups)) == slots
