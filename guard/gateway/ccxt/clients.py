@@ -115,6 +115,10 @@ class GatewaySettings:
     # the executor's re-read IS the account's last full snapshot when that was taken at most this
     # long before and nothing was sent or cancelled for the account since (zero: always re-read)
     reread_fresh: timedelta = timedelta(seconds=1)
+    # idle keep-alive of the venue's one shared connection pool (guard.gateway.ccxt.http): longer
+    # than the backstop poll, so a tick after a quiet spell reuses a warm connection instead of a
+    # new TCP and TLS handshake (aiohttp's own default is 15 s); the venue may close it sooner
+    keepalive: timedelta = timedelta(seconds=120)
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from guard.gateway.ccxt.budget import (
 )
 from guard.gateway.ccxt.clients import SECRETS, AccountConfig, GatewaySettings, make_client
 from guard.gateway.ccxt.errors import RATE_LIMIT_ERRORS, translate
+from guard.gateway.ccxt.http import SharedHttp
 from guard.gateway.ccxt.market_data import MarketDataCache
 from guard.gateway.ccxt.slots import PriorityGate, protective_reserve
 
@@ -87,6 +88,11 @@ class CcxtSession:
             in_flight = limits.in_flight if limits is not None else DEFAULT_IN_FLIGHT
         self.in_flight = in_flight
         self.gate = PriorityGate(in_flight, protective_reserve(in_flight))
+        # one connection pool for every client of the venue, as many connections as the gate
+        # lets requests be in flight (protective reserve included)
+        self.http = SharedHttp(
+            self.settings.keepalive.total_seconds(), in_flight + protective_reserve(in_flight)
+        )
         # the venue's documented weight window replaces ccxt's request spacing (protective first)
         self.budget = (
             WeightBudget(limits) if limits is not None and self.settings.ccxt_rate_limit else None
@@ -123,6 +129,7 @@ class CcxtSession:
             self._secrets[account] = [v for k, v in secrets.items() if k != "walletAddress"]
             SECRETS.update(self._secrets[account])
             client = self._factory(self.spec, secrets)
+            self.http.attach(client)
             self._charge_documented(client)
             shared = getattr(self.public, "throttler", None)
             if shared is not None and hasattr(client, "throttler"):
@@ -134,6 +141,7 @@ class CcxtSession:
     def public(self) -> Any:
         if self._public is None:
             self._public = self._factory(self.spec, None)
+            self.http.attach(self._public)
             if self.budget is not None and hasattr(self._public, "throttler"):
                 self._public.throttler = self.budget  # shared by every account's client
                 self._charge_documented(self._public)
@@ -317,5 +325,6 @@ class CcxtSession:
         # together: each ccxt close sleeps `timeout_on_exit` (0.25 s), one after another that is
         # minutes of shutdown for a venue with a thousand accounts
         await asyncio.gather(*(client.close() for client in clients))
+        await self.http.close()  # the clients leave the shared session open
         self._clients.clear()
         self._public = None

@@ -94,6 +94,8 @@ class VenueLab:
     faults: FaultPlan = field(default_factory=FaultPlan)
     rejections: list[Rejection] = field(default_factory=list)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # venue, method, path
+    # the client address and port of each REST request: one per TCP connection it came on
+    peers: list[tuple[str, int]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     limiter: RateLimiter = field(init=False)
     streams: Any = field(init=False)  # websocket streams (streams.Streams)
@@ -159,6 +161,9 @@ class VenueLab:
             self.rejections,
         )
         self.requests.append((venue, call.method, call.path))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.peers.append((str(peer[0]), int(peer[1])))
         operation, weight = module.operation(call)
         verdict = self.limiter.charge(venue, request.remote or "?", weight)
         if not verdict.allowed:
