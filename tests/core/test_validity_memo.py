@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from hypothesis import given, settings
@@ -125,13 +125,26 @@ def test_market_problems_when_spec_checked_and_reused_then_former_result_every_t
     spec: MarketSpec, marks: list[Decimal | None], venue: str
 ) -> None:
     for mark in marks:  # the first call computes the spec's verdict, the others reuse it
-        assert outcome(partial(market_problems, venue, spec, mark)) == outcome(
-            partial(former_market_problems, venue, spec, mark)
+        assert_former_or_mended(
+            outcome(partial(market_problems, venue, spec, mark)),
+            outcome(partial(former_market_problems, venue, spec, mark)),
         )
     other = "b" if venue == "a" else "a"  # the venue is in the messages: its own verdict
-    assert outcome(lambda: market_problems(other, spec, marks[0])) == outcome(
-        lambda: former_market_problems(other, spec, marks[0])
+    assert_former_or_mended(
+        outcome(lambda: market_problems(other, spec, marks[0])),
+        outcome(lambda: former_market_problems(other, spec, marks[0])),
     )
+
+
+def assert_former_or_mended(
+    new: list[str] | type[BaseException], former: list[str] | type[BaseException]
+) -> None:
+    """The former result, except where the former code raised comparing a NaN tier floor with
+    its cap: that is mended, the floor is named as a problem (tests/core/test_validity.py)."""
+    if former is InvalidOperation and isinstance(new, list):
+        assert any(" tier " in problem and "notional_floor = " in problem for problem in new)
+        return
+    assert new == former
 
 
 def test_market_problems_when_equal_spec_written_differently_then_its_own_messages() -> None:
