@@ -33,12 +33,6 @@ def episode_key(rule_id: str, position: Position) -> str:
     return f"{rule_id}|{position.symbol}|{position.side.value}"
 
 
-def describe_metric(metric: LadderMetric, value: Decimal) -> str:
-    if metric.is_percentage:
-        return format_percent(value.quantize(Decimal("0.0001")))
-    return f"{value}"
-
-
 # metrics read straight from a position's PositionMetrics (the others: see _ladder_value)
 _METRIC_FIELDS = {
     LadderMetric.LIQUIDATION_DISTANCE: "liquidation_distance",
