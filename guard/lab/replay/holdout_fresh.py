@@ -1,8 +1,8 @@
-"""The fresh held-out set of `guard replay --holdout` (the default; `--holdout-set seen` is the
-first set, whose failures were looked at before the rules changed): the same regime generators on
-new seeds, plus two shapes no policy was tuned on (a crash in stairs with rebounds between the
-steps, a rally that turns into a slide); synthetic only (no unused real episode is left in
-../shared/data/market); deterministic, pure."""
+"""The second held-out set of `guard replay --holdout-set second` (the default `--holdout` is
+the third set, guard.lab.replay.holdout_third; `--holdout-set first` the first): the same regime
+generators on new seeds, plus two shapes no policy was tuned on when it was first run (a crash in
+stairs with rebounds between the steps, a rally that turns into a slide); seen since; synthetic
+only (no unused real episode is left in ../shared/data/market); deterministic, pure."""
 
 from __future__ import annotations
 
